@@ -1,0 +1,66 @@
+"""The composition root: builds the store, clock, unit-of-work factory and master-data reader
+from settings and hands them to services. Nothing opens a database at import time."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from digitctl.clock import Clock, FixedClock, SystemClock, parse_instant
+from digitctl.context import SYSTEM_ACTOR, RequestContext
+
+if TYPE_CHECKING:
+    from digitctl.services.access import Authorizer
+    from digitctl.services.mdms_reader import MdmsReader
+    from local_store.engine import Store
+    from local_store.uow import UnitOfWork
+
+
+def clock_from_env() -> Clock:
+    """`DIGITCTL_NOW` (ISO-8601) freezes the clock for demos and command-line tests."""
+    frozen = os.environ.get("DIGITCTL_NOW")
+    return FixedClock(parse_instant(frozen)) if frozen else SystemClock()
+
+
+@dataclass
+class App:
+    store_url: str
+    clock: Clock = field(default_factory=SystemClock)
+
+    @cached_property
+    def store(self) -> "Store":
+        from local_store.engine import Store
+
+        return Store(self.store_url)
+
+    @cached_property
+    def mdms(self) -> "MdmsReader":
+        from digitctl.services.mdms_reader import MdmsReader
+
+        return MdmsReader(self)
+
+    @cached_property
+    def authorizer(self) -> "Authorizer":
+        from digitctl.services.access import default_authorizer
+
+        return default_authorizer(self)
+
+    def context(self, tenant_id: str | None = None) -> RequestContext:
+        return RequestContext(actor=SYSTEM_ACTOR, tenant_id=tenant_id, clock=self.clock)
+
+    def uow(self, ctx: RequestContext, *, readonly: bool = False) -> "UnitOfWork":
+        from local_store.uow import UnitOfWork
+
+        return UnitOfWork(self.store, ctx, readonly=readonly)
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.dispose()
+
+
+def build(store_url: str | None = None, clock: Clock | None = None) -> App:
+    from local_store.engine import default_store_url, normalize_url
+
+    url = normalize_url(store_url) if store_url else default_store_url()
+    return App(store_url=url, clock=clock or clock_from_env())

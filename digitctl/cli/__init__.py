@@ -1,0 +1,1 @@
+"""The command line: Typer groups, one module per group; parse -> call a service -> render."""

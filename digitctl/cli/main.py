@@ -1,0 +1,122 @@
+"""The `digitctl` command: global options, error mapping, and the command groups."""
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from digitctl.cli.output import FORMATS, CliState, emit_error, state
+
+GLOBAL_WITH_VALUE = {"--store", "--output", "-o"}
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Scripts write `digitctl mdms search ... -o json`: move --store/--output/-o, wherever they
+    stand, before the subcommand so the root callback sees them."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        if arg in GLOBAL_WITH_VALUE and i + 1 < len(args):
+            front += [arg, args[i + 1]]
+            i += 2
+            continue
+        if arg.startswith(("--store=", "--output=")):
+            front.append(arg)
+        elif arg.startswith("-o") and len(arg) > 2 and arg[2:] in FORMATS:
+            front += ["-o", arg[2:]]
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
+class DigitGroup(TyperGroup):
+    """Root group: hoists global options and turns DigitError into exit codes and envelopes."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(list(args)))
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from digitctl.errors import DigitError
+
+        try:
+            return super().invoke(ctx)
+        except DigitError as err:
+            emit_error(err.code, err.message, err.params, err.description, _fmt(ctx))
+            raise click.exceptions.Exit(err.exit_code) from None
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            raise click.exceptions.Exit(130) from None
+        except Exception as err:  # an unexpected failure: exit 1, no traceback unless asked
+            import os
+
+            if os.environ.get("DIGITCTL_DEBUG"):
+                raise
+            emit_error("INTERNAL_ERROR", f"{type(err).__name__}: {err}",
+                       description="set DIGITCTL_DEBUG=1 for the traceback", fmt=_fmt(ctx))
+            raise click.exceptions.Exit(1) from None
+        finally:
+            if isinstance(ctx.obj, CliState):
+                ctx.obj.close()
+
+
+def _fmt(ctx: click.Context) -> str:
+    return ctx.obj.output if isinstance(ctx.obj, CliState) else "table"
+
+
+app = typer.Typer(
+    cls=DigitGroup,
+    help="eGov DIGIT's service stack for counter PCs and admin terminals.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    store: str = typer.Option(None, "--store", envvar="DIGIT_STORE",
+                              help="Store URL (sqlite:///path or postgresql://...) or a file path."),
+    output: str = typer.Option("table", "--output", "-o", help="table | json | yaml | csv"),
+    tenant: str = typer.Option(None, "--tenant", envvar="DIGIT_TENANT",
+                               help="Default tenant for commands that take one."),
+) -> None:
+    if output not in FORMATS:
+        raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}", param_hint="--output")
+    ctx.obj = CliState(store=store, output=output, tenant=tenant)
+
+
+def _register() -> None:
+    from digitctl.cli import idgen, mdms, store, tenants
+
+    store.register(app)
+    app.add_typer(mdms.app, name="mdms")
+    app.add_typer(tenants.tenant_app, name="tenant")
+    app.add_typer(tenants.boundary_app, name="boundary")
+    app.add_typer(idgen.app, name="id")
+
+
+_register()
+
+
+def run() -> None:
+    app()
+
+
+def tenant_option_value(explicit: str | None) -> str | None:
+    """A command's own --tenant wins over the global one / DIGIT_TENANT."""
+    return explicit or state().tenant
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run())

@@ -1,0 +1,125 @@
+"""Rendering for every command: table (rich), json, yaml, csv; and errors as DIGIT's envelope."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from digitctl.bootstrap import App
+
+FORMATS = ("table", "json", "yaml", "csv")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=_json_default)
+
+
+@dataclass
+class CliState:
+    """What the global options said; the App is built on first use so --help stays cheap."""
+
+    store: str | None = None
+    output: str = "table"
+    tenant: str | None = None
+    _app: "App | None" = field(default=None, repr=False)
+
+    @property
+    def app(self) -> "App":
+        if self._app is None:
+            from digitctl.bootstrap import build
+
+            self._app = build(self.store)
+        return self._app
+
+    def close(self) -> None:
+        if self._app is not None:
+            self._app.close()
+
+
+def state() -> CliState:
+    """The CliState of the command being run (created by the root callback)."""
+    import click
+
+    root = click.get_current_context().find_root()
+    if root.obj is None:
+        root.obj = CliState()
+    obj = root.obj
+    assert isinstance(obj, CliState)
+    return obj
+
+
+def console(stderr: bool = False) -> "Console":
+    from rich.console import Console
+
+    return Console(stderr=stderr, soft_wrap=False, highlight=False)
+
+
+def emit(document: Any, *, rows: Iterable[Sequence[Any]] | None = None,
+         columns: Sequence[str] | None = None, title: str | None = None,
+         human: Callable[["Console"], None] | None = None) -> None:
+    """Print a command's result in the chosen format.
+
+    `document` is the DIGIT-shaped JSON (json/yaml); `rows`+`columns` feed table and csv;
+    `human`, if given, draws the table view itself (trees, summaries)."""
+    fmt = state().output
+    if fmt == "json":
+        sys.stdout.write(to_json(document) + "\n")
+    elif fmt == "yaml":
+        import yaml
+
+        sys.stdout.write(yaml.safe_dump(json.loads(to_json(document)), sort_keys=False,
+                                        allow_unicode=True))
+    elif fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        if columns:
+            writer.writerow(columns)
+        for row in rows or []:
+            writer.writerow(["" if v is None else v for v in row])
+        sys.stdout.write(buf.getvalue())
+    else:
+        con = console()
+        if human is not None:
+            human(con)
+        elif columns is not None:
+            from rich.table import Table
+
+            table = Table(title=title, show_lines=False)
+            for c in columns:
+                table.add_column(c)
+            for row in rows or []:
+                table.add_row(*["" if v is None else str(v) for v in row])
+            con.print(table)
+        else:
+            con.print_json(to_json(document))
+
+
+def emit_error(code: str, message: str, params: dict[str, Any] | None = None,
+               description: str | None = None, fmt: str | None = None) -> None:
+    fmt = fmt or state().output
+    err: dict[str, Any] = {"code": code, "message": message}
+    if description:
+        err["description"] = description
+    if params:
+        err["params"] = params
+    if fmt in ("json", "yaml"):
+        sys.stdout.write(to_json({"Errors": [err]}) + "\n")
+    else:
+        detail = "".join(f"\n  {k}: {v}" for k, v in (params or {}).items())
+        sys.stderr.write(f"Error {code}: {message}{detail}\n")

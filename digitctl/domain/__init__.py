@@ -1,0 +1,1 @@
+"""Domain rules as plain Python: no SQLAlchemy, Typer, Textual or httpx here."""

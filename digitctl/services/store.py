@@ -1,0 +1,94 @@
+"""Creating and upgrading a store: schema to head, the store's identity and counter code."""
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from digitctl.domain.events import Event
+from digitctl.errors import InvalidInput
+from local_store.migrate import head_revision
+
+if TYPE_CHECKING:
+    from digitctl.bootstrap import App
+    from digitctl.context import RequestContext
+
+COUNTER_RE = re.compile(r"^[A-Z0-9]{1,8}$")
+CAMEL = {"state_tenant": "stateTenantId", "counter_code": "counterCode"}
+STATE_RE = re.compile(r"^[a-z][a-z0-9]{0,31}$")
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    url: str
+    dialect: str
+    revision_before: str | None
+    revision: str
+    store_id: str
+    state_tenant: str | None
+    counter_code: str | None
+    created: bool
+
+    def as_json(self) -> dict[str, object]:
+        return {"store": self.url, "dialect": self.dialect, "schemaRevision": self.revision,
+                "previousRevision": self.revision_before, "storeId": self.store_id,
+                "stateTenantId": self.state_tenant, "counterCode": self.counter_code,
+                "created": self.created}
+
+
+def validate_init(state_tenant: str | None, counter: str | None) -> None:
+    if state_tenant is not None and not STATE_RE.match(state_tenant):
+        raise InvalidInput("INVALID_TENANT_ID", f"state tenant {state_tenant!r} must be a lower-case code like 'pb'",
+                           {"state": state_tenant})
+    if counter is not None and not COUNTER_RE.match(counter):
+        raise InvalidInput("INVALID_COUNTER_CODE",
+                           f"counter code {counter!r} must be 1-8 upper-case letters or digits (e.g. C01)",
+                           {"counter": counter})
+
+
+def init_store(app: "App", ctx: "RequestContext", state_tenant: str | None = None,
+               counter: str | None = None) -> StoreInfo:
+    """Bring a new or old store to the head schema; give a new store its identity.
+
+    A store's state and counter code are fixed once set: numbering on this counter depends on them."""
+    validate_init(state_tenant, counter)
+    store = app.store
+    before, after = store.upgrade()
+    with app.uow(ctx) as uow:
+        store_id = uow.meta("store_id")
+        created = store_id is None
+        if created:
+            store_id = str(uuid.uuid4())
+            uow.set_meta("store_id", store_id)
+        for key, value, code in (("state_tenant", state_tenant, "STATE_MISMATCH"),
+                                 ("counter_code", counter, "COUNTER_MISMATCH")):
+            current = uow.meta(key)
+            if value is None:
+                continue
+            if current is not None and current != value:
+                raise InvalidInput(code, f"this store is already set up with {key.replace('_', ' ')} "
+                                   f"{current!r}; refusing to change it to {value!r}",
+                                   {key: current, "requested": value})
+            if current is None:
+                uow.set_meta(key, value)
+                uow.record(Event("store.configured", state_tenant or uow.meta("state_tenant") or "*",
+                                 "Store", store_id, "/digitctl/store/_init",
+                                 {"storeId": store_id, CAMEL[key]: value},
+                                 before=None, after={CAMEL[key]: value}))
+        info = StoreInfo(store.display_url(), store.dialect, before, after, store_id,
+                         uow.meta("state_tenant"), uow.meta("counter_code"), created)
+        uow.commit()
+    return info
+
+
+def require_initialized(app: "App") -> None:
+    rev = app.store.current_revision()
+    if rev is None:
+        raise InvalidInput("STORE_NOT_INITIALIZED",
+                           f"no digitctl store at {app.store.display_url()}; run `digitctl init` "
+                           "(or `digitctl quickstart` for a demo store)", {"store": app.store.display_url()})
+    if rev != head_revision():
+        raise InvalidInput("STORE_OUTDATED",
+                           f"the store's schema is at {rev}, this digitctl needs {head_revision()}; "
+                           "run `digitctl init` to upgrade it", {"revision": rev})

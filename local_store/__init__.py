@@ -1,0 +1,1 @@
+"""The local store: engine (SQLite pragmas / PostgreSQL), tables, unit of work, migrations."""

@@ -1,0 +1,122 @@
+"""The unit of work: one transaction that writes entities, outbox events and audit records
+together. It rolls back unless `commit()` is called; commit is where recorded events become
+outbox rows and hash-chained audit records."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from digitctl.domain.canonical import canonical_json, sha256_hex
+from digitctl.domain.events import Event
+from local_store.models import AuditRecord, OutboxEvent, StoreMeta
+
+if TYPE_CHECKING:
+    from digitctl.context import RequestContext
+    from local_store.engine import Store
+
+GENESIS = "0" * 64
+AUDIT_HEAD = "audit_head"
+
+# Hooks the identity issue fills: a signer over the record hash, a transform of before/after
+# values (PII encryption). Both default to "none".
+Signer = Callable[[str], tuple[str, str]]          # hash -> (key_id, signature)
+AuditTransform = Callable[[str, Any], Any]         # (tenant, value) -> value to store
+
+
+def audit_body(rec: dict[str, Any]) -> str:
+    """What the audit hash covers (everything but hash/signature), canonically encoded."""
+    fields = ("record_id", "event_id", "occurred_at", "actor_uuid", "actor_name", "tenant_id",
+              "operation", "entity_type", "entity_id", "before", "after")
+    body = {k: rec[k] for k in fields}
+    body["occurred_at"] = rec["occurred_at"].isoformat()
+    return canonical_json(body)
+
+
+class UnitOfWork:
+    def __init__(self, store: "Store", ctx: "RequestContext", *, readonly: bool = False,
+                 signer: Signer | None = None, audit_transform: AuditTransform | None = None) -> None:
+        self.store = store
+        self.ctx = ctx
+        self.readonly = readonly
+        self.signer = signer
+        self.audit_transform = audit_transform
+        self.events: list[Event] = []
+        self.committed = False
+        self.session: Session
+
+    def __enter__(self) -> "UnitOfWork":
+        engine = self.store.readonly_engine if self.readonly else self.store.engine
+        self.session = Session(bind=engine, expire_on_commit=False, autoflush=True)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.committed:
+            self.session.rollback()
+        self.session.close()
+
+    def record(self, event: Event) -> None:
+        if self.readonly:
+            raise RuntimeError("a read-only unit of work cannot record events")
+        self.events.append(event)
+
+    def meta(self, key: str) -> str | None:
+        row = self.session.get(StoreMeta, key)
+        return row.value if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        row = self.session.get(StoreMeta, key)
+        if row is None:
+            self.session.add(StoreMeta(key=key, value=value))
+        else:
+            row.value = value
+
+    def commit(self) -> None:
+        if self.events:
+            self._write_events()
+        self.session.commit()
+        self.committed = True
+
+    def rollback(self) -> None:
+        self.session.rollback()
+        self.events.clear()
+
+    # -- outbox + audit -----------------------------------------------------------------------
+    def _write_events(self) -> None:
+        s = self.session
+        now = self.ctx.now()
+        store_id = self.meta("store_id") or "uninitialized"
+        counter = self.meta("counter_code")
+        head_row = s.execute(select(StoreMeta).where(StoreMeta.key == AUDIT_HEAD)
+                             .with_for_update()).scalar_one_or_none()
+        prev = head_row.value if head_row else GENESIS
+        outbox: list[dict[str, Any]] = []
+        audit: list[dict[str, Any]] = []
+        for ev in self.events:
+            event_id = str(uuid.uuid4())
+            outbox.append(dict(event_id=event_id, event_type=ev.event_type, tenant_id=ev.tenant_id,
+                               entity_type=ev.entity_type, entity_id=ev.entity_id, payload=ev.payload,
+                               occurred_at=now, store_id=store_id, counter_code=counter, attempts=0))
+            before, after = ev.before, ev.after
+            if self.audit_transform is not None:
+                before = self.audit_transform(ev.tenant_id, before)
+                after = self.audit_transform(ev.tenant_id, after)
+            rec = dict(record_id=str(uuid.uuid4()), event_id=event_id, occurred_at=now,
+                       actor_uuid=self.ctx.actor.uuid, actor_name=self.ctx.actor.user_name,
+                       tenant_id=ev.tenant_id, operation=ev.operation, entity_type=ev.entity_type,
+                       entity_id=ev.entity_id, before=before, after=after, prev_hash=prev)
+            rec["hash"] = sha256_hex(prev + audit_body(rec))
+            if self.signer is not None:
+                rec["key_id"], rec["signature"] = self.signer(rec["hash"])
+            prev = rec["hash"]
+            audit.append(rec)
+        s.execute(OutboxEvent.__table__.insert(), outbox)
+        s.execute(AuditRecord.__table__.insert(), audit)
+        if head_row is None:
+            s.add(StoreMeta(key=AUDIT_HEAD, value=prev))
+        else:
+            head_row.value = prev
+        self.events.clear()
