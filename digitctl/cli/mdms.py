@@ -1,6 +1,119 @@
-"""`digitctl mdms apply|search|schema apply`."""
+"""`digitctl mdms apply|search` (and `mdms schema apply`)."""
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 import typer
 
+from digitctl.cli.output import emit, state
+
 app = typer.Typer(help="Master data (MDMS v1 folders/files, v2 exports and schemas).", no_args_is_help=True)
+
+
+@app.command("apply")
+def apply_cmd(
+    paths: list[Path] = typer.Argument(..., help="MDMS folders or files (v1 layout, YAML, v2 export)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Report what would change; write nothing."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse (exit 2, nothing written) on any warning."),
+    master_config: Path = typer.Option(None, "--master-config",
+                                       help="master-config.json (default: found beside/above the data)."),
+) -> None:
+    """Apply DIGIT master data. Idempotent: a second apply reports 0 added, 0 changed."""
+    from digitctl.services import mdms
+    from digitctl.services.store import require_initialized
+
+    st = state()
+    require_initialized(st.app)
+    report = mdms.apply(st.app, st.app.context(st.tenant), paths, dry_run=dry_run, strict=strict,
+                        master_config=master_config)
+    rows = [(m.tenant_id, m.module, m.master, m.added, m.changed, m.unchanged, m.skipped)
+            for m in report.masters]
+
+    def human(con: Any) -> None:
+        from rich.table import Table
+
+        table = Table(title="MDMS apply" + (" (dry run: nothing written)" if dry_run else ""))
+        for c in ("tenant", "module", "master", "added", "changed", "unchanged", "skipped"):
+            table.add_column(c, justify="right" if c in ("added", "changed", "unchanged", "skipped") else "left")
+        for r in rows:
+            if r[3] or r[4] or r[6]:
+                table.add_row(*map(str, r))
+        quiet = sum(1 for r in rows if not (r[3] or r[4] or r[6]))
+        if table.row_count:
+            con.print(table)
+        if quiet:
+            con.print(f"{quiet} master(s) unchanged.")
+        for p in report.problems:
+            style = "red" if p.severity == "error" else "yellow"
+            con.print(f"[{style}]{p.severity}[/] {p.line()}", markup=True, highlight=False)
+        t = {k: report.total(k) for k in ("added", "changed", "unchanged", "skipped")}
+        con.print(f"[bold]{report.files_read} files, {len(report.masters)} masters: {t['added']} added, "
+                  f"{t['changed']} changed, {t['unchanged']} unchanged, {t['skipped']} skipped; "
+                  f"{len(report.warnings)} warning(s), {len(report.errors)} error(s)"
+                  + (f"; {len(report.ignored)} non-data file(s) ignored" if report.ignored else "")
+                  + (" — dry run, nothing written" if dry_run else "") + "[/]")
+
+    emit(report.as_json(), rows=rows,
+         columns=["tenantId", "moduleName", "masterName", "added", "changed", "unchanged", "skipped"],
+         human=human)
+
+
+@app.command("search")
+def search_cmd(
+    module: str = typer.Option(..., "--module", help="Module name, e.g. BillingService."),
+    master: list[str] = typer.Option(None, "--master", help="Master name(s); default: all of the module."),
+    filter_expr: str = typer.Option(None, "--filter", help="JSONPath filter, e.g. \"[?(@.service=='TL')]\"."),
+    tenant: str = typer.Option(None, "--tenant", help="Tenant, e.g. pb.amritsar (falls back to the state)."),
+) -> None:
+    """Search master data as DIGIT's /egov-mdms-service/v1/_search does."""
+    from digitctl.cli.main import tenant_option_value
+    from digitctl.services import mdms
+    from digitctl.services.store import require_initialized
+
+    st = state()
+    require_initialized(st.app)
+    tenant_id = tenant_option_value(tenant)
+    res = mdms.search(st.app, st.app.context(tenant_id), tenant_id or "", module, master or None, filter_expr)
+
+    def human(con: Any) -> None:
+        from rich.table import Table
+
+        for master_name, records in res["MdmsRes"][module].items():
+            cols = _columns(records)
+            table = Table(title=f"{module}.{master_name} at {tenant_id} ({len(records)})")
+            for c in cols or ["value"]:
+                table.add_column(c)
+            for r in records:
+                if isinstance(r, dict):
+                    table.add_row(*[_cell(r.get(c)) for c in cols])
+                else:
+                    table.add_row(_cell(r))
+            con.print(table)
+
+    rows = [(ms, _cell(r)) for ms, recs in res["MdmsRes"][module].items() for r in recs]
+    emit(res, rows=rows, columns=["master", "record"], human=human)
+
+
+def _columns(records: list[Any], limit: int = 7) -> list[str]:
+    preferred = ["code", "name", "service", "idname", "format", "category", "isDebit", "order", "active"]
+    seen: dict[str, int] = {}
+    for r in records:
+        if isinstance(r, dict):
+            for k, v in r.items():
+                if not isinstance(v, (dict, list)):
+                    seen[k] = seen.get(k, 0) + 1
+    cols = [c for c in preferred if c in seen]
+    cols += [c for c in sorted(seen, key=lambda c: -seen[c]) if c not in cols]
+    return cols[:limit]
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, (dict, list)):
+        import json
+
+        text = json.dumps(v, ensure_ascii=False)
+        return text if len(text) < 60 else text[:57] + "..."
+    return str(v)

@@ -67,7 +67,10 @@ def state() -> CliState:
 def console(stderr: bool = False) -> "Console":
     from rich.console import Console
 
-    return Console(stderr=stderr, soft_wrap=False, highlight=False)
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped output (scripts, logs) is not folded at 80 columns.
+    width = None if stream.isatty() else 200
+    return Console(stderr=stderr, soft_wrap=False, highlight=False, width=width)
 
 
 def emit(document: Any, *, rows: Iterable[Sequence[Any]] | None = None,

@@ -90,10 +90,16 @@ def json_path_get(record: Any, path: str) -> Any:
     parts = [p for p in path.lstrip("$").split(".") if p]
     value = record
     for part in parts:
-        if isinstance(value, dict) and part in value:
-            value = value[part]
-        else:
+        if not isinstance(value, dict):
             return _MISSING
+        if part in value:
+            value = value[part]
+            continue
+        # the real data spells keys inconsistently (tenantid / tenantId): match case-insensitively
+        folded = [k for k in value if k.lower() == part.lower()]
+        if len(folded) != 1:
+            return _MISSING
+        value = value[folded[0]]
     return value
 
 
