@@ -1,0 +1,39 @@
+# digitctl: set-up and checks. `make demo` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEMO_STORE ?= $(CURDIR)/.demo/store.db
+
+.PHONY: demo test bench lint clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+## demo: create .venv, install, build a demo store from the bundled state (configs/)
+demo: $(VENV)/.installed
+	DIGIT_STORE=$(DEMO_STORE) $(VENV)/bin/digitctl quickstart
+	@echo
+	@echo "Use it:  export DIGIT_STORE=$(DEMO_STORE); source $(VENV)/bin/activate; digitctl tenant list"
+
+## test: create .venv with the dev extras and run the whole suite (SQLite and local PostgreSQL)
+test: $(VENV)/.installed-dev
+	$(PY) -m pytest
+
+## bench: speed and memory figures (printed, never asserted)
+bench: $(VENV)/.installed-dev
+	$(PY) tests/benchmarks/run_all.py
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/lint-imports
+
+clean:
+	rm -rf $(VENV) .demo .pytest_cache
