@@ -8,6 +8,7 @@ from digitctl.cli.output import emit, state
 
 def register(app: typer.Typer) -> None:
     app.command("init")(init)
+    app.command("quickstart")(quickstart)
 
 
 def init(
@@ -26,3 +27,31 @@ def init(
         con.print(f"  store id {info.store_id}; state {info.state_tenant or '-'}; counter {info.counter_code or '-'}")
 
     emit(info.as_json(), human=human)
+
+
+def quickstart(
+    counter: str = typer.Option("C01", "--counter", help="Counter code of the demo counter."),
+) -> None:
+    """Build a demo store from the bundled state (two cities, real DIGIT masters)."""
+    from digitctl.services.quickstart import quickstart as run_quickstart
+
+    st = state()
+    result = run_quickstart(st.app, st.app.context(), counter)
+
+    def human(con):  # type: ignore[no-untyped-def]
+        r, s = result.mdms, result.store
+        con.print(f"[bold green]Demo store ready[/]: {s.url}")
+        con.print(f"  state {s.state_tenant}, counter {s.counter_code}; master data: "
+                  f"{r.total('added')} records added, {r.total('changed')} changed, "
+                  f"{r.total('unchanged')} unchanged across {len(r.masters)} masters"
+                  + (f"; {len(r.warnings)} warning(s)" if r.warnings else ""))
+        con.print("\nTry next (with the same --store or DIGIT_STORE):")
+        for cmd in ("digitctl tenant list",
+                    "digitctl boundary show --tenant pb.amritsar --hierarchy REVENUE",
+                    "digitctl mdms search --tenant pb.amritsar --module BillingService --master TaxHeadMaster "
+                    "--filter \"[?(@.service=='TL')]\"",
+                    "digitctl id generate counter.receipt.id --tenant pb.amritsar --count 3",
+                    "digitctl mdms apply ../shared/digit-reference/mdms/data/pb --dry-run"):
+            con.print(f"  {cmd}", markup=False)
+
+    emit(result.as_json(), human=human)
