@@ -1,0 +1,129 @@
+"""The real `digitctl` commands through Typer's runner: output, exit codes, JSON shapes."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from digitctl.cli.main import app as cli
+
+runner = CliRunner()
+
+
+def run(store: str, *args: str):
+    return runner.invoke(cli, ["--store", store, *args], env={"DIGITCTL_NOW": "2026-11-25T11:00:00+05:30"})
+
+
+@pytest.fixture
+def store(tmp_path) -> str:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert run(url, "init", "--state", "pb", "--counter", "C01").exit_code == 0
+    return url
+
+
+@pytest.fixture(scope="module")
+def pb_store(tmp_path_factory, reference) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('pb') / 'pb.db'}"
+    assert run(url, "init", "--state", "pb").exit_code == 0
+    res = run(url, "mdms", "apply", str(reference / "mdms" / "data" / "pb"))
+    assert res.exit_code == 0, res.output
+    return url
+
+
+def test_commands_refuse_a_store_that_was_never_initialized(tmp_path):
+    res = run(f"sqlite:///{tmp_path / 'none.db'}", "tenant", "list", "-o", "json")
+    assert res.exit_code == 2
+    assert json.loads(res.stdout)["Errors"][0]["code"] == "STORE_NOT_INITIALIZED"
+
+
+def test_apply_prints_a_summary_and_json_totals(store, reference):
+    res = run(store, "mdms", "apply", str(reference / "mdms" / "data" / "pb" / "BillingService"))
+    assert res.exit_code == 0, res.output
+    assert "TAXPERIOD_INVALID_CYCLE" in res.stdout
+    assert "added" in res.stdout
+    again = run(store, "mdms", "apply", str(reference / "mdms" / "data" / "pb" / "BillingService"), "-o", "json")
+    doc = json.loads(again.stdout)
+    assert doc["totals"]["added"] == 0 and doc["totals"]["changed"] == 0
+    assert doc["totals"]["unchanged"] > 300
+
+
+def test_strict_and_dry_run_write_nothing(store, reference):
+    folder = str(reference / "mdms" / "data" / "pb" / "common-masters")
+    strict = run(store, "mdms", "apply", folder, "--strict", "-o", "json")
+    assert strict.exit_code == 2
+    assert json.loads(strict.stdout)["Errors"][0]["code"] == "MDMS_STRICT_REFUSED"
+    dry = run(store, "mdms", "apply", folder, "--dry-run", "-o", "json")
+    assert dry.exit_code == 0 and json.loads(dry.stdout)["totals"]["added"] > 100
+    search = run(store, "mdms", "search", "--tenant", "pb", "--module", "common-masters", "--master", "IdFormat",
+                 "-o", "json")
+    assert json.loads(search.stdout) == {"MdmsRes": {"common-masters": {"IdFormat": []}}}
+
+
+def test_missing_path_is_refused(store, tmp_path):
+    res = run(store, "mdms", "apply", str(tmp_path / "nope"))
+    assert res.exit_code == 2
+    assert "MDMS_PATH_NOT_FOUND" in res.output
+
+
+def test_search_with_filter_prints_digit_mdmsres(pb_store):
+    res = run(pb_store, "mdms", "search", "--tenant", "pb.amritsar", "--module", "BillingService",
+              "--master", "TaxHeadMaster", "--filter", "[?(@.service=='TL')]", "-o", "json")
+    assert res.exit_code == 0, res.output
+    heads = json.loads(res.stdout)["MdmsRes"]["BillingService"]["TaxHeadMaster"]
+    assert heads and all(h["service"] == "TL" for h in heads)
+    assert "TL_TAX" in {h["code"] for h in heads}
+    table = run(pb_store, "mdms", "search", "--tenant", "pb.amritsar", "--module", "BillingService",
+                "--master", "TaxHeadMaster", "--filter", "[?(@.service=='TL')]")
+    assert "TL_TAX" in table.stdout and "PT_TAX" not in table.stdout
+
+
+def test_tenants_and_boundaries(pb_store):
+    listed = json.loads(run(pb_store, "tenant", "list", "-o", "json").stdout)["tenants"]
+    assert [t["code"] for t in listed][:2] == ["pb", "pb.amritsar"]
+    assert len(listed) == 8
+    show = run(pb_store, "tenant", "show", "pb.amritsar")
+    assert "107" in show.stdout and "REVENUE" in show.stdout
+    tree = run(pb_store, "boundary", "show", "--tenant", "pb.amritsar", "--hierarchy", "REVENUE")
+    assert tree.exit_code == 0
+    assert "Zone: Zone 1 (Z1)" in tree.stdout and "Locality: Ajit Nagar - Area1 (SUN04)" in tree.stdout
+    as_json = json.loads(run(pb_store, "boundary", "show", "--tenant", "pb.amritsar", "-o", "json").stdout)
+    assert {b["hierarchyType"]["code"] for b in as_json["TenantBoundary"]} == {"REVENUE", "ADMIN"}
+    unknown = run(pb_store, "boundary", "show", "--tenant", "pb.mohali", "--hierarchy", "ADMIN", "-o", "json")
+    assert unknown.exit_code == 2
+    assert json.loads(unknown.stdout)["Errors"][0]["code"] == "BOUNDARY_NOT_FOUND"
+    missing = run(pb_store, "tenant", "show", "pb.atlantis")
+    assert missing.exit_code == 2 and "INVALID_TENANTID" in missing.output
+
+
+def test_global_options_work_after_the_subcommand(pb_store):
+    res = runner.invoke(cli, ["tenant", "list", "--store", pb_store, "-o", "csv"])
+    assert res.exit_code == 0
+    assert res.stdout.splitlines()[0] == "code,name,cityCode,district/city,type"
+
+
+def test_quickstart_builds_a_demo_store_and_refuses_a_real_one(tmp_path, pb_store):
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    res = run(url, "quickstart")
+    assert res.exit_code == 0, res.output
+    assert "Demo store ready" in res.stdout
+    codes = [t["code"] for t in json.loads(run(url, "tenant", "list", "-o", "json").stdout)["tenants"]]
+    assert codes == ["pb", "pb.amritsar", "pb.jalandhar"]
+    again = json.loads(run(url, "quickstart", "-o", "json").stdout)
+    assert again["mdms"]["totals"]["added"] == 0
+    refused = run(pb_store, "quickstart", "-o", "json")
+    assert refused.exit_code == 2
+    assert json.loads(refused.stdout)["Errors"][0]["code"] == "STORE_NOT_EMPTY"
+
+
+def test_unexpected_failures_exit_1_without_traceback(store, monkeypatch):
+    from digitctl.services import tenants
+
+    def boom(*a, **k):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(tenants, "list_tenants", boom)
+    res = run(store, "tenant", "list")
+    assert res.exit_code == 1
+    assert "INTERNAL_ERROR" in res.output and "Traceback" not in res.output

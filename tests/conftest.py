@@ -1,0 +1,79 @@
+"""Shared fixtures: the DIGIT reference data, a frozen clock, and stores to run services on
+(a SQLite file per test, and a fresh PostgreSQL database per test when the server is there)."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from digitctl.bootstrap import App, build
+from digitctl.clock import IST, FixedClock
+
+REPO = Path(__file__).resolve().parents[1]
+PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session")
+def reference() -> Path:
+    """../shared/digit-reference: DIGIT's own MDMS data, schemas, workflows and contracts."""
+    path = Path(__file__).resolve().parents[2] / "shared" / "digit-reference"
+    if not path.is_dir():
+        pytest.skip(f"DIGIT reference data not found at {path} (expected ../shared/digit-reference)")
+    return path
+
+
+@pytest.fixture
+def frozen_clock() -> FixedClock:
+    return FixedClock(dt.datetime(2026, 11, 25, 11, 0, tzinfo=IST))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh database on the local server, dropped (FORCE) after the test."""
+    try:
+        import psycopg
+    except ImportError as err:
+        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 ({err}): store tests ran on SQLite only")
+    server = PG_SERVER.replace("+psycopg", "")
+    try:
+        admin = psycopg.connect(server, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 ({reason}): store tests ran on SQLite only")
+    name = f"digitctl_test_{uuid.uuid4().hex[:8]}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield PG_SERVER.rsplit("/", 1)[0] + "/" + name
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """Each store test runs on SQLite and on PostgreSQL."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "pg_url"
+    url = request.getfixturevalue(fixture)
+    assert isinstance(url, str)
+    return url
+
+
+@pytest.fixture
+def app(store_url: str, frozen_clock: FixedClock) -> Iterator[App]:
+    """An initialized store (state pb, counter C01) behind the composition root."""
+    from digitctl.services.store import init_store
+
+    application = build(store_url, frozen_clock)
+    try:
+        init_store(application, application.context(), "pb", "C01")
+        yield application
+    finally:
+        application.close()
