@@ -6,9 +6,11 @@ from typing import Any
 
 import typer
 
+from digitctl.cli.mdms_schema import schema_app
 from digitctl.cli.output import emit, state
 
 app = typer.Typer(help="Master data (MDMS v1 folders/files, v2 exports and schemas).", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
 
 
 @app.command("apply")

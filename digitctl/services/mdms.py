@@ -102,7 +102,10 @@ def apply(app: "App", ctx: "RequestContext", paths: list[Path], *, dry_run: bool
                          master_config_files=read.master_config_files)
     report.problems.extend(read.problems)
     with app.uow(ctx) as uow:
-        groups = _merge(uow, read, report)
+        schemas = _load_schemas(uow)
+        groups = _merge(uow, read, report, schemas)
+        if schemas is not None:
+            _check_schema_refs(uow.session, schemas, groups, report)
         _cross_checks(uow.session, groups, report)
         if strict and report.problems:
             raise InvalidInput("MDMS_STRICT_REFUSED",
@@ -142,8 +145,8 @@ def _load_schemas(uow: "UnitOfWork") -> Any:
     return registry if len(registry) else None
 
 
-def _merge(uow: "UnitOfWork", read: ReadResult, report: ApplyReport) -> dict[tuple[str, str, str], _Group]:
-    schemas = _load_schemas(uow)
+def _merge(uow: "UnitOfWork", read: ReadResult, report: ApplyReport,
+           schemas: Any) -> dict[tuple[str, str, str], _Group]:
     groups: dict[tuple[str, str, str], _Group] = {}
     for batch in read.batches:
         key = (batch.tenant_id, batch.module, batch.master)
@@ -191,6 +194,47 @@ def _merge(uow: "UnitOfWork", read: ReadResult, report: ApplyReport) -> dict[tup
                 + ("identified by their content" if len(missing) == len(paths) else "keyed by the fields they have"),
                 **where))
     return groups
+
+
+def _check_schema_refs(session: "Session", schemas: Any, groups: dict[tuple[str, str, str], _Group],
+                       report: ApplyReport) -> None:
+    """x-ref-schema: a referenced record must exist (in this apply or the store, with tenant
+    fallback); a record whose reference points nowhere is refused (REFERENCE_VALIDATION_ERR)."""
+    from digitctl.domain.tenancy import fallback_chain
+    from digitctl.services.mdms_schema import check_references
+
+    known: dict[tuple[str, str], set[str]] = {}
+
+    def identifiers(tenant: str, code: str) -> set[str]:
+        if (tenant, code) not in known:
+            target = schemas.find_code(tenant, code)
+            module, _, master = code.partition(".")
+            ids: set[str] = set()
+            if target is not None:
+                g = groups.get((tenant, module, master))
+                batch = [r for r, _ in g.keyed.values()] if g else []
+                stored = session.execute(select(MdmsRecord.data).where(
+                    MdmsRecord.tenant_id == tenant, MdmsRecord.module == module,
+                    MdmsRecord.master == master)).scalars().all()
+                ids = {i for i in (target.unique_identifier(r) for r in [*batch, *stored]) if i is not None}
+            known[(tenant, code)] = ids
+        return known[(tenant, code)]
+
+    def exists(tenant: str, code: str, identifier: str) -> bool:
+        return any(identifier in identifiers(t, code) for t in fallback_chain(tenant))
+
+    for (tenant, module, master), g in groups.items():
+        schema = schemas.find(tenant, module, master)
+        if schema is None or not schema.refs:
+            continue
+        for k, (rec, f) in list(g.keyed.items()):
+            messages = check_references(schema, tenant, rec, exists)
+            if messages:
+                report.problems.append(Problem("REFERENCE_VALIDATION_ERR", "; ".join(messages[:3]), file=f,
+                                               tenant_id=tenant, module=module, master=master,
+                                               record=record_label(rec, 0), severity="error"))
+                del g.keyed[k]
+                g.skipped += 1
 
 
 def _cross_checks(session: "Session", groups: dict[tuple[str, str, str], _Group], report: ApplyReport) -> None:

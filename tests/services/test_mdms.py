@@ -147,3 +147,31 @@ def test_file_tenant_is_authoritative_and_duplicates_are_kept(app, reference):
         (_pb(reference) / "ACCESSCONTROL-ROLES" / "roles.json").read_text())["roles"])
     assert codes == source    # DIGIT serves both TL_APPROVER records; so do we
     assert any(p.code == "DUPLICATE_RECORD" and p.master == "roles" for p in report.warnings)
+
+
+def test_registered_v2_schemas_validate_records_and_references(app, reference, tmp_path):
+    from digitctl.services.mdms_schema import apply_schemas
+
+    schemas = reference / "mdms-v2-schemas"
+    apply_schemas(app, app.context("pb"), [schemas / "BillingService.BusinessService.json",
+                                           schemas / "BillingService.TaxHeadMaster.json"], tenant_id="pb")
+    real = json.loads((_pb(reference) / "BillingService" / "BusinessService.json").read_text())["BusinessService"]
+    tl = next(b for b in real if b["code"] == "TL")
+    heads = json.loads((_pb(reference) / "BillingService" / "TaxHeadMaster.json").read_text())["TaxHeadMaster"]
+    tl_tax = next(h for h in heads if h["code"] == "TL_TAX")
+    broken = dict(tl, code="XX")
+    del broken["partPaymentAllowed"]                       # required by the schema
+    orphan = dict(tl_tax, code="ZZ_TAX", service="ZZ")      # x-ref-schema: no BusinessService ZZ
+    folder = tmp_path / "data" / "pb" / "BillingService"
+    folder.mkdir(parents=True)
+    (folder / "BusinessService.json").write_text(json.dumps(
+        {"tenantId": "pb", "moduleName": "BillingService", "BusinessService": [tl, broken]}))
+    (folder / "TaxHeadMaster.json").write_text(json.dumps(
+        {"tenantId": "pb", "moduleName": "BillingService", "TaxHeadMaster": [tl_tax, orphan]}))
+    report = mdms.apply(app, app.context("pb"), [tmp_path / "data"])
+    refused = {(p.code, p.record) for p in report.errors}
+    assert ("SCHEMA_VALIDATION_ERR", "code=XX") in refused
+    assert ("REFERENCE_VALIDATION_ERR", "code=ZZ_TAX") in refused
+    stored = mdms.search(app, app.context("pb"), "pb", "BillingService")["MdmsRes"]["BillingService"]
+    assert [b["code"] for b in stored["BusinessService"]] == ["TL"]
+    assert [h["code"] for h in stored["TaxHeadMaster"]] == ["TL_TAX"]   # its reference TL exists
