@@ -11,6 +11,7 @@ from digitctl.clock import Clock, FixedClock, SystemClock, parse_instant
 from digitctl.context import SYSTEM_ACTOR, RequestContext
 
 if TYPE_CHECKING:
+    from digitctl.services.masterkey import MasterKey
     from digitctl.services.access import Authorizer
     from digitctl.services.mdms_reader import MdmsReader
     from local_store.engine import Store
@@ -45,6 +46,23 @@ class App:
         from digitctl.services.access import default_authorizer
 
         return default_authorizer(self)
+
+    @cached_property
+    def master_key(self) -> "MasterKey":
+        """This store's master key, checked against the store (MASTER_KEY_MISSING / _MISMATCH)."""
+        from digitctl.services import masterkey
+        from local_store.uow import UnitOfWork
+
+        with UnitOfWork(self.store, self.context(), readonly=True) as uow:
+            store_id = uow.meta("store_id")
+            stored_check = uow.meta(masterkey.CHECK_META)
+        if store_id is None:
+            from digitctl.errors import InvalidInput
+
+            raise InvalidInput("STORE_NOT_INITIALIZED", "run `digitctl init` first")
+        key = masterkey.load(store_id)
+        masterkey.check(key, stored_check)
+        return key
 
     def context(self, tenant_id: str | None = None) -> RequestContext:
         return RequestContext(actor=SYSTEM_ACTOR, tenant_id=tenant_id, clock=self.clock)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Index, Integer, MetaData, String, Text,
+from sqlalchemy import (JSON, BigInteger, Boolean, ForeignKey, Index, Integer, MetaData, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -126,3 +126,128 @@ class AuditRecord(Base):
     hash: Mapped[str64]
     signature: Mapped[str | None] = mapped_column(Text, nullable=True)
     key_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+# -- identity (users, employees, sessions, OTP, keys) -----------------------------------------
+class UserAccount(Base):
+    """A DIGIT user (CITIZEN, EMPLOYEE or SYSTEM). PII columns hold `<keyId>|<base64>` ciphertext;
+    `mobile_bidx` is a keyed hash (blind index) so a mobile number can be searched without
+    decrypting every row or using a fixed IV."""
+
+    __tablename__ = "user_account"
+    __table_args__ = (UniqueConstraint("user_name", "tenant_id", name="uq_user_account_name_tenant"),
+                      Index("ix_user_account_mobile_bidx", "mobile_bidx"))
+    uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_name: Mapped[str128]
+    tenant_id: Mapped[str128]
+    type: Mapped[str] = mapped_column(String(16))
+    name_enc: Mapped[str] = mapped_column(Text)
+    mobile_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
+    mobile_bidx: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    email_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
+    gender: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    locale: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    password_hash: Mapped[str | None] = mapped_column(Text, nullable=True)
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    locked_by_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[utc]
+    updated_at: Mapped[utc]
+
+
+class UserRole(Base):
+    """A role a user holds at one tenant (DIGIT roles carry their own tenantId)."""
+
+    __tablename__ = "user_role"
+    __table_args__ = (UniqueConstraint("user_uuid", "code", "tenant_id", name="uq_user_role_identity"),)
+    id: Mapped[int_pk]
+    user_uuid: Mapped[str] = mapped_column(String(36), ForeignKey("user_account.uuid", ondelete="CASCADE"))
+    code: Mapped[str128]
+    tenant_id: Mapped[str128]
+
+
+class LoginAttempt(Base):
+    """Login outcomes, for DIGIT's lockout rule (5 failures within 30 minutes lock 60 minutes)."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (Index("ix_login_attempt_user_at", "user_uuid", "at"),)
+    id: Mapped[int_pk]
+    user_uuid: Mapped[str] = mapped_column(String(36), ForeignKey("user_account.uuid", ondelete="CASCADE"))
+    at: Mapped[utc]
+    success: Mapped[bool] = mapped_column(Boolean)
+
+
+class SessionToken(Base):
+    """A login session. Only the token's hash is stored; the token itself lives with the user."""
+
+    __tablename__ = "session_token"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_uuid: Mapped[str] = mapped_column(String(36), ForeignKey("user_account.uuid", ondelete="CASCADE"))
+    tenant_id: Mapped[str128]
+    created_at: Mapped[utc]
+    expires_at: Mapped[utc]
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Employee(Base):
+    """HRMS: the employee record beside a user of type EMPLOYEE."""
+
+    __tablename__ = "employee"
+    user_uuid: Mapped[str] = mapped_column(String(36), ForeignKey("user_account.uuid", ondelete="CASCADE"),
+                                           primary_key=True)
+    code: Mapped[str128]
+    tenant_id: Mapped[str128]
+    employee_status: Mapped[str] = mapped_column(String(32), default="EMPLOYED")
+    employee_type: Mapped[str] = mapped_column(String(32), default="PERMANENT")
+    date_of_appointment: Mapped[dt.date | None] = mapped_column(nullable=True)
+
+
+class EmployeeAssignment(Base):
+    __tablename__ = "employee_assignment"
+    id: Mapped[int_pk]
+    user_uuid: Mapped[str] = mapped_column(String(36), ForeignKey("employee.user_uuid", ondelete="CASCADE"))
+    department: Mapped[str128]
+    designation: Mapped[str128]
+    from_date: Mapped[dt.date]
+    to_date: Mapped[dt.date | None] = mapped_column(nullable=True)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class EmployeeJurisdiction(Base):
+    """A tenant (and optionally a boundary in it) an employee serves."""
+
+    __tablename__ = "employee_jurisdiction"
+    id: Mapped[int_pk]
+    user_uuid: Mapped[str] = mapped_column(String(36), ForeignKey("employee.user_uuid", ondelete="CASCADE"))
+    hierarchy: Mapped[str] = mapped_column(String(32), default="REVENUE")
+    boundary_type: Mapped[str] = mapped_column(String(32), default="City")
+    boundary: Mapped[str128]
+    tenant_id: Mapped[str128]
+
+
+class Otp(Base):
+    """A one-time password: only its hash, for one identity (blind index of the mobile)."""
+
+    __tablename__ = "otp"
+    __table_args__ = (Index("ix_otp_identity", "identity_bidx", "purpose", "created_at"),)
+    id: Mapped[int_pk]
+    identity_bidx: Mapped[str64]
+    tenant_id: Mapped[str128]
+    purpose: Mapped[str] = mapped_column(String(32))
+    otp_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[utc]
+    expires_at: Mapped[utc]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class DataKey(Base):
+    """A per-tenant AES-256-GCM data key, wrapped by the master key. Old keys stay for decryption."""
+
+    __tablename__ = "data_key"
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str128]
+    wrapped: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[utc]
+    active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -16,6 +16,20 @@ REPO = Path(__file__).resolve().parents[1]
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_config_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Master-key files and session tokens go to a throwaway config dir, never the user's."""
+    import os
+
+    folder = tmp_path_factory.mktemp("config")
+    saved = {k: os.environ.pop(k, None) for k in ("DIGIT_MASTER_KEY", "DIGIT_MASTER_KEY_FILE", "DIGIT_TOKEN",
+                                                  "DIGIT_STORE", "DIGIT_TENANT", "DIGITCTL_NOW")}
+    os.environ["DIGIT_CONFIG_DIR"] = str(folder)
+    yield folder
+    os.environ.pop("DIGIT_CONFIG_DIR", None)
+    os.environ.update({k: v for k, v in saved.items() if v is not None})
+
+
 @pytest.fixture(scope="session")
 def reference() -> Path:
     """../shared/digit-reference: DIGIT's own MDMS data, schemas, workflows and contracts."""

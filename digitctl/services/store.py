@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from digitctl.domain.events import Event
+from digitctl.services import masterkey
 from digitctl.errors import InvalidInput
 from local_store.migrate import head_revision
 
@@ -61,6 +62,11 @@ def init_store(app: "App", ctx: "RequestContext", state_tenant: str | None = Non
         if created:
             store_id = str(uuid.uuid4())
             uow.set_meta("store_id", store_id)
+        assert store_id is not None
+        if uow.meta(masterkey.CHECK_META) is None:
+            # the key file (or DIGIT_MASTER_KEY) is made/checked now, so PII can be encrypted from the start
+            key = masterkey.load(store_id, create=True)
+            uow.set_meta(masterkey.CHECK_META, key.check_value)
         for key, value, code in (("state_tenant", state_tenant, "STATE_MISMATCH"),
                                  ("counter_code", counter, "COUNTER_MISMATCH")):
             current = uow.meta(key)
