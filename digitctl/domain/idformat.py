@@ -99,11 +99,8 @@ class IdFormat:
     def needs_counter(self) -> bool:
         return any(t.kind == "counter" for t in self.tokens)
 
-    def render(self, *, now: dt.datetime, last_values: Mapping[str, int], count: int = 1,
-               city_code: str | None = None, counter_code: str | None = None,
-               randbelow: Callable[[int], int] = secrets.randbelow) -> list[str]:
-        """`count` ids; each sequence's block ends at `last_values[name]` (its value after the
-        block was taken), so id i gets `last - count + 1 + i`."""
+    def require(self, *, city_code: str | None, counter_code: str | None) -> None:
+        """Refuse early when the format needs a city code or a counter code that is missing."""
         if self.needs_city and not city_code:
             raise InvalidInput(NO_CITY_CODE, f"tenant {self.tenant_id} has no city.code in tenant.tenants; "
                                f"{self.id_name} needs it", {"idName": self.id_name, "tenantId": self.tenant_id})
@@ -111,6 +108,13 @@ class IdFormat:
             raise InvalidInput(NO_COUNTER, f"{self.id_name} numbers per counter ([COUNTER]) but this store "
                                "has no counter code; run `digitctl init --counter C01`",
                                {"idName": self.id_name, "format": self.raw})
+
+    def render(self, *, now: dt.datetime, last_values: Mapping[str, int], count: int = 1,
+               city_code: str | None = None, counter_code: str | None = None,
+               randbelow: Callable[[int], int] = secrets.randbelow) -> list[str]:
+        """`count` ids; each sequence's block ends at `last_values[name]` (its value after the
+        block was taken), so id i gets `last - count + 1 + i`."""
+        self.require(city_code=city_code, counter_code=counter_code)
         missing = [n for n in self.sequence_names if n not in last_values]
         if missing:
             raise ValueError(f"no value given for sequence(s) {', '.join(missing)}")
