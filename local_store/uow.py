@@ -86,13 +86,17 @@ class UnitOfWork:
 
     # -- outbox + audit -----------------------------------------------------------------------
     def _write_events(self) -> None:
-        s = self.session
+        # Core, not ORM: this runs in every state-changing transaction (payments included).
+        conn = self.session.connection()
+        meta = StoreMeta.__table__
         now = self.ctx.now()
-        store_id = self.meta("store_id") or "uninitialized"
-        counter = self.meta("counter_code")
-        head_row = s.execute(select(StoreMeta).where(StoreMeta.key == AUDIT_HEAD)
-                             .with_for_update()).scalar_one_or_none()
-        prev = head_row.value if head_row else GENESIS
+        facts = dict(conn.execute(select(meta.c.key, meta.c.value).where(
+            meta.c.key.in_(("store_id", "counter_code")))).all())
+        store_id = facts.get("store_id") or "uninitialized"
+        counter = facts.get("counter_code")
+        prev = conn.execute(select(meta.c.value).where(meta.c.key == AUDIT_HEAD).with_for_update()).scalar()
+        had_head = prev is not None
+        prev = prev or GENESIS
         outbox: list[dict[str, Any]] = []
         audit: list[dict[str, Any]] = []
         for ev in self.events:
@@ -107,16 +111,17 @@ class UnitOfWork:
             rec = dict(record_id=str(uuid.uuid4()), event_id=event_id, occurred_at=now,
                        actor_uuid=self.ctx.actor.uuid, actor_name=self.ctx.actor.user_name,
                        tenant_id=ev.tenant_id, operation=ev.operation, entity_type=ev.entity_type,
-                       entity_id=ev.entity_id, before=before, after=after, prev_hash=prev)
+                       entity_id=ev.entity_id, before=before, after=after, prev_hash=prev,
+                       signature=None, key_id=None)
             rec["hash"] = sha256_hex(prev + audit_body(rec))
             if self.signer is not None:
                 rec["key_id"], rec["signature"] = self.signer(rec["hash"])
             prev = rec["hash"]
             audit.append(rec)
-        s.execute(OutboxEvent.__table__.insert(), outbox)
-        s.execute(AuditRecord.__table__.insert(), audit)
-        if head_row is None:
-            s.add(StoreMeta(key=AUDIT_HEAD, value=prev))
+        conn.execute(OutboxEvent.__table__.insert(), outbox)
+        conn.execute(AuditRecord.__table__.insert(), audit)
+        if had_head:
+            conn.execute(meta.update().where(meta.c.key == AUDIT_HEAD).values(value=prev))
         else:
-            head_row.value = prev
+            conn.execute(meta.insert().values(key=AUDIT_HEAD, value=prev))
         self.events.clear()
