@@ -3,6 +3,7 @@ together. It rolls back unless `commit()` is called; commit is where recorded ev
 outbox rows and hash-chained audit records."""
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -32,7 +33,7 @@ def audit_body(rec: dict[str, Any]) -> str:
     fields = ("record_id", "event_id", "occurred_at", "actor_uuid", "actor_name", "tenant_id",
               "operation", "entity_type", "entity_id", "before", "after")
     body = {k: rec[k] for k in fields}
-    body["occurred_at"] = rec["occurred_at"].isoformat()
+    body["occurred_at"] = rec["occurred_at"].astimezone(dt.timezone.utc).isoformat()
     return canonical_json(body)
 
 

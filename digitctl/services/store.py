@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from digitctl.domain.events import Event
-from digitctl.services import masterkey
+from digitctl.services import audit, masterkey
 from digitctl.errors import InvalidInput
 from local_store.migrate import head_revision
 
@@ -20,7 +20,7 @@ CAMEL = {"state_tenant": "stateTenantId", "counter_code": "counterCode"}
 STATE_RE = re.compile(r"^[a-z][a-z0-9]{0,31}$")
 
 
-@dataclass(frozen=True)
+@dataclass
 class StoreInfo:
     url: str
     dialect: str
@@ -30,12 +30,13 @@ class StoreInfo:
     state_tenant: str | None
     counter_code: str | None
     created: bool
+    admin: str | None = None
 
     def as_json(self) -> dict[str, object]:
         return {"store": self.url, "dialect": self.dialect, "schemaRevision": self.revision,
                 "previousRevision": self.revision_before, "storeId": self.store_id,
                 "stateTenantId": self.state_tenant, "counterCode": self.counter_code,
-                "created": self.created}
+                "created": self.created, "admin": self.admin}
 
 
 def validate_init(state_tenant: str | None, counter: str | None) -> None:
@@ -49,7 +50,8 @@ def validate_init(state_tenant: str | None, counter: str | None) -> None:
 
 
 def init_store(app: "App", ctx: "RequestContext", state_tenant: str | None = None,
-               counter: str | None = None) -> StoreInfo:
+               counter: str | None = None, *, admin_username: str | None = None,
+               admin_password: str | None = None) -> StoreInfo:
     """Bring a new or old store to the head schema; give a new store its identity.
 
     A store's state and counter code are fixed once set: numbering on this counter depends on them."""
@@ -67,6 +69,11 @@ def init_store(app: "App", ctx: "RequestContext", state_tenant: str | None = Non
             # the key file (or DIGIT_MASTER_KEY) is made/checked now, so PII can be encrypted from the start
             key = masterkey.load(store_id, create=True)
             uow.set_meta(masterkey.CHECK_META, key.check_value)
+        if uow.meta(audit.CURRENT_KEY) is None:
+            # before the first audited event, so every record is signed (this uow signs with the new key)
+            key = masterkey.load(store_id)
+            masterkey.check(key, uow.meta(masterkey.CHECK_META))
+            audit.ensure_signing_key(uow, key)
         for key, value, code in (("state_tenant", state_tenant, "STATE_MISMATCH"),
                                  ("counter_code", counter, "COUNTER_MISMATCH")):
             current = uow.meta(key)
@@ -85,7 +92,31 @@ def init_store(app: "App", ctx: "RequestContext", state_tenant: str | None = Non
         info = StoreInfo(store.display_url(), store.dialect, before, after, store_id,
                          uow.meta("state_tenant"), uow.meta("counter_code"), created)
         uow.commit()
+    if admin_username:
+        info.admin = create_admin(app, ctx, admin_username, admin_password)
     return info
+
+
+def create_admin(app: "App", ctx: "RequestContext", user_name: str, password: str | None) -> str:
+    """The first superuser: SUPERUSER at the state tenant. Only while the store has no users."""
+    from digitctl.services import users
+    from digitctl.services.auth import has_users
+
+    if has_users(app):
+        raise InvalidInput("ADMIN_EXISTS", "this store already has users; create more with `digitctl user create`",
+                           {"userName": user_name})
+    if not password:
+        raise InvalidInput("INVALID_PASSWORD", "the superuser needs a password (--admin-password-stdin)")
+    state = app.store_meta("state_tenant")
+    if not state:
+        raise InvalidInput("INVALID_TENANT_ID", "give the store a state first: digitctl init --state pb")
+    spec = users.NewUser(user_name=user_name, name="Administrator", type="EMPLOYEE", tenant_id=state,
+                         roles=[("SUPERUSER", state)], password=password)
+    with app.uow(ctx) as uow:
+        spec = users.validate(app, spec, state)
+        users.create_in(uow, app, spec)
+        uow.commit()
+    return user_name
 
 
 def require_initialized(app: "App") -> None:
