@@ -34,6 +34,8 @@ class Actor:
         }
 
 
+ANONYMOUS_ACTOR = Actor(uuid="anonymous", user_name="(not logged in)", type="ANONYMOUS", roles=())
+
 SYSTEM_ACTOR = Actor(uuid="00000000-0000-0000-0000-000000000000", user_name="digitctl-system",
                      type="SYSTEM", roles=(Role("SUPERUSER", "*"),))
 
