@@ -8,9 +8,13 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from digitctl.clock import Clock, FixedClock, SystemClock, parse_instant
-from digitctl.context import SYSTEM_ACTOR, RequestContext
+from digitctl.context import SYSTEM_ACTOR, Actor, RequestContext
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from digitctl.services.audit import StoreSigner
+    from digitctl.services.crypto import KeyRing
     from digitctl.services.masterkey import MasterKey
     from digitctl.services.access import Authorizer
     from digitctl.services.mdms_reader import MdmsReader
@@ -28,6 +32,7 @@ def clock_from_env() -> Clock:
 class App:
     store_url: str
     clock: Clock = field(default_factory=SystemClock)
+    actor_resolver: "Callable[[App], Actor] | None" = None
 
     @cached_property
     def store(self) -> "Store":
@@ -53,7 +58,7 @@ class App:
         from digitctl.services import masterkey
         from local_store.uow import UnitOfWork
 
-        with UnitOfWork(self.store, self.context(), readonly=True) as uow:
+        with UnitOfWork(self.store, self.base_context(), readonly=True) as uow:
             store_id = uow.meta("store_id")
             stored_check = uow.meta(masterkey.CHECK_META)
         if store_id is None:
@@ -64,13 +69,48 @@ class App:
         masterkey.check(key, stored_check)
         return key
 
-    def context(self, tenant_id: str | None = None) -> RequestContext:
+    def store_meta(self, key: str) -> str | None:
+        from local_store.uow import UnitOfWork
+
+        if not self.store.is_initialized():
+            return None
+        with UnitOfWork(self.store, self.base_context(), readonly=True) as uow:
+            return uow.meta(key)
+
+    @cached_property
+    def state_tenant(self) -> str | None:
+        return self.store_meta("state_tenant")
+
+    @cached_property
+    def keyring(self) -> "KeyRing":
+        from digitctl.services.crypto import KeyRing
+
+        return KeyRing(self)
+
+    @cached_property
+    def actor(self) -> Actor:
+        """Who acts through this App: the resolver's answer (the CLI resolves the login
+        session), else the local SYSTEM administrator (library use, tests)."""
+        return self.actor_resolver(self) if self.actor_resolver is not None else SYSTEM_ACTOR
+
+    def base_context(self, tenant_id: str | None = None) -> RequestContext:
         return RequestContext(actor=SYSTEM_ACTOR, tenant_id=tenant_id, clock=self.clock)
+
+    def context(self, tenant_id: str | None = None) -> RequestContext:
+        return RequestContext(actor=self.actor, tenant_id=tenant_id, clock=self.clock)
+
+    @cached_property
+    def audit_signer(self) -> "StoreSigner":
+        """Signs audit records with the store's key (unwrapped on first use, then cached)."""
+        from digitctl.services.audit import signer_for
+
+        return signer_for(self)
 
     def uow(self, ctx: RequestContext, *, readonly: bool = False) -> "UnitOfWork":
         from local_store.uow import UnitOfWork
 
-        return UnitOfWork(self.store, ctx, readonly=readonly)
+        return UnitOfWork(self.store, ctx, readonly=readonly,
+                          signer=None if readonly else self.audit_signer)
 
     def close(self) -> None:
         if "store" in self.__dict__:

@@ -97,9 +97,14 @@ def root(
 
 
 def _register() -> None:
-    from digitctl.cli import idgen, mdms, store, tenants
+    from digitctl.cli import audit, idgen, keys, mdms, otp, session, store, tenants, users
 
     store.register(app)
+    session.register(app)
+    app.add_typer(users.app, name="user")
+    app.add_typer(otp.app, name="otp")
+    app.add_typer(audit.app, name="audit")
+    app.add_typer(keys.app, name="keys")
     app.add_typer(mdms.app, name="mdms")
     app.add_typer(tenants.tenant_app, name="tenant")
     app.add_typer(tenants.boundary_app, name="boundary")
@@ -114,8 +119,18 @@ def run() -> None:
 
 
 def tenant_option_value(explicit: str | None) -> str | None:
-    """A command's own --tenant wins over the global one / DIGIT_TENANT."""
-    return explicit or state().tenant
+    """A command's own --tenant, else the global one / DIGIT_TENANT, else the logged-in user's
+    own tenant (a clerk at pb.amritsar works at pb.amritsar)."""
+    if explicit or state().tenant:
+        return explicit or state().tenant
+    from digitctl.errors import DigitError
+
+    try:
+        actor = state().app.actor
+    except DigitError:   # no store / session expired: the command itself will say so
+        return None
+    homes = [r.tenant_id for r in actor.roles if r.tenant_id != "*"]
+    return homes[0] if homes else None
 
 
 if __name__ == "__main__":  # pragma: no cover

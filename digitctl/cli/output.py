@@ -43,8 +43,10 @@ class CliState:
     def app(self) -> "App":
         if self._app is None:
             from digitctl.bootstrap import build
+            from digitctl.services.auth import cli_actor
 
             self._app = build(self.store)
+            self._app.actor_resolver = cli_actor
         return self._app
 
     def close(self) -> None:

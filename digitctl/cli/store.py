@@ -14,17 +14,29 @@ def register(app: typer.Typer) -> None:
 def init(
     state_tenant: str = typer.Option(None, "--state", help="State tenant code, e.g. pb."),
     counter: str = typer.Option(None, "--counter", help="This counter's code (e.g. C01), used in receipt series."),
+    admin_username: str = typer.Option(None, "--admin-username", help="Create the first superuser."),
+    admin_password_stdin: bool = typer.Option(False, "--admin-password-stdin",
+                                              help="Read the superuser's password from standard input."),
 ) -> None:
     """Create a store, or upgrade an existing one to the current schema."""
     from digitctl.services.store import init_store
 
     st = state()
-    info = init_store(st.app, st.app.context(), state_tenant, counter)
+    password = None
+    if admin_username:
+        from digitctl.cli.users import read_password_stdin
+
+        password = read_password_stdin() if admin_password_stdin else typer.prompt(
+            f"Password for {admin_username}", hide_input=True, confirmation_prompt=True)
+    info = init_store(st.app, st.app.base_context(), state_tenant, counter,
+                      admin_username=admin_username, admin_password=password)
 
     def human(con):  # type: ignore[no-untyped-def]
         verb = "Created" if info.created else ("Upgraded" if info.revision_before != info.revision else "Checked")
         con.print(f"{verb} store [bold]{info.url}[/] (schema {info.revision}, {info.dialect})")
         con.print(f"  store id {info.store_id}; state {info.state_tenant or '-'}; counter {info.counter_code or '-'}")
+        if info.admin:
+            con.print(f"  superuser {info.admin} created: digitctl login --username {info.admin}")
 
     emit(info.as_json(), human=human)
 
@@ -36,7 +48,8 @@ def quickstart(
     from digitctl.services.quickstart import quickstart as run_quickstart
 
     st = state()
-    result = run_quickstart(st.app, st.app.context(), counter)
+    # a demo store is built by the local system; quickstart refuses any store with real data
+    result = run_quickstart(st.app, st.app.base_context(), counter)
 
     def human(con):  # type: ignore[no-untyped-def]
         r, s = result.mdms, result.store
@@ -45,12 +58,24 @@ def quickstart(
                   f"{r.total('added')} records added, {r.total('changed')} changed, "
                   f"{r.total('unchanged')} unchanged across {len(r.masters)} masters"
                   + (f"; {len(r.warnings)} warning(s)" if r.warnings else ""))
+        from rich.table import Table
+
+        table = Table(title=f"Demo users (password {result.as_json()['demoPassword']})")
+        for c in ("user name", "tenant", "roles", "what for"):
+            table.add_column(c)
+        for u in result.users:
+            table.add_row(u["userName"], u["tenantId"], u["roles"], u["does"])
+        con.print(table)
         con.print("\nTry next (with the same --store or DIGIT_STORE):")
-        for cmd in ("digitctl tenant list",
+        for cmd in ("digitctl login --username admin",
+                    "digitctl whoami",
+                    "digitctl tenant list",
                     "digitctl boundary show --tenant pb.amritsar --hierarchy REVENUE",
                     "digitctl mdms search --tenant pb.amritsar --module BillingService --master TaxHeadMaster "
                     "--filter \"[?(@.service=='TL')]\"",
                     "digitctl id generate counter.receipt.id --tenant pb.amritsar --count 3",
+                    "digitctl access check --action /collection-services/payments/_create --tenant pb.amritsar "
+                    "--user clerk.amritsar",
                     "digitctl mdms apply ../shared/digit-reference/mdms/data/pb --dry-run"):
             con.print(f"  {cmd}", markup=False)
 

@@ -15,15 +15,45 @@ if TYPE_CHECKING:
 
 DEMO_STATE = "pb"
 DEMO_COUNTER = "C01"
+DEMO_PASSWORD = "Demo@1234"      # printed by quickstart: a demo store is not for real data
+
+# (user name, type, tenant, roles, name, mobile, what they do)
+DEMO_USERS = [
+    ("admin", "EMPLOYEE", "pb", [("SUPERUSER", "pb")], "Demo Administrator", "9800000001",
+     "administrator: masters, users, keys, audit"),
+    ("clerk.amritsar", "EMPLOYEE", "pb.amritsar",
+     [("EMPLOYEE", "pb.amritsar"), ("TL_CEMP", "pb.amritsar"), ("PT_CEMP", "pb.amritsar"), ("UC_EMP", "pb.amritsar"),
+      ("CSR", "pb.amritsar")], "Harpreet Singh", "9800000002", "counter clerk: applications, bills, payments"),
+    ("verifier.amritsar", "EMPLOYEE", "pb.amritsar",
+     [("EMPLOYEE", "pb.amritsar"), ("TL_DOC_VERIFIER", "pb.amritsar"), ("PT_DOC_VERIFIER", "pb.amritsar")],
+     "Amandeep Kaur", "9800000003", "document verifier"),
+    ("inspector.amritsar", "EMPLOYEE", "pb.amritsar",
+     [("EMPLOYEE", "pb.amritsar"), ("TL_FIELD_INSPECTOR", "pb.amritsar"), ("PT_FIELD_INSPECTOR", "pb.amritsar")],
+     "Baljit Singh", "9800000004", "field inspector"),
+    ("approver.amritsar", "EMPLOYEE", "pb.amritsar",
+     [("EMPLOYEE", "pb.amritsar"), ("TL_APPROVER", "pb.amritsar"), ("PT_APPROVER", "pb.amritsar")],
+     "Charanjit Kaur", "9800000005", "approver"),
+    ("supervisor.amritsar", "EMPLOYEE", "pb.amritsar",
+     [("EMPLOYEE", "pb.amritsar"), ("GRO", "pb.amritsar"), ("COLL_REMIT_TO_BANK", "pb.amritsar"),
+      ("CR_PT", "pb.amritsar")], "Daljit Singh", "9800000006", "supervisor: grievances, remittance, cancellations"),
+    ("lme.amritsar", "EMPLOYEE", "pb.amritsar", [("EMPLOYEE", "pb.amritsar"), ("PGR_LME", "pb.amritsar")],
+     "Gurmeet Singh", "9800000007", "complaint field worker (PGR LME)"),
+    ("clerk.jalandhar", "EMPLOYEE", "pb.jalandhar",
+     [("EMPLOYEE", "pb.jalandhar"), ("TL_CEMP", "pb.jalandhar"), ("UC_EMP", "pb.jalandhar")],
+     "Jaspreet Kaur", "9800000008", "counter clerk at Jalandhar"),
+    ("9876543210", "CITIZEN", "pb", [("CITIZEN", "pb")], "Simran Kaur", "9876543210", "citizen"),
+]
 
 
 @dataclass
 class QuickstartResult:
     store: StoreInfo
     mdms: mdms.ApplyReport
+    users: list[dict[str, str]]
 
     def as_json(self) -> dict[str, Any]:
-        return {"store": self.store.as_json(), "mdms": self.mdms.as_json()}
+        return {"store": self.store.as_json(), "mdms": self.mdms.as_json(), "demoUsers": self.users,
+                "demoPassword": DEMO_PASSWORD}
 
 
 def quickstart(app: "App", ctx: "RequestContext", counter: str = DEMO_COUNTER) -> QuickstartResult:
@@ -33,7 +63,9 @@ def quickstart(app: "App", ctx: "RequestContext", counter: str = DEMO_COUNTER) -
         with app.uow(ctx, readonly=True) as uow:
             is_demo = uow.meta("demo") == "true"
             has_data = uow.meta("mdms_version") is not None
-        if has_data and not is_demo:
+        from digitctl.services.auth import has_users
+
+        if (has_data or has_users(app)) and not is_demo:
             raise Conflict("STORE_NOT_EMPTY",
                            f"{store.display_url()} already holds master data that quickstart did not put "
                            "there; point --store (or DIGIT_STORE) at a new file for the demo",
@@ -45,4 +77,29 @@ def quickstart(app: "App", ctx: "RequestContext", counter: str = DEMO_COUNTER) -
     configs = bundled("configs")
     report = mdms.apply(app, ctx.for_tenant(DEMO_STATE), [configs / "mdms" / "data" / DEMO_STATE],
                         master_config=configs / "mdms" / "master-config.json")
-    return QuickstartResult(info, report)
+    return QuickstartResult(info, report, demo_users(app, ctx))
+
+
+def demo_users(app: "App", ctx: "RequestContext") -> list[dict[str, str]]:
+    """One user per role the bundled workflows and the counter need; existing ones are kept."""
+    from sqlalchemy import select
+
+    from digitctl.services import users
+    from local_store.models import UserAccount
+
+    out = []
+    with app.uow(ctx) as uow:
+        for user_name, type_, tenant, roles, name, mobile, does in DEMO_USERS:
+            exists = uow.session.execute(select(UserAccount.uuid).where(
+                UserAccount.user_name == user_name, UserAccount.tenant_id == tenant)).first()
+            if not exists:
+                employee = users.EmployeeSpec(department="DEPT_1", designation="DESIG_1") if type_ == "EMPLOYEE" \
+                    and tenant != DEMO_STATE else None
+                spec = users.validate(app, users.NewUser(user_name=user_name, name=name, type=type_, tenant_id=tenant,
+                                                         mobile=mobile, roles=roles, password=DEMO_PASSWORD,
+                                                         employee=employee), DEMO_STATE)
+                users.create_in(uow, app, spec)
+            out.append({"userName": user_name, "tenantId": tenant, "roles": ", ".join(c for c, _ in roles),
+                        "does": does})
+        uow.commit()
+    return out

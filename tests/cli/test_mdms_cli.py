@@ -107,7 +107,11 @@ def test_quickstart_builds_a_demo_store_and_refuses_a_real_one(tmp_path, pb_stor
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     res = run(url, "quickstart")
     assert res.exit_code == 0, res.output
-    assert "Demo store ready" in res.stdout
+    assert "Demo store ready" in res.stdout and "clerk.amritsar" in res.stdout
+    assert run(url, "tenant", "list").exit_code == 3          # demo users exist: log in first
+    assert run(url, "login", "--username", "admin", "--password-stdin").exit_code == 2   # nothing on stdin
+    login = runner.invoke(cli, ["--store", url, "login", "--username", "admin", "--password-stdin"], input="Demo@1234\n")
+    assert login.exit_code == 0, login.output
     codes = [t["code"] for t in json.loads(run(url, "tenant", "list", "-o", "json").stdout)["tenants"]]
     assert codes == ["pb", "pb.amritsar", "pb.jalandhar"]
     again = json.loads(run(url, "quickstart", "-o", "json").stdout)

@@ -1,0 +1,118 @@
+"""`digitctl login|logout|whoami` and `digitctl access check`."""
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from digitctl.cli.output import emit, state
+
+access_app = typer.Typer(help="Access control: explain who may call which DIGIT action.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("login")(login)
+    app.command("logout")(logout)
+    app.command("whoami")(whoami)
+    app.add_typer(access_app, name="access")
+
+
+def login(
+    username: str = typer.Option(None, "--username"),
+    tenant: str = typer.Option(None, "--tenant", help="Needed when the user name exists at several tenants."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
+) -> None:
+    """Log in; the session is saved for this store in your config directory (mode 0600)."""
+    from digitctl.cli.main import tenant_option_value
+    from digitctl.cli.users import read_password_stdin
+    from digitctl.services import auth
+    from digitctl.services.store import require_initialized
+
+    st = state()
+    app = st.app
+    require_initialized(app)
+    username = username or typer.prompt("User name")
+    password = read_password_stdin() if password_stdin else typer.prompt("Password", hide_input=True)
+    result = auth.login(app, app.base_context(), username, password, tenant_option_value(tenant))
+    with app.uow(app.base_context(), readonly=True) as uow:
+        store_id = uow.meta("store_id") or ""
+    path = auth.save_session(store_id, result)
+    doc = {"userName": result.user_name, "tenantId": result.tenant_id, "expiresAt": result.expires_at.isoformat(),
+           "roles": [{"code": c, "tenantId": t} for c, t in result.roles], "sessionFile": str(path)}
+
+    def human(con: Any) -> None:
+        con.print(f"Logged in as [bold]{result.user_name}[/] ({result.tenant_id}) until "
+                  f"{result.expires_at.astimezone().strftime('%Y-%m-%d %H:%M')}")
+        con.print("Roles: " + ", ".join(f"{c}@{t}" for c, t in result.roles))
+
+    emit(doc, human=human)
+
+
+def logout() -> None:
+    """End the saved session for this store."""
+    from digitctl.services import auth
+    from digitctl.services.store import require_initialized
+
+    st = state()
+    app = st.app
+    require_initialized(app)
+    with app.uow(app.base_context(), readonly=True) as uow:
+        store_id = uow.meta("store_id") or ""
+    token = auth.saved_token(store_id)
+    if token:
+        auth.logout(app, app.base_context(), token)
+    auth.forget_session(store_id)
+    emit({"loggedOut": bool(token)}, human=lambda con: con.print("Logged out." if token else "No session."))
+
+
+def whoami() -> None:
+    """Who the commands run as, with which roles."""
+    from digitctl.services import auth
+    from digitctl.services.store import require_initialized
+
+    st = state()
+    require_initialized(st.app)
+    doc = auth.whoami(st.app, st.app.context())
+
+    def human(con: Any) -> None:
+        con.print(f"[bold]{doc['userName']}[/] ({doc['type']}) uuid {doc['uuid']}")
+        con.print("Roles: " + (", ".join(f"{r['code']}@{r['tenantId']}" for r in doc["roles"]) or "none"))
+
+    emit(doc, human=human)
+
+
+@access_app.command("check")
+def access_check(
+    action: str = typer.Option(..., "--action", help="DIGIT action URL, e.g. /collection-services/payments/_create"),
+    tenant: str = typer.Option(None, "--tenant"),
+    user: str = typer.Option(None, "--user", help="Check for another user (default: you)."),
+) -> None:
+    """Exit 0 when allowed, 3 when refused; says which role and action decided it."""
+    from digitctl.cli.main import tenant_option_value
+    from digitctl.errors import InvalidInput
+    from digitctl.services import access, users
+    from digitctl.services.store import require_initialized
+
+    st = state()
+    app = st.app
+    require_initialized(app)
+    tenant_id = tenant_option_value(tenant) or app.state_tenant
+    if not tenant_id:
+        raise InvalidInput("INVALID_TENANT_ID", "a tenant is needed (--tenant pb.amritsar)")
+    ctx = app.context(tenant_id)
+    actor = ctx.actor
+    if user:
+        with app.uow(ctx, readonly=True) as uow:
+            actor = users.actor_of(uow.session, users.find(uow.session, user))
+    decision = access.check(app, ctx, actor, action, tenant_id)
+
+    def human(con: Any) -> None:
+        verdict = "[green]ALLOWED[/]" if decision.allowed else "[red]REFUSED[/]"
+        con.print(f"{verdict} {action} at {tenant_id} for {actor.user_name}")
+        con.print(f"  {decision.reason}", markup=False)
+        if not decision.allowed and decision.roles_that_would_grant:
+            con.print("  roles that would grant it: " + ", ".join(decision.roles_that_would_grant[:15]))
+
+    emit(decision.as_json(), human=human)
+    if not decision.allowed:
+        raise typer.Exit(3)

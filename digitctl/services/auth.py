@@ -1,0 +1,187 @@
+"""Login, sessions and who is acting. Passwords are checked against scrypt hashes; 5 failures
+within 30 minutes lock the account for 60. A session token is stored only as its hash; the
+token itself goes to the user's config directory (mode 0600) or `DIGIT_TOKEN`."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+
+from digitctl.context import ANONYMOUS_ACTOR, SYSTEM_ACTOR, Actor
+from digitctl.domain.events import Event
+from digitctl.domain.identity import LockoutPolicy, PasswordPolicy, hash_password, verify_password
+from digitctl.errors import Forbidden, InvalidInput, Unauthenticated
+from digitctl.services.users import actor_of, find, is_locked
+from digitctl.settings import config_dir, write_private
+from local_store.models import LoginAttempt, SessionToken, UserAccount
+
+if TYPE_CHECKING:
+    from digitctl.bootstrap import App
+    from digitctl.context import RequestContext
+
+LOGIN_ACTION = "/user/oauth/token"
+LOGOUT_ACTION = "/user/_logout"
+PASSWORD_ACTION = "/user/password/nologin/_update"
+SESSION_TTL = dt.timedelta(hours=12)      # a counter shift, with margin
+TOKEN_ENV = "DIGIT_TOKEN"
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    token: str
+    user_name: str
+    tenant_id: str
+    expires_at: dt.datetime
+    roles: list[tuple[str, str]]
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def login(app: "App", ctx: "RequestContext", user_name: str, password: str, tenant_id: str | None = None,
+          lockout: LockoutPolicy = LockoutPolicy()) -> LoginResult:
+    """DIGIT's /user/oauth/token. A failure is recorded (and may lock the account) before the
+    refusal is raised, so the count survives the refusal."""
+    now = ctx.now()
+    failure: Forbidden | None = None
+    with app.uow(ctx) as uow:
+        s = uow.session
+        try:
+            row = find(s, user_name, tenant_id)
+        except InvalidInput:
+            # the same answer for an unknown user and a wrong password
+            raise Unauthenticated("INVALID_CREDENTIALS", "user name or password is wrong") from None
+        if is_locked(row, now):
+            until = "" if row.locked_by_admin else f" until {row.locked_until.isoformat(timespec='minutes')}"
+            raise Forbidden("ACCOUNT_LOCKED", f"account {row.user_name} is locked{until}",
+                            {"userName": row.user_name})
+        if not row.active:
+            raise Forbidden("USER_INACTIVE", f"account {row.user_name} is not active", {"userName": row.user_name})
+        ok = verify_password(password, row.password_hash)
+        s.add(LoginAttempt(user_uuid=row.uuid, at=now, success=ok))
+        if ok:
+            token = secrets.token_urlsafe(32)
+            expires = now + SESSION_TTL
+            s.add(SessionToken(token_hash=_token_hash(token), user_uuid=row.uuid, tenant_id=row.tenant_id,
+                               created_at=now, expires_at=expires))
+            roles = [(r.code, r.tenant_id) for r in actor_of(s, row).roles]
+            uow.record(Event("user.login", row.tenant_id, "User", row.uuid, LOGIN_ACTION,
+                             {"userName": row.user_name, "tenantId": row.tenant_id, "success": True},
+                             after={"login": "success"}))
+            uow.commit()
+            return LoginResult(token, row.user_name, row.tenant_id, expires, roles)
+        failures = [a for a in s.execute(select(LoginAttempt.at).where(
+            LoginAttempt.user_uuid == row.uuid, LoginAttempt.success.is_(False),
+            LoginAttempt.at >= now - lockout.window)).scalars()]
+        if lockout.should_lock(failures, now):
+            row.locked_until = now + lockout.lock_for
+            uow.record(Event("user.locked", row.tenant_id, "User", row.uuid, LOGIN_ACTION,
+                             {"user": {"uuid": row.uuid, "userName": row.user_name, "accountLocked": True}},
+                             after={"lockedUntil": row.locked_until.isoformat(), "failures": len(failures)}))
+            failure = Forbidden("ACCOUNT_LOCKED", f"{len(failures)} failed logins: account {row.user_name} is "
+                                f"locked until {row.locked_until.isoformat(timespec='minutes')}",
+                                {"userName": row.user_name})
+        uow.commit()
+    raise failure or Unauthenticated("INVALID_CREDENTIALS", "user name or password is wrong")
+
+
+def actor_for_token(app: "App", ctx: "RequestContext", token: str) -> Actor:
+    with app.uow(ctx, readonly=True) as uow:
+        s = uow.session
+        sess = s.get(SessionToken, _token_hash(token))
+        if sess is None or sess.revoked_at is not None:
+            raise Unauthenticated("INVALID_TOKEN", "the session is not valid; log in again (digitctl login)")
+        if sess.expires_at <= ctx.now():
+            raise Unauthenticated("SESSION_EXPIRED", "the session has expired; log in again (digitctl login)")
+        row = s.get(UserAccount, sess.user_uuid)
+        if row is None or not row.active or is_locked(row, ctx.now()):
+            raise Unauthenticated("INVALID_TOKEN", "the account behind this session is locked or inactive")
+        return actor_of(s, row)
+
+
+def logout(app: "App", ctx: "RequestContext", token: str) -> None:
+    with app.uow(ctx) as uow:
+        uow.session.execute(update(SessionToken).where(SessionToken.token_hash == _token_hash(token))
+                            .values(revoked_at=ctx.now()))
+        uow.commit()
+
+
+def set_password(app: "App", ctx: "RequestContext", who: str, password: str, tenant_id: str | None = None,
+                 policy: PasswordPolicy = PasswordPolicy()) -> None:
+    from digitctl.services.access import authorize
+
+    problems = policy.problems(password)
+    if problems:
+        raise InvalidInput("INVALID_PASSWORD", "the password must " + ", ".join(problems))
+    with app.uow(ctx) as uow:
+        row = find(uow.session, who, tenant_id)
+        if ctx.actor.uuid != row.uuid:
+            authorize(app, ctx, "/user/users/_updatenovalidate", row.tenant_id)
+        row.password_hash = hash_password(password)
+        row.password_changed_at = ctx.now()
+        uow.record(Event("user.password.changed", row.tenant_id, "User", row.uuid, PASSWORD_ACTION,
+                         {"user": {"uuid": row.uuid, "userName": row.user_name}}, after={"password": "changed"}))
+        uow.commit()
+
+
+# -- the CLI's session ---------------------------------------------------------------------------
+def session_file(store_id: str) -> Path:
+    return config_dir() / "sessions" / f"{store_id}.json"
+
+
+def save_session(store_id: str, result: LoginResult) -> Path:
+    path = session_file(store_id)
+    write_private(path, json.dumps({"token": result.token, "userName": result.user_name,
+                                    "tenantId": result.tenant_id,
+                                    "expiresAt": result.expires_at.isoformat()}).encode())
+    return path
+
+
+def saved_token(store_id: str) -> str | None:
+    env = os.environ.get(TOKEN_ENV)
+    if env:
+        return env
+    path = session_file(store_id)
+    if not path.is_file():
+        return None
+    try:
+        return str(json.loads(path.read_text())["token"])
+    except (ValueError, KeyError):
+        return None
+
+
+def forget_session(store_id: str) -> None:
+    session_file(store_id).unlink(missing_ok=True)
+
+
+def has_users(app: "App") -> bool:
+    with app.store.readonly_engine.connect() as conn:
+        return conn.execute(select(UserAccount.uuid).limit(1)).first() is not None
+
+
+def cli_actor(app: "App") -> Actor:
+    """Who runs this command: the logged-in user (DIGIT_TOKEN or the saved session); the local
+    SYSTEM administrator while the store has no users yet (init, first MDMS apply); otherwise
+    nobody, and every operation will ask for a login."""
+    if not app.store.is_initialized() or not has_users(app):
+        return SYSTEM_ACTOR
+    with app.uow(app.base_context(), readonly=True) as uow:
+        store_id = uow.meta("store_id") or ""
+    token = saved_token(store_id)
+    if token is None:
+        return ANONYMOUS_ACTOR
+    return actor_for_token(app, app.base_context(), token)
+
+
+def whoami(app: "App", ctx: "RequestContext") -> dict[str, Any]:
+    a = ctx.actor
+    return {"uuid": a.uuid, "userName": a.user_name, "type": a.type,
+            "roles": [{"code": r.code, "tenantId": r.tenant_id} for r in a.roles]}

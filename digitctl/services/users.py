@@ -1,0 +1,463 @@
+"""Users and employees as DIGIT's egov-user and egov-hrms keep them: CITIZEN users belong to the
+state tenant, EMPLOYEE users to a city with HRMS assignments and jurisdictions; roles carry their
+own tenantId. Name, mobile and e-mail are stored encrypted, the mobile also as a blind index."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, select
+
+from digitctl.context import Actor, Role
+from digitctl.domain.events import Event
+from digitctl.domain.identity import (USER_TYPES, USERNAME_RE, PasswordPolicy, hash_password,
+                                      normalize_mobile, valid_mobile)
+from digitctl.domain.tenancy import state_of
+from digitctl.errors import Conflict, InvalidInput, NotFound
+from digitctl.services.access import authorize
+from local_store.models import (Employee, EmployeeAssignment, EmployeeJurisdiction, UserAccount,
+                                UserRole)
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from digitctl.bootstrap import App
+    from digitctl.context import RequestContext
+    from local_store.uow import UnitOfWork
+
+CREATE_ACTION = "/user/users/_createnovalidate"
+CREATE_EMPLOYEE_ACTION = "/egov-hrms/employees/_create"
+SEARCH_ACTION = "/user/_search"
+UPDATE_ACTION = "/user/users/_updatenovalidate"
+BUILTIN_ROLES = {"SUPERUSER"}   # init creates the first superuser before any master data exists
+
+
+@dataclass
+class EmployeeSpec:
+    department: str
+    designation: str
+    code: str | None = None
+    from_date: dt.date | None = None
+    jurisdictions: list[str] = field(default_factory=list)
+    employee_type: str = "PERMANENT"
+
+
+@dataclass
+class NewUser:
+    user_name: str
+    name: str
+    type: str
+    tenant_id: str | None = None
+    mobile: str | None = None
+    email: str | None = None
+    gender: str | None = None
+    locale: str = "en_IN"
+    roles: list[tuple[str, str]] = field(default_factory=list)   # (code, tenantId)
+    password: str | None = None
+    employee: EmployeeSpec | None = None
+
+
+def parse_role(text: str, default_tenant: str) -> tuple[str, str]:
+    """'TL_CEMP@pb.amritsar' -> ('TL_CEMP', 'pb.amritsar'); 'CITIZEN' -> ('CITIZEN', default)."""
+    code, _, tenant = text.partition("@")
+    if not code.strip():
+        raise InvalidInput("INVALID_ROLE", f"role {text!r} has no code", {"role": text})
+    return code.strip().upper(), (tenant.strip() or default_tenant)
+
+
+# -- validation --------------------------------------------------------------------------------
+def _known_tenants(app: "App", state: str) -> set[str]:
+    return {t["code"] for t in app.mdms.master(state, "tenant", "tenants") if isinstance(t, dict) and "code" in t}
+
+
+def _known_roles(app: "App", state: str) -> set[str]:
+    return {r["code"] for r in app.mdms.master(state, "ACCESSCONTROL-ROLES", "roles")
+            if isinstance(r, dict) and isinstance(r.get("code"), str)}
+
+
+def validate(app: "App", spec: NewUser, store_state: str | None,
+             policy: PasswordPolicy = PasswordPolicy()) -> NewUser:
+    spec.type = spec.type.upper()
+    if spec.type not in USER_TYPES:
+        raise InvalidInput("INVALID_USER_TYPE", f"type must be one of {', '.join(USER_TYPES)}", {"type": spec.type})
+    if not USERNAME_RE.match(spec.user_name or ""):
+        raise InvalidInput("INVALID_USERNAME", "user name must be 3-64 letters, digits or . _ @ -",
+                           {"userName": spec.user_name})
+    if not (spec.name or "").strip():
+        raise InvalidInput("INVALID_NAME", "a name is required", {"userName": spec.user_name})
+    state = state_of(spec.tenant_id) if spec.tenant_id else store_state
+    if not state:
+        raise InvalidInput("INVALID_TENANT_ID", "a tenant is needed (--tenant, or init the store with --state)")
+    if spec.type == "CITIZEN":
+        spec.tenant_id = state            # citizens belong to the state tenant
+    spec.tenant_id = spec.tenant_id or state
+    tenants = _known_tenants(app, state)
+    allowed = tenants or {state}
+    for t in [spec.tenant_id, *(t for _, t in spec.roles),
+              *((spec.employee.jurisdictions if spec.employee else []))]:
+        if t not in allowed:
+            raise InvalidInput("INVALID_TENANT_ID", f"tenant {t!r} is not in the tenant.tenants master",
+                               {"tenantId": t})
+    if spec.mobile is not None:
+        spec.mobile = normalize_mobile(spec.mobile)
+        if not valid_mobile(spec.mobile):
+            raise InvalidInput("INVALID_MOBILE_NUMBER", "a mobile number is 10 digits starting with 6-9",
+                               {"userName": spec.user_name})
+    elif spec.type == "CITIZEN":
+        raise InvalidInput("INVALID_MOBILE_NUMBER", "a citizen needs a mobile number", {"userName": spec.user_name})
+    if spec.email is not None and "@" not in spec.email:
+        raise InvalidInput("INVALID_EMAIL", "an e-mail address needs an @", {"userName": spec.user_name})
+    if not spec.roles:
+        spec.roles = [("CITIZEN", state)] if spec.type == "CITIZEN" else []
+    if not spec.roles:
+        raise InvalidInput("INVALID_ROLE", "give at least one role (--role CODE@TENANT)", {"userName": spec.user_name})
+    known = _known_roles(app, state)
+    for code, _t in spec.roles:
+        if code in BUILTIN_ROLES:
+            continue
+        if not known:
+            raise InvalidInput("ROLES_MASTER_MISSING",
+                               "ACCESSCONTROL-ROLES is not loaded; apply the state's MDMS first", {"role": code})
+        if code not in known:
+            raise InvalidInput("INVALID_ROLE", f"role {code!r} is not in ACCESSCONTROL-ROLES", {"role": code})
+    if spec.password is not None:
+        problems = policy.problems(spec.password)
+        if problems:
+            raise InvalidInput("INVALID_PASSWORD", "the password must " + ", ".join(problems),
+                               {"userName": spec.user_name})
+    if spec.type == "EMPLOYEE" and spec.employee is not None and not spec.employee.jurisdictions:
+        spec.employee.jurisdictions = [spec.tenant_id]
+    return spec
+
+
+# -- create ------------------------------------------------------------------------------------
+def create_in(uow: "UnitOfWork", app: "App", spec: NewUser) -> UserAccount:
+    """Insert a validated user (and employee) inside the caller's unit of work."""
+    s = uow.session
+    now = uow.ctx.now()
+    if s.execute(select(UserAccount.uuid).where(UserAccount.user_name == spec.user_name,
+                                                UserAccount.tenant_id == spec.tenant_id)).first():
+        raise Conflict("DUPLICATE_USERNAME", f"user name {spec.user_name!r} already exists at {spec.tenant_id}",
+                       {"userName": spec.user_name, "tenantId": spec.tenant_id})
+    ring = app.keyring
+    tenant = spec.tenant_id or ""
+    row = UserAccount(
+        uuid=str(uuid.uuid4()), user_name=spec.user_name, tenant_id=tenant, type=spec.type,
+        name_enc=ring.encrypt(s, tenant, spec.name.strip()),
+        mobile_enc=ring.encrypt(s, tenant, spec.mobile) if spec.mobile else None,
+        mobile_bidx=ring.blind_index(tenant, spec.mobile, "mobile") if spec.mobile else None,
+        email_enc=ring.encrypt(s, tenant, spec.email) if spec.email else None,
+        gender=spec.gender, locale=spec.locale, active=True,
+        password_hash=hash_password(spec.password) if spec.password else None,
+        password_changed_at=now if spec.password else None, created_at=now, updated_at=now)
+    s.add(row)
+    s.flush()
+    for code, t in dict.fromkeys(spec.roles):
+        s.add(UserRole(user_uuid=row.uuid, code=code, tenant_id=t))
+    if spec.type == "EMPLOYEE" and spec.employee is not None:
+        e = spec.employee
+        s.add(Employee(user_uuid=row.uuid, code=e.code or spec.user_name, tenant_id=tenant,
+                       employee_type=e.employee_type, date_of_appointment=e.from_date))
+        s.flush()
+        s.add(EmployeeAssignment(user_uuid=row.uuid, department=e.department, designation=e.designation,
+                                 from_date=e.from_date or now.date(), is_current=True))
+        for j in e.jurisdictions:
+            s.add(EmployeeJurisdiction(user_uuid=row.uuid, boundary=j, tenant_id=j))
+    s.flush()
+    doc = user_json(s, row, app, decrypt=False)
+    uow.record(Event("user.created", tenant, "User", row.uuid,
+                     CREATE_EMPLOYEE_ACTION if spec.employee else CREATE_ACTION,
+                     {"user": doc}, before=None, after=doc))
+    return row
+
+
+def check_grant(ctx: "RequestContext", roles: list[tuple[str, str]]) -> None:
+    """No escalation: besides CITIZEN, only roles the actor holds may be granted, unless the
+    actor is a SUPERUSER (DIGIT grants /user/users/_createnovalidate to counter roles too)."""
+    held = {r.code for r in ctx.actor.roles}
+    if "SUPERUSER" in held or ctx.actor.type == "SYSTEM" and not ctx.actor.roles:
+        return
+    extra = sorted({code for code, _ in roles if code != "CITIZEN" and code not in held})
+    if extra:
+        from digitctl.errors import Forbidden
+
+        raise Forbidden("ROLE_ESCALATION", f"{ctx.actor.user_name} cannot grant roles they do not hold: "
+                        f"{', '.join(extra)}", {"roles": extra})
+
+
+def create_user(app: "App", ctx: "RequestContext", spec: NewUser) -> dict[str, Any]:
+    """The request's tenant (the counter's city) is what is authorized, even for a citizen,
+    who is then kept at the state tenant."""
+    with app.uow(ctx) as uow:
+        request_tenant = spec.tenant_id or ctx.tenant_id
+        spec = validate(app, spec, uow.meta("state_tenant"))
+        authorize(app, ctx, CREATE_EMPLOYEE_ACTION if spec.employee else CREATE_ACTION,
+                  request_tenant or spec.tenant_id)
+        check_grant(ctx, spec.roles)
+        row = create_in(uow, app, spec)
+        out = present(app, uow, row)
+        uow.commit()
+    return out
+
+
+# -- read ----------------------------------------------------------------------------------------
+def roles_of(s: "Session", user_uuid: str) -> list[tuple[str, str]]:
+    return [(r.code, r.tenant_id) for r in s.execute(
+        select(UserRole).where(UserRole.user_uuid == user_uuid).order_by(UserRole.id)).scalars()]
+
+
+def user_json(s: "Session", row: UserAccount, app: "App", *, decrypt: bool) -> dict[str, Any]:
+    """DIGIT's User object. With decrypt=False the PII fields carry their ciphertext (what goes
+    into the outbox and the audit trail); with True, plain text (for masking to work on)."""
+    ring = app.keyring
+
+    def val(v: str | None) -> str | None:
+        return ring.decrypt(s, v) if (decrypt and v) else v
+
+    doc: dict[str, Any] = {
+        "uuid": row.uuid, "userName": row.user_name, "name": val(row.name_enc),
+        "mobileNumber": val(row.mobile_enc), "emailId": val(row.email_enc), "gender": row.gender,
+        "type": row.type, "tenantId": row.tenant_id, "active": row.active, "locale": row.locale,
+        "accountLocked": is_locked(row, None),
+        "roles": [{"code": c, "name": c, "tenantId": t} for c, t in roles_of(s, row.uuid)],
+    }
+    emp = s.get(Employee, row.uuid)
+    if emp is not None:
+        doc["employee"] = {
+            "code": emp.code, "employeeStatus": emp.employee_status, "employeeType": emp.employee_type,
+            "assignments": [{"department": a.department, "designation": a.designation,
+                             "fromDate": a.from_date.isoformat(), "toDate": a.to_date.isoformat() if a.to_date else None,
+                             "isCurrentAssignment": a.is_current}
+                            for a in s.execute(select(EmployeeAssignment).where(
+                                EmployeeAssignment.user_uuid == row.uuid)).scalars()],
+            "jurisdictions": [{"hierarchy": j.hierarchy, "boundaryType": j.boundary_type, "boundary": j.boundary,
+                               "tenantId": j.tenant_id}
+                              for j in s.execute(select(EmployeeJurisdiction).where(
+                                  EmployeeJurisdiction.user_uuid == row.uuid)).scalars()],
+        }
+    return doc
+
+
+def is_locked(row: UserAccount, now: dt.datetime | None) -> bool:
+    if row.locked_by_admin:
+        return True
+    return bool(row.locked_until and now is not None and row.locked_until > now)
+
+
+def present(app: "App", uow: "UnitOfWork", row: UserAccount, *, plain: bool = False,
+            masker: Any = None) -> dict[str, Any]:
+    """The user as the acting person may see it, by DataSecurity's SecurityPolicy: masked
+    where the actor's roles say MASKED, plain where the policy allows (each plain disclosure to
+    someone else is audited by the masking service); the user always sees their own."""
+    from digitctl.services import masking
+
+    doc = user_json(uow.session, row, app, decrypt=True)
+    doc["accountLocked"] = is_locked(row, uow.ctx.now())
+    if uow.ctx.actor.uuid == row.uuid:
+        return doc
+    return masking.present(app, uow, uow.ctx, "User", doc, plain=plain, masker=masker)
+
+
+def _at(tenant_id: str) -> Any:
+    """Users visible at a tenant: a city's own and the state's (citizens); a state's, all."""
+    if "." in tenant_id:
+        return UserAccount.tenant_id.in_([tenant_id, state_of(tenant_id)])
+    return (UserAccount.tenant_id == tenant_id) | UserAccount.tenant_id.like(tenant_id + ".%")
+
+
+def find(s: "Session", who: str, tenant_id: str | None = None) -> UserAccount:
+    """By uuid, or by user name (with the tenant when the name exists at several)."""
+    row = s.get(UserAccount, who)
+    if row is not None:
+        return row
+    q = select(UserAccount).where(UserAccount.user_name == who)
+    if tenant_id:
+        q = q.where(_at(tenant_id))
+    rows = list(s.execute(q).scalars())
+    if not rows:
+        raise NotFound("USER_NOT_FOUND", f"no user {who!r}" + (f" at {tenant_id}" if tenant_id else ""),
+                       {"userName": who})
+    if len(rows) > 1:
+        raise InvalidInput("AMBIGUOUS_USERNAME", f"{who!r} exists at {', '.join(r.tenant_id for r in rows)}; "
+                           "pass --tenant", {"userName": who})
+    return rows[0]
+
+
+def list_users(app: "App", ctx: "RequestContext", tenant_id: str | None = None, user_type: str | None = None,
+               role: str | None = None, mobile: str | None = None) -> list[dict[str, Any]]:
+    with app.uow(ctx) as uow:
+        authorize(app, ctx, SEARCH_ACTION, tenant_id or uow.meta("state_tenant"))
+        q = select(UserAccount).order_by(UserAccount.tenant_id, UserAccount.user_name)
+        if tenant_id:
+            q = q.where(_at(tenant_id))
+        if user_type:
+            q = q.where(UserAccount.type == user_type.upper())
+        if mobile:
+            state = state_of(tenant_id) if tenant_id else (uow.meta("state_tenant") or "")
+            q = q.where(UserAccount.mobile_bidx == app.keyring.blind_index(state, normalize_mobile(mobile), "mobile"))
+        if role:
+            q = q.where(UserAccount.uuid.in_(select(UserRole.user_uuid).where(UserRole.code == role.upper())))
+        from digitctl.services.masking import masker_for
+
+        masker = masker_for(app, tenant_id or uow.meta("state_tenant") or "")
+        out = [present(app, uow, row, masker=masker) for row in uow.session.execute(q).scalars()]
+        uow.commit()        # masking may have audited plain disclosures
+    return out
+
+
+def show_user(app: "App", ctx: "RequestContext", who: str, tenant_id: str | None = None,
+              plain: bool = False) -> dict[str, Any]:
+    with app.uow(ctx) as uow:
+        row = find(uow.session, who, tenant_id)
+        authorize(app, ctx, SEARCH_ACTION, row.tenant_id)
+        out = present(app, uow, row, plain=plain)
+        uow.commit()
+    return out
+
+
+def set_locked(app: "App", ctx: "RequestContext", who: str, locked: bool, tenant_id: str | None = None) -> dict[str, Any]:
+    with app.uow(ctx) as uow:
+        row = find(uow.session, who, tenant_id)
+        authorize(app, ctx, UPDATE_ACTION, row.tenant_id)
+        before = {"locked": is_locked(row, ctx.now())}
+        row.locked_by_admin = locked
+        if not locked:
+            row.locked_until = None
+        row.updated_at = ctx.now()
+        uow.record(Event("user.locked" if locked else "user.unlocked", row.tenant_id, "User", row.uuid,
+                         UPDATE_ACTION, {"user": {"uuid": row.uuid, "userName": row.user_name,
+                                                  "accountLocked": locked}},
+                         before=before, after={"locked": locked}))
+        out = present(app, uow, row)
+        uow.commit()
+    return out
+
+
+def update_user(app: "App", ctx: "RequestContext", who: str, *, tenant_id: str | None = None,
+                name: str | None = None, mobile: str | None = None, email: str | None = None,
+                add_roles: list[tuple[str, str]] | None = None, remove_roles: list[tuple[str, str]] | None = None,
+                active: bool | None = None) -> dict[str, Any]:
+    with app.uow(ctx) as uow:
+        s = uow.session
+        row = find(s, who, tenant_id)
+        authorize(app, ctx, UPDATE_ACTION, row.tenant_id)
+        before = user_json(s, row, app, decrypt=False)
+        ring = app.keyring
+        state = state_of(row.tenant_id)
+        if name is not None:
+            if not name.strip():
+                raise InvalidInput("INVALID_NAME", "a name is required")
+            row.name_enc = ring.encrypt(s, row.tenant_id, name.strip())
+        if mobile is not None:
+            m = normalize_mobile(mobile)
+            if not valid_mobile(m):
+                raise InvalidInput("INVALID_MOBILE_NUMBER", "a mobile number is 10 digits starting with 6-9")
+            row.mobile_enc, row.mobile_bidx = ring.encrypt(s, row.tenant_id, m), ring.blind_index(row.tenant_id, m, "mobile")
+        if email is not None:
+            if "@" not in email:
+                raise InvalidInput("INVALID_EMAIL", "an e-mail address needs an @")
+            row.email_enc = ring.encrypt(s, row.tenant_id, email)
+        if add_roles:
+            check_grant(ctx, add_roles)
+            known = _known_roles(app, state)
+            have = set(roles_of(s, row.uuid))
+            for code, t in add_roles:
+                if code not in BUILTIN_ROLES and code not in known:
+                    raise InvalidInput("INVALID_ROLE", f"role {code!r} is not in ACCESSCONTROL-ROLES", {"role": code})
+                if (code, t) not in have:
+                    s.add(UserRole(user_uuid=row.uuid, code=code, tenant_id=t))
+        for code, t in remove_roles or []:
+            s.execute(delete(UserRole).where(UserRole.user_uuid == row.uuid, UserRole.code == code,
+                                             UserRole.tenant_id == t))
+        if active is not None:
+            row.active = active
+        row.updated_at = ctx.now()
+        s.flush()
+        if not roles_of(s, row.uuid):
+            raise InvalidInput("INVALID_ROLE", "a user must keep at least one role", {"userName": row.user_name})
+        after = user_json(s, row, app, decrypt=False)
+        uow.record(Event("user.updated", row.tenant_id, "User", row.uuid, UPDATE_ACTION, {"user": after},
+                         before=before, after=after))
+        out = present(app, uow, row)
+        uow.commit()
+    return out
+
+
+def actor_of(s: "Session", row: UserAccount) -> Actor:
+    return Actor(uuid=row.uuid, user_name=row.user_name, type=row.type,
+                 roles=tuple(Role(c, t) for c, t in roles_of(s, row.uuid)))
+
+
+# -- bulk ------------------------------------------------------------------------------------------
+def read_bulk(path: Path, default_tenant: str) -> list[NewUser]:
+    """CSV (type,username,name,mobile,email,gender,tenant,roles,department,designation,jurisdictions,password;
+    lists separated by ';') or DIGIT JSON: {"Employees": [...]} as HRMS takes it, or {"users"/"user": [...]}."""
+    if not path.is_file():
+        raise InvalidInput("FILE_NOT_FOUND", f"no such file: {path}", {"file": str(path)})
+    if path.suffix.lower() == ".csv":
+        out: list[NewUser] = []
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            for i, r in enumerate(csv.DictReader(fh), start=2):
+                tenant = (r.get("tenant") or default_tenant).strip()
+                emp = None
+                if (r.get("type") or "").upper() == "EMPLOYEE" and r.get("department"):
+                    emp = EmployeeSpec(department=r["department"].strip(), designation=(r.get("designation") or "").strip(),
+                                       jurisdictions=[j.strip() for j in (r.get("jurisdictions") or "").split(";") if j.strip()])
+                out.append(NewUser(user_name=(r.get("username") or "").strip(), name=(r.get("name") or "").strip(),
+                                   type=(r.get("type") or "CITIZEN").strip(), tenant_id=tenant,
+                                   mobile=(r.get("mobile") or "").strip() or None,
+                                   email=(r.get("email") or "").strip() or None,
+                                   gender=(r.get("gender") or "").strip() or None,
+                                   roles=[parse_role(x, tenant) for x in (r.get("roles") or "").split(";") if x.strip()],
+                                   password=(r.get("password") or None), employee=emp))
+        return out
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise InvalidInput("INVALID_JSON", f"{path}: {err}", {"file": str(path)}) from None
+    items: list[NewUser] = []
+    for e in doc.get("Employees") or []:
+        u = e.get("user") or {}
+        tenant = e.get("tenantId") or u.get("tenantId") or default_tenant
+        a = (e.get("assignments") or [{}])[0]
+        items.append(NewUser(
+            user_name=u.get("userName") or e.get("code") or "", name=u.get("name") or "", type="EMPLOYEE",
+            tenant_id=tenant, mobile=u.get("mobileNumber"), email=u.get("emailId"), gender=u.get("gender"),
+            roles=[(r["code"], r.get("tenantId") or tenant) for r in u.get("roles") or []],
+            password=u.get("password"),
+            employee=EmployeeSpec(department=a.get("department") or "", designation=a.get("designation") or "",
+                                  code=e.get("code"), employee_type=e.get("employeeType") or "PERMANENT",
+                                  jurisdictions=[j.get("boundary") for j in e.get("jurisdictions") or [] if j.get("boundary")])))
+    for u in doc.get("users") or doc.get("user") or []:
+        tenant = u.get("tenantId") or default_tenant
+        items.append(NewUser(user_name=u.get("userName") or "", name=u.get("name") or "", type=u.get("type") or "CITIZEN",
+                             tenant_id=tenant, mobile=u.get("mobileNumber"), email=u.get("emailId"),
+                             gender=u.get("gender"), password=u.get("password"),
+                             roles=[(r["code"], r.get("tenantId") or tenant) for r in u.get("roles") or []]))
+    if not items:
+        raise InvalidInput("INVALID_JSON", f"{path} has no Employees or users", {"file": str(path)})
+    return items
+
+
+def import_users(app: "App", ctx: "RequestContext", path: Path) -> list[dict[str, Any]]:
+    """All or nothing: one refused row refuses the file, naming the row."""
+    with app.uow(ctx) as uow:
+        specs = read_bulk(path, uow.meta("state_tenant") or "")
+        created = []
+        for n, spec in enumerate(specs, start=1):
+            try:
+                spec = validate(app, spec, uow.meta("state_tenant"))
+                authorize(app, ctx, CREATE_EMPLOYEE_ACTION if spec.employee else CREATE_ACTION, spec.tenant_id)
+                check_grant(ctx, spec.roles)
+                created.append(create_in(uow, app, spec))
+            except InvalidInput as err:
+                raise type(err)(err.code, f"record {n} ({spec.user_name or '?'}): {err.message}; nothing imported",
+                                {**err.params, "record": n}) from None
+        out = [present(app, uow, row) for row in created]
+        uow.commit()
+    return out
