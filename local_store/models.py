@@ -251,3 +251,122 @@ class DataKey(Base):
     wrapped: Mapped[str] = mapped_column(Text)
     created_at: Mapped[utc]
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+# -- workflow, applications, file store --------------------------------------------------------
+class WfBusinessService(Base):
+    """A workflow v2 BusinessService definition, versioned: re-applying a changed definition
+    adds a version; instances keep the version they started on."""
+
+    __tablename__ = "wf_business_service"
+    __table_args__ = (UniqueConstraint("tenant_id", "code", "version", name="uq_wf_business_service_version"),
+                      Index("ix_wf_business_service_current", "code", "tenant_id", "is_current"))
+    id: Mapped[int_pk]
+    tenant_id: Mapped[str128]
+    code: Mapped[str128]
+    business: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    version: Mapped[int] = mapped_column(Integer)
+    sla_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    definition: Mapped[json_doc]
+    definition_hash: Mapped[str64]
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[utc]
+
+
+class WfProcessInstance(Base):
+    """One transition of one business object (DIGIT's ProcessInstance row); history is the
+    rows of a business id in `seq_no` order. (tenant, business id, seq_no) is unique, so two
+    employees acting on the same state cannot both win."""
+
+    __tablename__ = "wf_process_instance"
+    __table_args__ = (UniqueConstraint("tenant_id", "business_id", "seq_no", name="uq_wf_process_instance_step"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str128]
+    business_service: Mapped[str128]
+    bs_version: Mapped[int] = mapped_column(Integer)
+    module_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    business_id: Mapped[str128]
+    seq_no: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str128]
+    from_state: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    state: Mapped[str128]
+    application_status: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    assigner_uuid: Mapped[str64]
+    assignees: Mapped[Any] = mapped_column(JSON(), nullable=True)
+    documents: Mapped[Any] = mapped_column(JSON(), nullable=True)
+    state_sla_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    business_sla_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    business_started_at: Mapped[utc]
+    created_at: Mapped[utc]
+
+
+class WfCurrent(Base):
+    """Where each business object stands now (the latest process instance), for the inbox."""
+
+    __tablename__ = "wf_current"
+    __table_args__ = (Index("ix_wf_current_inbox", "tenant_id", "business_service", "state"),)
+    tenant_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    business_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    business_service: Mapped[str128]
+    bs_version: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str128]
+    application_status: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    last_action: Mapped[str128]
+    seq_no: Mapped[int] = mapped_column(Integer)
+    is_terminal: Mapped[bool] = mapped_column(Boolean, default=False)
+    state_deadline: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    business_deadline: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    updated_at: Mapped[utc]
+
+
+class WfAssignee(Base):
+    """Who a business object is currently assigned to (one row per assignee)."""
+
+    __tablename__ = "wf_assignee"
+    __table_args__ = (Index("ix_wf_assignee_user", "user_uuid"),)
+    tenant_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    business_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    user_uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+
+
+class Application(Base):
+    """A generic service request that a workflow drives (a trade licence, a property, a
+    complaint ...). The applicant's name and mobile are PII: encrypted, mobile blind-indexed."""
+
+    __tablename__ = "application"
+    __table_args__ = (Index("ix_application_tenant_service", "tenant_id", "business_service"),
+                      Index("ix_application_mobile_bidx", "applicant_mobile_bidx"))
+    application_no: Mapped[str] = mapped_column(String(128), primary_key=True)
+    tenant_id: Mapped[str128]
+    business_service: Mapped[str128]
+    module: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    application_status: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    applicant_name_enc: Mapped[str] = mapped_column(Text)
+    applicant_mobile_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
+    applicant_mobile_bidx: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    applicant_uuid: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    locality: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    address: Mapped[Any] = mapped_column(JSON(), nullable=True)
+    details: Mapped[Any] = mapped_column(JSON(), nullable=True)
+    documents: Mapped[Any] = mapped_column(JSON(), nullable=True)
+    created_by: Mapped[str64]
+    created_at: Mapped[utc]
+    updated_at: Mapped[utc]
+
+
+class FileStoreObject(Base):
+    """A document in the local file store: content-addressed (sha256 of the plain bytes),
+    stored encrypted on disk, referenced by fileStoreId."""
+
+    __tablename__ = "filestore_object"
+    __table_args__ = (Index("ix_filestore_object_sha", "sha256"),)
+    file_store_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str128]
+    module: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    file_name: Mapped[str256]
+    content_type: Mapped[str] = mapped_column(String(128))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str64]
+    created_by: Mapped[str64]
+    created_at: Mapped[utc]

@@ -97,7 +97,7 @@ def root(
 
 
 def _register() -> None:
-    from digitctl.cli import audit, idgen, keys, mdms, otp, session, store, tenants, users
+    from digitctl.cli import audit, idgen, keys, mdms, otp, session, store, tenants, users, workflow
 
     store.register(app)
     session.register(app)
@@ -105,6 +105,7 @@ def _register() -> None:
     app.add_typer(otp.app, name="otp")
     app.add_typer(audit.app, name="audit")
     app.add_typer(keys.app, name="keys")
+    app.add_typer(workflow.app, name="workflow")
     app.add_typer(mdms.app, name="mdms")
     app.add_typer(tenants.tenant_app, name="tenant")
     app.add_typer(tenants.boundary_app, name="boundary")

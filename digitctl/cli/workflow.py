@@ -1,0 +1,181 @@
+"""`digitctl workflow apply|list|show|transition|history`."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from digitctl.cli.output import emit, state
+
+app = typer.Typer(help="Workflow v2: BusinessService definitions and transitions.", no_args_is_help=True)
+
+
+def _ms(v: int | None) -> str:
+    if v is None:
+        return "-"
+    sign = "-" if v < 0 else ""
+    v = abs(v) // 1000
+    d, rem = divmod(v, 86400)
+    h, rem = divmod(rem, 3600)
+    m = rem // 60
+    return sign + (f"{d}d {h}h" if d else f"{h}h {m}m")
+
+
+@app.command("apply")
+def apply_cmd(paths: list[Path] = typer.Argument(..., help="BusinessService JSON/YAML files or folders."),
+              dry_run: bool = typer.Option(False, "--dry-run")) -> None:
+    """Load DIGIT workflow definitions as they are; a changed one becomes a new version."""
+    from digitctl.services import workflow
+    from digitctl.services.store import require_initialized
+
+    st = state()
+    require_initialized(st.app)
+    report = workflow.apply(st.app, st.app.context(), paths, dry_run=dry_run)
+    rows = [(r["businessService"], r["tenantId"], r["version"], r["status"]) for r in report.rows]
+
+    def human(con: Any) -> None:
+        from rich.table import Table
+
+        t = Table(title="workflow apply" + (" (dry run)" if dry_run else ""))
+        for c in ("businessService", "tenantId", "version", "status"):
+            t.add_column(c)
+        for r in rows:
+            t.add_row(*map(str, r))
+        con.print(t)
+        for w in report.warnings:
+            con.print(f"[yellow]warning[/] {w}", markup=True, highlight=False)
+
+    emit(report.as_json(), rows=rows, columns=["businessService", "tenantId", "version", "status"], human=human)
+
+
+@app.command("list")
+def list_cmd(tenant: str = typer.Option(None, "--tenant")) -> None:
+    """The loaded definitions (current versions)."""
+    from digitctl.cli.main import tenant_option_value
+    from digitctl.services import workflow
+    from digitctl.services.store import require_initialized
+
+    st = state()
+    require_initialized(st.app)
+    t = tenant_option_value(tenant)
+    items = workflow.list_definitions(st.app, st.app.context(t), t)
+    emit({"BusinessServices": items},
+         rows=[(i["businessService"], i["tenantId"], i["business"], i["version"], i["states"], _ms(i["businessServiceSla"]))
+               for i in items], columns=["businessService", "tenantId", "business", "version", "states", "sla"])
+
+
+@app.command("show")
+def show_cmd(code: str = typer.Argument(...), tenant: str = typer.Option(None, "--tenant"),
+             fmt: str = typer.Option("table", "--format", help="table | mermaid | dot")) -> None:
+    """A definition's states and actions, or its graph."""
+    from digitctl.cli.main import tenant_option_value
+    from digitctl.domain import workflow as wf
+    from digitctl.errors import InvalidInput
+    from digitctl.services import workflow
+    from digitctl.services.store import require_initialized
+
+    st = state()
+    require_initialized(st.app)
+    t = tenant_option_value(tenant) or st.app.state_tenant or ""
+    doc, defn = workflow.get_definition(st.app, st.app.context(t), code, t)
+    if fmt in ("mermaid", "dot"):
+        sys.stdout.write((wf.mermaid(defn) if fmt == "mermaid" else wf.dot(defn)) + "\n")
+        return
+    if fmt != "table":
+        raise InvalidInput("INVALID_FORMAT", "--format is table, mermaid or dot", {"format": fmt})
+    rows = [(s.name or "(start)", s.application_status or "", _ms(s.sla_ms),
+             ("terminate " if s.is_terminate else "") + ("docs " if s.doc_upload_required else ""),
+             a.action, a.next_state, ", ".join(a.roles))
+            for s in defn.states for a in (s.actions or (wf.Action("", "", ()),))]
+    emit({"BusinessServices": [doc]}, rows=rows,
+         columns=["state", "applicationStatus", "sla", "flags", "action", "nextState", "roles"])
+
+
+def _resolve_users(app: Any, names: list[str]) -> list[str]:
+    from digitctl.services import users
+
+    with app.uow(app.base_context(), readonly=True) as uow:
+        return [users.find(uow.session, n).uuid for n in names]
+
+
+@app.command("transition")
+def transition_cmd(
+    business_id: str = typer.Argument(...),
+    action: str = typer.Option(..., "--action"),
+    tenant: str = typer.Option(None, "--tenant"),
+    service: str = typer.Option(None, "--service", help="BusinessService code (first transition only)."),
+    comment: str = typer.Option(None, "--comment"),
+    assignee: list[str] = typer.Option(None, "--assignee", help="User name (repeatable)."),
+    document: list[Path] = typer.Option(None, "--document", help="A file to attach (goes to the file store)."),
+    expect_state: str = typer.Option(None, "--expect-state", help="Refuse (STATE_CHANGED) unless it is in this state."),
+) -> None:
+    """Take a workflow action on an application/complaint."""
+    from digitctl.cli.main import tenant_option_value
+    from digitctl.services import workflow
+    from digitctl.services.store import require_initialized
+
+    st = state()
+    require_initialized(st.app)
+    t = tenant_option_value(tenant) or ""
+    ctx = st.app.context(t)
+    docs = []
+    if document:
+        from digitctl.services import filestore
+
+        docs = [{"documentType": "DOCUMENT", "fileStoreId": filestore.upload(st.app, ctx, t, p, p.name,
+                                                                              module="workflow")["fileStoreId"]}
+                for p in document]
+    kw: dict[str, Any] = {}
+    if expect_state is not None:
+        kw["expected_state"] = expect_state
+    pi = workflow.transition(st.app, ctx, tenant_id=t, business_id=business_id, action=action.upper(),
+                             business_service=service, comment=comment,
+                             assignees=_resolve_users(st.app, list(assignee or [])), documents=docs, **kw)
+
+    def human(con: Any) -> None:
+        con.print(f"{business_id}: {action.upper()} -> [bold]{pi['state']['state']}[/] "
+                  f"({pi['state']['applicationStatus']})")
+        nxt = ", ".join(a["action"] for a in pi["nextActions"]) or "none for you"
+        con.print(f"  next actions: {nxt}; state SLA {_ms(pi['stateSla'])}, business SLA {_ms(pi['businesssServiceSla'])}")
+
+    emit({"ProcessInstances": [pi]}, human=human)
+
+
+@app.command("history")
+def history_cmd(business_id: str = typer.Argument(...), tenant: str = typer.Option(None, "--tenant")) -> None:
+    """The timeline: who did what when, comments, SLA left."""
+    from digitctl.cli.main import tenant_option_value
+    from digitctl.services import workflow
+    from digitctl.services.store import require_initialized
+
+    st = state()
+    require_initialized(st.app)
+    t = tenant_option_value(tenant) or ""
+    items = workflow.history(st.app, st.app.context(t), t, business_id)
+    rows = [(i["auditDetails"]["createdTime"], i["assigner"]["userName"], i["action"],
+             f"{i.get('fromState') or '(start)'} -> {i['state']['state']}", i.get("comment") or "",
+             ", ".join(a["userName"] or "" for a in i["assignes"]),
+             _ms(i["stateSla"]) if "stateSla" in i else "took " + _ms(i.get("timeInStateMs")))
+            for i in items]
+
+    def human(con: Any) -> None:
+        import datetime as dt
+
+        from rich.table import Table
+
+        from digitctl.clock import IST
+
+        t_ = Table(title=f"{business_id} ({items[0]['businessService']})")
+        for c in ("when (IST)", "who", "action", "state", "comment", "assigned to", "SLA"):
+            t_.add_column(c)
+        for r in rows:
+            when = dt.datetime.fromtimestamp(r[0] / 1000, IST).strftime("%Y-%m-%d %H:%M")
+            t_.add_row(when, *[str(x) for x in r[1:]])
+        con.print(t_)
+        last = items[-1]
+        con.print("next actions for you: " + (", ".join(a["action"] for a in last["nextActions"]) or "none"))
+
+    emit({"ProcessInstances": items}, rows=rows,
+         columns=["createdTime", "assigner", "action", "transition", "comment", "assignees", "sla"], human=human)

@@ -1,0 +1,177 @@
+"""DIGIT workflow v2 rules as plain Python: a BusinessService definition (states, actions,
+roles, SLAs), checks on load, and what a transition may do.
+
+Facts kept from egov-workflow-v2: the start pseudo-state has `"state": null`; an action names
+its next state by name; `roles: ["*"]` means any role used in the service; terminate states can
+still have actions (PGR: REOPEN, RATE); SLAs are milliseconds and go negative when breached."""
+from __future__ import annotations
+
+import datetime as dt
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+START = None          # the start pseudo-state's name
+
+
+@dataclass(frozen=True)
+class Action:
+    action: str
+    next_state: str
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class State:
+    name: str | None
+    application_status: str | None
+    sla_ms: int | None
+    doc_upload_required: bool
+    is_start: bool
+    is_terminate: bool
+    is_updatable: bool
+    actions: tuple[Action, ...]
+
+    def action(self, name: str) -> Action | None:
+        for a in self.actions:
+            if a.action == name:
+                return a
+        return None
+
+
+@dataclass(frozen=True)
+class Definition:
+    code: str
+    tenant_id: str
+    business: str | None
+    sla_ms: int | None
+    states: tuple[State, ...]
+    raw: dict[str, Any] = field(compare=False, hash=False, repr=False, default_factory=dict)
+
+    def state(self, name: str | None) -> State | None:
+        for s in self.states:
+            if s.name == name:
+                return s
+        return None
+
+    @property
+    def start(self) -> State | None:
+        return self.state(START)
+
+    @property
+    def all_roles(self) -> set[str]:
+        return {r for s in self.states for a in s.actions for r in a.roles if r != "*"}
+
+    def roles_for(self, action: Action) -> set[str]:
+        return self.all_roles if "*" in action.roles else set(action.roles)
+
+    def actionable_states(self, roles: set[str]) -> set[str | None]:
+        """States in which someone holding `roles` has at least one action."""
+        return {s.name for s in self.states for a in s.actions if self.roles_for(a) & roles}
+
+
+def _int_or_none(v: Any) -> int | None:
+    if v is None or v == "":
+        return None
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _bool(v: Any) -> bool:
+    return v.strip().lower() == "true" if isinstance(v, str) else bool(v)
+
+
+def parse(doc: dict[str, Any]) -> Definition:
+    states = []
+    for s in doc.get("states") or []:
+        acts = tuple(Action(str(a.get("action")), str(a.get("nextState")),
+                            tuple(str(r) for r in (a.get("roles") or [])))
+                     for a in (s.get("actions") or []))
+        states.append(State(s.get("state"), s.get("applicationStatus"), _int_or_none(s.get("sla")),
+                            _bool(s.get("docUploadRequired")), _bool(s.get("isStartState")),
+                            _bool(s.get("isTerminateState")), _bool(s.get("isStateUpdatable", True)), acts))
+    return Definition(str(doc.get("businessService")), str(doc.get("tenantId")), doc.get("business"),
+                      _int_or_none(doc.get("businessServiceSla")), tuple(states), doc)
+
+
+def check(defn: Definition, known_roles: set[str] | None) -> tuple[list[str], list[str]]:
+    """(errors that refuse the definition, warnings). Errors: no business service code, no
+    start (null) state, duplicate states, an action whose nextState does not exist, a state
+    nothing leads to. Warnings: roles the access-control masters do not know."""
+    errors: list[str] = []
+    warnings: list[str] = []
+    if not defn.code or defn.code == "None":
+        errors.append("businessService is missing")
+    names = [s.name for s in defn.states]
+    dupes = sorted({str(n) for n in names if names.count(n) > 1})
+    if dupes:
+        errors.append(f"states defined twice: {', '.join(dupes)}")
+    if defn.start is None:
+        errors.append('no start state (a state with "state": null)')
+    for s in defn.states:
+        seen: set[str] = set()
+        for a in s.actions:
+            if a.action in seen:
+                errors.append(f"state {s.name or '(start)'} has action {a.action} twice")
+            seen.add(a.action)
+            if a.next_state not in names or a.next_state is None:
+                errors.append(f"state {s.name or '(start)'}: action {a.action} goes to {a.next_state!r}, "
+                              "which is not a state of this workflow")
+            if not a.roles:
+                errors.append(f"state {s.name or '(start)'}: action {a.action} names no roles")
+    if defn.start is not None and not errors:
+        reach: set[str | None] = {START}
+        queue: deque[str | None] = deque([START])
+        while queue:
+            st = defn.state(queue.popleft())
+            for a in st.actions if st else ():
+                if a.next_state not in reach:
+                    reach.add(a.next_state)
+                    queue.append(a.next_state)
+        unreachable = [str(n) for n in names if n not in reach]
+        if unreachable:
+            errors.append(f"unreachable from the start state: {', '.join(unreachable)}")
+    if known_roles is not None:
+        unknown = sorted(defn.all_roles - known_roles)
+        if unknown:
+            warnings.append(f"roles not in ACCESSCONTROL-ROLES: {', '.join(unknown)}")
+    return errors, warnings
+
+
+def is_state_changing(current: State, action: Action) -> bool:
+    return action.next_state != current.name
+
+
+def sla_left(deadline: dt.datetime | None, now: dt.datetime) -> int | None:
+    """Milliseconds left (negative once breached), DIGIT's `businesssServiceSla` style."""
+    if deadline is None:
+        return None
+    return int((deadline - now).total_seconds() * 1000)
+
+
+def mermaid(defn: Definition) -> str:
+    lines = ["stateDiagram-v2"]
+    ids = {s.name: (s.name or "start").replace("-", "_") for s in defn.states}
+    lines.append(f"    [*] --> {ids[START]}" if defn.start else "")
+    for s in defn.states:
+        for a in s.actions:
+            lines.append(f"    {ids[s.name]} --> {ids.get(a.next_state, a.next_state)}: "
+                         f"{a.action} ({', '.join(a.roles)})")
+        if s.is_terminate:
+            lines.append(f"    {ids[s.name]} --> [*]")
+    return "\n".join(x for x in lines if x)
+
+
+def dot(defn: Definition) -> str:
+    lines = [f'digraph "{defn.code}" {{', "  rankdir=LR;", '  node [shape=box, style=rounded];',
+             '  "(start)" [shape=circle, label=""];']
+    for s in defn.states:
+        if s.is_terminate:
+            lines.append(f'  "{s.name}" [peripheries=2];')
+    for s in defn.states:
+        for a in s.actions:
+            lines.append(f'  "{s.name or "(start)"}" -> "{a.next_state}" [label="{a.action}\\n{", ".join(a.roles)}"];')
+    lines.append("}")
+    return "\n".join(lines)

@@ -1,0 +1,417 @@
+"""Workflow v2: load DIGIT BusinessService definitions as they are (versioned), move business
+objects through them with DIGIT's rules, and keep the history and SLAs.
+
+Every transition inserts a process-instance row numbered per business object; the unique
+(tenant, business id, seq_no) makes two concurrent transitions on the same state impossible:
+the loser gets STATE_CHANGED ("reload"). Modules hook into "entering a state" (billing raises a
+demand when NewTL enters PENDINGPAYMENT) through `on_enter`."""
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from digitctl.domain import workflow as wf
+from digitctl.domain.canonical import content_hash
+from digitctl.domain.events import Event
+from digitctl.domain.tenancy import fallback_chain, state_of
+from digitctl.errors import Conflict, Forbidden, InvalidInput, NotFound
+from digitctl.services.access import authorize
+from local_store.models import (Application, FileStoreObject, UserAccount, UserRole, WfAssignee,
+                                WfBusinessService, WfCurrent, WfProcessInstance)
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from digitctl.bootstrap import App
+    from digitctl.context import Actor, RequestContext
+    from local_store.uow import UnitOfWork
+
+CREATE_ACTION = "/egov-workflow-v2/egov-wf/businessservice/_create"
+SEARCH_DEFINITION_ACTION = "/egov-workflow-v2/egov-wf/businessservice/_search"
+TRANSITION_ACTION = "/egov-workflow-v2/egov-wf/process/_transition"
+SEARCH_ACTION = "/egov-workflow-v2/egov-wf/process/_search"
+SEND_BACK_TO_CITIZEN = ("SENDBACKTOCITIZEN", "SEND_BACK_TO_CITIZEN")
+UNSET: Any = object()
+
+Hook = Callable[["UnitOfWork", "App", "RequestContext", dict[str, Any]], None]
+_HOOKS: dict[tuple[str, str], list[Hook]] = {}
+
+
+def on_enter(business_service: str, state: str, hook: Hook) -> None:
+    """Run `hook(uow, app, ctx, processInstance)` inside the transition's own unit of work
+    whenever `business_service` enters `state`."""
+    _HOOKS.setdefault((business_service, state), []).append(hook)
+
+
+# -- definitions ---------------------------------------------------------------------------------
+def read_files(paths: list[Path]) -> list[tuple[dict[str, Any], str]]:
+    """BusinessService dicts from files: `{"BusinessServices": [...]}` (bare, or a whole _create
+    request with RequestInfo), a single BusinessService object, or a list; JSON or YAML."""
+    out: list[tuple[dict[str, Any], str]] = []
+    files: list[Path] = []
+    for p in paths:
+        if not p.exists():
+            raise InvalidInput("WORKFLOW_PATH_NOT_FOUND", f"no such file or folder: {p}", {"path": str(p)})
+        files += sorted(x for x in p.rglob("*") if x.suffix in (".json", ".yaml", ".yml")) if p.is_dir() else [p]
+    for f in files:
+        text = f.read_text(encoding="utf-8-sig")
+        try:
+            if f.suffix in (".yaml", ".yml"):
+                import yaml
+
+                doc = yaml.safe_load(text)
+            else:
+                doc = json.loads(text)
+        except Exception as err:
+            raise InvalidInput("WORKFLOW_INVALID_FILE", f"{f}: not valid {f.suffix[1:].upper()}: {err}",
+                               {"file": str(f)}) from None
+        items = doc.get("BusinessServices") if isinstance(doc, dict) and "BusinessServices" in doc else doc
+        if isinstance(items, dict):
+            items = [items]
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise InvalidInput("WORKFLOW_INVALID_FILE", f"{f}: no BusinessServices in it", {"file": str(f)})
+        out += [(i, str(f)) for i in items]
+    return out
+
+
+@dataclass
+class ApplyReport:
+    dry_run: bool
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"dryRun": self.dry_run, "businessServices": self.rows, "warnings": self.warnings}
+
+
+def _known_roles(app: "App", tenant: str) -> set[str] | None:
+    roles = {r.get("code") for r in app.mdms.master(state_of(tenant), "ACCESSCONTROL-ROLES", "roles")
+             if isinstance(r, dict)}
+    return {r for r in roles if r} or None
+
+
+def apply(app: "App", ctx: "RequestContext", paths: list[Path], *, dry_run: bool = False) -> ApplyReport:
+    """Load definitions; any invalid one refuses the whole apply with the reasons (nothing written)."""
+    found = read_files(paths)
+    report = ApplyReport(dry_run)
+    problems: list[str] = []
+    parsed = []
+    for doc, f in found:
+        defn = wf.parse(doc)
+        errors, warnings = wf.check(defn, _known_roles(app, defn.tenant_id))
+        problems += [f"{defn.code} ({f}): {e}" for e in errors]
+        report.warnings += [f"{defn.code}: {w}" for w in warnings]
+        parsed.append((defn, doc, f))
+    if problems:
+        raise InvalidInput("WORKFLOW_INVALID", "; ".join(problems[:5]) + ("" if len(problems) <= 5 else " ..."),
+                           {"problems": problems})
+    with app.uow(ctx) as uow:
+        s = uow.session
+        for defn, doc, f in parsed:
+            authorize(app, ctx, CREATE_ACTION, defn.tenant_id)
+            clean = {k: v for k, v in doc.items() if k not in ("auditDetails",)}
+            h = content_hash(clean)
+            cur = s.execute(select(WfBusinessService).where(
+                WfBusinessService.tenant_id == defn.tenant_id, WfBusinessService.code == defn.code,
+                WfBusinessService.is_current.is_(True))).scalar_one_or_none()
+            if cur is not None and cur.definition_hash == h:
+                report.rows.append({"businessService": defn.code, "tenantId": defn.tenant_id,
+                                    "version": cur.version, "status": "unchanged", "file": f})
+                continue
+            version = (cur.version + 1) if cur else 1
+            if cur is not None:
+                cur.is_current = False
+            s.add(WfBusinessService(tenant_id=defn.tenant_id, code=defn.code, business=defn.business,
+                                    version=version, sla_ms=defn.sla_ms, definition=clean, definition_hash=h,
+                                    is_current=True, created_at=ctx.now()))
+            uow.record(Event("workflow.businessservice.upserted", defn.tenant_id, "BusinessService",
+                             f"{defn.tenant_id}:{defn.code}", CREATE_ACTION, {"BusinessServices": [clean]},
+                             before={"version": cur.version} if cur else None, after={"version": version}))
+            report.rows.append({"businessService": defn.code, "tenantId": defn.tenant_id, "version": version,
+                                "status": "added" if cur is None else "new version", "file": f})
+        if not dry_run:
+            uow.commit()
+    return report
+
+
+_PARSED: dict[int, wf.Definition] = {}
+
+
+def _parsed(row: WfBusinessService) -> wf.Definition:
+    d = _PARSED.get(row.id)
+    if d is None:
+        d = _PARSED[row.id] = wf.parse(row.definition)
+    return d
+
+
+def load(s: "Session", tenant_id: str, code: str, version: int | None = None) -> tuple[WfBusinessService, wf.Definition]:
+    """The definition for a tenant (city first, then state); the current version unless asked."""
+    for t in fallback_chain(tenant_id):
+        q = select(WfBusinessService).where(WfBusinessService.tenant_id == t, WfBusinessService.code == code)
+        q = q.where(WfBusinessService.version == version) if version is not None else \
+            q.where(WfBusinessService.is_current.is_(True))
+        row = s.execute(q).scalar_one_or_none()
+        if row is not None:
+            return row, _parsed(row)
+    raise NotFound("BUSINESSSERVICE_NOT_FOUND", f"no workflow {code!r} for {tenant_id}; load it with "
+                   "`digitctl workflow apply`", {"businessService": code, "tenantId": tenant_id})
+
+
+def list_definitions(app: "App", ctx: "RequestContext", tenant_id: str | None = None) -> list[dict[str, Any]]:
+    authorize(app, ctx, SEARCH_DEFINITION_ACTION, tenant_id)
+    with app.uow(ctx, readonly=True) as uow:
+        q = select(WfBusinessService).where(WfBusinessService.is_current.is_(True))
+        if tenant_id:
+            q = q.where(WfBusinessService.tenant_id.in_(fallback_chain(tenant_id)))
+        rows = uow.session.execute(q.order_by(WfBusinessService.code, WfBusinessService.tenant_id)).scalars()
+        return [{"businessService": r.code, "tenantId": r.tenant_id, "business": r.business, "version": r.version,
+                 "states": len(_parsed(r).states), "businessServiceSla": r.sla_ms} for r in rows]
+
+
+def get_definition(app: "App", ctx: "RequestContext", code: str, tenant_id: str) -> tuple[dict[str, Any], wf.Definition]:
+    authorize(app, ctx, SEARCH_DEFINITION_ACTION, tenant_id)
+    with app.uow(ctx, readonly=True) as uow:
+        row, defn = load(uow.session, tenant_id, code)
+        return {**row.definition, "version": row.version}, defn
+
+
+# -- transitions ---------------------------------------------------------------------------------
+def _roles_at(actor: "Actor", tenant_id: str) -> set[str]:
+    return {r.code for r in actor.roles if r.tenant_id in (tenant_id, state_of(tenant_id), "*")}
+
+
+def _is_local_system(actor: "Actor") -> bool:
+    from digitctl.context import SYSTEM_ACTOR
+
+    return actor.uuid == SYSTEM_ACTOR.uuid
+
+
+def next_actions(defn: wf.Definition, state: str | None, actor: "Actor", tenant_id: str) -> list[dict[str, Any]]:
+    st = defn.state(state)
+    roles = _roles_at(actor, tenant_id)
+    out = []
+    for a in st.actions if st else ():
+        needed = defn.roles_for(a) if wf.is_state_changing(st, a) else defn.all_roles
+        if _is_local_system(actor) or needed & roles:
+            out.append({"action": a.action, "nextState": a.next_state, "roles": list(a.roles)})
+    return out
+
+
+def _user_roles(s: "Session", user_uuid: str, tenant_id: str) -> tuple[UserAccount | None, set[str]]:
+    user = s.get(UserAccount, user_uuid)
+    if user is None:
+        return None, set()
+    roles = {r for (r,) in s.execute(select(UserRole.code).where(
+        UserRole.user_uuid == user_uuid, UserRole.tenant_id.in_([tenant_id, state_of(tenant_id)])))}
+    return user, roles
+
+
+def transition_in(uow: "UnitOfWork", app: "App", ctx: "RequestContext", *, tenant_id: str, business_id: str,
+                  action: str, business_service: str | None = None, comment: str | None = None,
+                  assignees: list[str] | None = None, documents: list[dict[str, Any]] | None = None,
+                  expected_state: Any = UNSET, module_name: str | None = None) -> dict[str, Any]:
+    """One transition inside the caller's unit of work (no access check of its own beyond the
+    workflow's role rules: the caller's operation was authorized)."""
+    s = uow.session
+    now = ctx.now()
+    actor = ctx.actor
+    cur = s.get(WfCurrent, (tenant_id, business_id))
+    if cur is None:
+        if not business_service:
+            raise NotFound("BUSINESSID_NOT_FOUND", f"{business_id} has no workflow yet at {tenant_id}; "
+                           "give --service for its first transition", {"businessId": business_id})
+        row, defn = load(s, tenant_id, business_service)
+        current_name, seq_no, started = wf.START, 0, now
+        last_action = None
+    else:
+        if business_service and business_service != cur.business_service:
+            raise InvalidInput("BUSINESSSERVICE_MISMATCH", f"{business_id} runs on {cur.business_service}, "
+                               f"not {business_service}", {"businessId": business_id})
+        row, defn = load(s, tenant_id, cur.business_service, cur.bs_version)
+        current_name, seq_no, last_action = cur.state, cur.seq_no, cur.last_action
+        first = s.execute(select(WfProcessInstance.business_started_at).where(
+            WfProcessInstance.tenant_id == tenant_id, WfProcessInstance.business_id == business_id,
+            WfProcessInstance.seq_no == cur.seq_no)).scalar_one()
+        started = first
+    if expected_state is not UNSET and expected_state != current_name:
+        raise Conflict("STATE_CHANGED", f"{business_id} is now in {current_name or 'the start state'}, not "
+                       f"{expected_state}: someone acted first; reload and try again",
+                       {"businessId": business_id, "state": current_name, "expected": expected_state})
+    state = defn.state(current_name)
+    assert state is not None
+    act = state.action(action)
+    if act is None:
+        valid = ", ".join(a.action for a in state.actions) or "none"
+        raise InvalidInput("INVALID_ACTION", f"{action} is not an action of state {current_name or '(start)'} in "
+                           f"{defn.code} (valid: {valid})", {"businessId": business_id, "state": current_name,
+                                                               "action": action})
+    roles = _roles_at(actor, tenant_id)
+    needed = defn.roles_for(act) if wf.is_state_changing(state, act) else defn.all_roles
+    if not _is_local_system(actor) and not needed & roles:
+        raise Forbidden("INVALID_ROLE_FOR_ACTION", f"{actor.user_name} cannot {action} in {current_name or '(start)'}: "
+                        f"needs one of {', '.join(sorted(needed))} at {tenant_id}",
+                        {"businessId": business_id, "action": action, "rolesNeeded": sorted(needed)})
+    if last_action in SEND_BACK_TO_CITIZEN and actor.type == "CITIZEN":
+        current_assignees = {u for (u,) in s.execute(select(WfAssignee.user_uuid).where(
+            WfAssignee.tenant_id == tenant_id, WfAssignee.business_id == business_id))}
+        if actor.uuid not in current_assignees:
+            raise Forbidden("NOT_ASSIGNEE", "this application was sent back to its applicant; only that citizen "
+                            "may act on it", {"businessId": business_id})
+    nxt = defn.state(act.next_state)
+    assert nxt is not None
+    docs = list(documents or [])
+    if nxt.doc_upload_required and not docs:
+        raise InvalidInput("DOCUMENTS_REQUIRED", f"entering {nxt.name} needs documents (--document FILE)",
+                           {"businessId": business_id, "state": nxt.name})
+    for d in docs:
+        fid = d.get("fileStoreId")
+        obj = s.get(FileStoreObject, fid) if isinstance(fid, str) else None
+        if obj is None or obj.tenant_id not in fallback_chain(tenant_id):
+            raise InvalidInput("INVALID_DOCUMENT", f"document {fid!r} is not in the file store of {tenant_id}",
+                               {"fileStoreId": fid})
+    assignee_rows = []
+    next_roles = {r for a in nxt.actions for r in defn.roles_for(a)}
+    for u in dict.fromkeys(assignees or []):
+        user, uroles = _user_roles(s, u, tenant_id)
+        if user is None:
+            raise InvalidInput("INVALID_ASSIGNEE", f"no user {u}", {"assignee": u})
+        if not uroles & next_roles:
+            raise InvalidInput("INVALID_ASSIGNEE", f"{user.user_name} cannot act in {nxt.name} (needs one of "
+                               f"{', '.join(sorted(next_roles)) or 'no role: the state has no actions'})",
+                               {"assignee": user.user_name, "state": nxt.name})
+        assignee_rows.append(user)
+    pi_id = str(uuid.uuid4())
+    business_deadline = _deadline(started, defn.sla_ms)
+    state_deadline = _deadline(now, nxt.sla_ms)
+    s.add(WfProcessInstance(
+        id=pi_id, tenant_id=tenant_id, business_service=defn.code, bs_version=row.version,
+        module_name=module_name or defn.business, business_id=business_id, seq_no=seq_no + 1, action=action,
+        from_state=current_name, state=str(nxt.name), application_status=nxt.application_status, comment=comment,
+        assigner_uuid=actor.uuid, assignees=[u.uuid for u in assignee_rows], documents=docs or None,
+        state_sla_ms=nxt.sla_ms, business_sla_ms=defn.sla_ms, business_started_at=started, created_at=now))
+    try:
+        s.flush()
+    except IntegrityError:
+        raise Conflict("STATE_CHANGED", f"{business_id} was changed by someone else meanwhile; reload and try again",
+                       {"businessId": business_id}) from None
+    values = dict(business_service=defn.code, bs_version=row.version, state=str(nxt.name),
+                  application_status=nxt.application_status, last_action=action, seq_no=seq_no + 1,
+                  is_terminal=nxt.is_terminate, state_deadline=state_deadline, business_deadline=business_deadline,
+                  updated_at=now)
+    if cur is None:
+        s.add(WfCurrent(tenant_id=tenant_id, business_id=business_id, **values))
+    else:
+        for k, v in values.items():
+            setattr(cur, k, v)
+    s.execute(delete(WfAssignee).where(WfAssignee.tenant_id == tenant_id, WfAssignee.business_id == business_id))
+    for u in assignee_rows:
+        s.add(WfAssignee(tenant_id=tenant_id, business_id=business_id, user_uuid=u.uuid))
+    appl = s.get(Application, business_id)
+    if appl is not None and appl.tenant_id == tenant_id:
+        appl.application_status = nxt.application_status
+        appl.updated_at = now
+    s.flush()
+    pi = instance_json(s, s.get(WfProcessInstance, pi_id), defn, actor, now)
+    uow.record(Event("workflow.transitioned", tenant_id, "ProcessInstance", business_id, TRANSITION_ACTION,
+                     {"ProcessInstances": [pi]}, before={"state": current_name},
+                     after={"state": nxt.name, "action": action, "comment": comment}))
+    for hook in _HOOKS.get((defn.code, str(nxt.name)), []):
+        hook(uow, app, ctx, pi)
+    return pi
+
+
+def _deadline(start: Any, sla_ms: int | None) -> Any:
+    import datetime as dt
+
+    return start + dt.timedelta(milliseconds=sla_ms) if sla_ms is not None else None
+
+
+def transition(app: "App", ctx: "RequestContext", *, tenant_id: str, business_id: str, action: str,
+               **kw: Any) -> dict[str, Any]:
+    authorize(app, ctx, TRANSITION_ACTION, tenant_id)
+    with app.uow(ctx) as uow:
+        pi = transition_in(uow, app, ctx, tenant_id=tenant_id, business_id=business_id, action=action, **kw)
+        uow.commit()
+    return pi
+
+
+# -- reading -------------------------------------------------------------------------------------
+def _user_brief(s: "Session", user_uuid: str) -> dict[str, Any]:
+    u = s.get(UserAccount, user_uuid)
+    return {"uuid": user_uuid, "userName": u.user_name if u else None, "type": u.type if u else "SYSTEM"}
+
+
+def instance_json(s: "Session", row: WfProcessInstance, defn: wf.Definition, viewer: "Actor",
+                  now: Any, *, latest: bool = True) -> dict[str, Any]:
+    """DIGIT's ProcessInstance (its spellings: `assignes`, `businesssServiceSla`)."""
+    st = defn.state(row.state)
+    out: dict[str, Any] = {
+        "id": row.id, "tenantId": row.tenant_id, "businessService": row.business_service,
+        "businessId": row.business_id, "action": row.action, "moduleName": row.module_name,
+        "state": {"state": row.state, "applicationStatus": row.application_status,
+                  "isStateUpdatable": st.is_updatable if st else None,
+                  "isTerminateState": st.is_terminate if st else None,
+                  "docUploadRequired": st.doc_upload_required if st else None, "sla": row.state_sla_ms},
+        "comment": row.comment, "documents": row.documents or [],
+        "assigner": _user_brief(s, row.assigner_uuid),
+        "assignes": [_user_brief(s, u) for u in row.assignees or []],
+        "auditDetails": {"createdBy": row.assigner_uuid, "createdTime": int(row.created_at.timestamp() * 1000)},
+        "fromState": row.from_state, "version": row.bs_version,
+    }
+    if latest:
+        out["nextActions"] = next_actions(defn, row.state, viewer, row.tenant_id)
+        out["stateSla"] = wf.sla_left(_deadline(row.created_at, row.state_sla_ms), now)
+        out["businesssServiceSla"] = wf.sla_left(_deadline(row.business_started_at, row.business_sla_ms), now)
+    return out
+
+
+def history(app: "App", ctx: "RequestContext", tenant_id: str, business_id: str) -> list[dict[str, Any]]:
+    authorize(app, ctx, SEARCH_ACTION, tenant_id)
+    now = ctx.now()
+    with app.uow(ctx, readonly=True) as uow:
+        s = uow.session
+        rows = list(s.execute(select(WfProcessInstance).where(
+            WfProcessInstance.tenant_id == tenant_id, WfProcessInstance.business_id == business_id)
+            .order_by(WfProcessInstance.seq_no)).scalars())
+        if not rows:
+            raise NotFound("BUSINESSID_NOT_FOUND", f"no workflow history for {business_id} at {tenant_id}",
+                           {"businessId": business_id, "tenantId": tenant_id})
+        out = []
+        for i, r in enumerate(rows):
+            _, defn = load(s, tenant_id, r.business_service, r.bs_version)
+            latest = i == len(rows) - 1
+            doc = instance_json(s, r, defn, ctx.actor, now, latest=latest)
+            if not latest:
+                doc["timeInStateMs"] = int((rows[i + 1].created_at - r.created_at).total_seconds() * 1000)
+            out.append(doc)
+        return out
+
+
+def current_state(s: "Session", tenant_id: str, business_id: str) -> WfCurrent | None:
+    return s.get(WfCurrent, (tenant_id, business_id))
+
+
+def actionable(s: "Session", tenant_ids: list[str], roles: set[str]) -> dict[tuple[str, int], set[str]]:
+    """(business service, version) -> states where `roles` have an action, for the inbox."""
+    out: dict[tuple[str, int], set[str]] = {}
+    rows = s.execute(select(WfBusinessService).where(WfBusinessService.tenant_id.in_(
+        sorted({t for x in tenant_ids for t in fallback_chain(x)})))).scalars()
+    for r in rows:
+        states = {st for st in _parsed(r).actionable_states(roles) if st is not None}
+        if states:
+            out.setdefault((r.code, r.version), set()).update(states)
+    return out
+
+
+def count_by_status(s: "Session", tenant_id: str, business_service: str | None = None) -> dict[str, int]:
+    q = select(WfCurrent.application_status, func.count()).where(WfCurrent.tenant_id == tenant_id)
+    if business_service:
+        q = q.where(WfCurrent.business_service == business_service)
+    return {str(k): int(v) for k, v in s.execute(q.group_by(WfCurrent.application_status))}
