@@ -21,6 +21,8 @@ def login(
     username: str = typer.Option(None, "--username"),
     tenant: str = typer.Option(None, "--tenant", help="Needed when the user name exists at several tenants."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
+    print_token: bool = typer.Option(False, "--print-token",
+                                     help="Print only the session token (for DIGIT_TOKEN in scripts); save nothing."),
 ) -> None:
     """Log in; the session is saved for this store in your config directory (mode 0600)."""
     from digitctl.cli.main import tenant_option_value
@@ -34,6 +36,11 @@ def login(
     username = username or typer.prompt("User name")
     password = read_password_stdin() if password_stdin else typer.prompt("Password", hide_input=True)
     result = auth.login(app, app.base_context(), username, password, tenant_option_value(tenant))
+    if print_token:
+        import sys
+
+        sys.stdout.write(result.token + "\n")
+        return
     with app.uow(app.base_context(), readonly=True) as uow:
         store_id = uow.meta("store_id") or ""
     path = auth.save_session(store_id, result)

@@ -25,14 +25,16 @@ def _ms(v: int | None) -> str:
 
 @app.command("apply")
 def apply_cmd(paths: list[Path] = typer.Argument(..., help="BusinessService JSON/YAML files or folders."),
-              dry_run: bool = typer.Option(False, "--dry-run")) -> None:
+              dry_run: bool = typer.Option(False, "--dry-run"),
+              tenant: str = typer.Option(None, "--tenant", help="Load every definition at this tenant instead "
+                                         "of its own (e.g. pb: used by all cities).")) -> None:
     """Load DIGIT workflow definitions as they are; a changed one becomes a new version."""
     from digitctl.services import workflow
     from digitctl.services.store import require_initialized
 
     st = state()
     require_initialized(st.app)
-    report = workflow.apply(st.app, st.app.context(), paths, dry_run=dry_run)
+    report = workflow.apply(st.app, st.app.context(), paths, dry_run=dry_run, tenant_id=tenant)
     rows = [(r["businessService"], r["tenantId"], r["version"], r["status"]) for r in report.rows]
 
     def human(con: Any) -> None:

@@ -183,5 +183,7 @@ def cli_actor(app: "App") -> Actor:
 
 def whoami(app: "App", ctx: "RequestContext") -> dict[str, Any]:
     a = ctx.actor
+    if a.type == "ANONYMOUS":
+        raise Unauthenticated("NOT_LOGGED_IN", "not logged in: digitctl login --username U")
     return {"uuid": a.uuid, "userName": a.user_name, "type": a.type,
             "roles": [{"code": r.code, "tenantId": r.tenant_id} for r in a.roles]}

@@ -97,9 +97,25 @@ def _known_roles(app: "App", tenant: str) -> set[str] | None:
     return {r for r in roles if r} or None
 
 
-def apply(app: "App", ctx: "RequestContext", paths: list[Path], *, dry_run: bool = False) -> ApplyReport:
-    """Load definitions; any invalid one refuses the whole apply with the reasons (nothing written)."""
+def retarget(doc: dict[str, Any], tenant_id: str) -> dict[str, Any]:
+    """The same definition at another tenant (e.g. the real NewTL, written for pb.amritsar,
+    at the state pb so that every city uses it)."""
+    out = json.loads(json.dumps(doc))
+    out["tenantId"] = tenant_id
+    for st in out.get("states") or []:
+        st["tenantId"] = tenant_id
+        for a in st.get("actions") or []:
+            a["tenantId"] = tenant_id
+    return out
+
+
+def apply(app: "App", ctx: "RequestContext", paths: list[Path], *, dry_run: bool = False,
+          tenant_id: str | None = None) -> ApplyReport:
+    """Load definitions; any invalid one refuses the whole apply with the reasons (nothing written).
+    `tenant_id` re-targets every definition to that tenant."""
     found = read_files(paths)
+    if tenant_id:
+        found = [(retarget(doc, tenant_id), f) for doc, f in found]
     report = ApplyReport(dry_run)
     problems: list[str] = []
     parsed = []

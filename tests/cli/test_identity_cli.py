@@ -116,3 +116,16 @@ def test_a_second_admin_is_refused(store):
     res = run(store, "init", "--admin-username", "admin2", "--admin-password-stdin", "-o", "json", stdin=ADMIN_PW + "\n")
     assert res.exit_code == 2
     assert json.loads(res.stdout)["Errors"][0]["code"] == "ADMIN_EXISTS"
+
+
+def test_scripts_use_a_printed_token_through_digit_token(store):
+    run(store, "logout")
+    token = run(store, "login", "--username", "admin", "--password-stdin", "--print-token", stdin=ADMIN_PW + "\n")
+    assert token.exit_code == 0
+    value = token.stdout.strip()
+    assert len(value) > 30 and "{" not in value
+    assert run(store, "whoami").exit_code == 3                 # nothing was saved
+    who = run(store, "whoami", "-o", "json", token=value)
+    assert json.loads(who.stdout)["userName"] == "admin"
+    bad = run(store, "whoami", "-o", "json", token=value + "x")
+    assert bad.exit_code == 3 and json.loads(bad.stdout)["Errors"][0]["code"] == "INVALID_TOKEN"
