@@ -24,7 +24,8 @@ def hoist_global_options(args: list[str]) -> list[str]:
         if arg == "--":
             rest.extend(args[i:])
             break
-        if arg in GLOBAL_WITH_VALUE and i + 1 < len(args):
+        # `-o FILE` belongs to a command (receipt print, filestore get) unless FILE is a format name
+        if arg in GLOBAL_WITH_VALUE and i + 1 < len(args) and (arg != "-o" or args[i + 1] in FORMATS):
             front += [arg, args[i + 1]]
             i += 2
             continue
@@ -97,7 +98,8 @@ def root(
 
 
 def _register() -> None:
-    from digitctl.cli import audit, idgen, keys, mdms, otp, session, store, tenants, users, workflow
+    from digitctl.cli import (applications, audit, filestore, idgen, inbox, keys, mdms, otp, session, store,
+                              tenants, users, workflow)
 
     store.register(app)
     session.register(app)
@@ -106,6 +108,9 @@ def _register() -> None:
     app.add_typer(audit.app, name="audit")
     app.add_typer(keys.app, name="keys")
     app.add_typer(workflow.app, name="workflow")
+    app.add_typer(applications.app, name="application")
+    app.command("inbox")(inbox.inbox)
+    app.add_typer(filestore.app, name="filestore")
     app.add_typer(mdms.app, name="mdms")
     app.add_typer(tenants.tenant_app, name="tenant")
     app.add_typer(tenants.boundary_app, name="boundary")

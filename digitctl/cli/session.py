@@ -25,7 +25,6 @@ def login(
                                      help="Print only the session token (for DIGIT_TOKEN in scripts); save nothing."),
 ) -> None:
     """Log in; the session is saved for this store in your config directory (mode 0600)."""
-    from digitctl.cli.main import tenant_option_value
     from digitctl.cli.users import read_password_stdin
     from digitctl.services import auth
     from digitctl.services.store import require_initialized
@@ -35,7 +34,8 @@ def login(
     require_initialized(app)
     username = username or typer.prompt("User name")
     password = read_password_stdin() if password_stdin else typer.prompt("Password", hide_input=True)
-    result = auth.login(app, app.base_context(), username, password, tenant_option_value(tenant))
+    # only an explicit tenant narrows the user name (not the tenant of whoever is logged in now)
+    result = auth.login(app, app.base_context(), username, password, tenant or st.tenant)
     if print_token:
         import sys
 

@@ -157,13 +157,14 @@ def apply(app: "App", ctx: "RequestContext", paths: list[Path], *, dry_run: bool
     return report
 
 
-_PARSED: dict[int, wf.Definition] = {}
+_PARSED: dict[str, wf.Definition] = {}
 
 
 def _parsed(row: WfBusinessService) -> wf.Definition:
-    d = _PARSED.get(row.id)
+    # keyed by content, not row id: one process may hold several stores (tests, the hub)
+    d = _PARSED.get(row.definition_hash)
     if d is None:
-        d = _PARSED[row.id] = wf.parse(row.definition)
+        d = _PARSED[row.definition_hash] = wf.parse(row.definition)
     return d
 
 
@@ -292,6 +293,12 @@ def transition_in(uow: "UnitOfWork", app: "App", ctx: "RequestContext", *, tenan
         if obj is None or obj.tenant_id not in fallback_chain(tenant_id):
             raise InvalidInput("INVALID_DOCUMENT", f"document {fid!r} is not in the file store of {tenant_id}",
                                {"fileStoreId": fid})
+    if action in SEND_BACK_TO_CITIZEN:
+        # sent back to the applicant: the citizen behind the application becomes the assignee
+        appl_ = s.get(Application, business_id)
+        if appl_ is not None and appl_.tenant_id == tenant_id and appl_.applicant_uuid \
+                and appl_.applicant_uuid not in (assignees or []):
+            assignees = [appl_.applicant_uuid, *(assignees or [])]
     assignee_rows = []
     next_roles = {r for a in nxt.actions for r in defn.roles_for(a)}
     for u in dict.fromkeys(assignees or []):

@@ -1,0 +1,212 @@
+"""`digitctl workflow|application|inbox` through Typer's runner, logged in as the demo users,
+on the real workflow files."""
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import typer
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from digitctl.bootstrap import build
+from digitctl.clock import FixedClock, parse_instant
+from digitctl.resources import bundled
+from digitctl.services import mdms, quickstart, workflow
+from digitctl.services.store import init_store
+from local_store.models import OutboxEvent, WfBusinessService
+
+runner = CliRunner()
+NOW = "2026-11-25T11:00:00+05:30"
+CONFIGS = bundled("configs")
+PASSWORD = quickstart.DEMO_PASSWORD
+
+
+def _cli() -> typer.Typer:
+    """digitctl's root app; while cli/main.py does not mount `application` and `inbox` yet, a
+    copy of it with them mounted (the real app is left as it is)."""
+    from digitctl.cli import applications, inbox, main
+
+    groups = {g.name for g in main.app.registered_groups}
+    commands = {c.name for c in main.app.registered_commands}
+    if "application" in groups and "inbox" in commands:
+        return main.app
+    scratch = copy.copy(main.app)
+    scratch.registered_groups = [*main.app.registered_groups]
+    scratch.registered_commands = [*main.app.registered_commands]
+    if "application" not in groups:
+        scratch.add_typer(applications.app, name="application")
+    if "inbox" not in commands:
+        scratch.command("inbox")(inbox.inbox)
+    return scratch
+
+
+CLI = _cli()
+
+
+def run(store: str, *args: str, stdin: str | None = None, now: str = NOW):
+    return runner.invoke(CLI, ["--store", store, *args], input=stdin, env={"DIGITCTL_NOW": now})
+
+
+def login(store: str, user: str, now: str = NOW) -> None:
+    # logout first: `login` takes its default --tenant from the current session, so logged in
+    # at pb.amritsar, `login --username clerk.jalandhar` looks for the name at pb.amritsar
+    run(store, "logout", now=now)
+    res = run(store, "login", "--username", user, "--password-stdin", stdin=PASSWORD + "\n", now=now)
+    assert res.exit_code == 0, res.output
+
+
+@pytest.fixture
+def store(tmp_path) -> str:
+    """The bundled state and the quickstart's demo users (made through the services)."""
+    url = f"sqlite:///{tmp_path / 'wf.db'}"
+    app = build(url, FixedClock(parse_instant(NOW)))
+    try:
+        init_store(app, app.context(), "pb", "C01")
+        mdms.apply(app, app.context("pb"), [CONFIGS / "mdms" / "data" / "pb"],
+                   master_config=CONFIGS / "mdms" / "master-config.json")
+        quickstart.demo_users(app, app.context())
+    finally:
+        app.close()
+    workflow._PARSED.clear()       # row ids repeat across test stores (see tests/services/test_applications.py)
+    login(url, "admin")
+    return url
+
+
+def count(store: str, model) -> int:
+    app = build(store)
+    try:
+        with app.store.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(model)).scalar_one()
+    finally:
+        app.close()
+
+
+def apply_real(store: str) -> dict:
+    res = run(store, "workflow", "apply", str(CONFIGS / "workflows"), "-o", "json")
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def test_apply_list_and_show_the_real_definitions(store):
+    report = apply_real(store)
+    assert sorted((r["businessService"], r["tenantId"], r["status"]) for r in report["businessServices"]) == [
+        ("FIRENOC", "pb", "added"), ("NewTL", "pb.amritsar", "added"), ("NewWS1", "pb", "added"),
+        ("PGR", "pb", "added"), ("PT.CREATE", "pb", "added")]
+    assert {r["status"] for r in apply_real(store)["businessServices"]} == {"unchanged"}
+    listed = json.loads(run(store, "workflow", "list", "--tenant", "pb.amritsar", "-o", "json").stdout)
+    assert {b["businessService"]: b["version"] for b in listed["BusinessServices"]} == {
+        "FIRENOC": 1, "NewTL": 1, "NewWS1": 1, "PGR": 1, "PT.CREATE": 1}
+    table = run(store, "workflow", "list", "--tenant", "pb.amritsar")
+    assert table.exit_code == 0 and "NewTL" in table.stdout and "2d 0h" in table.stdout
+    mermaid = run(store, "workflow", "show", "NewTL", "--tenant", "pb.amritsar", "--format", "mermaid")
+    assert mermaid.exit_code == 0, mermaid.output
+    lines = mermaid.stdout.splitlines()
+    assert lines[0] == "stateDiagram-v2" and "    [*] --> start" in lines
+    assert "    PENDINGAPPROVAL --> PENDINGPAYMENT: APPROVE (TL_APPROVER)" in lines
+    assert "    PENDINGPAYMENT --> APPROVED: PAY (CITIZEN, TL_CEMP, SYSTEM_PAYMENT)" in lines
+    dot = run(store, "workflow", "show", "PGR", "--tenant", "pb.amritsar", "--format", "dot")
+    assert dot.stdout.startswith('digraph "PGR"') and '"RESOLVED" -> "PENDINGFORASSIGNMENT"' in dot.stdout
+
+
+@pytest.mark.parametrize("breakage,words", [
+    ("missing next state", "which is not a state of this workflow"),
+    ("unreachable state", "unreachable from the start state: ORPHAN"),
+])
+def test_an_invalid_definition_is_refused_and_nothing_written(store, tmp_path, breakage, words):
+    apply_real(store)
+    doc = json.loads((CONFIGS / "workflows" / "NewTL.businessservice.json").read_text())
+    bs = doc["BusinessServices"][0]
+    if breakage == "missing next state":
+        next(s for s in bs["states"] if s["state"] == "PENDINGAPPROVAL")["actions"][1]["nextState"] = "PENDINGPAYMNET"
+    else:
+        bs["states"].append({"state": "ORPHAN", "applicationStatus": "ORPHAN", "isStartState": False,
+                             "isTerminateState": True, "actions": []})
+    bad = tmp_path / "NewTL.bad.json"
+    bad.write_text(json.dumps(doc))
+    before = (count(store, WfBusinessService), count(store, OutboxEvent))
+    res = run(store, "workflow", "apply", str(bad), "-o", "json")
+    assert res.exit_code == 2
+    err = json.loads(res.stdout)["Errors"][0]
+    assert err["code"] == "WORKFLOW_INVALID" and words in err["message"]
+    assert (count(store, WfBusinessService), count(store, OutboxEvent)) == before
+    res = run(store, "workflow", "apply", str(bad))
+    assert res.exit_code == 2 and "WORKFLOW_INVALID" in res.stderr
+
+
+def test_an_application_through_the_command_line(store):
+    apply_real(store)
+    login(store, "clerk.amritsar")
+    res = run(store, "application", "create", "--service", "NewTL", "--tenant", "pb.amritsar",
+              "--applicant-name", "Simran Kaur", "--applicant-mobile", "9876543210", "--locality", "SUN04",
+              "--details", '{"tradeName": "Kaur Sweets", "tradeType": "GOODS.RETAIL.TST-4"}', "-o", "json")
+    assert res.exit_code == 0, res.output
+    created = json.loads(res.stdout)["Applications"][0]
+    no = created["applicationNo"]
+    assert no == "PB-TL-2026-11-25-000001" and created["applicationStatus"] == "INITIATED"
+    bad = run(store, "application", "create", "--service", "NewTL", "--tenant", "pb.amritsar",
+              "--applicant-name", "X", "--applicant-mobile", "9876543210", "--locality", "ATLANTIS", "-o", "json")
+    assert bad.exit_code == 2 and json.loads(bad.stdout)["Errors"][0]["code"] == "INVALID_LOCALITY"
+    bad = run(store, "application", "create", "--service", "NewTL", "--tenant", "pb.amritsar",
+              "--applicant-name", "X", "--applicant-mobile", "9876543210", "--details", "[1]")
+    assert bad.exit_code == 2 and "INVALID_DETAILS" in bad.stderr
+
+    res = run(store, "workflow", "transition", no, "--action", "apply", "--tenant", "pb.amritsar",
+              "--comment", "documents checked at the counter")
+    assert res.exit_code == 0, res.output
+    assert "APPLY -> APPLIED" in res.stdout
+    wrong = run(store, "workflow", "transition", no, "--action", "FORWARD", "--tenant", "pb.amritsar", "-o", "json")
+    assert wrong.exit_code == 3
+    assert json.loads(wrong.stdout)["Errors"][0]["code"] == "INVALID_ROLE_FOR_ACTION"
+
+    login(store, "verifier.amritsar")
+    box = json.loads(run(store, "inbox", "-o", "json").stdout)
+    assert [i["applicationNo"] for i in box["items"]] == [no] and box["totalCount"] == 1
+    assert box["items"][0]["applicant"] == {"name": "S***** K***", "mobileNumber": "******3210"}
+    table = run(store, "inbox")
+    assert table.exit_code == 0, table.output
+    for word in ("SLA left", "assignee", no, "APPLIED", "S***** K***", "SUN04", "2d 0h"):
+        assert word in table.stdout, word
+    assert "1 in all: APPLIED 1" in table.stdout
+    res = run(store, "workflow", "transition", no, "--action", "FORWARD", "--tenant", "pb.amritsar",
+              "--expect-state", "APPLIED")
+    assert res.exit_code == 0, res.output
+    stale = run(store, "workflow", "transition", no, "--action", "REJECT", "--tenant", "pb.amritsar",
+                "--expect-state", "APPLIED", "-o", "json")
+    assert stale.exit_code == 2 and json.loads(stale.stdout)["Errors"][0]["code"] == "STATE_CHANGED"
+    assert json.loads(run(store, "inbox", "-o", "json").stdout)["items"] == []
+
+    later = "2026-11-26T13:30:00+05:30"            # FIELDINSPECTION's 24 h ran out 2h 30m ago
+    login(store, "inspector.amritsar", now=later)   # (a session lasts a 12 h shift)
+    table = run(store, "inbox", "--service", "NewTL", now=later)
+    assert no in table.stdout and "-2h 30m" in table.stdout
+    csv_out = run(store, "inbox", "-o", "csv", now=later).stdout.splitlines()
+    assert csv_out[0] == "id,service,status,applicant,locality,SLA left,assignee"
+    assert csv_out[1].startswith(f"{no},NewTL,FIELDINSPECTION,S***** K*** ******3210,SUN04,-2h 30m")
+    assert json.loads(run(store, "inbox", "--mine", "-o", "json", now=later).stdout)["totalCount"] == 0
+
+    login(store, "inspector.amritsar")
+    hist = json.loads(run(store, "workflow", "history", no, "--tenant", "pb.amritsar", "-o", "json").stdout)
+    steps = [(h["action"], h["assigner"]["userName"], h["state"]["state"]) for h in hist["ProcessInstances"]]
+    assert steps == [("INITIATE", "clerk.amritsar", "INITIATED"), ("APPLY", "clerk.amritsar", "APPLIED"),
+                     ("FORWARD", "verifier.amritsar", "FIELDINSPECTION")]
+    assert hist["ProcessInstances"][1]["comment"] == "documents checked at the counter"
+    text = run(store, "workflow", "history", no, "--tenant", "pb.amritsar")
+    assert "next actions for you:" in text.stdout and "SENDBACKTOCITIZEN" in text.stdout
+
+    shown = json.loads(run(store, "application", "show", no, "-o", "json").stdout)["Applications"][0]
+    assert shown["workflow"]["state"] == "FIELDINSPECTION"
+    assert {a["action"] for a in shown["workflow"]["nextActions"]} == {"SENDBACKTOCITIZEN", "FORWARD", "REJECT",
+                                                                       "SENDBACK"}
+    human = run(store, "application", "show", no)
+    assert human.exit_code == 0 and "SLA left" in human.stdout and "Ajit Nagar - Area1" in human.stdout
+    listed = json.loads(run(store, "application", "list", "--tenant", "pb.amritsar", "-o", "json").stdout)
+    assert [a["applicationNo"] for a in listed["Applications"]] == [no]
+    assert run(store, "application", "list", "--tenant", "pb.amritsar", "--status", "APPLIED",
+               "-o", "json").stdout.count("applicationNo") == 0
+
+    login(store, "clerk.jalandhar")
+    other = run(store, "application", "show", no, "-o", "json")
+    assert other.exit_code == 3 and json.loads(other.stdout)["Errors"][0]["code"] == "ACCESS_DENIED"
+    assert json.loads(run(store, "inbox", "-o", "json").stdout)["totalCount"] == 0
