@@ -66,9 +66,14 @@ def quickstart(
         for u in result.users:
             table.add_row(u["userName"], u["tenantId"], u["roles"], u["does"])
         con.print(table)
+        if result.applications:
+            con.print("Demo applications: " + ", ".join(f"{a['applicationNo']} ({a['businessService']} "
+                                                        f"{a['status']})" for a in result.applications))
         con.print("\nTry next (with the same --store or DIGIT_STORE):")
         for cmd in ("digitctl login --username admin",
                     "digitctl whoami",
+                    "digitctl inbox                      (as verifier.amritsar, approver.amritsar ...)",
+                    "digitctl workflow show NewTL --format mermaid",
                     "digitctl tenant list",
                     "digitctl boundary show --tenant pb.amritsar --hierarchy REVENUE",
                     "digitctl mdms search --tenant pb.amritsar --module BillingService --master TaxHeadMaster "

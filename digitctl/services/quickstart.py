@@ -50,10 +50,11 @@ class QuickstartResult:
     store: StoreInfo
     mdms: mdms.ApplyReport
     users: list[dict[str, str]]
+    applications: list[dict[str, str]]
 
     def as_json(self) -> dict[str, Any]:
         return {"store": self.store.as_json(), "mdms": self.mdms.as_json(), "demoUsers": self.users,
-                "demoPassword": DEMO_PASSWORD}
+                "demoPassword": DEMO_PASSWORD, "demoApplications": self.applications}
 
 
 def quickstart(app: "App", ctx: "RequestContext", counter: str = DEMO_COUNTER) -> QuickstartResult:
@@ -77,7 +78,13 @@ def quickstart(app: "App", ctx: "RequestContext", counter: str = DEMO_COUNTER) -
     configs = bundled("configs")
     report = mdms.apply(app, ctx.for_tenant(DEMO_STATE), [configs / "mdms" / "data" / DEMO_STATE],
                         master_config=configs / "mdms" / "master-config.json")
-    return QuickstartResult(info, report, demo_users(app, ctx))
+    users_made = demo_users(app, ctx)
+    from digitctl.services import workflow
+
+    workflow.apply(app, ctx, [configs / "workflows"])
+    # the real NewTL is written for pb.amritsar; at the state it serves every city
+    workflow.apply(app, ctx, [configs / "workflows" / "NewTL.businessservice.json"], tenant_id=DEMO_STATE)
+    return QuickstartResult(info, report, users_made, demo_applications(app, ctx))
 
 
 def demo_users(app: "App", ctx: "RequestContext") -> list[dict[str, str]]:
@@ -102,4 +109,47 @@ def demo_users(app: "App", ctx: "RequestContext") -> list[dict[str, str]]:
             out.append({"userName": user_name, "tenantId": tenant, "roles": ", ".join(c for c, _ in roles),
                         "does": does})
         uow.commit()
+    return out
+
+
+# (service, applicant, mobile, locality, [(user, action)] after creation) — so that every demo
+# employee's inbox has something in it.
+DEMO_APPLICATIONS = [
+    ("NewTL", "Gurdeep Singh", "9876543210", "SUN04", []),
+    ("NewTL", "Manpreet Kaur", "9812345670", "SUN11", [("clerk.amritsar", "APPLY")]),
+    ("NewTL", "Rajinder Pal", "9812345671", "SUN12", [("clerk.amritsar", "APPLY"), ("verifier.amritsar", "FORWARD")]),
+    ("NewTL", "Sukhwinder Kaur", "9812345672", "SUN13",
+     [("clerk.amritsar", "APPLY"), ("verifier.amritsar", "FORWARD"), ("inspector.amritsar", "FORWARD")]),
+    ("PGR", "Simran Kaur", "9876543210", "SUN04", []),
+]
+
+
+def demo_applications(app: "App", ctx: "RequestContext") -> list[dict[str, str]]:
+    """A few applications in different states, made by the demo users themselves (only once)."""
+    from sqlalchemy import func, select
+
+    from digitctl.context import RequestContext
+    from digitctl.services import applications, users
+    from local_store.models import Application
+
+    with app.uow(ctx, readonly=True) as uow:
+        if uow.session.execute(select(func.count()).select_from(Application)).scalar_one():
+            return []
+
+    def as_user(name: str) -> RequestContext:
+        with app.uow(ctx, readonly=True) as uow:
+            actor = users.actor_of(uow.session, users.find(uow.session, name))
+        return RequestContext(actor=actor, tenant_id="pb.amritsar", clock=ctx.clock)
+
+    out = []
+    for service, name, mobile, locality, steps in DEMO_APPLICATIONS:
+        created = applications.create(app, as_user("clerk.amritsar"), business_service=service,
+                                      tenant_id="pb.amritsar", applicant_name=name, applicant_mobile=mobile,
+                                      locality=locality, details={"demo": True})
+        number = created["applicationNo"]
+        status = created.get("applicationStatus")
+        for who, action in steps:
+            pi = applications.transition(app, as_user(who), number, action)
+            status = pi["state"]["applicationStatus"]
+        out.append({"applicationNo": number, "businessService": service, "status": str(status)})
     return out

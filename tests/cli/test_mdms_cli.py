@@ -116,6 +116,12 @@ def test_quickstart_builds_a_demo_store_and_refuses_a_real_one(tmp_path, pb_stor
     assert codes == ["pb", "pb.amritsar", "pb.jalandhar"]
     again = json.loads(run(url, "quickstart", "-o", "json").stdout)
     assert again["mdms"]["totals"]["added"] == 0
+    assert again["demoApplications"] == []          # made once only
+    verifier = runner.invoke(cli, ["--store", url, "login", "--username", "verifier.amritsar", "--password-stdin"],
+                             input="Demo@1234\n")
+    assert verifier.exit_code == 0
+    inbox = json.loads(run(url, "inbox", "-o", "json").stdout)
+    assert [(i["businessService"], i["applicationStatus"]) for i in inbox["items"]] == [("NewTL", "APPLIED")]
     refused = run(pb_store, "quickstart", "-o", "json")
     assert refused.exit_code == 2
     assert json.loads(refused.stdout)["Errors"][0]["code"] == "STORE_NOT_EMPTY"
