@@ -127,7 +127,7 @@ def transition_cmd(
         from digitctl.services import filestore
 
         docs = [{"documentType": "DOCUMENT", "fileStoreId": filestore.upload(st.app, ctx, t, p, p.name,
-                                                                              module="workflow")["fileStoreId"]}
+                                                                              module="workflow")["files"][0]["fileStoreId"]}
                 for p in document]
     kw: dict[str, Any] = {}
     if expect_state is not None:

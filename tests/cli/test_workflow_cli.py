@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import pytest
 import typer
@@ -135,7 +136,7 @@ def test_an_invalid_definition_is_refused_and_nothing_written(store, tmp_path, b
     assert res.exit_code == 2 and "WORKFLOW_INVALID" in res.stderr
 
 
-def test_an_application_through_the_command_line(store):
+def test_an_application_through_the_command_line(store, tmp_path):
     apply_real(store)
     login(store, "clerk.amritsar")
     res = run(store, "application", "create", "--service", "NewTL", "--tenant", "pb.amritsar",
@@ -152,8 +153,10 @@ def test_an_application_through_the_command_line(store):
               "--applicant-name", "X", "--applicant-mobile", "9876543210", "--details", "[1]")
     assert bad.exit_code == 2 and "INVALID_DETAILS" in bad.stderr
 
+    pdf = tmp_path / "scan.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
     res = run(store, "workflow", "transition", no, "--action", "apply", "--tenant", "pb.amritsar",
-              "--comment", "documents checked at the counter")
+              "--comment", "documents checked at the counter", "--document", str(pdf))
     assert res.exit_code == 0, res.output
     assert "APPLY -> APPLIED" in res.stdout
     wrong = run(store, "workflow", "transition", no, "--action", "FORWARD", "--tenant", "pb.amritsar", "-o", "json")
@@ -192,6 +195,7 @@ def test_an_application_through_the_command_line(store):
     assert steps == [("INITIATE", "clerk.amritsar", "INITIATED"), ("APPLY", "clerk.amritsar", "APPLIED"),
                      ("FORWARD", "verifier.amritsar", "FIELDINSPECTION")]
     assert hist["ProcessInstances"][1]["comment"] == "documents checked at the counter"
+    assert len(hist["ProcessInstances"][1]["documents"]) == 1        # the scan went to the file store
     text = run(store, "workflow", "history", no, "--tenant", "pb.amritsar")
     assert "next actions for you:" in text.stdout and "SENDBACKTOCITIZEN" in text.stdout
 
