@@ -69,9 +69,8 @@ class RoleActionAuthorizer:
         self._cache: dict[tuple[int, int], _Index] = {}
 
     def _index(self, tenant_id: str) -> _Index:
-        mdms = self.app.mdms
-        role_actions = mdms.master(tenant_id, "ACCESSCONTROL-ROLEACTIONS", "roleactions")
-        actions = mdms.master(tenant_id, "ACCESSCONTROL-ACTIONS-TEST", "actions-test")
+        role_actions, actions = self.app.mdms.masters(tenant_id, [
+            ("ACCESSCONTROL-ROLEACTIONS", "roleactions"), ("ACCESSCONTROL-ACTIONS-TEST", "actions-test")])
         key = (id(role_actions), id(actions))
         idx = self._cache.get(key)
         if idx is None:

@@ -62,6 +62,20 @@ class MdmsReader:
                 return candidate, records
         return None, []
 
+    def masters(self, tenant_id: str, wanted: list[tuple[str, str]]) -> list[list[dict[str, Any]]]:
+        """Several masters through one connection and one version check (hot paths)."""
+        with self._lock, self._app.store.readonly_engine.connect() as conn:
+            self._check_version(conn)
+            out = []
+            for module, master in wanted:
+                records: list[dict[str, Any]] = []
+                for candidate in fallback_chain(tenant_id):
+                    records = self._records_at(conn, candidate, module, master)
+                    if records:
+                        break
+                out.append(records)
+            return out
+
     def master(self, tenant_id: str, module: str, master: str,
                conn: Connection | None = None) -> list[dict[str, Any]]:
         return self.resolve(tenant_id, module, master, conn)[1]
