@@ -370,3 +370,129 @@ class FileStoreObject(Base):
     sha256: Mapped[str64]
     created_by: Mapped[str64]
     created_at: Mapped[utc]
+
+
+# -- billing and collection (money as integer paise) --------------------------------------------
+class Demand(Base):
+    """A DIGIT demand: what a consumer owes a service for a tax period."""
+
+    __tablename__ = "demand"
+    __table_args__ = (Index("ix_demand_consumer", "tenant_id", "consumer_code", "business_service"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str128]
+    consumer_code: Mapped[str128]
+    consumer_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    business_service: Mapped[str128]
+    payer_uuid: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    payer_name_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
+    payer_mobile_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
+    payer_mobile_bidx: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    tax_period_from: Mapped[int] = mapped_column(BigInteger)
+    tax_period_to: Mapped[int] = mapped_column(BigInteger)
+    minimum_amount_payable_paise: Mapped[int] = mapped_column(BigInteger, default=0)
+    bill_expiry_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    fixed_bill_expiry_date: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    is_payment_completed: Mapped[bool] = mapped_column(Boolean, default=False)
+    additional_details: Mapped[Any] = mapped_column(JSON(), nullable=True)
+    created_by: Mapped[str64]
+    created_at: Mapped[utc]
+    updated_at: Mapped[utc]
+
+
+class DemandDetail(Base):
+    __tablename__ = "demand_detail"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    demand_id: Mapped[str] = mapped_column(String(36), ForeignKey("demand.id", ondelete="CASCADE"), index=True)
+    tax_head_code: Mapped[str128]
+    tax_amount_paise: Mapped[int] = mapped_column(BigInteger)
+    collection_amount_paise: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[utc]
+    updated_at: Mapped[utc]
+
+
+class Bill(Base):
+    """A bill as DIGIT generates it (one per consumer code); `bill` keeps DIGIT's Bill JSON
+    (PII inside as ciphertext) as it was handed out."""
+
+    __tablename__ = "bill"
+    __table_args__ = (Index("ix_bill_consumer", "tenant_id", "consumer_code", "business_service", "status"),
+                      Index("ix_bill_mobile", "mobile_bidx"))
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str128]
+    bill_number: Mapped[str128]
+    consumer_code: Mapped[str128]
+    business_service: Mapped[str128]
+    status: Mapped[str] = mapped_column(String(16))
+    total_amount_paise: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[utc]
+    mobile_bidx: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    bill: Mapped[json_doc]
+    created_at: Mapped[utc]
+    updated_at: Mapped[utc]
+
+
+class Payment(Base):
+    """A payment and its receipt (one bill per payment at a counter). `payment` keeps DIGIT's
+    Payment JSON with the apportioned bill (PII inside as ciphertext)."""
+
+    __tablename__ = "payment"
+    __table_args__ = (UniqueConstraint("tenant_id", "receipt_number", name="uq_payment_receipt"),
+                      Index("ix_payment_consumer", "tenant_id", "consumer_code", "business_service"),
+                      Index("ix_payment_shift", "shift_id"))
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str128]
+    receipt_number: Mapped[str128]
+    receipt_date: Mapped[utc]
+    counter_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    shift_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    collector_uuid: Mapped[str64]
+    bill_id: Mapped[str] = mapped_column(String(36))
+    business_service: Mapped[str128]
+    consumer_code: Mapped[str128]
+    payment_mode: Mapped[str] = mapped_column(String(32))
+    total_due_paise: Mapped[int] = mapped_column(BigInteger)
+    amount_paid_paise: Mapped[int] = mapped_column(BigInteger)
+    instrument_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    instrument_date: Mapped[dt.date | None] = mapped_column(nullable=True)
+    instrument_status: Mapped[str] = mapped_column(String(16))
+    payment_status: Mapped[str] = mapped_column(String(16))
+    cancel_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    remittance_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    payment: Mapped[json_doc]
+    created_at: Mapped[utc]
+    updated_at: Mapped[utc]
+
+
+class Shift(Base):
+    """A clerk's shift at a counter: float in, notes counted out, variance recorded."""
+
+    __tablename__ = "shift"
+    __table_args__ = (Index("ix_shift_open", "counter_code", "user_uuid", "status"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str128]
+    counter_code: Mapped[str] = mapped_column(String(32))
+    user_uuid: Mapped[str64]
+    status: Mapped[str] = mapped_column(String(16))
+    float_paise: Mapped[int] = mapped_column(BigInteger)
+    opened_at: Mapped[utc]
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    expected_cash_paise: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    counted_cash_paise: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    variance_paise: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    denominations: Mapped[Any] = mapped_column(JSON(), nullable=True)
+
+
+class Remittance(Base):
+    """A bank deposit (DIGIT's REMIT): the deposit slip's instruments and cash."""
+
+    __tablename__ = "remittance"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str128]
+    slip_number: Mapped[str128]
+    bank: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    cash_paise: Mapped[int] = mapped_column(BigInteger)
+    instruments_paise: Mapped[int] = mapped_column(BigInteger)
+    slip: Mapped[json_doc]
+    created_by: Mapped[str64]
+    created_at: Mapped[utc]
