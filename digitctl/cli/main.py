@@ -98,8 +98,8 @@ def root(
 
 
 def _register() -> None:
-    from digitctl.cli import (applications, audit, filestore, idgen, inbox, keys, mdms, otp, session, store,
-                              tenants, users, workflow)
+    from digitctl.cli import (applications, audit, filestore, idgen, inbox, keys, mdms, otp, session, shifts,
+                              store, tenants, users, workflow)
 
     store.register(app)
     session.register(app)
@@ -111,6 +111,7 @@ def _register() -> None:
     app.add_typer(applications.app, name="application")
     app.command("inbox")(inbox.inbox)
     app.add_typer(filestore.app, name="filestore")
+    app.add_typer(shifts.app, name="shift")
     app.add_typer(mdms.app, name="mdms")
     app.add_typer(tenants.tenant_app, name="tenant")
     app.add_typer(tenants.boundary_app, name="boundary")

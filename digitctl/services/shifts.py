@@ -1,0 +1,215 @@
+"""Counter shifts: a clerk opens a shift with a cash float, takes payments in it, and closes it by
+counting the drawer note by note; the variance (counted − expected) is recorded and shown.
+
+One OPEN shift per clerk per counter; the counter is this store's `counter_code` (set by
+`digitctl init --counter C01`). A close is final. The payment service calls `require_open_shift`
+inside its own unit of work, so "a payment needs an open shift" holds in the same transaction
+that writes the payment.
+
+DIGIT has no shift service, so these operations are authorized with the collection URLs a
+counter clerk already holds (TL_CEMP, UC_EMP, EMPLOYEE in pb's role-actions): opening and closing
+a shift are part of taking payments (`/collection-services/payments/_create`); looking at one is
+a payment search (`/collection-services/payments/_search`). A digitctl-only URL would be
+reserved to SUPERUSER and lock the clerks out of their own drawer."""
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+
+from digitctl.domain import cash
+from digitctl.domain.canonical import canonical_json
+from digitctl.domain.events import Event
+from digitctl.domain.money import format_inr, from_paise, money, number, to_paise
+from digitctl.errors import InvalidInput
+from digitctl.services.access import authorize
+from local_store.models import Payment, Shift, StoreMeta
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from digitctl.bootstrap import App
+    from digitctl.context import RequestContext
+    from local_store.uow import UnitOfWork
+
+OPEN, CLOSED = "OPEN", "CLOSED"
+OPEN_URL = CLOSE_URL = "/collection-services/payments/_create"
+STATUS_URL = "/collection-services/payments/_search"
+NOT_IN_DRAWER = ("CANCELLED",)     # payment statuses that took no money at this counter
+
+
+def _tenant(app: "App", ctx: "RequestContext") -> str:
+    """The request's tenant, else the clerk's own (first role tenant), else the store's state."""
+    if ctx.tenant_id:
+        return ctx.tenant_id
+    homes = [r.tenant_id for r in ctx.actor.roles if r.tenant_id != "*"]
+    return homes[0] if homes else (app.state_tenant or "*")
+
+
+def _counter(uow: "UnitOfWork") -> str:
+    counter = uow.meta("counter_code")
+    if not counter:
+        raise InvalidInput("SHIFT_NO_COUNTER", "this store has no counter code; set it once with "
+                           "`digitctl init --counter C01`")
+    return counter
+
+
+def current_shift(session: "Session", counter_code: str, user_uuid: str) -> Shift | None:
+    """The user's OPEN shift at this counter, if any."""
+    return session.scalars(select(Shift).where(
+        Shift.counter_code == counter_code, Shift.user_uuid == user_uuid, Shift.status == OPEN)
+        .order_by(Shift.opened_at.desc()).limit(1)).first()
+
+
+def require_open_shift(uow: "UnitOfWork", ctx: "RequestContext") -> Shift:
+    """The acting clerk's open shift at this counter, or SHIFT_NOT_OPEN (nothing is written)."""
+    counter = _counter(uow)
+    shift = current_shift(uow.session, counter, ctx.actor.uuid)
+    if shift is None:
+        raise InvalidInput("SHIFT_NOT_OPEN", "open a shift first: digitctl shift open --float N",
+                           {"counterCode": counter, "user": ctx.actor.user_name})
+    return shift
+
+
+def _parse_float(value: str | Decimal | int) -> int:
+    try:
+        amount = number(value)
+    except (ValueError, TypeError) as err:
+        raise InvalidInput("SHIFT_INVALID_FLOAT", f"--float: {err}", {"float": str(value)}) from None
+    if amount < 0 or amount != money(amount):
+        raise InvalidInput("SHIFT_INVALID_FLOAT", "the float is an amount of rupees ≥ 0 with at most "
+                           f"two decimals (paise), not {value}", {"float": str(value)})
+    return to_paise(amount)
+
+
+def _takings(session: "Session", shift_id: str) -> dict[str, Any]:
+    """What the shift's payments add up to, by mode; cancelled receipts apart."""
+    rows = session.execute(select(Payment.payment_mode, Payment.payment_status,
+                                  func.count(), func.coalesce(func.sum(Payment.amount_paid_paise), 0))
+                           .where(Payment.shift_id == shift_id)
+                           .group_by(Payment.payment_mode, Payment.payment_status)).all()
+    by_mode: dict[str, int] = defaultdict(int)
+    receipts = cancelled = 0
+    for mode, status, n, paise in rows:
+        if status in NOT_IN_DRAWER:
+            cancelled += n
+            continue
+        receipts += n
+        by_mode[mode] += int(paise)
+    return {"cash": by_mode.pop("CASH", 0), "other": dict(sorted(by_mode.items())),
+            "receipts": receipts, "cancelled": cancelled}
+
+
+def _plain(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document as JSON holds it (amounts as strings, instants ISO-8601), for the outbox."""
+    out = json.loads(canonical_json(doc))
+    assert isinstance(out, dict)
+    return out
+
+
+def _rupees(paise: int | None) -> Decimal | None:
+    return None if paise is None else from_paise(int(paise))
+
+
+def signed_inr(paise: int) -> str:
+    """+₹12.00 / -₹1,500.00 / ₹0.00: a variance with its sign always shown."""
+    return ("+" if paise > 0 else "") + format_inr(from_paise(paise))
+
+
+def shift_json(shift: Shift, takings: dict[str, Any] | None = None) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "id": shift.id, "tenantId": shift.tenant_id, "counterCode": shift.counter_code,
+        "userUuid": shift.user_uuid, "status": shift.status, "float": _rupees(shift.float_paise),
+        "openedAt": shift.opened_at, "closedAt": shift.closed_at,
+    }
+    if takings is not None:
+        doc.update({
+            "cashCollected": _rupees(takings["cash"]),
+            "otherModes": [{"paymentMode": m, "amount": _rupees(p)} for m, p in takings["other"].items()],
+            "receiptCount": takings["receipts"], "cancelledCount": takings["cancelled"],
+            "expectedCash": _rupees(shift.float_paise + takings["cash"]),
+        })
+    if shift.status == CLOSED:
+        den = shift.denominations or {}
+        doc.update({
+            "expectedCash": _rupees(shift.expected_cash_paise),
+            "countedCash": _rupees(shift.counted_cash_paise),
+            "variance": _rupees(shift.variance_paise),
+            "varianceText": signed_inr(int(shift.variance_paise or 0)),
+            "denominations": [{"denomination": int(k), "count": int(v), "amount": from_paise(int(k) * 100 * int(v))}
+                              for k, v in sorted(den.items(), key=lambda kv: -int(kv[0]))],
+        })
+    return doc
+
+
+def open_shift(app: "App", ctx: "RequestContext", float_amount: str | Decimal | int) -> dict[str, Any]:
+    """Open the acting clerk's shift at this store's counter with `float_amount` rupees in the drawer."""
+    tenant = _tenant(app, ctx)
+    authorize(app, ctx, OPEN_URL, tenant)
+    float_paise = _parse_float(float_amount)
+    with app.uow(ctx) as uow:
+        counter = _counter(uow)
+        # serialize opens on PostgreSQL (SQLite's BEGIN IMMEDIATE already does)
+        uow.session.execute(select(StoreMeta.key).where(StoreMeta.key == "counter_code").with_for_update())
+        existing = current_shift(uow.session, counter, ctx.actor.uuid)
+        if existing is not None:
+            raise InvalidInput("SHIFT_ALREADY_OPEN",
+                               f"{ctx.actor.user_name} already has shift {existing.id} open at counter "
+                               f"{counter} since {existing.opened_at.isoformat()}; close it first: "
+                               "digitctl shift close --count ...",
+                               {"shiftId": existing.id, "counterCode": counter})
+        shift = Shift(id=str(uuid.uuid4()), tenant_id=tenant, counter_code=counter, user_uuid=ctx.actor.uuid,
+                      status=OPEN, float_paise=float_paise, opened_at=ctx.now())
+        uow.session.add(shift)
+        uow.session.flush()
+        doc = shift_json(shift)
+        uow.record(Event("shift.opened", tenant, "Shift", shift.id, OPEN_URL, {"Shift": _plain(doc)},
+                         before=None, after={"status": OPEN, "float": str(from_paise(float_paise))}))
+        uow.commit()
+    return doc
+
+
+def status(app: "App", ctx: "RequestContext") -> dict[str, Any]:
+    """The open shift with its takings so far and the cash the drawer should hold."""
+    tenant = _tenant(app, ctx)
+    authorize(app, ctx, STATUS_URL, tenant)
+    with app.uow(ctx, readonly=True) as uow:
+        shift = require_open_shift(uow, ctx)
+        return shift_json(shift, _takings(uow.session, shift.id))
+
+
+def close_shift(app: "App", ctx: "RequestContext", count: str, *, note: str | None = None) -> dict[str, Any]:
+    """Close the open shift with the drawer's count ("500x3,100x7,..."); records the variance."""
+    tenant = _tenant(app, ctx)
+    authorize(app, ctx, CLOSE_URL, tenant)
+    try:
+        drawer = cash.parse_count(count)
+    except ValueError as err:
+        raise InvalidInput("SHIFT_INVALID_COUNT", f"--count: {err}", {"count": count}) from None
+    with app.uow(ctx) as uow:
+        shift = require_open_shift(uow, ctx)
+        takings = _takings(uow.session, shift.id)
+        expected = shift.float_paise + takings["cash"]
+        counted = drawer.total_paise
+        shift.status = CLOSED
+        shift.closed_at = ctx.now()
+        shift.expected_cash_paise = expected
+        shift.counted_cash_paise = counted
+        shift.variance_paise = cash.variance_paise(counted, expected)
+        shift.denominations = drawer.as_dict()
+        uow.session.flush()
+        doc = shift_json(shift, takings)
+        if note:
+            doc["note"] = note
+        uow.record(Event("shift.closed", shift.tenant_id, "Shift", shift.id, CLOSE_URL, {"Shift": _plain(doc)},
+                         before={"status": OPEN},
+                         after={"status": CLOSED, "expectedCash": str(from_paise(expected)),
+                                "countedCash": str(from_paise(counted)),
+                                "variance": str(from_paise(shift.variance_paise)),
+                                "denominations": drawer.as_dict(), "note": note}))
+        uow.commit()
+    return doc

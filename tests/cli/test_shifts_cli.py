@@ -1,0 +1,92 @@
+"""`digitctl shift open|status|close` through Typer's runner, as a logged-in counter clerk."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from digitctl.cli.main import app as cli
+from digitctl.resources import bundled
+
+runner = CliRunner()
+ADMIN_PW = "Admin@12345"
+CLERK_PW = "Clerk@12345"
+
+
+def run(store: str, *args: str, stdin: str | None = None):
+    return runner.invoke(cli, ["--store", store, *args], input=stdin,
+                         env={"DIGITCTL_NOW": "2026-11-25T11:00:00+05:30"})
+
+
+def login(store: str, user: str, password: str) -> None:
+    res = run(store, "login", "--username", user, "--password-stdin", "-o", "json", stdin=password + "\n")
+    assert res.exit_code == 0, res.output
+
+
+@pytest.fixture
+def store(tmp_path) -> str:
+    url = f"sqlite:///{tmp_path / 'shift.db'}"
+    res = run(url, "init", "--state", "pb", "--counter", "C01", "--admin-username", "admin",
+              "--admin-password-stdin", stdin=ADMIN_PW + "\n")
+    assert res.exit_code == 0, res.output
+    login(url, "admin", ADMIN_PW)
+    configs = bundled("configs") / "mdms"
+    res = run(url, "mdms", "apply", str(configs / "data" / "pb"), "--master-config", str(configs / "master-config.json"))
+    assert res.exit_code == 0, res.output
+    for user, role, mobile in (("clerk1", "TL_CEMP@pb.amritsar", "9814012345"),
+                               ("lme1", "PGR_LME@pb.amritsar", "9814012346")):
+        res = run(url, "user", "create", "--type", "EMPLOYEE", "--username", user, "--name", "Harpreet Singh",
+                  "--mobile", mobile, "--role", role, "--tenant", "pb.amritsar", "--password-stdin",
+                  stdin=CLERK_PW + "\n")
+        assert res.exit_code == 0, res.output
+    login(url, "clerk1", CLERK_PW)
+    return url
+
+
+def test_open_status_close_as_a_clerk(store):
+    res = run(store, "shift", "open", "--float", "12500")
+    assert res.exit_code == 0, res.output
+    assert "₹12,500.00" in res.stdout and "C01" in res.stdout
+
+    again = run(store, "shift", "open", "--float", "100", "-o", "json")
+    assert again.exit_code == 2
+    assert json.loads(again.stdout)["Errors"][0]["code"] == "SHIFT_ALREADY_OPEN"
+
+    st = json.loads(run(store, "shift", "status", "-o", "json").stdout)["Shift"]
+    assert st["status"] == "OPEN" and st["tenantId"] == "pb.amritsar" and st["counterCode"] == "C01"
+    assert st["float"] == "12500.00" and st["expectedCash"] == "12500.00" and st["receiptCount"] == 0
+    table = run(store, "shift", "status")
+    assert table.exit_code == 0 and "expected cash" in table.stdout and "₹12,500.00" in table.stdout
+
+    bad = run(store, "shift", "close", "--count", "500x3,300x1", "-o", "json")
+    assert bad.exit_code == 2
+    err = json.loads(bad.stdout)["Errors"][0]
+    assert err["code"] == "SHIFT_INVALID_COUNT" and "300x1" in err["message"]
+
+    res = run(store, "shift", "close", "--count", "2000x6, 200x2", "--note", "short by 100")
+    assert res.exit_code == 0, res.output
+    assert "-₹100.00" in res.stdout and "₹12,400.00" in res.stdout and "₹2000" in res.stdout
+
+    gone = run(store, "shift", "close", "--count", "500x1", "-o", "json")
+    assert gone.exit_code == 2
+    assert json.loads(gone.stdout)["Errors"][0]["code"] == "SHIFT_NOT_OPEN"
+    status = run(store, "shift", "status")
+    assert status.exit_code == 2 and "digitctl shift open --float" in status.stderr
+
+
+def test_close_json_is_camel_case(store):
+    run(store, "shift", "open", "--float", "2000")
+    doc = json.loads(run(store, "shift", "close", "--count", "2000x1", "-o", "json").stdout)["Shift"]
+    assert doc["status"] == "CLOSED" and doc["variance"] == "0.00" and doc["countedCash"] == "2000.00"
+    assert doc["denominations"] == [{"denomination": 2000, "count": 1, "amount": "2000.00"}]
+
+
+def test_bad_float_and_no_collection_role(store):
+    res = run(store, "shift", "open", "--float", "-1", "-o", "json")
+    assert res.exit_code == 2
+    assert json.loads(res.stdout)["Errors"][0]["code"] == "SHIFT_INVALID_FLOAT"
+    login(store, "lme1", CLERK_PW)
+    res = run(store, "shift", "open", "--float", "2000", "-o", "json")
+    assert res.exit_code == 3
+    assert json.loads(res.stdout)["Errors"][0]["code"] == "ACCESS_DENIED"
