@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_STORE ?= $(CURDIR)/.demo/store.db
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint clean pdftotext
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,13 @@ demo: $(VENV)/.installed
 	@echo "Use it:  export DIGIT_STORE=$(DEMO_STORE); source $(VENV)/bin/activate; digitctl tenant list"
 
 ## test: create .venv with the dev extras and run the whole suite (SQLite and local PostgreSQL)
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev pdftotext
 	$(PY) -m pytest
+
+# receipt tests read the PDFs' text back with poppler's pdftotext (Debian: poppler-utils)
+pdftotext:
+	@command -v pdftotext >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq poppler-utils >/dev/null; } \
+	  || echo "warning: pdftotext not installed; receipt text checks will be skipped"
 
 ## bench: speed and memory figures (printed, never asserted)
 bench: $(VENV)/.installed-dev

@@ -1,0 +1,235 @@
+"""Counter receipts (digitctl.services.receipts.render): a pure function of DIGIT's Payment JSON.
+
+The PDFs are read back with poppler's `pdftotext` (skipped with a message when it is missing:
+`apt-get install poppler-utils`), so what is checked is what a reader extracts: the receipt
+number, the amount in Indian words, Hindi / Punjabi payer names round-tripping through HarfBuzz
+shaping + the font's ToUnicode map, the DUPLICATE / CANCELLED marks, and the 80 mm thermal width.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from decimal import Decimal
+
+import pytest
+
+pytest.importorskip("fpdf", reason="fpdf2 is not installed (receipts need fpdf2 + uharfbuzz)")
+pytest.importorskip("uharfbuzz", reason="uharfbuzz is not installed (fpdf2 text shaping for Indic scripts)")
+
+from digitctl.services import receipts  # noqa: E402
+
+PUNJABI = "ਗੁਰਪ੍ਰੀਤ ਕੌਰ"
+HINDI = "राम कुमार"
+RECEIPT_NO = "PB-TL-2026-27-000123"
+WORDS = "Rupees Twelve Thousand Five Hundred Forty Five and Fifty Paise Only"
+MM = 72 / 25.4
+
+TENANT = {
+    "code": "pb.jalandhar", "name": "Jalandhar", "type": "CITY",
+    "address": "Municipal Corporation Office, Dr. B.R.Ambedkar Admin Complex, Nehru Garden, Jalandhar City-144001",
+    "contactNumber": "0181-2227015", "domainUrl": "www.mcjalandhar.in", "emailId": "complaints.mcj@gmail.com",
+}
+
+
+def payment_json(payer: str = PUNJABI, **overrides: object) -> str:
+    """A Trade Licence renewal paid by cheque at the counter, as collection-services returns it
+    (amounts are JSON numbers there; epochs are ms, IST midnight for the periods)."""
+    doc = {
+        "id": "7c1b2f0e-9a4d-4c57-8c3e-1f2a3b4c5d6e", "tenantId": "pb.jalandhar",
+        "totalDue": 12545.50, "totalAmountPaid": 12545.50,
+        "transactionNumber": "TXN-PB-JAL-2026-000117", "transactionDate": 1795500120000,
+        "paymentMode": "CHEQUE", "instrumentNumber": "004512", "instrumentDate": 1795285800000,
+        "instrumentStatus": "APPROVALPENDING", "ifscCode": "PUNB0012300",
+        "paidBy": "OWNER", "mobileNumber": "9876543210", "payerName": payer,
+        "payerAddress": "12, Model Town, Jalandhar", "payerId": "u-81", "paymentStatus": "NEW",
+        "paymentDetails": [{
+            "id": "pd-1", "tenantId": "pb.jalandhar", "totalDue": 12545.50, "totalAmountPaid": 12545.50,
+            "receiptNumber": RECEIPT_NO, "receiptType": "BILLBASED", "receiptDate": 1795500120000,
+            "businessService": "TL", "billId": "bill-1",
+            "bill": {
+                "id": "bill-1", "tenantId": "pb.jalandhar", "billNumber": "BILL-PB-JAL-0077",
+                "consumerCode": "PB-TL-2026-11-20-000456", "businessService": "TL", "status": "PAID",
+                "totalAmount": 12545.50,
+                "billDetails": [{
+                    "id": "bd-1", "tenantId": "pb.jalandhar", "demandId": "dm-1",
+                    "fromPeriod": 1774981800000, "toPeriod": 1806517799000,
+                    "amount": 12545.50, "amountPaid": 12545.50,
+                    "billAccountDetails": [
+                        {"id": "bad-2", "order": 2, "amount": 545.50, "adjustedAmount": 545.50,
+                         "taxHeadCode": "TL_RENEWAL_PENALTY", "purpose": "CURRENT"},
+                        {"id": "bad-1", "order": 1, "amount": 12000, "adjustedAmount": 12000,
+                         "taxHeadCode": "TL_TAX", "purpose": "CURRENT"},
+                        {"id": "bad-3", "order": 3, "amount": 0, "adjustedAmount": 0,
+                         "taxHeadCode": "TL_RENEWAL_REBATE", "purpose": "REBATE"},
+                    ],
+                }],
+            },
+        }],
+    }
+    doc.update(overrides)
+    return json.dumps(doc, ensure_ascii=False)
+
+
+def payment(payer: str = PUNJABI, **overrides: object) -> dict:
+    return json.loads(payment_json(payer, **overrides), parse_float=Decimal)
+
+
+def pdf_text(pdf: bytes, tmp_path, layout: bool = False) -> str:
+    exe = shutil.which("pdftotext")
+    if exe is None:
+        pytest.skip("pdftotext not found: install poppler-utils (apt-get install poppler-utils) "
+                    "to check the receipts' text")
+    f = tmp_path / "r.pdf"
+    f.write_bytes(pdf)
+    args = [exe, "-enc", "UTF-8"] + (["-layout"] if layout else []) + [str(f), "-"]
+    return subprocess.run(args, check=True, capture_output=True).stdout.decode("utf-8")
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def mediaboxes(pdf: bytes) -> list[tuple[float, float]]:
+    """(width, height) in points of every /MediaBox in the file (page objects are uncompressed)."""
+    out = []
+    for box in re.findall(rb"/MediaBox\s*\[([^\]]*)\]", pdf):
+        x0, y0, x1, y1 = (float(v) for v in box.split())
+        out.append((x1 - x0, y1 - y0))
+    return out
+
+
+@pytest.mark.parametrize("fmt", receipts.FORMATS)
+@pytest.mark.parametrize("payer", [PUNJABI, HINDI])
+def test_receipt_text_reads_back(fmt, payer, tmp_path):
+    pdf = receipts.render(payment(payer), fmt=fmt, tenant=TENANT, collector="Harpreet Singh")
+    assert pdf.startswith(b"%PDF-")
+    text = pdf_text(pdf, tmp_path)
+    assert RECEIPT_NO in text
+    assert WORDS in flat(text)                       # thermal wraps the words over two lines
+    assert "Jalandhar" in text and "0181-2227015" in text
+    assert "PB-TL-2026-11-20-000456" in text         # consumer code
+    assert "₹12,000.00" in text and "₹545.50" in text and "₹12,545.50" in text
+    assert "TL_RENEWAL_REBATE" not in text           # nothing paid against it: left off
+    assert "004512" in text and "PUNB0012300" in text and "Cheque" in text
+    assert "22/11/2026" in text                      # instrument date, IST
+    assert "01/04/2026 to 31/03/2027" in text        # billing period, IST
+    assert "Harpreet Singh" in text
+    # shaping + ToUnicode: the payer's name comes back exactly, code point for code point
+    lines = [ln.strip() for ln in text.splitlines()]
+    assert payer in lines, f"payer {payer!r} not extracted as such; lines with Indic text: " + repr(
+        [ln for ln in lines if any(ord(c) >= 0x900 for c in ln)])
+    assert "DUPLICATE" not in text and "CANCELLED" not in text
+
+
+def test_tax_heads_print_in_bill_order(tmp_path):
+    text = pdf_text(receipts.render(payment(), fmt="a4", tenant=TENANT), tmp_path, layout=True)
+    assert text.index("TL_TAX") < text.index("TL_RENEWAL_PENALTY")
+
+
+@pytest.mark.parametrize("fmt", receipts.FORMATS)
+def test_reprint_is_marked_duplicate(fmt, tmp_path):
+    text = pdf_text(receipts.render(payment(), fmt=fmt, tenant=TENANT, copy=True), tmp_path)
+    assert "DUPLICATE" in text
+    assert "CANCELLED" not in text
+
+
+@pytest.mark.parametrize("fmt", receipts.FORMATS)
+def test_cancelled_receipt_is_marked(fmt, tmp_path):
+    text = pdf_text(receipts.render(payment(), fmt=fmt, tenant=TENANT, cancelled=True), tmp_path)
+    assert "CANCELLED" in text
+
+
+def test_a_cancelled_payment_is_marked_without_the_flag(tmp_path):
+    text = pdf_text(receipts.render(payment(paymentStatus="CANCELLED"), fmt="thermal", tenant=TENANT),
+                    tmp_path)
+    assert "CANCELLED" in text
+
+
+def test_page_sizes():
+    thermal = mediaboxes(receipts.render(payment(), fmt="thermal", tenant=TENANT))
+    assert thermal, "no MediaBox found"
+    for w, h in thermal:
+        assert w == pytest.approx(80 * MM, abs=0.05)        # 80 mm roll
+        assert 60 * MM < h < 297 * MM                        # as tall as the content, not a page
+    for w, h in mediaboxes(receipts.render(payment(), fmt="a4", tenant=TENANT)):
+        assert (w, h) == (pytest.approx(595.28, abs=0.05), pytest.approx(841.89, abs=0.05))
+    for w, h in mediaboxes(receipts.render(payment(), fmt="a5", tenant=TENANT)):
+        assert (w, h) == (pytest.approx(419.53, abs=0.05), pytest.approx(595.28, abs=0.05))
+
+
+def test_thermal_grows_with_the_content():
+    short = mediaboxes(receipts.render(payment(), fmt="thermal", tenant=TENANT))[0][1]
+    longer = mediaboxes(receipts.render(payment(), fmt="thermal", tenant=TENANT, copy=True))[0][1]
+    assert longer > short                                    # the DUPLICATE banners take room
+
+
+def test_a_float_amount_never_reaches_money():
+    parsed_with_floats = json.loads(payment_json())          # no parse_float=Decimal
+    assert isinstance(parsed_with_floats["totalAmountPaid"], float)
+    with pytest.raises(TypeError, match="float"):
+        receipts.render(parsed_with_floats, fmt="a4", tenant=TENANT)
+
+
+def test_a_float_in_a_tax_head_is_refused_too():
+    p = payment()
+    p["paymentDetails"][0]["bill"]["billDetails"][0]["billAccountDetails"][0]["adjustedAmount"] = 545.5
+    with pytest.raises(TypeError, match="float"):
+        receipts.render(p, fmt="thermal", tenant=TENANT)
+
+
+def test_amounts_as_strings_and_lakh_crore_words(tmp_path):
+    p = payment(payer="Gurpreet Kaur", totalAmountPaid="12345678", totalDue="12345678")
+    text = flat(pdf_text(receipts.render(p, fmt="a5", tenant=TENANT), tmp_path))
+    assert "₹1,23,45,678.00" in text
+    assert "Rupees One Crore Twenty Three Lakh Forty Five Thousand Six Hundred Seventy Eight Only" in text
+
+
+def test_labels_come_from_localization(tmp_path):
+    hindi = {
+        "PDF_STATIC_LABEL_CONSOLIDATED_RECEIPT_PAYMENT_RECEIPT": "भुगतान रसीद",
+        "PDF_STATIC_LABEL_CONSOLIDATED_RECEIPT_RECEIPT_NO": "रसीद संख्या",
+        "COMMON_MASTERS_PAYMENTMODE_CHEQUE": "चेक",
+        "TL_TAX": "व्यापार लाइसेंस कर",
+    }
+    text = pdf_text(receipts.render(payment("Gurpreet Kaur"), fmt="a4", tenant=TENANT, labels=hindi),
+                    tmp_path)
+    lines = [ln.strip() for ln in text.splitlines()]
+    assert "रसीद संख्या" in lines
+    assert "चेक" in lines
+    assert "व्यापार लाइसेंस कर" in lines
+    assert "TL भुगतान रसीद" in lines
+
+
+def test_labels_for_reads_the_bundle_and_falls_back_to_en_in():
+    en = receipts.labels_for("en_IN")
+    assert en["COMMON_MASTERS_PAYMENTMODE_CHEQUE"] == "Cheque"
+    assert en["COMMON_TOTAL"] == "Total"
+    assert receipts.labels_for("hi_IN")["COMMON_TOTAL"]      # no hi_IN bundle yet: en_IN
+
+
+def test_tenant_name_is_localized_when_a_message_exists(tmp_path):
+    text = pdf_text(receipts.render(payment(), fmt="thermal", tenant=TENANT,
+                                    labels={"TENANT_TENANTS_PB_JALANDHAR": "Jalandhar City"}), tmp_path)
+    assert "Jalandhar City Municipal Corporation" in text
+
+
+def test_optional_fields_are_left_off(tmp_path):
+    p = payment(paymentMode="CASH", instrumentNumber=None, instrumentDate=None, ifscCode=None)
+    text = pdf_text(receipts.render(p, fmt="thermal", tenant=TENANT), tmp_path)
+    assert "Cash" in text
+    assert "Instrument" not in text and "IFSC" not in text
+    assert "Collected by" not in text                        # no collector given
+
+
+def test_unknown_format_is_refused():
+    with pytest.raises(ValueError, match="a4, a5, thermal"):
+        receipts.render(payment(), fmt="letter")
+
+
+def test_rendering_is_deterministic_apart_from_the_timestamp():
+    a = receipts.render(payment(), fmt="thermal", tenant=TENANT)
+    b = receipts.render(payment(), fmt="thermal", tenant=TENANT)
+    strip = lambda pdf: re.sub(rb"/CreationDate \([^)]*\)", b"", pdf)  # noqa: E731
+    assert strip(a) == strip(b)
