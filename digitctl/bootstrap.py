@@ -34,6 +34,11 @@ class App:
     clock: Clock = field(default_factory=SystemClock)
     actor_resolver: "Callable[[App], Actor] | None" = None
 
+    def __post_init__(self) -> None:
+        # modules that hook workflow states register themselves on import (billing raises the
+        # NewTL demand on PENDINGPAYMENT); importing them here covers every way an App is made
+        import digitctl.services.billing  # noqa: F401
+
     @cached_property
     def store(self) -> "Store":
         from local_store.engine import Store

@@ -93,7 +93,7 @@ def test_open_status_close_with_matching_count(state_app, clerk):
     with app.store.engine.connect() as conn:
         row = conn.execute(select(Shift)).one()
         events = conn.execute(select(OutboxEvent.event_type, OutboxEvent.payload)
-                              .where(OutboxEvent.entity_type == "Shift")).all()
+                              .where(OutboxEvent.entity_type == "Shift").order_by(OutboxEvent.seq)).all()
     assert row.status == "CLOSED" and row.variance_paise == 0 and row.counted_cash_paise == 450000
     assert row.denominations == {"2000": 1, "500": 4, "200": 2, "50": 2}
     assert row.closed_at is not None

@@ -1,0 +1,159 @@
+"""`digitctl demand create|list` and `digitctl bill fetch` (DIGIT billing-service v2)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+demand_app = typer.Typer(help="Demands: what a consumer owes a service for a tax period.", no_args_is_help=True)
+bill_app = typer.Typer(help="Bills made from demands, as the counter fetches them.", no_args_is_help=True)
+
+DEMAND_COLUMNS = ["id", "consumerCode", "service", "period", "taxHeads", "total", "collected", "status"]
+
+
+def _date(ms: int | None) -> str:
+    import datetime as dt
+
+    from digitctl.clock import IST
+
+    return dt.datetime.fromtimestamp(ms / 1000, IST).strftime("%Y-%m-%d") if ms else ""
+
+
+def _when(ms: int | None) -> str:
+    import datetime as dt
+
+    from digitctl.clock import IST
+
+    return dt.datetime.fromtimestamp(ms / 1000, IST).strftime("%Y-%m-%d %H:%M:%S") if ms else ""
+
+
+def _inr(value: Any) -> str:
+    from digitctl.domain.money import format_inr
+
+    return format_inr(str(value))
+
+
+def _demand_rows(docs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    from decimal import Decimal
+
+    rows = []
+    for d in docs:
+        lines = d.get("demandDetails") or []
+        tax = sum((Decimal(str(x["taxAmount"])) for x in lines), Decimal("0"))
+        got = sum((Decimal(str(x.get("collectionAmount") or 0)) for x in lines), Decimal("0"))
+        heads = ", ".join(f"{x['taxHeadMasterCode']} {_inr(x['taxAmount'])}" for x in lines)
+        rows.append((d.get("id"), d["consumerCode"], d["businessService"],
+                     f"{_date(d['taxPeriodFrom'])}..{_date(d['taxPeriodTo'])}", heads, _inr(tax), _inr(got),
+                     d.get("status")))
+    return rows
+
+
+def _read_demands(path: Path) -> list[dict[str, Any]]:
+    """{"Demands": [...]} (a whole request with RequestInfo too), or a bare list; amounts exact."""
+    import json
+    import sys
+    from decimal import Decimal
+
+    from digitctl.errors import InvalidInput
+
+    if str(path) == "-":
+        text = sys.stdin.read()
+    else:
+        if not path.is_file():
+            raise InvalidInput("EG_BS_DEMAND_FILE", f"no such file {path}", {"file": str(path)})
+        text = path.read_text(encoding="utf-8-sig")
+    try:
+        doc = json.loads(text, parse_float=Decimal)          # 1250.40 stays 1250.40: no float reaches money
+    except ValueError as err:
+        raise InvalidInput("EG_BS_DEMAND_FILE", f"{path}: not valid JSON: {err}", {"file": str(path)}) from None
+    items = doc.get("Demands") if isinstance(doc, dict) else doc
+    if not isinstance(items, list):
+        raise InvalidInput("EG_BS_DEMAND_FILE", f"{path}: expected {{\"Demands\": [...]}}", {"file": str(path)})
+    return items
+
+
+def _tenant(explicit: str | None) -> str:
+    from digitctl.cli.main import tenant_option_value
+    from digitctl.errors import InvalidInput
+
+    t = tenant_option_value(explicit)
+    if not t:
+        raise InvalidInput("INVALID_TENANT_ID", "a tenant is needed (--tenant pb.amritsar)")
+    return t
+
+
+@demand_app.command("create")
+def create(file: Path = typer.Option(..., "--file", "-f", help="{\"Demands\": [...]} as DIGIT's _create takes it ('-' = stdin).")) -> None:
+    """Create demands (all or none); the <SVC>_ROUNDOFF line is added; -o json prints {"Demands": [...]}."""
+    from digitctl.cli.output import emit, state
+    from digitctl.services import billing
+    from digitctl.services.store import require_initialized
+
+    st = state()
+    require_initialized(st.app)
+    items = _read_demands(file)
+    tenant = next((i.get("tenantId") for i in items if isinstance(i, dict) and i.get("tenantId")), None)
+    docs = billing.create_demands(st.app, st.app.context(tenant), items)
+    emit({"Demands": docs}, rows=_demand_rows(docs), columns=DEMAND_COLUMNS)
+
+
+@demand_app.command("list")
+def list_cmd(tenant: str = typer.Option(None, "--tenant"),
+             consumer_code: str = typer.Option(None, "--consumer-code"),
+             service: str = typer.Option(None, "--service", help="Business service code, e.g. TL, PT.")) -> None:
+    """Demands at a tenant, newest first (payer as your roles may see it)."""
+    from digitctl.cli.output import emit, state
+    from digitctl.services import billing
+    from digitctl.services.store import require_initialized
+
+    st = state()
+    require_initialized(st.app)
+    t = _tenant(tenant)
+    docs = billing.list_demands(st.app, st.app.context(t), t, consumer_code=consumer_code, business_service=service)
+    emit({"Demands": docs}, rows=_demand_rows(docs), columns=DEMAND_COLUMNS)
+
+
+BILL_COLUMNS = ["billNumber", "consumerCode", "service", "payer", "dues", "total", "expires"]
+
+
+def _bill_rows(bills: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    from decimal import Decimal
+
+    rows = []
+    for b in bills:
+        dues: dict[str, Decimal] = {}
+        for d in b.get("billDetails") or []:
+            for a in d.get("billAccountDetails") or []:
+                dues[a["taxHeadCode"]] = dues.get(a["taxHeadCode"], Decimal("0")) + Decimal(str(a["amount"]))
+        rows.append((b.get("billNumber"), b["consumerCode"], b["businessService"],
+                     " ".join(x for x in (b.get("payerName"), b.get("mobileNumber")) if x),
+                     ", ".join(f"{k} {_inr(v)}" for k, v in dues.items()), _inr(b["totalAmount"]),
+                     _when(min((d["expiryDate"] for d in b.get("billDetails") or []), default=None))))
+    return rows
+
+
+@bill_app.command("fetch")
+def fetch(tenant: str = typer.Option(None, "--tenant"),
+          consumer_code: str = typer.Option(None, "--consumer-code"),
+          service: str = typer.Option(None, "--service", help="Business service (with --consumer-code)."),
+          mobile: str = typer.Option(None, "--mobile", help="Payer's mobile (blind index, no decryption)."),
+          application: str = typer.Option(None, "--application", help="Application number (its consumer code).")) -> None:
+    """The bill of a consumer code (made or reused as DIGIT's _fetchbill does); -o json prints {"Bill": [...]}."""
+    from digitctl.cli.output import emit, state
+    from digitctl.errors import InvalidInput
+    from digitctl.services import billing
+    from digitctl.services.store import require_initialized
+
+    given = [x for x in (consumer_code, mobile, application) if x]
+    if len(given) != 1:
+        raise InvalidInput("EG_BS_FETCHBILL_CRITERIA",
+                           "give one of --consumer-code X --service S, --mobile M, --application ID")
+    if consumer_code and not service:
+        raise InvalidInput("EG_BS_FETCHBILL_CRITERIA", "--consumer-code needs --service (TL, PT ...)")
+    st = state()
+    require_initialized(st.app)
+    t = _tenant(tenant)
+    bills = billing.fetch_bill(st.app, st.app.context(t), t, consumer_code=consumer_code, business_service=service,
+                               mobile=mobile, application_no=application)
+    emit({"Bill": bills}, rows=_bill_rows(bills), columns=BILL_COLUMNS)

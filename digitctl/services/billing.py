@@ -1,0 +1,542 @@
+"""Billing: demands, bills (DIGIT billing-service v2) and the trade-licence fee calculator.
+
+- `create_demands` is `/billing-service/demand/_create`: DIGIT's `{"Demands": [...]}` items,
+  validated by `digitctl.domain.billing.validate_demand` (DIGIT's codes), the `<SVC>_ROUNDOFF` line
+  added, stored with the payer's name and mobile encrypted (mobile blind-indexed), one
+  "billing.demand.created" event per demand; all or nothing.
+- `fetch_bill` is `/billing-service/bill/v2/_fetchbill`: one bill per consumer code from its ACTIVE
+  demands with something due. The ACTIVE bill is handed out again while it is unexpired and the
+  demands are unchanged (a hash of their amounts is kept in the bill's additionalDetails);
+  otherwise it is marked EXPIRED and a new one is made, numbered by idgen `billnumberid`.
+- `raise_tl_demand` is the tl-calculator: when NewTL enters PENDINGPAYMENT it raises the licence
+  fee from the `TradeLicense.FeeRates` master (a digitctl master in DIGIT's MDMS layout: the real
+  TradeType records carry no fees). It is registered with `workflow.on_enter` on import.
+
+Amounts are Decimal in the domain, integer paise in the store and decimal strings in the JSON
+this module writes or returns (exact, and what `--output json` prints anyway).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from digitctl.domain import billing as bl
+from digitctl.domain.canonical import content_hash
+from digitctl.domain.events import Event
+from digitctl.domain.identity import normalize_mobile, valid_mobile
+from digitctl.domain.money import ZERO, from_paise, money, number, to_paise
+from digitctl.errors import InvalidInput, NotFound
+from digitctl.services import idgen, masking, workflow
+from digitctl.services.access import authorize
+from local_store.models import Application
+from local_store.models import Bill as BillRow
+from local_store.models import Demand as DemandRow
+from local_store.models import DemandDetail as DemandDetailRow
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from digitctl.bootstrap import App
+    from digitctl.context import RequestContext
+    from local_store.uow import UnitOfWork
+
+DEMAND_CREATE = "/billing-service/demand/_create"
+DEMAND_SEARCH = "/billing-service/demand/_search"
+FETCH_BILL = "/billing-service/bill/v2/_fetchbill"
+TL_CALCULATE = "/tl-calculator/v1/_calculate"
+BILL_ID_NAME = "billnumberid"
+BILL_FALLBACK_FORMAT = "BILL-[SEQ_EGOV_COMMON_TEST_AUTOCRE]"     # pb's own billnumberid format
+MODULE = "BillingService"
+FEE_MODULE, FEE_MASTER = "TradeLicense", "FeeRates"
+TL_SERVICE, TL_TAX = "TL", "TL_TAX"
+
+
+def jsonable(value: Any) -> Any:
+    """Decimals as exact strings, recursively (JSON columns and event payloads take no Decimal)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def _ms(value: dt.datetime) -> int:
+    return int(value.timestamp() * 1000)
+
+
+# -- masters ---------------------------------------------------------------------------------------
+_PARSED: dict[tuple[str, int, int, int], tuple[Any, bl.BillingMasters]] = {}
+
+
+def billing_masters(app: "App", tenant_id: str, conn: Any = None) -> bl.BillingMasters:
+    """BillingService TaxHeadMaster / TaxPeriod / BusinessService at the tenant (city, then state).
+    The reader caches the records per MDMS version; the parsed masters are cached on the
+    identity of those cached lists, so a new MDMS version parses afresh."""
+    raw = [app.mdms.master(tenant_id, MODULE, m, conn) for m in ("TaxHeadMaster", "TaxPeriod", "BusinessService")]
+    key = (tenant_id, id(raw[0]), id(raw[1]), id(raw[2]))
+    hit = _PARSED.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], raw)):
+        return hit[1]
+    masters = bl.BillingMasters.from_mdms(*raw)
+    if len(_PARSED) > 64:
+        _PARSED.clear()
+    _PARSED[key] = (raw, masters)
+    return masters
+
+
+# -- rows <-> domain -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StoredPayer:
+    """A payer as the store keeps it: PII already encrypted, mobile blind-indexed."""
+
+    uuid: str | None = None
+    name_enc: str | None = None
+    mobile_enc: str | None = None
+    mobile_bidx: str | None = None
+
+    def as_digit(self) -> dict[str, Any] | None:
+        if not (self.uuid or self.name_enc or self.mobile_enc):
+            return None
+        return {"uuid": self.uuid, "name": self.name_enc, "mobileNumber": self.mobile_enc}
+
+
+def _payer_of(row: DemandRow) -> StoredPayer:
+    return StoredPayer(row.payer_uuid, row.payer_name_enc, row.payer_mobile_enc, row.payer_mobile_bidx)
+
+
+def demand_of(row: DemandRow, details: Iterable[DemandDetailRow]) -> bl.Demand:
+    """The domain Demand of stored rows (payer PII as ciphertext)."""
+    return bl.Demand(
+        consumer_code=row.consumer_code, business_service=row.business_service,
+        tax_period_from=row.tax_period_from, tax_period_to=row.tax_period_to,
+        details=tuple(bl.DemandDetail(tax_head_code=d.tax_head_code, tax_amount=from_paise(d.tax_amount_paise),
+                                      collection_amount=from_paise(d.collection_amount_paise), id=d.id)
+                      for d in sorted(details, key=lambda d: (d.created_at, d.id))),
+        tenant_id=row.tenant_id, minimum_amount_payable=from_paise(row.minimum_amount_payable_paise),
+        status=row.status, consumer_type=row.consumer_type, payer=_payer_of(row).as_digit(), id=row.id,
+        bill_expiry_time=row.bill_expiry_time, fixed_bill_expiry_date=row.fixed_bill_expiry_date,
+        additional_details=row.additional_details)
+
+
+def _details_by_demand(s: "Session", ids: list[str]) -> dict[str, list[DemandDetailRow]]:
+    out: dict[str, list[DemandDetailRow]] = {i: [] for i in ids}
+    if ids:
+        for d in s.execute(select(DemandDetailRow).where(DemandDetailRow.demand_id.in_(ids))).scalars():
+            out[d.demand_id].append(d)
+    return out
+
+
+def demand_json(row: DemandRow, details: Iterable[DemandDetailRow]) -> dict[str, Any]:
+    doc = demand_of(row, details).to_digit()
+    doc["isPaymentCompleted"] = row.is_payment_completed
+    doc["auditDetails"] = {"createdBy": row.created_by, "createdTime": _ms(row.created_at),
+                           "lastModifiedBy": row.created_by, "lastModifiedTime": _ms(row.updated_at)}
+    return jsonable(doc)
+
+
+# -- demands ---------------------------------------------------------------------------------------
+def _existing(s: "Session", tenant_id: str, consumer_code: str, service: str) -> list[bl.Demand]:
+    rows = s.execute(select(DemandRow).where(DemandRow.tenant_id == tenant_id,
+                                             DemandRow.consumer_code == consumer_code,
+                                             DemandRow.business_service == service)).scalars().all()
+    return [demand_of(r, ()) for r in rows]
+
+
+def _with_round_off(demand: bl.Demand) -> bl.Demand:
+    line = bl.round_off(demand.details, demand.business_service)
+    return demand if line is None else replace(demand, details=(*demand.details, line))
+
+
+def store_demand_in(uow: "UnitOfWork", app: "App", ctx: "RequestContext", demand: bl.Demand,
+                    payer: StoredPayer, operation: str = DEMAND_CREATE) -> tuple[DemandRow, list[DemandDetailRow]]:
+    """Insert one validated demand (round-off included) and record its event."""
+    s = uow.session
+    now = ctx.now()
+    assert demand.tenant_id
+    row = DemandRow(
+        id=str(uuid.uuid4()), tenant_id=demand.tenant_id, consumer_code=demand.consumer_code,
+        consumer_type=demand.consumer_type, business_service=demand.business_service, payer_uuid=payer.uuid,
+        payer_name_enc=payer.name_enc, payer_mobile_enc=payer.mobile_enc, payer_mobile_bidx=payer.mobile_bidx,
+        tax_period_from=demand.tax_period_from, tax_period_to=demand.tax_period_to,
+        minimum_amount_payable_paise=to_paise(demand.minimum_amount_payable), bill_expiry_time=demand.bill_expiry_time,
+        fixed_bill_expiry_date=demand.fixed_bill_expiry_date, status=demand.status,
+        is_payment_completed=demand.is_settled, additional_details=jsonable(demand.additional_details),
+        created_by=ctx.actor.uuid, created_at=now, updated_at=now)
+    s.add(row)
+    details = []
+    for i, line in enumerate(demand.details):
+        # created_at keeps the order of the lines (microseconds apart): the bill lists them so
+        details.append(DemandDetailRow(id=str(uuid.uuid4()), demand_id=row.id, tax_head_code=line.tax_head_code,
+                                       tax_amount_paise=to_paise(line.tax_amount),
+                                       collection_amount_paise=to_paise(line.collection_amount),
+                                       created_at=now + dt.timedelta(microseconds=i), updated_at=now))
+    s.add_all(details)
+    s.flush()
+    doc = demand_json(row, details)
+    uow.record(Event("billing.demand.created", row.tenant_id, "Demand", row.id, operation,
+                     {"Demands": [doc]}, before=None, after=doc))
+    return row, details
+
+
+def _parse_payer(uow: "UnitOfWork", app: "App", tenant_id: str, payer: Any) -> StoredPayer:
+    if payer is None:
+        return StoredPayer()
+    if not isinstance(payer, Mapping):
+        raise InvalidInput("EG_BS_PAYER_INVALID", "payer must be a JSON object (uuid, name, mobileNumber)")
+    ring = app.keyring
+    name = (payer.get("name") or "").strip() or None
+    mobile = payer.get("mobileNumber")
+    if mobile:
+        mobile = normalize_mobile(str(mobile))
+        if not valid_mobile(mobile):
+            raise InvalidInput("INVALID_MOBILE_NUMBER", "a mobile number is 10 digits starting with 6-9",
+                               {"field": "payer.mobileNumber"})
+    return StoredPayer(uuid=payer.get("uuid") or None,
+                       name_enc=ring.encrypt(uow, tenant_id, name) if name else None,
+                       mobile_enc=ring.encrypt(uow, tenant_id, mobile) if mobile else None,
+                       mobile_bidx=ring.blind_index(tenant_id, mobile, "mobile") if mobile else None)
+
+
+def _parse_demand(item: Any, index: int) -> bl.Demand:
+    if not isinstance(item, Mapping):
+        raise InvalidInput("EG_BS_DEMAND_INVALID", f"Demands[{index}] is not a JSON object", {"index": index})
+    for key in ("tenantId", "consumerCode", "businessService", "taxPeriodFrom", "taxPeriodTo", "demandDetails"):
+        if item.get(key) in (None, "", []):
+            raise InvalidInput("EG_BS_DEMAND_INVALID", f"Demands[{index}].{key} is required",
+                               {"index": index, "field": key})
+    try:
+        for line in item["demandDetails"]:
+            for k in ("taxAmount", "collectionAmount"):
+                if isinstance(line.get(k), float):      # the CLI parses with parse_float=Decimal
+                    raise TypeError(f"{k} arrived as a float; parse the JSON with parse_float=Decimal")
+        return bl.Demand.from_digit({**item, "payer": None})
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise InvalidInput("EG_BS_DEMAND_INVALID", f"Demands[{index}]: {err}", {"index": index}) from None
+
+
+def create_demands(app: "App", ctx: "RequestContext", demands_json: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`/billing-service/demand/_create`: all the demands, or none (the first refusal says why)."""
+    if not isinstance(demands_json, list) or not demands_json:
+        raise InvalidInput("EG_BS_DEMAND_INVALID", "no Demands to create")
+    parsed = [_parse_demand(item, i) for i, item in enumerate(demands_json)]
+    for d in parsed:
+        assert d.tenant_id
+        authorize(app, ctx, DEMAND_CREATE, d.tenant_id)
+    out = []
+    with app.uow(ctx) as uow:
+        s = uow.session
+        conn = s.connection()
+        created: list[bl.Demand] = []
+        for given, item in zip(parsed, demands_json):
+            tenant = given.tenant_id
+            assert tenant
+            masters = billing_masters(app, tenant, conn)
+            demand = _with_round_off(given)
+            others = _existing(s, tenant, demand.consumer_code, demand.business_service)
+            bl.validate_demand(demand, masters, [*others, *(c for c in created if c.tenant_id == tenant)])
+            created.append(demand)
+            payer = _parse_payer(uow, app, tenant, item.get("payer"))
+            row, details = store_demand_in(uow, app, ctx, demand, payer)
+            doc = demand_json(row, details)
+            if isinstance(item.get("payer"), Mapping):     # what the caller typed, as applications do
+                doc["payer"] = {**doc["payer"], "name": item["payer"].get("name"),
+                                "mobileNumber": item["payer"].get("mobileNumber")}
+            out.append(doc)
+        uow.commit()
+    return out
+
+
+def _present_payer(app: "App", uow: "UnitOfWork", ctx: "RequestContext", tenant_id: str,
+                   payer: Mapping[str, Any] | None, masker: masking.Masker) -> dict[str, Any] | None:
+    """The payer as the actor may see it (SecurityPolicy model "User"): masked, plain or hidden."""
+    if not payer:
+        return None
+    shown = masking.present(app, uow, ctx, "User", {**payer, "tenantId": tenant_id}, masker=masker,
+                            purpose="billing")
+    shown.pop("tenantId", None)
+    return shown
+
+
+def list_demands(app: "App", ctx: "RequestContext", tenant_id: str, consumer_code: str | None = None,
+                 business_service: str | None = None) -> list[dict[str, Any]]:
+    """`/billing-service/demand/_search`: the tenant's demands, newest first."""
+    if not tenant_id:
+        raise InvalidInput("INVALID_TENANT_ID", "a tenant is needed (--tenant pb.amritsar)")
+    authorize(app, ctx, DEMAND_SEARCH, tenant_id)
+    with app.uow(ctx) as uow:
+        s = uow.session
+        q = select(DemandRow).where(DemandRow.tenant_id == tenant_id)
+        if consumer_code:
+            q = q.where(DemandRow.consumer_code == consumer_code)
+        if business_service:
+            q = q.where(DemandRow.business_service == business_service)
+        rows = s.execute(q.order_by(DemandRow.created_at.desc(), DemandRow.id)).scalars().all()
+        details = _details_by_demand(s, [r.id for r in rows])
+        masker = masking.masker_for(app, tenant_id)
+        out = []
+        for r in rows:
+            doc = demand_json(r, details[r.id])
+            doc["payer"] = _present_payer(app, uow, ctx, tenant_id, doc.get("payer"), masker)
+            out.append(doc)
+        uow.commit()        # masking may have recorded a disclosure
+    return out
+
+
+# -- bills -----------------------------------------------------------------------------------------
+def demands_hash(demands: Iterable[bl.Demand]) -> str:
+    """What a bill was made from: each demand's id, status, minimum and line amounts."""
+    return content_hash(sorted(
+        [d.id, d.status, str(d.minimum_amount_payable), d.bill_expiry_time, d.fixed_bill_expiry_date,
+         sorted([x.id or "", x.tax_head_code, str(x.tax_amount), str(x.collection_amount)] for x in d.details)]
+        for d in demands))
+
+
+def bill_from_digit(doc: Mapping[str, Any]) -> bl.Bill:
+    """The domain Bill of DIGIT's Bill JSON (as this module stores it)."""
+    def amount(v: Any) -> Decimal:
+        return money(repr(v) if isinstance(v, float) else v) if v is not None else ZERO
+
+    details = []
+    for d in doc.get("billDetails") or []:
+        accounts = tuple(bl.BillAccountDetail(
+            tax_head_code=a["taxHeadCode"], amount=amount(a.get("amount")),
+            adjusted_amount=amount(a.get("adjustedAmount")), order=bl.parse_int(a.get("order"), 0) or 0,
+            is_actual_demand=bl.parse_bool(a.get("isActualDemand"), True), purpose=a.get("purpose"),
+            demand_detail_id=a.get("demandDetailId"), id=a.get("id")) for a in d.get("billAccountDetails") or [])
+        details.append(bl.BillDetail(
+            from_period=int(d["fromPeriod"]), to_period=int(d["toPeriod"]), expiry_date=int(d["expiryDate"]),
+            account_details=accounts, demand_id=d.get("demandId"), id=d.get("id"),
+            amount_paid=None if d.get("amountPaid") is None else amount(d["amountPaid"]),
+            additional_details=d.get("additionalDetails")))
+    return bl.Bill(
+        consumer_code=doc["consumerCode"], business_service=doc["businessService"], bill_details=tuple(details),
+        bill_date=int(doc["billDate"]), id=doc.get("id"), tenant_id=doc.get("tenantId"),
+        bill_number=doc.get("billNumber"), status=doc.get("status") or "ACTIVE", payer_name=doc.get("payerName"),
+        mobile_number=doc.get("mobileNumber"), payer_address=doc.get("payerAddress"),
+        payer_email=doc.get("payerEmail"), payer_id=doc.get("payerId"),
+        part_payment_allowed=bl.parse_bool(doc.get("partPaymentAllowed")),
+        is_advance_allowed=bl.parse_bool(doc.get("isAdvanceAllowed")),
+        minimum_amount_to_be_paid=amount(doc.get("minimumAmountToBePaid")),
+        collection_modes_not_allowed=tuple(doc.get("collectionModesNotAllowed") or ()),
+        additional_details=doc.get("additionalDetails"))
+
+
+def bill_in(uow: "UnitOfWork", app: "App", tenant_id: str, bill_id: str) -> tuple[BillRow, bl.Bill]:
+    """The stored bill (by id, or by bill number) of `tenant_id` and its domain Bill, for the
+    payment service inside its own unit of work. PII in the domain Bill stays ciphertext."""
+    s = uow.session
+    row = s.get(BillRow, bill_id)
+    if row is None:
+        row = s.execute(select(BillRow).where(BillRow.tenant_id == tenant_id, BillRow.bill_number == bill_id)
+                        .order_by(BillRow.created_at.desc())).scalars().first()
+    if row is None or row.tenant_id != tenant_id:
+        raise NotFound("EG_BS_BILL_NOT_FOUND", f"no bill {bill_id} at {tenant_id}",
+                       {"billId": bill_id, "tenantId": tenant_id})
+    return row, bill_from_digit(row.bill)
+
+
+def _active_bill(s: "Session", tenant_id: str, consumer_code: str, service: str) -> list[BillRow]:
+    return list(s.execute(select(BillRow).where(
+        BillRow.tenant_id == tenant_id, BillRow.consumer_code == consumer_code,
+        BillRow.business_service == service, BillRow.status == "ACTIVE")).scalars())
+
+
+def _expire(row: BillRow, now: dt.datetime) -> None:
+    row.status = "EXPIRED"
+    row.bill = {**row.bill, "status": "EXPIRED"}
+    row.updated_at = now
+
+
+def _bill_for(uow: "UnitOfWork", app: "App", ctx: "RequestContext", tenant_id: str,
+              rows: list[DemandRow], details: dict[str, list[DemandDetailRow]]) -> tuple[BillRow, bool] | None:
+    """The consumer code's bill: the ACTIVE one if still good, else a new one (old one EXPIRED).
+    None when nothing is due."""
+    s = uow.session
+    now = ctx.now()
+    demands = [demand_of(r, details[r.id]) for r in rows]
+    billable = [d for d in demands if d.status == "ACTIVE" and not d.is_settled]
+    if not billable:
+        return None
+    first = billable[0]
+    digest = demands_hash(billable)
+    active = _active_bill(s, tenant_id, first.consumer_code, first.business_service)
+    for old in active:
+        stored = (old.bill.get("additionalDetails") or {}).get("demandHash")
+        if stored == digest and _ms(now) < min(int(d["expiryDate"]) for d in old.bill["billDetails"]):
+            return old, False
+    for old in active:
+        _expire(old, now)
+        uow.record(Event("billing.bill.expired", tenant_id, "Bill", old.id, FETCH_BILL,
+                         {"Bill": [old.bill]}, before={"status": "ACTIVE"}, after={"status": "EXPIRED"}))
+    masters = billing_masters(app, tenant_id, s.connection())
+    config = masters.business_services.get(first.business_service)
+    number = idgen.generate_in(uow, app, BILL_ID_NAME, tenant_id, fmt=BILL_FALLBACK_FORMAT)[0]
+    bill = bl.make_bill(billable, masters.tax_heads, now, config.demand_update_time if config else None,
+                        service=config, bill_number=number)
+    bill = replace(bill, additional_details={"demandHash": digest})
+    doc = jsonable(bill.to_digit())
+    payer_row = next(r for r in rows if r.id == first.id)
+    assert bill.id
+    row = BillRow(id=bill.id, tenant_id=tenant_id, bill_number=number, consumer_code=bill.consumer_code,
+                  business_service=bill.business_service, status="ACTIVE",
+                  total_amount_paise=to_paise(bill.total_amount),
+                  expires_at=dt.datetime.fromtimestamp(bill.expiry_date / 1000, dt.timezone.utc),
+                  mobile_bidx=payer_row.payer_mobile_bidx, bill=doc, created_at=now, updated_at=now)
+    s.add(row)
+    s.flush()
+    uow.record(Event("billing.bill.generated", tenant_id, "Bill", row.id, FETCH_BILL, {"Bill": [doc]},
+                     before=None, after=doc))
+    return row, True
+
+
+def fetch_bill(app: "App", ctx: "RequestContext", tenant_id: str, *, consumer_code: str | None = None,
+               business_service: str | None = None, mobile: str | None = None,
+               application_no: str | None = None) -> list[dict[str, Any]]:
+    """`/billing-service/bill/v2/_fetchbill`: a bill per consumer code with dues, as DIGIT's
+    Bill JSON; the payer shown as the actor's roles may see it (SecurityPolicy "User")."""
+    if not tenant_id:
+        raise InvalidInput("INVALID_TENANT_ID", "a tenant is needed (--tenant pb.amritsar)")
+    given = [x for x in (consumer_code, mobile, application_no) if x]
+    if len(given) != 1:
+        raise InvalidInput("EG_BS_FETCHBILL_CRITERIA", "give one of: a consumer code (with its business "
+                           "service), a mobile number, an application number")
+    authorize(app, ctx, FETCH_BILL, tenant_id)
+    with app.uow(ctx) as uow:
+        s = uow.session
+        q = select(DemandRow).where(DemandRow.tenant_id == tenant_id, DemandRow.status == "ACTIVE")
+        code = consumer_code or application_no
+        if code:
+            q = q.where(DemandRow.consumer_code == code)
+        if business_service:
+            q = q.where(DemandRow.business_service == business_service)
+        if mobile:
+            m = normalize_mobile(mobile)
+            q = q.where(DemandRow.payer_mobile_bidx == app.keyring.blind_index(tenant_id, m, "mobile"))
+        rows = s.execute(q.order_by(DemandRow.consumer_code, DemandRow.business_service,
+                                    DemandRow.tax_period_from)).scalars().all()
+        details = _details_by_demand(s, [r.id for r in rows])
+        groups: dict[tuple[str, str], list[DemandRow]] = {}
+        for r in rows:
+            groups.setdefault((r.consumer_code, r.business_service), []).append(r)
+        bills = [b for g in groups.values() if (b := _bill_for(uow, app, ctx, tenant_id, g, details)) is not None]
+        if not bills:
+            raise NotFound(bl.E_NO_DEMANDS, "No Demands Found for the given bill generate criteria",
+                           {k: v for k, v in (("tenantId", tenant_id), ("consumerCode", code),
+                                              ("businessService", business_service),
+                                              ("mobileNumber", "given" if mobile else None)) if v})
+        masker = masking.masker_for(app, tenant_id)
+        out = [present_bill(app, uow, ctx, row.bill, masker) for row, _ in bills]
+        uow.commit()
+    return out
+
+
+def present_bill(app: "App", uow: "UnitOfWork", ctx: "RequestContext", doc: Mapping[str, Any],
+                 masker: masking.Masker | None = None) -> dict[str, Any]:
+    """A copy of a stored Bill JSON with payerName / mobileNumber as the actor may see them."""
+    tenant = doc.get("tenantId") or ""
+    out = dict(doc)
+    shown = _present_payer(app, uow, ctx, tenant, {"uuid": doc.get("payerId"), "name": doc.get("payerName"),
+                                                   "mobileNumber": doc.get("mobileNumber")},
+                           masker or masking.masker_for(app, tenant))
+    if shown:
+        out["payerName"], out["mobileNumber"] = shown.get("name"), shown.get("mobileNumber")
+    return out
+
+
+# -- the trade-licence calculator ------------------------------------------------------------------
+def _rate_for(records: list[dict[str, Any]], trade_type: str | None) -> tuple[dict[str, Any], str] | None:
+    """The FeeRates record for a trade type: exact, then the longest dotted prefix
+    (GOODS.RETAIL for GOODS.RETAIL.TST-4), then "*"."""
+    by_type = {str(r.get("tradeType")): r for r in records if isinstance(r, dict) and r.get("tradeType")}
+    if trade_type:
+        parts = trade_type.split(".")
+        for n in range(len(parts), 0, -1):
+            hit = by_type.get(".".join(parts[:n]))
+            if hit is not None:
+                return hit, ".".join(parts[:n])
+    if "*" in by_type:
+        return by_type["*"], "*"
+    return None
+
+
+def period_for(periods: list[bl.TaxPeriod], now_ms: int) -> tuple[bl.TaxPeriod, bool]:
+    """The period containing now, else the latest one; (period, contains_now)."""
+    containing = [p for p in periods if p.from_date <= now_ms <= p.to_date]
+    if containing:
+        return containing[0], True
+    return max(periods, key=lambda p: (p.to_date, p.from_date)), False
+
+
+def raise_tl_demand(uow: "UnitOfWork", app: "App", ctx: "RequestContext", pi: dict[str, Any]) -> None:
+    """On NewTL entering PENDINGPAYMENT: a TL demand (TL_TAX = rate × units, plus TL_ROUNDOFF) for
+    the application, consumer code = application number, payer = the applicant.
+
+    Does nothing when the tenant has no TradeLicense.FeeRates master at all (a store without the
+    calculator's master); refuses the transition (TL_FEE_RATE_NOT_FOUND) when the master is there
+    but has no rate for the trade type and no "*" record. Idempotent: an ACTIVE TL demand of the
+    application already there is left alone."""
+    s = uow.session
+    appl = s.get(Application, pi.get("businessId"))
+    if appl is None:
+        return
+    tenant = appl.tenant_id
+    conn = s.connection()
+    found_at, records = app.mdms.resolve(tenant, FEE_MODULE, FEE_MASTER, conn)
+    if not records:
+        return
+    existing = s.execute(select(DemandRow.id).where(
+        DemandRow.tenant_id == tenant, DemandRow.consumer_code == appl.application_no,
+        DemandRow.business_service == TL_SERVICE, DemandRow.status == "ACTIVE")).first()
+    if existing is not None:
+        return
+    details = appl.details or {}
+    trade_type = details.get("tradeType")
+    hit = _rate_for(records, trade_type)
+    if hit is None:
+        raise InvalidInput("TL_FEE_RATE_NOT_FOUND", f"no fee rate for trade type {trade_type!r} in "
+                           f"{FEE_MODULE}.{FEE_MASTER} at {found_at} (and no \"*\" record)",
+                           {"tradeType": trade_type, "tenantId": tenant})
+    record, matched = hit
+    try:
+        rate = number(repr(record["rate"]) if isinstance(record.get("rate"), float) else record["rate"])
+        units_raw = details.get("units", 1)
+        units = number(repr(units_raw) if isinstance(units_raw, float) else units_raw)
+    except (KeyError, TypeError, ValueError) as err:
+        raise InvalidInput("TL_FEE_RATE_INVALID", f"fee rate or units not a number: {err}",
+                           {"tradeType": trade_type}) from None
+    if units <= 0:
+        raise InvalidInput("TL_FEE_RATE_INVALID", f"units must be positive, not {units}", {"units": str(units)})
+    masters = billing_masters(app, tenant, conn)
+    periods = masters.periods_of(TL_SERVICE)
+    if not periods:
+        raise InvalidInput(bl.E_NO_TAXPERIODS, "No Tax Periods Found for the given BusinessServices value of [TL]",
+                           {"businessService": TL_SERVICE})
+    now = ctx.now()
+    period, contains_now = period_for(periods, _ms(now))
+    note = None if contains_now else (f"no TL tax period contains {now.date().isoformat()}: the latest, "
+                                      f"{period.code} ({period.financial_year}), was used")
+    demand = bl.Demand(
+        consumer_code=appl.application_no, business_service=TL_SERVICE, tax_period_from=period.from_date,
+        tax_period_to=period.to_date, tenant_id=tenant, consumer_type="TRADELICENSE",
+        details=(bl.DemandDetail(tax_head_code=TL_TAX, tax_amount=money(rate * units)),),
+        additional_details={"calculation": {"tradeType": trade_type, "rateFor": matched, "rate": str(rate),
+                                            "units": str(units), "rateTenant": found_at},
+                            "taxPeriod": {"code": period.code, "financialYear": period.financial_year,
+                                          "containsNow": contains_now, **({"note": note} if note else {})}})
+    demand = _with_round_off(demand)
+    bl.validate_demand(demand, masters, _existing(s, tenant, demand.consumer_code, TL_SERVICE))
+    payer = StoredPayer(appl.applicant_uuid, appl.applicant_name_enc, appl.applicant_mobile_enc,
+                        appl.applicant_mobile_bidx)
+    store_demand_in(uow, app, ctx, demand, payer, operation=TL_CALCULATE)
+
+
+if raise_tl_demand not in workflow._HOOKS.get(("NewTL", "PENDINGPAYMENT"), []):     # once, even on reload
+    workflow.on_enter("NewTL", "PENDINGPAYMENT", raise_tl_demand)
