@@ -168,7 +168,8 @@ def test_rotate_keeps_old_keys_and_new_ciphertext_uses_the_new_key(app: App, fro
     assert KeyRing(app).decrypt(None, old) == KeyRing(app).decrypt(None, new) == NAME
     # the events name keys, never their material
     with app.store.engine.connect() as conn:
-        events = conn.execute(select(OutboxEvent.payload).where(OutboxEvent.event_type == "keys.rotated")).scalars().all()
+        events = conn.execute(select(OutboxEvent.payload).where(OutboxEvent.event_type == "keys.rotated")
+                              .order_by(OutboxEvent.seq)).scalars().all()
         audit = conn.execute(select(AuditRecord.before, AuditRecord.after)
                              .where(AuditRecord.operation == crypto.ROTATE_ACTION)).all()
         wrapped = conn.execute(select(DataKey.wrapped)).scalars().all()
