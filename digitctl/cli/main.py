@@ -98,8 +98,8 @@ def root(
 
 
 def _register() -> None:
-    from digitctl.cli import (applications, audit, billing, filestore, idgen, inbox, keys, mdms, otp, session,
-                              shifts, store, tenants, users, workflow)
+    from digitctl.cli import (applications, audit, billing, filestore, idgen, inbox, keys, mdms, otp, reports,
+                              session, shifts, store, tenants, users, workflow)
 
     store.register(app)
     session.register(app)
@@ -112,6 +112,7 @@ def _register() -> None:
     app.command("inbox")(inbox.inbox)
     app.add_typer(filestore.app, name="filestore")
     app.add_typer(shifts.app, name="shift")
+    app.add_typer(reports.app, name="report")
     app.add_typer(billing.demand_app, name="demand")
     app.add_typer(billing.bill_app, name="bill")
     app.add_typer(mdms.app, name="mdms")
