@@ -98,8 +98,8 @@ def root(
 
 
 def _register() -> None:
-    from digitctl.cli import (applications, audit, billing, filestore, idgen, inbox, keys, mdms, otp, reports,
-                              session, shifts, store, tenants, users, workflow)
+    from digitctl.cli import (applications, audit, billing, collection, filestore, idgen, inbox, keys, mdms, otp,
+                              reports, session, shifts, store, tenants, users, workflow)
 
     store.register(app)
     session.register(app)
@@ -113,6 +113,9 @@ def _register() -> None:
     app.add_typer(filestore.app, name="filestore")
     app.add_typer(shifts.app, name="shift")
     app.add_typer(reports.app, name="report")
+    app.command("pay")(collection.pay)
+    app.add_typer(collection.payment_app, name="payment")
+    app.add_typer(collection.receipt_app, name="receipt")
     app.add_typer(billing.demand_app, name="demand")
     app.add_typer(billing.bill_app, name="bill")
     app.add_typer(mdms.app, name="mdms")

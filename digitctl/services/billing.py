@@ -349,7 +349,7 @@ def _active_bill(s: "Session", tenant_id: str, consumer_code: str, service: str)
         BillRow.business_service == service, BillRow.status == "ACTIVE")).scalars())
 
 
-def _expire(row: BillRow, now: dt.datetime) -> None:
+def expire(row: BillRow, now: dt.datetime) -> None:
     row.status = "EXPIRED"
     row.bill = {**row.bill, "status": "EXPIRED"}
     row.updated_at = now
@@ -373,7 +373,7 @@ def _bill_for(uow: "UnitOfWork", app: "App", ctx: "RequestContext", tenant_id: s
         if stored == digest and _ms(now) < min(int(d["expiryDate"]) for d in old.bill["billDetails"]):
             return old, False
     for old in active:
-        _expire(old, now)
+        expire(old, now)
         uow.record(Event("billing.bill.expired", tenant_id, "Bill", old.id, FETCH_BILL,
                          {"Bill": [old.bill]}, before={"status": "ACTIVE"}, after={"status": "EXPIRED"}))
     masters = billing_masters(app, tenant_id, s.connection())

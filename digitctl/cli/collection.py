@@ -1,0 +1,179 @@
+"""`digitctl pay`, `digitctl payment cancel|dishonour|remit|show`, `digitctl receipt print`
+(DIGIT collection-services v2 at the counter). Parse, call digitctl.services.collection, render.
+
+`-o json|yaml|csv|table` is the root's output option (hoisted); `receipt print -o FILE` is the
+file to write, because the root hoists `-o` only when a format name follows it."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import typer
+
+payment_app = typer.Typer(help="Payments: show, cancel, dishonour (cheque/DD), remit to the bank.",
+                          no_args_is_help=True)
+receipt_app = typer.Typer(help="Receipts: print (a reprint is marked DUPLICATE).", no_args_is_help=True)
+
+PAYMENT_COLUMNS = ["field", "value"]
+
+
+def _inr(value: Any) -> str:
+    from digitctl.domain.money import format_inr
+
+    return "" if value in (None, "") else format_inr(str(value))
+
+
+def _tenant(explicit: str | None) -> str:
+    from digitctl.cli.main import tenant_option_value
+    from digitctl.errors import InvalidInput
+
+    t = tenant_option_value(explicit)
+    if not t:
+        raise InvalidInput("INVALID_TENANT_ID", "a tenant is needed (--tenant pb.amritsar)")
+    return t
+
+
+def _app_ctx(tenant: str | None) -> tuple[Any, Any, str]:
+    from digitctl.cli.output import state
+    from digitctl.services.store import require_initialized
+
+    st = state()
+    require_initialized(st.app)
+    t = _tenant(tenant)
+    return st.app, st.app.context(t), t
+
+
+def _summary(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    pd = (doc.get("paymentDetails") or [{}])[0]
+    extra = doc.get("additionalDetails") or {}
+    rows = [("receipt number", pd.get("receiptNumber") or ""), ("consumer code", (pd.get("bill") or {}).get("consumerCode", "")),
+            ("service", pd.get("businessService") or ""), ("mode", doc.get("paymentMode") or ""),
+            ("amount paid", _inr(doc.get("totalAmountPaid"))), ("total due", _inr(doc.get("totalDue"))),
+            ("bill status", (pd.get("bill") or {}).get("status", "")),
+            ("payment status", doc.get("paymentStatus") or ""), ("instrument status", doc.get("instrumentStatus") or ""),
+            ("payer", doc.get("payerName") or ""), ("mobile", doc.get("mobileNumber") or ""),
+            ("counter", extra.get("counterCode") or "")]
+    if doc.get("instrumentNumber"):
+        rows.append(("instrument", f"{doc['instrumentNumber']} {extra.get('bankName') or ''} "
+                                   f"{extra.get('branchName') or ''} {doc.get('ifscCode') or ''}".strip()))
+    if extra.get("cancellationReason"):
+        rows.append(("cancelled for", extra["cancellationReason"]))
+    return rows
+
+
+def _emit_payment(doc: dict[str, Any], title: str) -> None:
+    from digitctl.cli.output import emit
+
+    rows = _summary(doc)
+    emit({"Payments": [doc]}, rows=rows, columns=PAYMENT_COLUMNS, title=title)
+
+
+def _date(text: str | None) -> dt.date | None:
+    from digitctl.errors import InvalidInput
+
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput("INVALID_INSTRUMENT_DATE", f"--instrument-date {text!r} is not a date YYYY-MM-DD",
+                           {"instrumentDate": text}) from None
+
+
+def pay(
+    bill: str = typer.Option(..., "--bill", help="Bill id or bill number (from `digitctl bill fetch`)."),
+    tenant: str = typer.Option(None, "--tenant"),
+    mode: str = typer.Option(..., "--mode", help="CASH | CHEQUE | DD | OFFLINE_NEFT | OFFLINE_RTGS | POSTAL_ORDER | CARD"),
+    amount: str = typer.Option(..., "--amount", help="Rupees, whole (no paise)."),
+    instrument_number: str = typer.Option(None, "--instrument-number", help="Cheque / DD number, NEFT/RTGS reference."),
+    instrument_date: str = typer.Option(None, "--instrument-date", help="Date on the cheque / DD (YYYY-MM-DD)."),
+    bank: str = typer.Option(None, "--bank", help="Bank the cheque / DD is drawn on."),
+    branch: str = typer.Option(None, "--branch", help="Its branch."),
+    ifsc: str = typer.Option(None, "--ifsc", help="Branch IFSC (e.g. PUNB0012300)."),
+    payer_name: str = typer.Option(None, "--payer-name", help="Who pays, when not the bill's payer."),
+    mobile: str = typer.Option(None, "--mobile", help="Payer's mobile."),
+) -> None:
+    """Take a payment against a bill (needs an open shift); -o json prints DIGIT's Payment."""
+    from digitctl.services import collection
+
+    application, ctx, t = _app_ctx(tenant)
+    doc = collection.pay(application, ctx, tenant_id=t, bill_id=bill, mode=mode, amount=amount,
+                         instrument_number=instrument_number, instrument_date=_date(instrument_date), bank=bank,
+                         branch=branch, ifsc=ifsc, payer_name=payer_name, mobile=mobile)
+    _emit_payment(doc, "Payment recorded")
+
+
+@payment_app.command("show")
+def show_cmd(receipt_no: str = typer.Argument(..., metavar="RECEIPT_NO"),
+             tenant: str = typer.Option(None, "--tenant")) -> None:
+    """A payment by receipt number; -o json prints DIGIT's Payment."""
+    from digitctl.services import collection
+
+    application, ctx, t = _app_ctx(tenant)
+    _emit_payment(collection.get_payment(application, ctx, t, receipt_no), "Payment")
+
+
+@payment_app.command("cancel")
+def cancel_cmd(receipt_no: str = typer.Argument(..., metavar="RECEIPT_NO"),
+               tenant: str = typer.Option(None, "--tenant"),
+               reason: str = typer.Option(..., "--reason", help="ERRORRECEIPT | CHEQUEBOUNCE | OTHER "
+                                          "(common-masters.CancelReceiptReason)"),
+               comment: str = typer.Option(None, "--comment")) -> None:
+    """Cancel the latest payment of a consumer code; what it paid is owed again."""
+    from digitctl.services import collection
+
+    application, ctx, t = _app_ctx(tenant)
+    _emit_payment(collection.cancel(application, ctx, t, receipt_no, reason, comment), "Payment cancelled")
+
+
+@payment_app.command("dishonour")
+def dishonour_cmd(receipt_no: str = typer.Argument(..., metavar="RECEIPT_NO"),
+                  tenant: str = typer.Option(None, "--tenant"),
+                  reason: str = typer.Option(None, "--reason"),
+                  comment: str = typer.Option(None, "--comment")) -> None:
+    """Mark a cheque / DD payment dishonoured (bounced); what it paid is owed again."""
+    from digitctl.services import collection
+
+    application, ctx, t = _app_ctx(tenant)
+    _emit_payment(collection.dishonour(application, ctx, t, receipt_no, reason, comment), "Payment dishonoured")
+
+
+@payment_app.command("remit")
+def remit_cmd(receipt_nos: list[str] = typer.Argument(None, metavar="[RECEIPT_NO]...",
+                                                      help="Receipts to deposit (default: your shift's NEW payments)."),
+              tenant: str = typer.Option(None, "--tenant"),
+              bank: str = typer.Option(None, "--bank", help="Bank and branch the deposit is made at.")) -> None:
+    """Deposit payments in the bank: prints the deposit slip (instruments and cash)."""
+    from digitctl.cli.output import emit
+    from digitctl.services import collection
+
+    application, ctx, t = _app_ctx(tenant)
+    slip = collection.remit(application, ctx, t, list(receipt_nos or []), bank)
+    rows = [(i["receiptNumber"], i["paymentMode"], i["instrumentNumber"] or "", i["bankName"] or "", _inr(i["amount"]))
+            for i in slip["instruments"]]
+    rows.append(("cash", "CASH", f"{len(slip['cash']['receipts'])} receipts", "", _inr(slip["cashTotal"])))
+    rows.append(("total", "", "", "", _inr(slip["total"])))
+    emit({"Remittance": slip}, rows=rows, columns=["receipt", "mode", "instrument", "bank", "amount"],
+         title=f"Deposit slip {slip['slipNumber']}")
+
+
+@receipt_app.command("print")
+def print_cmd(receipt_no: str = typer.Argument(..., metavar="RECEIPT_NO"),
+              tenant: str = typer.Option(None, "--tenant"),
+              fmt: str = typer.Option("a4", "--format", help="a4 | a5 | thermal"),
+              out: Path = typer.Option(None, "--out", "-o", help="PDF file (default: the receipt number, '/' → '-')."),
+              copy: bool = typer.Option(False, "--copy", help="A copy for the payer: marked DUPLICATE.")) -> None:
+    """Print a receipt as PDF. The first print is the original; a reprint is marked DUPLICATE,
+    a cancelled receipt CANCELLED."""
+    from digitctl.cli.output import emit
+    from digitctl.services import collection
+
+    application, ctx, t = _app_ctx(tenant)
+    pdf, doc, duplicate = collection.receipt_pdf(application, ctx, t, receipt_no, fmt=fmt, copy=copy)
+    target = out or Path(receipt_no.replace("/", "-") + ".pdf")
+    target.write_bytes(pdf)
+    marks = [m for m, on in (("DUPLICATE", duplicate), ("CANCELLED", doc.get("paymentStatus") == "CANCELLED")) if on]
+    info = {"receiptNumber": receipt_no, "file": str(target), "format": fmt, "bytes": len(pdf), "marks": marks}
+    emit({"Receipt": info}, rows=[(k, v if not isinstance(v, list) else ", ".join(v)) for k, v in info.items()],
+         columns=["field", "value"], title="Receipt printed")

@@ -1,0 +1,139 @@
+"""`digitctl pay`, `digitctl receipt print`, `digitctl payment show|cancel|remit` through Typer's
+runner, logged in as the demo counter clerk with an open shift, on a scratch store in tmp_path."""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from digitctl.bootstrap import build
+from digitctl.clock import FixedClock, parse_instant
+from digitctl.resources import bundled
+from digitctl.services import mdms, quickstart
+from digitctl.services.store import init_store
+
+runner = CliRunner()
+NOW = "2026-11-25T11:00:00+05:30"
+CONFIGS = bundled("configs")
+TL_FROM, TL_TO = 1585679399000, 1617172199000
+
+
+def _cli() -> typer.Typer:
+    """digitctl's root app; while cli/main.py does not mount these yet, a copy with them mounted."""
+    from digitctl.cli import billing, collection, main
+
+    groups = {g.name for g in main.app.registered_groups}
+    commands = {c.name for c in main.app.registered_commands}
+    if {"demand", "bill", "payment", "receipt"} <= groups and "pay" in commands:
+        return main.app
+    scratch = copy.copy(main.app)
+    scratch.registered_groups = [*main.app.registered_groups]
+    scratch.registered_commands = [*main.app.registered_commands]
+    for name, sub in (("demand", billing.demand_app), ("bill", billing.bill_app),
+                      ("payment", collection.payment_app), ("receipt", collection.receipt_app)):
+        if name not in groups:
+            scratch.add_typer(sub, name=name)
+    if "pay" not in commands:
+        scratch.command("pay")(collection.pay)
+    return scratch
+
+
+CLI = _cli()
+
+
+def run(store: str, *args: str, stdin: str | None = None):
+    return runner.invoke(CLI, ["--store", store, *args], input=stdin, env={"DIGITCTL_NOW": NOW})
+
+
+@pytest.fixture
+def store(tmp_path) -> str:
+    url = f"sqlite:///{tmp_path / 'pay.db'}"
+    app = build(url, FixedClock(parse_instant(NOW)))
+    try:
+        init_store(app, app.context(), "pb", "C01")
+        mdms.apply(app, app.context("pb"), [CONFIGS / "mdms" / "data" / "pb"],
+                   master_config=CONFIGS / "mdms" / "master-config.json")
+        quickstart.demo_users(app, app.context())
+    finally:
+        app.close()
+    run(url, "logout")
+    res = run(url, "login", "--username", "clerk.amritsar", "--password-stdin", stdin=quickstart.DEMO_PASSWORD + "\n")
+    assert res.exit_code == 0, res.output
+    return url
+
+
+def _bill(store: str, tmp_path: Path, consumer: str) -> dict:
+    path = tmp_path / f"{consumer}.json"
+    path.write_text(json.dumps({"Demands": [{
+        "tenantId": "pb.amritsar", "consumerCode": consumer, "businessService": "TL", "taxPeriodFrom": TL_FROM,
+        "taxPeriodTo": TL_TO, "payer": {"name": "Simran Kaur", "mobileNumber": "9876543210"},
+        "demandDetails": [{"taxHeadMasterCode": "TL_TAX", "taxAmount": "1250", "collectionAmount": "0"}]}]}))
+    res = run(store, "-o", "json", "demand", "create", "-f", str(path))
+    assert res.exit_code == 0, res.output
+    res = run(store, "-o", "json", "bill", "fetch", "--tenant", "pb.amritsar", "--consumer-code", consumer,
+              "--service", "TL")
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)["Bill"][0]
+
+
+def test_pay_print_reprint_cancel(store, tmp_path):
+    bill = _bill(store, tmp_path, "TL-CLI-1")
+    refused = run(store, "-o", "json", "pay", "--bill", bill["id"], "--tenant", "pb.amritsar", "--mode", "CASH",
+                  "--amount", "1250")
+    assert refused.exit_code == 2 and json.loads(refused.stdout)["Errors"][0]["code"] == "SHIFT_NOT_OPEN"
+    assert run(store, "shift", "open", "--float", "500").exit_code == 0
+
+    bad = run(store, "-o", "json", "pay", "--bill", bill["billNumber"], "--tenant", "pb.amritsar", "--mode", "CHEQUE",
+              "--amount", "1250", "--instrument-number", "123456", "--instrument-date", "2026-12-01",
+              "--bank", "PNB", "--branch", "Hall Bazar", "--ifsc", "PUNB0012300")
+    assert bad.exit_code == 2 and json.loads(bad.stdout)["Errors"][0]["code"] == "INVALID_INSTRUMENT_DATE"
+
+    res = run(store, "-o", "json", "pay", "--bill", bill["billNumber"], "--tenant", "pb.amritsar", "--mode", "CASH",
+              "--amount", "1250", "--payer-name", "Simran Kaur")
+    assert res.exit_code == 0, res.output
+    [payment] = json.loads(res.stdout)["Payments"]
+    receipt = payment["paymentDetails"][0]["receiptNumber"]
+    assert receipt.startswith("C01/") and payment["totalAmountPaid"] == "1250.00"
+
+    table = run(store, "pay", "--bill", bill["id"], "--tenant", "pb.amritsar", "--mode", "CASH", "--amount", "1250")
+    assert table.exit_code == 2 and "BILL_ALREADY_PAID" in table.stderr
+
+    shown = run(store, "payment", "show", receipt, "--tenant", "pb.amritsar")
+    assert shown.exit_code == 0 and "₹1,250.00" in shown.stdout
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    first = scratch / "first.pdf"
+    res = run(store, "-o", "json", "receipt", "print", receipt, "--tenant", "pb.amritsar", "-o", str(first))
+    assert res.exit_code == 0, res.output
+    info = json.loads(res.stdout)["Receipt"]
+    assert info["marks"] == [] and first.read_bytes().startswith(b"%PDF")
+    second = scratch / "second.pdf"
+    res = run(store, "-o", "json", "receipt", "print", receipt, "--tenant", "pb.amritsar", "--format", "thermal",
+              "--out", str(second))
+    assert res.exit_code == 0 and json.loads(res.stdout)["Receipt"]["marks"] == ["DUPLICATE"]
+
+    res = run(store, "-o", "json", "payment", "cancel", receipt, "--tenant", "pb.amritsar", "--reason", "NOPE")
+    assert res.exit_code == 2 and json.loads(res.stdout)["Errors"][0]["code"] == "INVALID_CANCEL_REASON"
+    res = run(store, "-o", "json", "payment", "cancel", receipt, "--tenant", "pb.amritsar", "--reason", "ERRORRECEIPT")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["Payments"][0]["paymentStatus"] == "CANCELLED"
+    third = scratch / "third.pdf"
+    res = run(store, "-o", "json", "receipt", "print", receipt, "--tenant", "pb.amritsar", "--copy", "-o", str(third))
+    assert res.exit_code == 0 and json.loads(res.stdout)["Receipt"]["marks"] == ["DUPLICATE", "CANCELLED"]
+
+
+def test_remit_prints_a_slip(store, tmp_path):
+    assert run(store, "shift", "open", "--float", "0").exit_code == 0
+    for consumer in ("TL-CLI-1", "TL-CLI-2"):
+        bill = _bill(store, tmp_path, consumer)
+        res = run(store, "pay", "--bill", bill["id"], "--tenant", "pb.amritsar", "--mode", "CASH", "--amount", "1250")
+        assert res.exit_code == 0, res.output
+    res = run(store, "-o", "json", "payment", "remit", "--tenant", "pb.amritsar", "--bank", "SBI Hall Bazar")
+    assert res.exit_code == 0, res.output
+    slip = json.loads(res.stdout)["Remittance"]
+    assert slip["cashTotal"] == "2500.00" and slip["total"] == "2500.00" and len(slip["cash"]["receipts"]) == 2
