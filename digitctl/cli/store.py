@@ -69,6 +69,12 @@ def quickstart(
         if result.applications:
             con.print("Demo applications: " + ", ".join(f"{a['applicationNo']} ({a['businessService']} "
                                                         f"{a['status']})" for a in result.applications))
+            for a in result.applications:
+                if a.get("billId"):
+                    con.print(f"Ready to pay at the counter (clerk.amritsar's shift is open, float ₹2,000): "
+                              f"bill {a['billId']} for {a['applicationNo']}, ₹{a['amountDue']}\n"
+                              f"  digitctl pay --bill {a['billId']} --tenant pb.amritsar --mode CASH "
+                              f"--amount {a['amountDue'].split('.')[0]}", markup=False)
         con.print("\nTry next (with the same --store or DIGIT_STORE):")
         for cmd in ("digitctl login --username admin",
                     "digitctl whoami",

@@ -120,6 +120,10 @@ DEMO_APPLICATIONS = [
     ("NewTL", "Rajinder Pal", "9812345671", "SUN12", [("clerk.amritsar", "APPLY"), ("verifier.amritsar", "FORWARD")]),
     ("NewTL", "Sukhwinder Kaur", "9812345672", "SUN13",
      [("clerk.amritsar", "APPLY"), ("verifier.amritsar", "FORWARD"), ("inspector.amritsar", "FORWARD")]),
+    # approved: the fee demand is raised on PENDINGPAYMENT and a bill waits at the counter
+    ("NewTL", "ਗੁਰਪ੍ਰੀਤ ਕੌਰ", "9812345673", "SUN02",
+     [("clerk.amritsar", "APPLY"), ("verifier.amritsar", "FORWARD"), ("inspector.amritsar", "FORWARD"),
+      ("approver.amritsar", "APPROVE")]),
     ("PGR", "Simran Kaur", "9876543210", "SUN04", []),
 ]
 
@@ -145,11 +149,25 @@ def demo_applications(app: "App", ctx: "RequestContext") -> list[dict[str, str]]
     for service, name, mobile, locality, steps in DEMO_APPLICATIONS:
         created = applications.create(app, as_user("clerk.amritsar"), business_service=service,
                                       tenant_id="pb.amritsar", applicant_name=name, applicant_mobile=mobile,
-                                      locality=locality, details={"demo": True})
+                                      locality=locality, details={"demo": True, "tradeType": "GOODS.RETAIL.TST-4"}
+                                      if service == "NewTL" else {"demo": True})
         number = created["applicationNo"]
         status = created.get("applicationStatus")
         for who, action in steps:
             pi = applications.transition(app, as_user(who), number, action)
             status = pi["state"]["applicationStatus"]
         out.append({"applicationNo": number, "businessService": service, "status": str(status)})
+    counter_ready(app, as_user("clerk.amritsar"), out)
     return out
+
+
+def counter_ready(app: "App", clerk: "RequestContext", made: list[dict[str, str]]) -> None:
+    """Bills fetched for what awaits payment, and the demo clerk's shift open with a float."""
+    from digitctl.services import billing, shifts
+
+    for a in made:
+        if a["status"] == "PENDINGPAYMENT":
+            bill = billing.fetch_bill(app, clerk, "pb.amritsar", application_no=a["applicationNo"])[0]
+            a["billId"] = bill["id"]
+            a["amountDue"] = str(bill["totalAmount"])
+    shifts.open_shift(app, clerk, "2000")
