@@ -91,3 +91,14 @@ def app(store_url: str, frozen_clock: FixedClock) -> Iterator[App]:
         yield application
     finally:
         application.close()
+
+
+@pytest.fixture
+def state_app(app: App) -> App:
+    """A store (both backends) holding the bundled demo state's master data."""
+    from digitctl.resources import bundled
+    from digitctl.services import mdms
+
+    configs = bundled("configs") / "mdms"
+    mdms.apply(app, app.context("pb"), [configs / "data" / "pb"], master_config=configs / "master-config.json")
+    return app

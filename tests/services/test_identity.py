@@ -2,8 +2,6 @@
 bundled state's real role-action masters."""
 from __future__ import annotations
 
-import datetime as dt
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -15,13 +13,6 @@ from digitctl.services import auth, idgen, mdms, otp, users
 from local_store.models import LoginAttempt, OutboxEvent, UserAccount
 
 PASSWORD = "Counter@123"
-
-
-@pytest.fixture
-def state_app(app):
-    configs = bundled("configs") / "mdms"
-    mdms.apply(app, app.context("pb"), [configs / "data" / "pb"], master_config=configs / "master-config.json")
-    return app
 
 
 def make(app, user_name: str, roles: list[tuple[str, str]], *, type_: str = "EMPLOYEE",

@@ -14,8 +14,7 @@ from sqlalchemy import insert, update
 from digitctl.clock import IST
 from digitctl.context import RequestContext
 from digitctl.errors import Forbidden, InvalidInput
-from digitctl.resources import bundled
-from digitctl.services import mdms, reports, users
+from digitctl.services import reports, users
 from local_store.models import Payment, Shift
 
 PASSWORD = "Counter@123"
@@ -29,13 +28,6 @@ def ist(day: dt.date, hh: int, mm: int) -> dt.datetime:
 
 def paise(rupees: str) -> int:
     return int(Decimal(rupees) * 100)
-
-
-@pytest.fixture
-def state_app(app):
-    configs = bundled("configs") / "mdms"
-    mdms.apply(app, app.context("pb"), [configs / "data" / "pb"], master_config=configs / "master-config.json")
-    return app
 
 
 def make_user(app, user_name: str, roles: list[tuple[str, str]], mobile: str) -> None:

@@ -11,19 +11,11 @@ from sqlalchemy import delete, func, insert, select
 
 from digitctl.context import RequestContext
 from digitctl.errors import Forbidden, InvalidInput
-from digitctl.resources import bundled
-from digitctl.services import mdms, shifts, users
+from digitctl.services import shifts, users
 from local_store.models import AuditRecord, OutboxEvent, Payment, Shift, StoreMeta
 
 PASSWORD = "Counter@123"
 TENANT = "pb.amritsar"
-
-
-@pytest.fixture
-def state_app(app):
-    configs = bundled("configs") / "mdms"
-    mdms.apply(app, app.context("pb"), [configs / "data" / "pb"], master_config=configs / "master-config.json")
-    return app
 
 
 def make_user(app, user_name: str, roles: list[tuple[str, str]], mobile: str) -> None:
