@@ -102,3 +102,22 @@ def state_app(app: App) -> App:
     configs = bundled("configs") / "mdms"
     mdms.apply(app, app.context("pb"), [configs / "data" / "pb"], master_config=configs / "master-config.json")
     return app
+
+
+@pytest.fixture
+def demo_users_url(tmp_path: Path, frozen_clock: FixedClock) -> str:
+    """A SQLite store with the bundled state and quickstart's demo users (nobody logged in)."""
+    from digitctl.resources import bundled
+    from digitctl.services import mdms, quickstart
+    from digitctl.services.store import init_store
+
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    app = build(url, clock=frozen_clock)
+    try:
+        init_store(app, app.context(), "pb", "C01")
+        configs = bundled("configs") / "mdms"
+        mdms.apply(app, app.context("pb"), [configs / "data" / "pb"], master_config=configs / "master-config.json")
+        quickstart.demo_users(app, app.context())
+    finally:
+        app.close()
+    return url

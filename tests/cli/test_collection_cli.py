@@ -2,19 +2,15 @@
 runner, logged in as the demo counter clerk with an open shift, on a scratch store in tmp_path."""
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from digitctl.bootstrap import build
-from digitctl.clock import FixedClock, parse_instant
+from digitctl.cli.main import app as cli_app
 from digitctl.resources import bundled
-from digitctl.services import mdms, quickstart
-from digitctl.services.store import init_store
+from digitctl.services import quickstart
 
 runner = CliRunner()
 NOW = "2026-11-25T11:00:00+05:30"
@@ -22,27 +18,7 @@ CONFIGS = bundled("configs")
 TL_FROM, TL_TO = 1585679399000, 1617172199000
 
 
-def _cli() -> typer.Typer:
-    """digitctl's root app; while cli/main.py does not mount these yet, a copy with them mounted."""
-    from digitctl.cli import billing, collection, main
-
-    groups = {g.name for g in main.app.registered_groups}
-    commands = {c.name for c in main.app.registered_commands}
-    if {"demand", "bill", "payment", "receipt"} <= groups and "pay" in commands:
-        return main.app
-    scratch = copy.copy(main.app)
-    scratch.registered_groups = [*main.app.registered_groups]
-    scratch.registered_commands = [*main.app.registered_commands]
-    for name, sub in (("demand", billing.demand_app), ("bill", billing.bill_app),
-                      ("payment", collection.payment_app), ("receipt", collection.receipt_app)):
-        if name not in groups:
-            scratch.add_typer(sub, name=name)
-    if "pay" not in commands:
-        scratch.command("pay")(collection.pay)
-    return scratch
-
-
-CLI = _cli()
+CLI = cli_app
 
 
 def run(store: str, *args: str, stdin: str | None = None):
@@ -50,16 +26,8 @@ def run(store: str, *args: str, stdin: str | None = None):
 
 
 @pytest.fixture
-def store(tmp_path) -> str:
-    url = f"sqlite:///{tmp_path / 'pay.db'}"
-    app = build(url, FixedClock(parse_instant(NOW)))
-    try:
-        init_store(app, app.context(), "pb", "C01")
-        mdms.apply(app, app.context("pb"), [CONFIGS / "mdms" / "data" / "pb"],
-                   master_config=CONFIGS / "mdms" / "master-config.json")
-        quickstart.demo_users(app, app.context())
-    finally:
-        app.close()
+def store(demo_users_url) -> str:
+    url = demo_users_url
     run(url, "logout")
     res = run(url, "login", "--username", "clerk.amritsar", "--password-stdin", stdin=quickstart.DEMO_PASSWORD + "\n")
     assert res.exit_code == 0, res.output

@@ -2,12 +2,9 @@
 on the real workflow files."""
 from __future__ import annotations
 
-import copy
 import json
-from pathlib import Path
 
 import pytest
-import typer
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -16,6 +13,7 @@ from digitctl.clock import FixedClock, parse_instant
 from digitctl.resources import bundled
 from digitctl.services import mdms, quickstart, workflow
 from digitctl.services.store import init_store
+from digitctl.cli.main import app as cli_app
 from local_store.models import OutboxEvent, WfBusinessService
 
 runner = CliRunner()
@@ -24,26 +22,7 @@ CONFIGS = bundled("configs")
 PASSWORD = quickstart.DEMO_PASSWORD
 
 
-def _cli() -> typer.Typer:
-    """digitctl's root app; while cli/main.py does not mount `application` and `inbox` yet, a
-    copy of it with them mounted (the real app is left as it is)."""
-    from digitctl.cli import applications, inbox, main
-
-    groups = {g.name for g in main.app.registered_groups}
-    commands = {c.name for c in main.app.registered_commands}
-    if "application" in groups and "inbox" in commands:
-        return main.app
-    scratch = copy.copy(main.app)
-    scratch.registered_groups = [*main.app.registered_groups]
-    scratch.registered_commands = [*main.app.registered_commands]
-    if "application" not in groups:
-        scratch.add_typer(applications.app, name="application")
-    if "inbox" not in commands:
-        scratch.command("inbox")(inbox.inbox)
-    return scratch
-
-
-CLI = _cli()
+CLI = cli_app
 
 
 def run(store: str, *args: str, stdin: str | None = None, now: str = NOW):
