@@ -41,8 +41,7 @@ def login(
 
         sys.stdout.write(result.token + "\n")
         return
-    with app.uow(app.base_context(), readonly=True) as uow:
-        store_id = uow.meta("store_id") or ""
+    store_id = app.store_meta("store_id") or ""
     path = auth.save_session(store_id, result)
     doc = {"userName": result.user_name, "tenantId": result.tenant_id, "expiresAt": result.expires_at.isoformat(),
            "roles": [{"code": c, "tenantId": t} for c, t in result.roles], "sessionFile": str(path)}
@@ -63,8 +62,7 @@ def logout() -> None:
     st = state()
     app = st.app
     require_initialized(app)
-    with app.uow(app.base_context(), readonly=True) as uow:
-        store_id = uow.meta("store_id") or ""
+    store_id = app.store_meta("store_id") or ""
     token = auth.saved_token(store_id)
     if token:
         auth.logout(app, app.base_context(), token)
@@ -109,8 +107,7 @@ def access_check(
     ctx = app.context(tenant_id)
     actor = ctx.actor
     if user:
-        with app.uow(ctx, readonly=True) as uow:
-            actor = users.actor_of(uow.session, users.find(uow.session, user))
+        actor = users.actor_by_name(app, user)
     decision = access.check(app, ctx, actor, action, tenant_id)
 
     def human(con: Any) -> None:

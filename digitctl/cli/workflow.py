@@ -95,13 +95,6 @@ def show_cmd(code: str = typer.Argument(...), tenant: str = typer.Option(None, "
          columns=["state", "applicationStatus", "sla", "flags", "action", "nextState", "roles"])
 
 
-def _resolve_users(app: Any, names: list[str]) -> list[str]:
-    from digitctl.services import users
-
-    with app.uow(app.base_context(), readonly=True) as uow:
-        return [users.find(uow.session, n).uuid for n in names]
-
-
 @app.command("transition")
 def transition_cmd(
     business_id: str = typer.Argument(...),
@@ -115,7 +108,7 @@ def transition_cmd(
 ) -> None:
     """Take a workflow action on an application/complaint."""
     from digitctl.cli.main import tenant_option_value
-    from digitctl.services import workflow
+    from digitctl.services import users, workflow
     from digitctl.services.store import require_initialized
 
     st = state()
@@ -134,7 +127,7 @@ def transition_cmd(
         kw["expected_state"] = expect_state
     pi = workflow.transition(st.app, ctx, tenant_id=t, business_id=business_id, action=action.upper(),
                              business_service=service, comment=comment,
-                             assignees=_resolve_users(st.app, list(assignee or [])), documents=docs, **kw)
+                             assignees=users.uuids_of(st.app, list(assignee or [])), documents=docs, **kw)
 
     def human(con: Any) -> None:
         con.print(f"{business_id}: {action.upper()} -> [bold]{pi['state']['state']}[/] "

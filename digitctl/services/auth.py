@@ -173,9 +173,7 @@ def cli_actor(app: "App") -> Actor:
     nobody, and every operation will ask for a login."""
     if not app.store.is_initialized() or not has_users(app):
         return SYSTEM_ACTOR
-    with app.uow(app.base_context(), readonly=True) as uow:
-        store_id = uow.meta("store_id") or ""
-    token = saved_token(store_id)
+    token = saved_token(app.store_meta("store_id") or "")
     if token is None:
         return ANONYMOUS_ACTOR
     return actor_for_token(app, app.base_context(), token)

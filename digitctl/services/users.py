@@ -388,6 +388,20 @@ def update_user(app: "App", ctx: "RequestContext", who: str, *, tenant_id: str |
     return out
 
 
+def actor_by_name(app: "App", who: str) -> Actor:
+    """The Actor (uuid, roles) behind a user name or uuid; the caller authorizes the lookup."""
+    with app.uow(app.base_context(), readonly=True) as uow:
+        return actor_of(uow.session, find(uow.session, who))
+
+
+def uuids_of(app: "App", names: list[str]) -> list[str]:
+    """User names (or uuids) to uuids, e.g. for workflow assignees; unknown → USER_NOT_FOUND."""
+    if not names:
+        return []
+    with app.uow(app.base_context(), readonly=True) as uow:
+        return [find(uow.session, n).uuid for n in names]
+
+
 def actor_of(s: "Session", row: UserAccount) -> Actor:
     return Actor(uuid=row.uuid, user_name=row.user_name, type=row.type,
                  roles=tuple(Role(c, t) for c, t in roles_of(s, row.uuid)))
