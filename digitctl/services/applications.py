@@ -342,16 +342,13 @@ def _may(app: "App", ctx: "RequestContext", url: str, tenant_id: str) -> bool:
 def transition(app: "App", ctx: "RequestContext", application_no: str, action: str, comment: str | None = None,
                assignees: list[str] | None = None, documents: list[dict[str, Any]] | None = None,
                expected_state: Any = UNSET) -> dict[str, Any]:
-    """A workflow action on an application. SENDBACKTOCITIZEN assigns it to the applicant's
-    citizen account (what DIGIT's modules do), so that only that citizen may act on it next."""
+    """A workflow action on an application (the engine assigns the applicant's citizen account
+    on SENDBACKTOCITIZEN, so that only that citizen may act on it next)."""
     with app.uow(ctx) as uow:
         appl = _get(uow.session, application_no)
         authorize(app, ctx, workflow.TRANSITION_ACTION, appl.tenant_id)
-        who = [*dict.fromkeys(assignees or [])]
-        if action.upper() in workflow.SEND_BACK_TO_CITIZEN and appl.applicant_uuid and appl.applicant_uuid not in who:
-            who.insert(0, appl.applicant_uuid)
         pi = workflow.transition_in(uow, app, ctx, tenant_id=appl.tenant_id, business_id=application_no,
-                                    action=action.upper(), comment=comment, assignees=who,
+                                    action=action.upper(), comment=comment, assignees=list(assignees or []),
                                     documents=_check_documents(uow.session, appl.tenant_id, documents),
                                     expected_state=expected_state)
         uow.commit()
