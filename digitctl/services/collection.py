@@ -39,7 +39,7 @@ from digitctl.domain import billing as bl
 from digitctl.domain.events import Event
 from digitctl.domain.identity import normalize_mobile, valid_mobile
 from digitctl.domain.money import ZERO, from_paise, money, number, to_paise
-from digitctl.errors import Conflict, InvalidInput, NotFound
+from digitctl.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from digitctl.services import billing, idgen, masking
 from digitctl.services.access import authorize
 from digitctl.services.shifts import current_shift, require_open_shift
@@ -86,6 +86,7 @@ E_ALREADY_CANCELLED = "PAYMENT_ALREADY_CANCELLED"
 E_ALREADY_DISHONOURED = "PAYMENT_ALREADY_DISHONOURED"
 E_REMITTED = "PAYMENT_ALREADY_REMITTED"
 E_REASON = "INVALID_CANCEL_REASON"
+E_CANCEL_FORBIDDEN = "RECEIPT_CANCEL_NOT_AUTHORIZED"
 E_DISHONOUR_MODE = "DISHONOUR_NOT_ALLOWED"
 E_NOTHING_TO_REMIT = "NOTHING_TO_REMIT"
 
@@ -481,14 +482,38 @@ def _workflow_checks(row: Payment) -> None:
         raise Conflict(E_ALREADY_DISHONOURED, f"receipt {row.receipt_number} was dishonoured", params)
 
 
+def cancel_url(business_service: str) -> str:
+    """The action that guards cancelling a receipt of `business_service`."""
+    return f"/collection-services/payments/{business_service}/_workflow"
+
+
+def _authorize_cancel(app: "App", ctx: "RequestContext", tenant_id: str, row: Payment) -> None:
+    url = cancel_url(row.business_service)
+    try:
+        authorize(app, ctx, url, tenant_id)
+    except Unauthenticated:
+        raise
+    except Forbidden as exc:
+        would = exc.params.get("rolesThatWouldGrant") or []
+        raise Forbidden(E_CANCEL_FORBIDDEN,
+                        f"cancelling a {row.business_service} receipt needs a supervisor: a receipt cancellator "
+                        f"role ({', '.join(would) or 'none is configured for this service; SUPERUSER only'}) "
+                        f"that maps to {url}; {ctx.actor.user_name} has none",
+                        {**exc.params, "receiptNumber": row.receipt_number}) from None
+
+
 def cancel(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str, reason: str,
            comment: str | None = None) -> dict[str, Any]:
-    """CANCEL: the latest live payment of its consumer code only, with a CancelReceiptReason."""
-    authorize(app, ctx, WORKFLOW_URL, tenant_id)
+    """CANCEL: the latest live payment of its consumer code only, with a CancelReceiptReason, by a
+    supervisor: DIGIT guards cancellation per service with `/collection-services/payments/<SVC>/_workflow`,
+    held by a receipt cancellator role (CR_PT for property tax in the real data), not by the counter
+    clerks who hold the generic `_workflow`. A service without such an action is SUPERUSER's only."""
     code = (reason or "").strip().upper()
     now = ctx.now()
     with app.uow(ctx) as uow:
         s = uow.session
+        row = _payment_row(uow, tenant_id, receipt_no)
+        _authorize_cancel(app, ctx, tenant_id, row)
         reasons = [r.get("code") for r in app.mdms.master(tenant_id, "common-masters", "CancelReceiptReason",
                                                           conn=s.connection())
                    if isinstance(r, dict) and bl.parse_bool(r.get("active"), True)]
@@ -496,7 +521,6 @@ def cancel(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str, r
             raise InvalidInput(E_REASON, f"{reason!r} is not a reason to cancel a receipt: one of "
                                f"{', '.join(map(str, reasons)) or '(none in common-masters.CancelReceiptReason)'}",
                                {"reason": reason, "allowed": reasons})
-        row = _payment_row(uow, tenant_id, receipt_no)
         _workflow_checks(row)
         if row.payment_status == "DEPOSITED":
             raise Conflict(E_REMITTED, f"receipt {row.receipt_number} was already deposited in the bank "

@@ -85,6 +85,13 @@ def test_pay_print_reprint_cancel(store, tmp_path):
               "--out", str(second))
     assert res.exit_code == 0 and json.loads(res.stdout)["Receipt"]["marks"] == ["DUPLICATE"]
 
+    # the clerk who took the money cannot cancel it: that needs the supervisor's CR_TL
+    res = run(store, "-o", "json", "payment", "cancel", receipt, "--tenant", "pb.amritsar", "--reason", "ERRORRECEIPT")
+    assert res.exit_code == 3 and json.loads(res.stdout)["Errors"][0]["code"] == "RECEIPT_CANCEL_NOT_AUTHORIZED"
+    assert run(store, "-o", "json", "payment", "show", receipt, "--tenant", "pb.amritsar").stdout.count('"NEW"') >= 1
+    res = run(store, "login", "--username", "supervisor.amritsar", "--password-stdin",
+              stdin=quickstart.DEMO_PASSWORD + "\n")
+    assert res.exit_code == 0, res.output
     res = run(store, "-o", "json", "payment", "cancel", receipt, "--tenant", "pb.amritsar", "--reason", "NOPE")
     assert res.exit_code == 2 and json.loads(res.stdout)["Errors"][0]["code"] == "INVALID_CANCEL_REASON"
     res = run(store, "-o", "json", "payment", "cancel", receipt, "--tenant", "pb.amritsar", "--reason", "ERRORRECEIPT")

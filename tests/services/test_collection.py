@@ -243,28 +243,48 @@ def test_cancel_latest_only_with_a_reason_and_the_demand_is_owed_again(world, cl
     r1, r2 = (p["paymentDetails"][0]["receiptNumber"] for p in (first, second))
     assert _collected(app, "PT-1") == 60000
     before = counts(app)
+    # the counter clerk holds the generic /payments/_workflow but no receipt cancellator role
+    for who in (clerk, ctx_as(app, "lme.amritsar")):
+        with pytest.raises(Forbidden) as denied:
+            collection.cancel(app, who, AMRITSAR, r2, "ERRORRECEIPT")
+        assert denied.value.code == "RECEIPT_CANCEL_NOT_AUTHORIZED" and counts(app) == before
+        assert denied.value.params["rolesThatWouldGrant"] == ["CR_PT"]
+        assert "/collection-services/payments/PT/_workflow" in denied.value.message
+    supervisor = ctx_as(app, "supervisor.amritsar")
     with pytest.raises(InvalidInput) as err:
-        collection.cancel(app, clerk, AMRITSAR, r1, "ERRORRECEIPT")
+        collection.cancel(app, supervisor, AMRITSAR, r1, "ERRORRECEIPT")
     assert err.value.code == "PAYMENT_NOT_LATEST" and counts(app) == before
     with pytest.raises(InvalidInput) as err:
-        collection.cancel(app, clerk, AMRITSAR, r2, "BECAUSE")
+        collection.cancel(app, supervisor, AMRITSAR, r2, "BECAUSE")
     assert err.value.code == "INVALID_CANCEL_REASON" and counts(app) == before
-    with pytest.raises(Forbidden):
-        collection.cancel(app, ctx_as(app, "lme.amritsar"), AMRITSAR, r2, "OTHER")
-    # the supervisor cancels (COLL_REMIT_TO_BANK holds /payments/_workflow in the bundled masters)
-    done = collection.cancel(app, ctx_as(app, "supervisor.amritsar"), AMRITSAR, r2, "ERRORRECEIPT",
-                             comment="wrong amount")
+    done = collection.cancel(app, supervisor, AMRITSAR, r2, "ERRORRECEIPT", comment="wrong amount")
     assert done["paymentStatus"] == "CANCELLED" and done["additionalDetails"]["cancellationReason"] == "ERRORRECEIPT"
+    assert done["additionalDetails"]["cancelledBy"] == "supervisor.amritsar"
     assert _collected(app, "PT-1") == 40000
     with pytest.raises(InvalidInput) as err:
-        collection.cancel(app, clerk, AMRITSAR, r2, "OTHER")
+        collection.cancel(app, supervisor, AMRITSAR, r2, "OTHER")
     assert err.value.code == "PAYMENT_ALREADY_CANCELLED"
-    collection.cancel(app, clerk, AMRITSAR, r1, "OTHER")              # now the latest live one
+    collection.cancel(app, supervisor, AMRITSAR, r1, "OTHER")              # now the latest live one
     assert _collected(app, "PT-1") == 0
     [fresh] = billing.fetch_bill(app, clerk, AMRITSAR, consumer_code="PT-1")
     assert fresh["totalAmount"] == "1000.00"
     st = shifts.status(app, clerk)
     assert st["cancelledCount"] == 2 and st["receiptCount"] == 0
+
+
+def test_a_tl_receipt_is_cancelled_by_its_cancellator_role_not_by_the_clerk(world, clerk):
+    """TL has no receipt cancellator in the real masters: the bundled CR_TL / TL/_workflow pair
+    (configs/README.md) gives the demo supervisor that power; the approver, who holds the generic
+    _workflow, still cannot."""
+    app = world
+    receipt = pay(app, clerk, bill_for(app, "TL-CC-1"), "1250")["paymentDetails"][0]["receiptNumber"]
+    before = counts(app)
+    with pytest.raises(Forbidden) as denied:
+        collection.cancel(app, ctx_as(app, "approver.amritsar"), AMRITSAR, receipt, "OTHER")
+    assert denied.value.code == "RECEIPT_CANCEL_NOT_AUTHORIZED" and counts(app) == before
+    assert denied.value.params["rolesThatWouldGrant"] == ["CR_TL"]
+    done = collection.cancel(app, ctx_as(app, "supervisor.amritsar"), AMRITSAR, receipt, "OTHER")
+    assert done["paymentStatus"] == "CANCELLED" and _collected(app, "TL-CC-1") == 0
 
 
 def test_dishonour_a_cheque_only(world, clerk):
@@ -297,7 +317,7 @@ def test_remit_the_shift_makes_a_deposit_slip(world, clerk):
     assert err.value.code == "NOTHING_TO_REMIT"
     receipt = slip["cash"]["receipts"][0]
     with pytest.raises(InvalidInput) as err:
-        collection.cancel(app, clerk, AMRITSAR, receipt, "OTHER")
+        collection.cancel(app, ctx_as(app, "supervisor.amritsar"), AMRITSAR, receipt, "OTHER")
     assert err.value.code == "PAYMENT_ALREADY_REMITTED"
 
 
@@ -309,7 +329,7 @@ def test_receipt_first_print_is_original_then_duplicate_and_cancelled_is_marked(
     assert pdf.startswith(b"%PDF") and dup is False
     _, _, dup = collection.receipt_pdf(app, clerk, AMRITSAR, receipt, fmt="thermal")
     assert dup is True
-    collection.cancel(app, clerk, AMRITSAR, receipt, "ERRORRECEIPT")
+    collection.cancel(app, ctx_as(app, "supervisor.amritsar"), AMRITSAR, receipt, "ERRORRECEIPT")
     pdf, shown, _ = collection.receipt_pdf(app, clerk, AMRITSAR, receipt, fmt="a5")
     assert shown["paymentStatus"] == "CANCELLED" and pdf.startswith(b"%PDF")
 

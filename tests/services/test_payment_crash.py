@@ -50,7 +50,9 @@ CHILD = textwrap.dedent('''
     app = build(sys.argv[1], FixedClock(dt.datetime(2026, 11, 25, 11, 0, tzinfo=IST)))
     with app.uow(app.base_context(), readonly=True) as uow:
         actor = users.actor_of(uow.session, users.find(uow.session, "clerk.amritsar"))
+        boss = users.actor_of(uow.session, users.find(uow.session, "supervisor.amritsar"))
     ctx = RequestContext(actor=actor, clock=app.clock)
+    supervisor = RequestContext(actor=boss, clock=app.clock)
     print("ready", flush=True)
     while True:
         with app.store.engine.connect() as conn:
@@ -61,7 +63,7 @@ CHILD = textwrap.dedent('''
         doc = collection.pay(app, ctx, tenant_id="pb.amritsar", bill_id=bill_id, mode="CASH", amount="1000")
         receipt = doc["paymentDetails"][0]["receiptNumber"]
         if int(receipt.rsplit("/", 1)[1]) % 4 == 0:
-            collection.cancel(app, ctx, "pb.amritsar", receipt, "ERRORRECEIPT")
+            collection.cancel(app, supervisor, "pb.amritsar", receipt, "ERRORRECEIPT")
     print("done", flush=True)
 ''')
 
