@@ -59,6 +59,8 @@ def _summary(doc: dict[str, Any]) -> list[tuple[str, str]]:
                                    f"{extra.get('branchName') or ''} {doc.get('ifscCode') or ''}".strip()))
     if extra.get("cancellationReason"):
         rows.append(("cancelled for", extra["cancellationReason"]))
+        rows.append(("cancelled by", " / approved by ".join(dict.fromkeys(
+            v for v in (extra.get("cancelledBy"), extra.get("cancellationApprovedBy")) if v))))
     return rows
 
 
@@ -119,12 +121,30 @@ def cancel_cmd(receipt_no: str = typer.Argument(..., metavar="RECEIPT_NO"),
                tenant: str = typer.Option(None, "--tenant"),
                reason: str = typer.Option(..., "--reason", help="ERRORRECEIPT | CHEQUEBOUNCE | OTHER "
                                           "(common-masters.CancelReceiptReason)"),
-               comment: str = typer.Option(None, "--comment")) -> None:
-    """Cancel the latest payment of a consumer code; what it paid is owed again."""
-    from digitctl.services import collection
+               comment: str = typer.Option(None, "--comment"),
+               supervisor: str = typer.Option(None, "--supervisor", metavar="USER",
+                                              help="The supervisor approving at this counter (asked for "
+                                                   "their password) when you hold no cancellator role."),
+               password_stdin: bool = typer.Option(False, "--password-stdin",
+                                                   help="Read the supervisor's password from standard input.")) -> None:
+    """Cancel the latest payment of a consumer code; what it paid is owed again. Needs a
+    supervisor: a receipt cancellator role (CR_PT, CR_TL ...), yours or --supervisor's."""
+    from digitctl.services import auth, collection
 
     application, ctx, t = _app_ctx(tenant)
-    _emit_payment(collection.cancel(application, ctx, t, receipt_no, reason, comment), "Payment cancelled")
+    approver = None
+    if supervisor:
+        from digitctl.cli.users import read_password_stdin
+
+        password = (read_password_stdin() if password_stdin
+                    else typer.prompt(f"Password of {supervisor}", hide_input=True, err=True))
+        approver = auth.approver(application, application.base_context(), supervisor, password)
+    elif password_stdin:
+        from digitctl.errors import InvalidInput
+
+        raise InvalidInput("INVALID_OPTIONS", "--password-stdin is the supervisor's password: give --supervisor USER")
+    _emit_payment(collection.cancel(application, ctx, t, receipt_no, reason, comment, approver=approver),
+                  "Payment cancelled")
 
 
 @payment_app.command("dishonour")

@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +52,7 @@ from local_store.models import AuditRecord, Payment, Remittance, Shift
 
 if TYPE_CHECKING:
     from digitctl.bootstrap import App
-    from digitctl.context import RequestContext
+    from digitctl.context import Actor, RequestContext
     from local_store.uow import UnitOfWork
 
 CREATE_URL = "/collection-services/payments/_create"
@@ -503,17 +504,24 @@ def _authorize_cancel(app: "App", ctx: "RequestContext", tenant_id: str, row: Pa
 
 
 def cancel(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str, reason: str,
-           comment: str | None = None) -> dict[str, Any]:
+           comment: str | None = None, approver: "Actor | None" = None) -> dict[str, Any]:
     """CANCEL: the latest live payment of its consumer code only, with a CancelReceiptReason, by a
     supervisor: DIGIT guards cancellation per service with `/collection-services/payments/<SVC>/_workflow`,
     held by a receipt cancellator role (CR_PT for property tax in the real data), not by the counter
-    clerks who hold the generic `_workflow`. A service without such an action is SUPERUSER's only."""
+    clerks who hold the generic `_workflow`. A service without such an action is SUPERUSER's only.
+
+    At the counter the clerk cancels with the supervisor standing by: `approver` is the supervisor
+    (whose password the caller has checked); then the clerk needs the generic `_workflow` and the
+    approver the cancellator role, and both names go into the payment and its event."""
     code = (reason or "").strip().upper()
     now = ctx.now()
+    if approver is not None:
+        authorize(app, ctx, WORKFLOW_URL, tenant_id)
     with app.uow(ctx) as uow:
         s = uow.session
         row = _payment_row(uow, tenant_id, receipt_no)
-        _authorize_cancel(app, ctx, tenant_id, row)
+        _authorize_cancel(app, ctx if approver is None else replace(ctx, actor=approver), tenant_id, row)
+        approved_by = (approver or ctx.actor).user_name
         reasons = [r.get("code") for r in app.mdms.master(tenant_id, "common-masters", "CancelReceiptReason",
                                                           conn=s.connection())
                    if isinstance(r, dict) and bl.parse_bool(r.get("active"), True)]
@@ -544,11 +552,12 @@ def cancel(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str, r
         row.cancel_reason = code
         doc = _set_status(row, now, ctx.actor.uuid, payment_status="CANCELLED", instrument_status="CANCELLED",
                           extra={"cancellationReason": code, "cancellationComment": comment,
-                                 "cancelledBy": ctx.actor.user_name})
+                                 "cancelledBy": ctx.actor.user_name, "cancellationApprovedBy": approved_by})
         s.flush()
         uow.record(Event("collection.payment.cancelled", tenant_id, "Payment", row.id, WORKFLOW_URL,
                          {"Payments": [doc], "action": "CANCEL", "reason": code},
-                         before=before, after={"paymentStatus": "CANCELLED", "reason": code, "comment": comment}))
+                         before=before, after={"paymentStatus": "CANCELLED", "reason": code, "comment": comment,
+                                               "approvedBy": approved_by}))
         out = present(app, uow, ctx, doc)
         uow.commit()
     return out

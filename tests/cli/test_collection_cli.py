@@ -88,15 +88,23 @@ def test_pay_print_reprint_cancel(store, tmp_path):
     # the clerk who took the money cannot cancel it: that needs the supervisor's CR_TL
     res = run(store, "-o", "json", "payment", "cancel", receipt, "--tenant", "pb.amritsar", "--reason", "ERRORRECEIPT")
     assert res.exit_code == 3 and json.loads(res.stdout)["Errors"][0]["code"] == "RECEIPT_CANCEL_NOT_AUTHORIZED"
-    assert run(store, "-o", "json", "payment", "show", receipt, "--tenant", "pb.amritsar").stdout.count('"NEW"') >= 1
-    res = run(store, "login", "--username", "supervisor.amritsar", "--password-stdin",
-              stdin=quickstart.DEMO_PASSWORD + "\n")
-    assert res.exit_code == 0, res.output
-    res = run(store, "-o", "json", "payment", "cancel", receipt, "--tenant", "pb.amritsar", "--reason", "NOPE")
+    # ... nor can the approver vouch for it, and a wrong supervisor password cancels nothing
+    for who, password, code in (("approver.amritsar", quickstart.DEMO_PASSWORD, "RECEIPT_CANCEL_NOT_AUTHORIZED"),
+                                ("supervisor.amritsar", "wrong-password", "INVALID_CREDENTIALS")):
+        res = run(store, "-o", "json", "payment", "cancel", receipt, "--tenant", "pb.amritsar", "--reason",
+                  "ERRORRECEIPT", "--supervisor", who, "--password-stdin", stdin=password + "\n")
+        assert res.exit_code == 3 and json.loads(res.stdout)["Errors"][0]["code"] == code, res.output
+    shown = json.loads(run(store, "-o", "json", "payment", "show", receipt, "--tenant", "pb.amritsar").stdout)
+    assert shown["Payments"][0]["paymentStatus"] == "NEW"
+    res = run(store, "-o", "json", "payment", "cancel", receipt, "--tenant", "pb.amritsar", "--reason", "NOPE",
+              "--supervisor", "supervisor.amritsar", "--password-stdin", stdin=quickstart.DEMO_PASSWORD + "\n")
     assert res.exit_code == 2 and json.loads(res.stdout)["Errors"][0]["code"] == "INVALID_CANCEL_REASON"
-    res = run(store, "-o", "json", "payment", "cancel", receipt, "--tenant", "pb.amritsar", "--reason", "ERRORRECEIPT")
+    # the supervisor standing by at the clerk's counter approves with their password
+    res = run(store, "payment", "cancel", receipt, "--tenant", "pb.amritsar", "--reason", "ERRORRECEIPT",
+              "--supervisor", "supervisor.amritsar", "--password-stdin", stdin=quickstart.DEMO_PASSWORD + "\n")
     assert res.exit_code == 0, res.output
-    assert json.loads(res.stdout)["Payments"][0]["paymentStatus"] == "CANCELLED"
+    assert "clerk.amritsar / approved by supervisor.amritsar" in res.stdout and "CANCELLED" in res.stdout
+    assert run(store, "whoami").stdout.count("clerk.amritsar") >= 1        # the clerk is still the one logged in
     third = scratch / "third.pdf"
     res = run(store, "-o", "json", "receipt", "print", receipt, "--tenant", "pb.amritsar", "--copy", "-o", str(third))
     assert res.exit_code == 0 and json.loads(res.stdout)["Receipt"]["marks"] == ["DUPLICATE", "CANCELLED"]
