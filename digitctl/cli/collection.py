@@ -57,6 +57,8 @@ def _summary(doc: dict[str, Any]) -> list[tuple[str, str]]:
     if doc.get("instrumentNumber"):
         rows.append(("instrument", f"{doc['instrumentNumber']} {extra.get('bankName') or ''} "
                                    f"{extra.get('branchName') or ''} {doc.get('ifscCode') or ''}".strip()))
+    if (extra.get("applicationNotice") or {}).get("message"):
+        rows.append(("application", extra["applicationNotice"]["message"]))
     if extra.get("cancellationReason"):
         rows.append(("cancelled for", extra["cancellationReason"]))
         rows.append(("cancelled by", " / approved by ".join(dict.fromkeys(

@@ -466,13 +466,40 @@ def _set_status(row: Payment, now: dt.datetime, actor: str, *, payment_status: s
     return doc
 
 
-def _reverse_payment(uow: "UnitOfWork", row: Payment, now: dt.datetime) -> None:
+def _reverse_payment(uow: "UnitOfWork", row: Payment, now: dt.datetime, action: str) -> dict[str, Any] | None:
+    """Take the payment's collections back off its demands; returns a notice for the application
+    the payment was for, if any (see _flag_application)."""
     written = (row.payment.get("additionalDetails") or {}).get("apportionment") or []
     _reverse(uow, written, now)
     bill = uow.session.get(BillRow, row.bill_id)
     if bill is not None and bill.status in ("PAID", "PARTIALLY_PAID", "ACTIVE"):
         # the amounts on the bill no longer hold: a new bill is fetched for what is due again
         billing.expire(bill, now)
+    return _flag_application(uow, row, now, action)
+
+
+def _flag_application(uow: "UnitOfWork", row: Payment, now: dt.datetime, action: str) -> dict[str, Any] | None:
+    """A cancelled or dishonoured payment of an application that has gone past PENDINGPAYMENT on it
+    (a NewTL licence APPROVED on a cheque that bounced): DIGIT's workflows have no action back to
+    PENDINGPAYMENT, so the status stays; the application is marked (details.paymentReversals), an
+    event tells the hub, and the caller shows the notice so that someone follows it up."""
+    appl = uow.session.get(Application, row.consumer_code)
+    if appl is None or appl.tenant_id != row.tenant_id or appl.application_status == "PENDINGPAYMENT":
+        return None
+    notice = {"applicationNumber": appl.application_no, "applicationStatus": appl.application_status,
+              "receiptNumber": row.receipt_number, "action": action, "at": _ms(now),
+              "message": f"{appl.application_no} is {appl.application_status} on receipt {row.receipt_number}, "
+                         f"now {action.lower()}: its fee is owed again (fetch a new bill); the workflow "
+                         "has no way back, so follow it up"}
+    details = dict(appl.details or {})
+    details["paymentReversals"] = [*(details.get("paymentReversals") or []), notice]
+    appl.details, appl.updated_at = details, now
+    uow.session.flush()
+    uow.record(Event("application.payment.reversed", appl.tenant_id, "Application", appl.application_no,
+                     WORKFLOW_URL, {"applicationNumber": appl.application_no, "notice": notice},
+                     before={"paymentReversals": len(details["paymentReversals"]) - 1},
+                     after={"paymentReversals": len(details["paymentReversals"]), "receiptNumber": row.receipt_number}))
+    return notice
 
 
 def _workflow_checks(row: Payment) -> None:
@@ -548,11 +575,12 @@ def cancel(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str, r
                                f"cancel {later[0]} first", {"receiptNumber": row.receipt_number,
                                                             "latestReceiptNumber": later[0]})
         before = {"paymentStatus": row.payment_status, "instrumentStatus": row.instrument_status}
-        _reverse_payment(uow, row, now)
+        notice = _reverse_payment(uow, row, now, "CANCELLED")
         row.cancel_reason = code
         doc = _set_status(row, now, ctx.actor.uuid, payment_status="CANCELLED", instrument_status="CANCELLED",
                           extra={"cancellationReason": code, "cancellationComment": comment,
-                                 "cancelledBy": ctx.actor.user_name, "cancellationApprovedBy": approved_by})
+                                 "cancelledBy": ctx.actor.user_name, "cancellationApprovedBy": approved_by,
+                                 **({"applicationNotice": notice} if notice else {})})
         s.flush()
         uow.record(Event("collection.payment.cancelled", tenant_id, "Payment", row.id, WORKFLOW_URL,
                          {"Payments": [doc], "action": "CANCEL", "reason": code},
@@ -575,9 +603,10 @@ def dishonour(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str
             raise InvalidInput(E_DISHONOUR_MODE, f"receipt {row.receipt_number} was paid by {row.payment_mode}: "
                                "only a cheque or DD can be dishonoured", {"paymentMode": row.payment_mode})
         before = {"paymentStatus": row.payment_status, "instrumentStatus": row.instrument_status}
-        _reverse_payment(uow, row, now)
+        notice = _reverse_payment(uow, row, now, "DISHONOURED")
         doc = _set_status(row, now, ctx.actor.uuid, payment_status="DISHONOURED", instrument_status="DISHONOURED",
-                          extra={"dishonourReason": reason or "CHEQUEBOUNCE", "dishonourComment": comment})
+                          extra={"dishonourReason": reason or "CHEQUEBOUNCE", "dishonourComment": comment,
+                                 **({"applicationNotice": notice} if notice else {})})
         uow.session.flush()
         uow.record(Event("collection.payment.dishonoured", tenant_id, "Payment", row.id, WORKFLOW_URL,
                          {"Payments": [doc], "action": "DISHONOUR"},

@@ -299,6 +299,37 @@ def test_dishonour_a_cheque_only(world, clerk):
     assert _collected(app, "TL-CC-2") == 0 and _collected(app, "TL-CC-1") == 125000
 
 
+def test_a_bounced_cheque_of_an_approved_licence_is_flagged_on_the_application(world, clerk):
+    """NewTL was APPROVED on a cheque that then bounced: the fee is owed again, the application
+    keeps its status (the workflow has no way back) but carries the reversal, and the hub hears of it."""
+    app = world
+    no = walk_to_pending_payment(app)
+    [bill] = billing.fetch_bill(app, clerk, AMRITSAR, application_no=no)
+    cheque = pay(app, clerk, bill, "1250", mode="CHEQUE", **CHEQUE)
+    receipt = cheque["paymentDetails"][0]["receiptNumber"]
+    with app.store.engine.connect() as conn:
+        assert conn.execute(select(Application.application_status).where(Application.application_no == no)).scalar_one() == "APPROVED"
+    done = collection.dishonour(app, clerk, AMRITSAR, receipt)
+    notice = done["additionalDetails"]["applicationNotice"]
+    assert notice["applicationNumber"] == no and notice["applicationStatus"] == "APPROVED"
+    assert "owed again" in notice["message"] and receipt in notice["message"]
+    with app.store.engine.connect() as conn:
+        appl = conn.execute(select(Application).where(Application.application_no == no)).one()
+        assert appl.application_status == "APPROVED"
+        assert [r["receiptNumber"] for r in appl.details["paymentReversals"]] == [receipt]
+        events = conn.execute(select(OutboxEvent.event_type).where(OutboxEvent.entity_id == no)).scalars().all()
+        assert "application.payment.reversed" in events
+    [again] = billing.fetch_bill(app, clerk, AMRITSAR, application_no=no)
+    assert again["totalAmount"] == "1250.00" and again["id"] != bill["id"]
+
+
+def test_cancelling_a_payment_of_no_application_carries_no_notice(world, clerk):
+    app = world
+    receipt = pay(app, clerk, bill_for(app, "TL-CC-9"), "1250")["paymentDetails"][0]["receiptNumber"]
+    done = collection.cancel(app, ctx_as(app, "supervisor.amritsar"), AMRITSAR, receipt, "OTHER")
+    assert "applicationNotice" not in done["additionalDetails"]
+
+
 def test_remit_the_shift_makes_a_deposit_slip(world, clerk):
     app = world
     pay(app, clerk, bill_for(app, "TL-CC-1"), "1250")
