@@ -46,6 +46,7 @@ class UnitOfWork:
         self.signer = signer
         self.audit_transform = audit_transform
         self.events: list[Event] = []
+        self._meta: dict[str, str | None] = {}
         self.committed = False
         self.session: Session
 
@@ -65,10 +66,14 @@ class UnitOfWork:
         self.events.append(event)
 
     def meta(self, key: str) -> str | None:
-        row = self.session.get(StoreMeta, key)
-        return row.value if row else None
+        """A store_meta value, read once per unit of work (the counter code is asked for often)."""
+        if key not in self._meta:
+            row = self.session.get(StoreMeta, key)
+            self._meta[key] = row.value if row else None
+        return self._meta[key]
 
     def set_meta(self, key: str, value: str) -> None:
+        self._meta[key] = value
         row = self.session.get(StoreMeta, key)
         if row is None:
             self.session.add(StoreMeta(key=key, value=value))

@@ -260,7 +260,7 @@ def _reverse(uow: "UnitOfWork", written: list[dict[str, Any]], now: dt.datetime)
 def present(app: "App", uow: "UnitOfWork", ctx: "RequestContext", doc: dict[str, Any]) -> dict[str, Any]:
     """A copy of a stored Payment JSON with the payer as the actor may see it (model "User")."""
     tenant = doc.get("tenantId") or ""
-    masker = masking.masker_for(app, tenant)
+    masker = masking.masker_for(app, tenant, conn=uow.session.connection())
     out = dict(doc)
     shown = masking.present(app, uow, ctx, "User", {"uuid": doc.get("payerId"), "tenantId": tenant,
                                                     "name": doc.get("payerName"),

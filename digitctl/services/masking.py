@@ -34,6 +34,8 @@ from digitctl.domain.events import Event
 from digitctl.domain.tenancy import fallback_chain, state_of
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from digitctl.bootstrap import App
     from digitctl.context import RequestContext
     from local_store.uow import UnitOfWork
@@ -365,14 +367,28 @@ class Masker:
         return mask(value, pattern_id, self.patterns)
 
 
-def masker_for(app: "App", tenant_id: str) -> Masker:
-    """Read the masters at the state tenant (DIGIT keeps DataSecurity state-level)."""
+_MASKERS: dict[tuple[str, int, int], tuple[list[Any], list[Any], Masker]] = {}
+
+
+def masker_for(app: "App", tenant_id: str, conn: "Connection | None" = None) -> Masker:
+    """Read the masters at the state tenant (DIGIT keeps DataSecurity state-level); `conn`, inside a
+    unit of work, saves a connection. Built once per version of the masters (the reader's cached
+    lists are the key, held so that their ids stay theirs)."""
     state = state_of(tenant_id)
-    policies = app.mdms.master(state, MODULE, "SecurityPolicy")
-    patterns = app.mdms.master(state, MODULE, "MaskingPatterns")
+    policies = app.mdms.master(state, MODULE, "SecurityPolicy", conn=conn)
+    patterns = app.mdms.master(state, MODULE, "MaskingPatterns", conn=conn)
+    key = (state, id(policies), id(patterns))
+    hit = _MASKERS.get(key)
+    if hit is not None and hit[0] is policies and hit[1] is patterns:
+        return hit[2]
     if not policies:
-        return Masker(patterns=Masker.from_masters([], patterns).patterns if patterns else dict(BUILTIN_PATTERNS))
-    return Masker.from_masters(policies, patterns, f"{state} {MODULE} masters")
+        masker = Masker(patterns=Masker.from_masters([], patterns).patterns if patterns else dict(BUILTIN_PATTERNS))
+    else:
+        masker = Masker.from_masters(policies, patterns, f"{state} {MODULE} masters")
+    if len(_MASKERS) > 16:
+        _MASKERS.clear()
+    _MASKERS[key] = (policies, patterns, masker)
+    return masker
 
 
 def policy_for(app: "App", tenant_id: str, model: str = "User") -> dict[str, Any]:

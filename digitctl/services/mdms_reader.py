@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from digitctl.bootstrap import App
 
 MDMS_VERSION = "mdms_version"
+_CHECKED = "digitctl.mdms_version_checked_in"
 
 
 class MdmsReader:
@@ -39,7 +40,15 @@ class MdmsReader:
         return hit
 
     def _check_version(self, conn: Connection) -> None:
+        # once per transaction: inside one, no other writer can bump the version (SQLite holds the
+        # write lock; PostgreSQL's apply takes the same rows), so a payment's many master reads
+        # cost one query, not one each
+        tx = conn.get_transaction()
+        if tx is not None and conn.info.get(_CHECKED) is tx and self._version is not None:
+            return
         version = conn.execute(select(StoreMeta.value).where(StoreMeta.key == MDMS_VERSION)).scalar()
+        if tx is not None:
+            conn.info[_CHECKED] = tx
         if version != self._version:
             self._cache.clear()
             self._version = version
