@@ -5,7 +5,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import (JSON, BigInteger, Boolean, ForeignKey, Index, Integer, MetaData, String, Text,
-                        UniqueConstraint)
+                        UniqueConstraint, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from local_store.types import UTCDateTime, int_pk, json_doc, str36, str64, str128, str256, utc
@@ -413,11 +413,16 @@ class DemandDetail(Base):
 
 class Bill(Base):
     """A bill as DIGIT generates it (one per consumer code); `bill` keeps DIGIT's Bill JSON
-    (PII inside as ciphertext) as it was handed out."""
+    (PII inside as ciphertext) as it was handed out. At most one bill of a (tenant, business
+    service, consumer code) is ACTIVE: a partial unique index says so."""
 
     __tablename__ = "bill"
     __table_args__ = (Index("ix_bill_consumer", "tenant_id", "consumer_code", "business_service", "status"),
-                      Index("ix_bill_mobile", "mobile_bidx"))
+                      Index("ix_bill_mobile", "mobile_bidx"),
+                      # at most one ACTIVE bill per consumer code of a service (migration 0005)
+                      Index("uq_bill_active_consumer", "tenant_id", "business_service", "consumer_code",
+                            unique=True, sqlite_where=text("status = 'ACTIVE'"),
+                            postgresql_where=text("status = 'ACTIVE'")))
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     tenant_id: Mapped[str128]
     bill_number: Mapped[str128]

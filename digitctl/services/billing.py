@@ -8,6 +8,10 @@
   demands with something due. The ACTIVE bill is handed out again while it is unexpired and the
   demands are unchanged (a hash of their amounts is kept in the bill's additionalDetails);
   otherwise it is marked EXPIRED and a new one is made, numbered by idgen `billnumberid`.
+  At most one bill of a consumer code is ACTIVE (a partial unique index, migration 0005);
+  concurrent fetches of one consumer code are serialised (SQLite: BEGIN IMMEDIATE; PostgreSQL:
+  a transaction-scoped advisory lock per consumer code), so the later one hands out the bill the
+  earlier one made.
 - `raise_tl_demand` is the tl-calculator: when NewTL enters PENDINGPAYMENT it raises the licence
   fee from the `TradeLicense.FeeRates` master (a digitctl master in DIGIT's MDMS layout: the real
   TradeType records carry no fees). It is registered with `workflow.on_enter` on import.
@@ -18,13 +22,15 @@ this module writes or returns (exact, and what `--output json` prints anyway).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from digitctl.domain import billing as bl
 from digitctl.domain.canonical import content_hash
@@ -376,6 +382,7 @@ def _bill_for(uow: "UnitOfWork", app: "App", ctx: "RequestContext", tenant_id: s
         expire(old, now)
         uow.record(Event("billing.bill.expired", tenant_id, "Bill", old.id, FETCH_BILL,
                          {"Bill": [old.bill]}, before={"status": "ACTIVE"}, after={"status": "EXPIRED"}))
+    s.flush()           # the old bill is EXPIRED in the store before the new one is ACTIVE (unique index)
     masters = billing_masters(app, tenant_id, s.connection())
     config = masters.business_services.get(first.business_service)
     number = idgen.generate_in(uow, app, BILL_ID_NAME, tenant_id, fmt=BILL_FALLBACK_FORMAT)[0]
@@ -409,6 +416,45 @@ def fetch_bill(app: "App", ctx: "RequestContext", tenant_id: str, *, consumer_co
         raise InvalidInput("EG_BS_FETCHBILL_CRITERIA", "give one of: a consumer code (with its business "
                            "service), a mobile number, an application number")
     authorize(app, ctx, FETCH_BILL, tenant_id)
+    try:
+        return _fetch_bill_once(app, ctx, tenant_id, consumer_code=consumer_code,
+                                business_service=business_service, mobile=mobile, application_no=application_no)
+    except DBAPIError as err:
+        if not _lost_a_race(err):
+            raise
+    # Another fetch of the same consumer code won (the unique index refused our second ACTIVE bill,
+    # or PostgreSQL broke a lock cycle): its bill is committed now, and a new transaction hands it out.
+    return _fetch_bill_once(app, ctx, tenant_id, consumer_code=consumer_code,
+                            business_service=business_service, mobile=mobile, application_no=application_no)
+
+
+RETRY_SQLSTATES = ("40P01", "40001")      # deadlock_detected, serialization_failure
+
+
+def _lost_a_race(err: DBAPIError) -> bool:
+    if isinstance(err, IntegrityError):
+        return True
+    return getattr(err.orig, "sqlstate", None) in RETRY_SQLSTATES
+
+
+def bill_lock_key(tenant_id: str, business_service: str, consumer_code: str) -> int:
+    """The PostgreSQL advisory lock (a signed 64-bit key) that serialises the bills of one
+    consumer code of one service at one tenant."""
+    digest = hashlib.sha256(f"digitctl.bill|{tenant_id}|{business_service}|{consumer_code}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _lock_consumer_codes(s: "Session", tenant_id: str, keys: Iterable[tuple[str, str]]) -> None:
+    """Take the advisory locks of (consumer code, business service) pairs, in a fixed order (no
+    two fetches wait on each other in a cycle); released when the transaction ends."""
+    for code, service in sorted(keys):
+        s.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                  {"key": bill_lock_key(tenant_id, service, code)})
+
+
+def _fetch_bill_once(app: "App", ctx: "RequestContext", tenant_id: str, *, consumer_code: str | None,
+                     business_service: str | None, mobile: str | None,
+                     application_no: str | None) -> list[dict[str, Any]]:
     with app.uow(ctx) as uow:
         s = uow.session
         q = select(DemandRow).where(DemandRow.tenant_id == tenant_id, DemandRow.status == "ACTIVE")
@@ -420,8 +466,17 @@ def fetch_bill(app: "App", ctx: "RequestContext", tenant_id: str, *, consumer_co
         if mobile:
             m = normalize_mobile(mobile)
             q = q.where(DemandRow.payer_mobile_bidx == app.keyring.blind_index(tenant_id, m, "mobile"))
-        rows = s.execute(q.order_by(DemandRow.consumer_code, DemandRow.business_service,
-                                    DemandRow.tax_period_from)).scalars().all()
+        q = q.order_by(DemandRow.consumer_code, DemandRow.business_service, DemandRow.tax_period_from)
+        rows = s.execute(q).scalars().all()
+        if uow.store.dialect == "postgresql":
+            # READ COMMITTED: two fetches would both see "no ACTIVE bill" and both make one. Each
+            # consumer code is locked, then its demands are read again (a statement after the lock
+            # sees what a fetch that held it committed); on SQLite BEGIN IMMEDIATE did all this.
+            locked: set[tuple[str, str]] = set()
+            while new := {(r.consumer_code, r.business_service) for r in rows} - locked:
+                _lock_consumer_codes(s, tenant_id, new)
+                locked |= new
+                rows = s.execute(q.execution_options(populate_existing=True)).scalars().all()
         details = _details_by_demand(s, [r.id for r in rows])
         groups: dict[tuple[str, str], list[DemandRow]] = {}
         for r in rows:
