@@ -452,6 +452,17 @@ def _lock_consumer_codes(s: "Session", tenant_id: str, keys: Iterable[tuple[str,
                   {"key": bill_lock_key(tenant_id, service, code)})
 
 
+def lock_consumer_code(uow: "UnitOfWork", tenant_id: str, business_service: str, consumer_code: str) -> bool:
+    """Serialise everything that changes what a consumer code owes (fetching its bill, paying,
+    cancelling or dishonouring a payment) on PostgreSQL, where READ COMMITTED would let two
+    clerks pay one bill at once; True when a lock was taken (then re-read what you had loaded).
+    SQLite's BEGIN IMMEDIATE already serialises every write transaction."""
+    if uow.store.dialect != "postgresql":
+        return False
+    _lock_consumer_codes(uow.session, tenant_id, [(consumer_code, business_service)])
+    return True
+
+
 def _fetch_bill_once(app: "App", ctx: "RequestContext", tenant_id: str, *, consumer_code: str | None,
                      business_service: str | None, mobile: str | None,
                      application_no: str | None) -> list[dict[str, Any]]:

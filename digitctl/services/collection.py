@@ -356,6 +356,9 @@ def pay(app: "App", ctx: "RequestContext", *, tenant_id: str, bill_id: str, mode
         except NotFound:
             raise NotFound(E_BILL_NOT_FOUND, f"no bill {bill_id} at {tenant_id}",
                            {"billId": bill_id, "tenantId": tenant_id}) from None
+        if billing.lock_consumer_code(uow, tenant_id, row.business_service, row.consumer_code):
+            s.refresh(row)         # a payment that held the lock may have paid or expired it
+            bill = billing.bill_from_digit(row.bill)
         _check_bill(uow, row, bill, now)
         masters = billing.billing_masters(app, tenant_id, s.connection())
         config = masters.business_services.get(bill.business_service)
@@ -502,6 +505,15 @@ def _flag_application(uow: "UnitOfWork", row: Payment, now: dt.datetime, action:
     return notice
 
 
+def _locked_payment_row(uow: "UnitOfWork", tenant_id: str, receipt_no: str) -> Payment:
+    """The payment, read again under its consumer code's lock (see billing.lock_consumer_code),
+    so that two supervisors cancelling it at once cannot both reverse it."""
+    row = _payment_row(uow, tenant_id, receipt_no)
+    if billing.lock_consumer_code(uow, tenant_id, row.business_service, row.consumer_code):
+        uow.session.refresh(row, with_for_update=True)      # and the row: a remit does not take the lock
+    return row
+
+
 def _workflow_checks(row: Payment) -> None:
     params = {"receiptNumber": row.receipt_number, "paymentStatus": row.payment_status}
     if row.payment_status == "CANCELLED":
@@ -546,7 +558,7 @@ def cancel(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str, r
         authorize(app, ctx, WORKFLOW_URL, tenant_id)
     with app.uow(ctx) as uow:
         s = uow.session
-        row = _payment_row(uow, tenant_id, receipt_no)
+        row = _locked_payment_row(uow, tenant_id, receipt_no)
         _authorize_cancel(app, ctx if approver is None else replace(ctx, actor=approver), tenant_id, row)
         approved_by = (approver or ctx.actor).user_name
         reasons = [r.get("code") for r in app.mdms.master(tenant_id, "common-masters", "CancelReceiptReason",
@@ -597,7 +609,7 @@ def dishonour(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str
     authorize(app, ctx, WORKFLOW_URL, tenant_id)
     now = ctx.now()
     with app.uow(ctx) as uow:
-        row = _payment_row(uow, tenant_id, receipt_no)
+        row = _locked_payment_row(uow, tenant_id, receipt_no)
         _workflow_checks(row)
         if row.payment_mode not in INSTRUMENT_MODES:
             raise InvalidInput(E_DISHONOUR_MODE, f"receipt {row.receipt_number} was paid by {row.payment_mode}: "
@@ -626,6 +638,9 @@ def remit(app: "App", ctx: "RequestContext", tenant_id: str, receipt_nos: list[s
         s = uow.session
         if receipt_nos:
             rows = [_payment_row(uow, tenant_id, r) for r in receipt_nos]
+            if uow.store.dialect == "postgresql":     # a cancel at the same moment: see its outcome
+                for r in sorted(rows, key=lambda r: r.id):
+                    s.refresh(r, with_for_update=True)
             for r in rows:
                 _workflow_checks(r)
                 if r.payment_status != "NEW":
@@ -638,7 +653,7 @@ def remit(app: "App", ctx: "RequestContext", tenant_id: str, receipt_nos: list[s
                 .order_by(Shift.opened_at.desc()).limit(1)).scalars().first()
             rows = [] if shift is None else list(s.execute(select(Payment).where(
                 Payment.shift_id == shift.id, Payment.tenant_id == tenant_id, Payment.payment_status == "NEW")
-                .order_by(Payment.created_at)).scalars())
+                .order_by(Payment.created_at).with_for_update()).scalars())    # FOR UPDATE: PostgreSQL only
         if not rows:
             raise InvalidInput(E_NOTHING_TO_REMIT, "no NEW payments to deposit", {"tenantId": tenant_id})
         slip_no = idgen.generate_in(uow, app, SLIP_ID_NAME, tenant_id, fmt=SLIP_FALLBACK_FORMAT)[0]
