@@ -185,17 +185,22 @@ def print_cmd(receipt_no: str = typer.Argument(..., metavar="RECEIPT_NO"),
               tenant: str = typer.Option(None, "--tenant"),
               fmt: str = typer.Option("a4", "--format", help="a4 | a5 | thermal"),
               out: Path = typer.Option(None, "--out", "-o", help="PDF file (default: the receipt number, '/' → '-')."),
-              copy: bool = typer.Option(False, "--copy", help="A copy for the payer: marked DUPLICATE.")) -> None:
+              copy: bool = typer.Option(False, "--copy", help="A copy for the payer: marked DUPLICATE."),
+              locale: str = typer.Option("en_IN", "--locale",
+                                         help="Labels' language: en_IN, hi_IN (configs/localization).")) -> None:
     """Print a receipt as PDF. The first print is the original; a reprint is marked DUPLICATE,
-    a cancelled receipt CANCELLED."""
+    a cancelled receipt CANCELLED. Labels, tax heads and the service are localized (--locale,
+    falling back to en_IN code by code)."""
     from digitctl.cli.output import emit
     from digitctl.services import collection
 
     application, ctx, t = _app_ctx(tenant)
-    pdf, doc, duplicate = collection.receipt_pdf(application, ctx, t, receipt_no, fmt=fmt, copy=copy)
+    pdf, doc, duplicate = collection.receipt_pdf(application, ctx, t, receipt_no, fmt=fmt, copy=copy,
+                                                 locale=locale)
     target = out or Path(receipt_no.replace("/", "-") + ".pdf")
     target.write_bytes(pdf)
     marks = [m for m, on in (("DUPLICATE", duplicate), ("CANCELLED", doc.get("paymentStatus") == "CANCELLED")) if on]
-    info = {"receiptNumber": receipt_no, "file": str(target), "format": fmt, "bytes": len(pdf), "marks": marks}
+    info = {"receiptNumber": receipt_no, "file": str(target), "format": fmt, "locale": locale, "bytes": len(pdf),
+            "marks": marks}
     emit({"Receipt": info}, rows=[(k, v if not isinstance(v, list) else ", ".join(v)) for k, v in info.items()],
          columns=["field", "value"], title="Receipt printed")

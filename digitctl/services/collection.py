@@ -692,26 +692,41 @@ def remit(app: "App", ctx: "RequestContext", tenant_id: str, receipt_nos: list[s
 
 # -- receipts --------------------------------------------------------------------------------------
 def receipt_pdf(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str, *, fmt: str = "a4",
-                copy: bool = False) -> tuple[bytes, dict[str, Any], bool]:
+                copy: bool = False, locale: str = "en_IN") -> tuple[bytes, dict[str, Any], bool]:
     """The receipt PDF: (bytes, payment as shown, duplicate?). The first print is the original;
     any later print, or one asked with copy=True, is marked DUPLICATE; a cancelled payment
-    CANCELLED. Each print is counted in the payment and audited."""
+    CANCELLED. Each print is counted in the payment and audited. `locale` picks the labels'
+    bundle (en_IN, hi_IN ...); the collector printed is the employee who took the payment
+    (auditDetails.createdBy), not whoever prints it."""
     from digitctl.services import receipts
+    from local_store.models import UserAccount
 
     authorize(app, ctx, SEARCH_URL, tenant_id)
     if fmt not in receipts.FORMATS:
         raise InvalidInput("INVALID_RECEIPT_FORMAT", f"--format must be one of {', '.join(receipts.FORMATS)}",
                            {"format": fmt})
+    if not receipts.has_locale(locale):
+        raise InvalidInput("INVALID_LOCALE", f"no localization bundle for locale {locale!r}: one of "
+                           f"{', '.join(receipts.locales())}", {"locale": locale})
     now = ctx.now()
     with app.uow(ctx) as uow:
         row = _payment_row(uow, tenant_id, receipt_no)
         printed = int((row.payment.get("additionalDetails") or {}).get("printCount") or 0)
         duplicate = copy or printed > 0
         shown = present(app, uow, ctx, row.payment)
-        tenants = app.mdms.master(tenant_id, "tenant", "tenants", conn=uow.session.connection())
+        conn = uow.session.connection()
+        tenants = app.mdms.master(tenant_id, "tenant", "tenants", conn=conn)
         tenant = next((t for t in tenants if isinstance(t, dict) and t.get("code") == tenant_id), None)
-        pdf = receipts.render(shown, fmt=fmt, tenant=tenant, collector=ctx.actor.user_name, copy=duplicate,
-                              cancelled=row.payment_status == "CANCELLED")
+        # tax heads no bundle has a message for print their MDMS name, not the bare code
+        heads = app.mdms.master(tenant_id, "BillingService", "TaxHeadMaster", conn=conn)
+        names = {str(h["code"]): str(h["name"]) for h in heads
+                 if isinstance(h, dict) and h.get("code") and isinstance(h.get("name"), str) and h["name"].strip()}
+        # the collector is the employee who took the payment; the printer when that user is unknown
+        taker = (row.payment.get("auditDetails") or {}).get("createdBy")
+        user = uow.session.get(UserAccount, taker) if isinstance(taker, str) and taker else None
+        collector = user.user_name if user is not None else ctx.actor.user_name
+        pdf = receipts.render(shown, fmt=fmt, tenant=tenant, collector=collector, copy=duplicate,
+                              cancelled=row.payment_status == "CANCELLED", locale=locale, names=names)
         doc = dict(row.payment)
         doc["additionalDetails"] = {**(doc.get("additionalDetails") or {}), "printCount": printed + 1}
         row.payment, row.updated_at = doc, now

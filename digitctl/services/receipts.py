@@ -5,6 +5,10 @@ data-config in the spirit of DIGIT's pdf-service `consolidatedreceipt`: variable
 into the Payment (plus `$tenant` for the MDMS tenant record and `$context` for the collector),
 labels are localization codes, and the a4 / a5 / thermal layouts are described in the same file.
 
+* Labels, payment modes, tax heads, the service and the tenant come from configs/localization
+  (`locale`: en_IN, hi_IN, falling back code by code to en_IN); a tax head no bundle knows prints
+  its MDMS name when the caller passes `names`, else its code.
+
 * Money goes through digitctl.domain.money: `money()` takes the JSON value as it is (str, int or
   Decimal), so a float amount in the payment is a TypeError, never a silently rounded receipt.
 * Hindi / Punjabi text: fpdf2 with HarfBuzz shaping (`set_text_shaping`, needs uharfbuzz) and the
@@ -36,6 +40,7 @@ from digitctl.resources import bundled
 FORMATS = ("a4", "a5", "thermal")
 TEMPLATE = "receipts/consolidatedreceipt.yaml"
 _VAR = re.compile(r"\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}")
+_LOCALE = re.compile(r"[a-z]{2,3}_[A-Z]{2}")   # DIGIT's locale codes: en_IN, hi_IN, pa_IN
 _THERMAL_DRAFT_HEIGHT_MM = 2000.0   # drawn on a tall page, then cut to the content's height
 
 
@@ -47,6 +52,8 @@ _THERMAL_DRAFT_HEIGHT_MM = 2000.0   # drawn on a tall page, then cut to the cont
 def _bundle(locale: str) -> dict[str, str]:
     """code -> message for one locale from configs/localization/<locale>.*.json ({} if none)."""
     out: dict[str, str] = {}
+    if not _LOCALE.fullmatch(locale):      # never a glob pattern or a path
+        return out
     folder = bundled("configs") / "localization"
     for f in sorted(folder.glob(f"{locale}.*.json")):
         try:
@@ -58,6 +65,17 @@ def _bundle(locale: str) -> dict[str, str]:
                 if m.get("locale", locale) == locale:
                     out.setdefault(m["code"], m["message"])
     return out
+
+
+def locales() -> list[str]:
+    """The locales with a bundle: configs/localization/<locale>.*.json (en_IN always)."""
+    folder = bundled("configs") / "localization"
+    found = {f.name.split(".", 1)[0] for f in folder.glob("*.*.json")}
+    return sorted({"en_IN"} | {loc for loc in found if _LOCALE.fullmatch(loc)})
+
+
+def has_locale(locale: str) -> bool:
+    return locale in locales()
 
 
 def labels_for(locale: str = "en_IN") -> dict[str, str]:
@@ -299,6 +317,18 @@ class _Drawer:
 
     def font(self, bold: bool = False, size: float | None = None) -> None:
         self.pdf.set_font(self.family, "B" if bold else "", size or self.size)
+        self.page_font()
+
+    def page_font(self) -> None:
+        """Put the current font into the page's content before a line that may start in a
+        fallback font. fpdf2 (2.8) otherwise sets it inside that line's text object, which it
+        wraps in q/Q when the line ends in the fallback font: the font is gone after Q while
+        fpdf2 believes it is set, and the next lines in that font print without one (blank in
+        some readers, wrong glyphs in others: "Hla8hhhWhh" for ₹12,000.00 after a Hindi tax head).
+        An empty pdf.text() sets it at page level, outside any q/Q."""
+        pdf = self.pdf
+        if self.needs_shaping and not getattr(pdf, "current_font_is_set_on_page", True):
+            pdf.text(pdf.x, pdf.y, "")
 
     def gray(self, level: int) -> None:
         self.pdf.set_text_color(0 if self.mono else level)
@@ -462,16 +492,20 @@ class _Drawer:
         pdf = self.pdf
         text = " ".join(self.values[m + "_mark"] for m in self.marks)
         size = float(wm.get("size", 80))
+        self.shape(text)
         pdf.set_font(self.family, "B", size)
         while pdf.get_string_width(text) > pdf.w * 1.2 and size > 20:
             size *= 0.85
             pdf.set_font(self.family, "B", size)
-        self.shape(text)
-        w = pdf.get_string_width(text)
+        self.page_font()
+        w = pdf.get_string_width(text) + 2 * pdf.c_margin
+        h = pdf.font_size
         cx, cy = pdf.w / 2, pdf.h / 2
         pdf.set_text_color(int(wm.get("gray", 215)))
         with pdf.rotation(float(wm.get("angle", 45)), cx, cy):
-            pdf.text(cx - w / 2, cy + size * 0.35 / 2.0, text)
+            # a cell, not pdf.text(): text() neither shapes nor falls back (Hindi "प्रतिलिपि")
+            pdf.set_xy(cx - w / 2, cy - h / 2)
+            pdf.cell(w, h, text, align="C")
         pdf.set_text_color(0)
 
 
@@ -502,13 +536,18 @@ def _texts(values: dict[str, str], tables: dict[str, list]) -> Iterable[str]:
 
 def render(payment: dict, *, fmt: str = "a4", tenant: dict | None = None,
            collector: str | None = None, copy: bool = False, cancelled: bool = False,
-           locale: str = "en_IN", labels: dict[str, str] | None = None) -> bytes:
+           locale: str = "en_IN", labels: dict[str, str] | None = None,
+           names: dict[str, str] | None = None) -> bytes:
     """The receipt for one DIGIT Payment as PDF bytes.
 
     fmt: a4 | a5 | thermal (80 mm roll). tenant: the MDMS tenant.tenants record (name, address,
-    contactNumber...). collector: who collected/prints. copy: a reprint, marked DUPLICATE.
-    cancelled: marked CANCELLED (also when payment.paymentStatus is CANCELLED). labels: code ->
-    message overriding the bundled localization for `locale`.
+    contactNumber...). collector: the employee who took the payment. copy: a reprint, marked DUPLICATE.
+    cancelled: marked CANCELLED (also when payment.paymentStatus is CANCELLED). locale: the
+    bundle to use (en_IN, hi_IN ...: code by code falling back to en_IN). labels: code ->
+    message overriding the bundled localization for `locale`. names: code -> name printed only
+    where no bundle (nor `labels`) has a message for the code, e.g. the MDMS TaxHeadMaster
+    `name`s of a state whose tax heads no bundle knows; keys are normalised the way the template
+    looks codes up (upper case, '.' and '-' -> '_'). Without any, the code itself is printed.
     """
     global _PDF_CLASS
     if fmt not in FORMATS:
@@ -518,6 +557,8 @@ def render(payment: dict, *, fmt: str = "a4", tenant: dict | None = None,
     tpl = _template()
     layout = tpl["layouts"][fmt]
     msgs = labels_for(locale)
+    if names:
+        msgs = {**{_code("", k): v for k, v in names.items() if not _is_empty(v)}, **msgs}
     if labels:
         msgs = {**msgs, **labels}
     values, tables = _context(payment, tpl, tenant, collector, msgs)
