@@ -195,10 +195,32 @@ def print_cmd(receipt_no: str = typer.Argument(..., metavar="RECEIPT_NO"),
     from digitctl.services import collection
 
     application, ctx, t = _app_ctx(tenant)
-    pdf, doc, duplicate = collection.receipt_pdf(application, ctx, t, receipt_no, fmt=fmt, copy=copy,
-                                                 locale=locale)
     target = out or Path(receipt_no.replace("/", "-") + ".pdf")
-    target.write_bytes(pdf)
+
+    def deliver(pdf: bytes) -> None:
+        import contextlib
+        import os
+        import tempfile
+
+        from digitctl.errors import InvalidInput
+
+        tmp: str | None = None
+        try:       # whole or not at all: a temporary file beside the target, then renamed
+            fd, tmp = tempfile.mkstemp(prefix=".receipt-", suffix=".pdf", dir=target.parent)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(pdf)
+            os.replace(tmp, target)
+            tmp = None
+        except OSError as err:
+            raise InvalidInput("INVALID_OUTPUT_PATH", f"cannot write the receipt to {target}: {err.strerror or err}",
+                               {"file": str(target)}) from None
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+
+    pdf, doc, duplicate = collection.receipt_pdf(application, ctx, t, receipt_no, fmt=fmt, copy=copy,
+                                                 locale=locale, deliver=deliver)
     marks = [m for m, on in (("DUPLICATE", duplicate), ("CANCELLED", doc.get("paymentStatus") == "CANCELLED")) if on]
     info = {"receiptNumber": receipt_no, "file": str(target), "format": fmt, "locale": locale, "bytes": len(pdf),
             "marks": marks}

@@ -583,8 +583,9 @@ def make_bill(demands: Iterable[Demand], tax_heads: Mapping[str, TaxHead], now: 
                 collection_modes_not_allowed=service.collection_modes_not_allowed if service else ())
     if bill.total_amount < 0:
         # BillServicev2 silently makes no bill when the amount is negative; say so instead.
-        raise InvalidInput(E_BILL_AMOUNT, f"the dues of {first.consumer_code} add up to "
-                           f"{bill.total_amount}: a bill cannot be negative", {"totalAmount": bill.total_amount})
+        raise InvalidInput(E_BILL_AMOUNT, f"nothing is due on {first.consumer_code}: it holds ₹{-bill.total_amount} "
+                           "in advance, which the next demand will use (a bill cannot be negative)",
+                           {"totalAmount": bill.total_amount, "advance": -bill.total_amount})
     return bill
 
 
@@ -783,6 +784,26 @@ def apply_apportionment(bill: Bill, allocations: Sequence[Allocation]) -> Bill:
         details.append(replace(detail, account_details=tuple(accounts),
                                amount_paid=(detail.amount_paid or ZERO) + paid.get(id(detail), ZERO)))
     return replace(bill, bill_details=tuple(details))
+
+
+def payment_share(bill: Bill, allocations: Sequence[Allocation]) -> Bill:
+    """The bill as one payment's receipt shows it: each line's adjustedAmount is what THIS payment
+    put on it (a rebate negative, the excess on the advance line positive: money received), each
+    detail's amountPaid this payment's part; the lines' amounts as apply_apportionment leaves them.
+    A bill paid in parts keeps its running totals in the bill itself (apply_apportionment); a
+    receipt must not show them, or its lines would not add up to what it was issued for."""
+    after = apply_apportionment(bill, allocations)
+    share: dict[int, Decimal] = {}
+    for alloc in allocations:
+        share[id(alloc.account_detail)] = share.get(id(alloc.account_detail), ZERO) + alloc.amount
+    details = []
+    for before, detail in zip(bill.bill_details, after.bill_details):
+        n = len(before.account_details)
+        accounts = [replace(a, adjusted_amount=share.get(id(before.account_details[i] if i < n else a), ZERO))
+                    for i, a in enumerate(detail.account_details)]
+        details.append(replace(detail, account_details=tuple(accounts),
+                               amount_paid=sum((a.adjusted_amount for a in accounts), ZERO)))
+    return replace(after, bill_details=tuple(details))
 
 
 def bill_status_after(bill: Bill, paid: MoneyLike) -> str:

@@ -378,10 +378,16 @@ def _bill_for(uow: "UnitOfWork", app: "App", ctx: "RequestContext", tenant_id: s
         stored = (old.bill.get("additionalDetails") or {}).get("demandHash")
         if stored == digest and _ms(now) < min(int(d["expiryDate"]) for d in old.bill["billDetails"]):
             return old, False
-    for old in active:
+    # a part-paid bill stands for the dues until a new bill is made for them; then it is stale too
+    # (else a clerk could take money on either of two bills for one debt)
+    part_paid = list(s.execute(select(BillRow).where(
+        BillRow.tenant_id == tenant_id, BillRow.consumer_code == first.consumer_code,
+        BillRow.business_service == first.business_service, BillRow.status == "PARTIALLY_PAID")).scalars())
+    for old in [*active, *part_paid]:
+        was = old.status
         expire(old, now)
         uow.record(Event("billing.bill.expired", tenant_id, "Bill", old.id, FETCH_BILL,
-                         {"Bill": [old.bill]}, before={"status": "ACTIVE"}, after={"status": "EXPIRED"}))
+                         {"Bill": [old.bill]}, before={"status": was}, after={"status": "EXPIRED"}))
     s.flush()           # the old bill is EXPIRED in the store before the new one is ACTIVE (unique index)
     masters = billing_masters(app, tenant_id, s.connection())
     config = masters.business_services.get(first.business_service)

@@ -31,7 +31,7 @@ import re
 import uuid
 from dataclasses import replace
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from sqlalchemy import func, select
 
@@ -61,6 +61,7 @@ WORKFLOW_URL = "/collection-services/payments/_workflow"
 
 MODES = ("CASH", "CHEQUE", "DD", "OFFLINE_NEFT", "OFFLINE_RTGS", "POSTAL_ORDER", "CARD")
 INSTRUMENT_MODES = ("CHEQUE", "DD")
+DEPOSITED_MODES = ("CASH", "CHEQUE", "DD", "POSTAL_ORDER")     # what a deposit slip carries to the bank
 REFERENCE_MODES = ("OFFLINE_NEFT", "OFFLINE_RTGS", "POSTAL_ORDER")   # carry a transaction / order number
 MAX_INSTRUMENT_AGE_DAYS = 90
 IFSC = re.compile(r"^[A-Z]{4}0[A-Z0-9]{6}$")
@@ -87,6 +88,8 @@ E_ALREADY_CANCELLED = "PAYMENT_ALREADY_CANCELLED"
 E_ALREADY_DISHONOURED = "PAYMENT_ALREADY_DISHONOURED"
 E_REMITTED = "PAYMENT_ALREADY_REMITTED"
 E_REASON = "INVALID_CANCEL_REASON"
+E_REMIT_MODE = "REMIT_MODE_NOT_ALLOWED"
+E_REMIT_SHIFT_OPEN = "SHIFT_STILL_OPEN"
 E_CANCEL_FORBIDDEN = "RECEIPT_CANCEL_NOT_AUTHORIZED"
 E_DISHONOUR_MODE = "DISHONOUR_NOT_ALLOWED"
 E_NOTHING_TO_REMIT = "NOTHING_TO_REMIT"
@@ -152,11 +155,30 @@ def check_instrument(mode: str, today: dt.date, *, number_: str | None, date_: d
     return code
 
 
+_TYPED_AMOUNT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?", re.ASCII)
+
+
 def parse_amount(amount: str | Decimal | int) -> Decimal:
+    """An amount as a clerk types it: ASCII digits, commas as they like ("1,25,000"), a decimal
+    point; not 1e3, 1_000 or other scripts' digits, which Decimal() would take. A fraction is
+    judged on what was typed, before anything rounds it (500.001 is refused, not taken as 500)."""
+    if isinstance(amount, str):
+        text = amount.strip().replace(",", "")
+        if not _TYPED_AMOUNT.fullmatch(text):
+            raise InvalidInput(E_AMOUNT, f"{amount!r} is not an amount of rupees (digits, e.g. 1250)",
+                               {"amount": amount})
+        raw = Decimal(text)
+        if raw >= 0 and raw != raw.to_integral_value():
+            raise InvalidInput(bl.E_AMT_FRACTION, f"{amount} has paise: payments are in whole rupees",
+                               {"amount": amount})
+        amount = raw
     try:
         value = number(amount)
     except (TypeError, ValueError):
         raise InvalidInput(E_AMOUNT, f"{amount!r} is not an amount of rupees", {"amount": str(amount)}) from None
+    if value >= 0 and value != value.to_integral_value():
+        raise InvalidInput(bl.E_AMT_FRACTION, f"{value} has paise: payments are in whole rupees",
+                           {"amount": str(value)})
     return bl.validate_payment_amount(value)
 
 
@@ -381,8 +403,11 @@ def pay(app: "App", ctx: "RequestContext", *, tenant_id: str, bill_id: str, mode
         # the bill now stands for the demands as this payment leaves them (see _check_bill)
         bill_extra = {**(row.bill.get("additionalDetails") or {}),
                       "demandHash": demand_hash_now(uow, tenant_id, bill.consumer_code, bill.business_service)}
-        bill_doc = billing.jsonable({**paid_bill.to_digit(), "status": status, "additionalDetails": bill_extra})
-        row.bill, row.status, row.updated_at = bill_doc, status, now
+        row.bill = billing.jsonable({**paid_bill.to_digit(), "status": status, "additionalDetails": bill_extra})
+        row.status, row.updated_at = status, now
+        # the payment's own copy: what this payment paid on each line (its receipt adds up)
+        bill_doc = billing.jsonable({**bl.payment_share(bill, allocations).to_digit(), "status": status,
+                                     "additionalDetails": bill_extra})
 
         receipt_no = _receipt_number(uow, app, tenant_id, bill.business_service, counter)
         ring = app.keyring
@@ -630,8 +655,11 @@ def dishonour(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str
 
 def remit(app: "App", ctx: "RequestContext", tenant_id: str, receipt_nos: list[str] | None = None,
           bank: str | None = None) -> dict[str, Any]:
-    """REMIT: deposit NEW payments in the bank (all of the clerk's open, else latest, shift when no
-    receipt numbers are given): DEPOSITED / REMITTED and a deposit slip (instruments and cash)."""
+    """REMIT: deposit NEW payments in the bank: DEPOSITED / REMITTED and a deposit slip (instruments
+    and cash). Only what goes to the bank in hand is deposited (cash, cheques, DDs, postal orders;
+    card and NEFT / RTGS money reaches the bank by itself), and only from CLOSED shifts: the shift's
+    count is of the drawer, so its money leaves the counter after the count. With no receipt
+    numbers: every such payment of the clerk's closed shifts at this counter."""
     authorize(app, ctx, WORKFLOW_URL, tenant_id)
     now = ctx.now()
     with app.uow(ctx) as uow:
@@ -646,14 +674,25 @@ def remit(app: "App", ctx: "RequestContext", tenant_id: str, receipt_nos: list[s
                 if r.payment_status != "NEW":
                     raise Conflict(E_REMITTED, f"receipt {r.receipt_number} is {r.payment_status}: only NEW "
                                    "payments can be remitted", {"receiptNumber": r.receipt_number})
+                if r.payment_mode not in DEPOSITED_MODES:
+                    raise InvalidInput(E_REMIT_MODE, f"receipt {r.receipt_number} was paid by {r.payment_mode}: "
+                                       "that money reaches the bank without a deposit slip",
+                                       {"receiptNumber": r.receipt_number, "paymentMode": r.payment_mode})
+                shift = s.get(Shift, r.shift_id) if r.shift_id else None
+                if shift is not None and shift.status != "CLOSED":
+                    raise InvalidInput(E_REMIT_SHIFT_OPEN, f"receipt {r.receipt_number} is in a shift still open: "
+                                       "close it first (shift close --count ...), then deposit",
+                                       {"receiptNumber": r.receipt_number, "shiftId": shift.id})
         else:
             counter = uow.meta("counter_code") or ""
-            shift = current_shift(s, counter, ctx.actor.uuid) or s.execute(select(Shift).where(
-                Shift.counter_code == counter, Shift.user_uuid == ctx.actor.uuid)
-                .order_by(Shift.opened_at.desc()).limit(1)).scalars().first()
-            rows = [] if shift is None else list(s.execute(select(Payment).where(
-                Payment.shift_id == shift.id, Payment.tenant_id == tenant_id, Payment.payment_status == "NEW")
-                .order_by(Payment.created_at).with_for_update()).scalars())    # FOR UPDATE: PostgreSQL only
+            rows = list(s.execute(select(Payment).join(Shift, Shift.id == Payment.shift_id).where(
+                Shift.counter_code == counter, Shift.user_uuid == ctx.actor.uuid, Shift.status == "CLOSED",
+                Payment.tenant_id == tenant_id, Payment.payment_status == "NEW",
+                Payment.payment_mode.in_(DEPOSITED_MODES))
+                .order_by(Payment.created_at).with_for_update(of=Payment)).scalars())   # FOR UPDATE: PostgreSQL only
+            if not rows and current_shift(s, counter, ctx.actor.uuid) is not None:
+                raise InvalidInput(E_NOTHING_TO_REMIT, "nothing to deposit from closed shifts: close your open "
+                                   "shift first (shift close --count ...)", {"tenantId": tenant_id})
         if not rows:
             raise InvalidInput(E_NOTHING_TO_REMIT, "no NEW payments to deposit", {"tenantId": tenant_id})
         slip_no = idgen.generate_in(uow, app, SLIP_ID_NAME, tenant_id, fmt=SLIP_FALLBACK_FORMAT)[0]
@@ -692,7 +731,8 @@ def remit(app: "App", ctx: "RequestContext", tenant_id: str, receipt_nos: list[s
 
 # -- receipts --------------------------------------------------------------------------------------
 def receipt_pdf(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str, *, fmt: str = "a4",
-                copy: bool = False, locale: str = "en_IN") -> tuple[bytes, dict[str, Any], bool]:
+                copy: bool = False, locale: str = "en_IN",
+                deliver: "Callable[[bytes], None] | None" = None) -> tuple[bytes, dict[str, Any], bool]:
     """The receipt PDF: (bytes, payment as shown, duplicate?). The first print is the original;
     any later print, or one asked with copy=True, is marked DUPLICATE; a cancelled payment
     CANCELLED. Each print is counted in the payment and audited. `locale` picks the labels'
@@ -730,6 +770,10 @@ def receipt_pdf(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: s
         doc = dict(row.payment)
         doc["additionalDetails"] = {**(doc.get("additionalDetails") or {}), "printCount": printed + 1}
         row.payment, row.updated_at = doc, now
+        if deliver is not None:
+            # the PDF reaches the printer / file before the print is counted: a failed delivery
+            # rolls back, so the clerk's next try is still the original, not a DUPLICATE
+            deliver(pdf)
         uow.session.flush()
         uow.record(Event("collection.receipt.printed", tenant_id, "Payment", row.id, SEARCH_URL,
                          {"receiptNumber": row.receipt_number, "format": fmt, "duplicate": duplicate,

@@ -75,6 +75,11 @@ def test_pay_print_reprint_cancel(store, tmp_path):
 
     scratch = tmp_path / "scratch"
     scratch.mkdir()
+    # a print that cannot be delivered is refused and not counted: the next one is still the original
+    res = run(store, "-o", "json", "receipt", "print", receipt, "--tenant", "pb.amritsar",
+              "-o", str(tmp_path / "no-such-dir" / "r.pdf"))
+    assert res.exit_code == 2 and json.loads(res.stdout)["Errors"][0]["code"] == "INVALID_OUTPUT_PATH"
+    assert not (tmp_path / "no-such-dir").exists()
     first = scratch / "first.pdf"
     res = run(store, "-o", "json", "receipt", "print", receipt, "--tenant", "pb.amritsar", "-o", str(first))
     assert res.exit_code == 0, res.output
@@ -116,6 +121,9 @@ def test_remit_prints_a_slip(store, tmp_path):
         bill = _bill(store, tmp_path, consumer)
         res = run(store, "pay", "--bill", bill["id"], "--tenant", "pb.amritsar", "--mode", "CASH", "--amount", "1250")
         assert res.exit_code == 0, res.output
+    res = run(store, "-o", "json", "payment", "remit", "--tenant", "pb.amritsar", "--bank", "SBI Hall Bazar")
+    assert res.exit_code == 2 and json.loads(res.stdout)["Errors"][0]["code"] == "NOTHING_TO_REMIT"
+    assert run(store, "shift", "close", "--count", "500x5").exit_code == 0
     res = run(store, "-o", "json", "payment", "remit", "--tenant", "pb.amritsar", "--bank", "SBI Hall Bazar")
     assert res.exit_code == 0, res.output
     slip = json.loads(res.stdout)["Remittance"]

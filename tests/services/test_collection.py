@@ -131,13 +131,22 @@ def test_part_payment_then_the_rest_on_a_new_bill(world, clerk):
     bill = bill_for(app, "PT-1", service="PT", lines=(("PT_TAX", "1000", "0"),), period=PT_PERIOD)
     part = pay(app, clerk, bill, "400")
     assert part["paymentDetails"][0]["bill"]["status"] == "PARTIALLY_PAID"
-    [again] = billing.fetch_bill(app, clerk, AMRITSAR, consumer_code="PT-1")
-    assert again["totalAmount"] == "600.00" and again["id"] != bill["id"]
-    more = pay(app, clerk, bill, "200")          # the first bill still stands for the dues: it may be paid
+    more = pay(app, clerk, bill, "200")          # a part-paid bill may be paid again ...
     assert more["paymentDetails"][0]["bill"]["status"] == "PARTIALLY_PAID"
-    with pytest.raises(InvalidInput) as err:     # but the second was made before that payment: stale now
-        pay(app, clerk, again, "400")
+    # ... and each payment's copy of the bill shows what THAT payment paid, so its receipt adds up
+    [line] = more["paymentDetails"][0]["bill"]["billDetails"][0]["billAccountDetails"]
+    assert (line["taxHeadCode"], line["amount"], line["adjustedAmount"]) == ("PT_TAX", "1000.00", "200.00")
+    assert more["paymentDetails"][0]["bill"]["billDetails"][0]["amountPaid"] == "200.00"
+    with app.store.engine.connect() as conn:        # the bill itself keeps the running total
+        stored = conn.execute(select(Bill.bill).where(Bill.id == bill["id"])).scalar_one()
+    assert stored["billDetails"][0]["billAccountDetails"][0]["adjustedAmount"] == "600.00"
+    [again] = billing.fetch_bill(app, clerk, AMRITSAR, consumer_code="PT-1")
+    assert again["totalAmount"] == "400.00" and again["id"] != bill["id"]
+    with pytest.raises(InvalidInput) as err:     # ... until a new bill is made for the dues: then it is stale
+        pay(app, clerk, bill, "100")
     assert err.value.code == "BILL_EXPIRED"
+    with app.store.engine.connect() as conn:
+        assert conn.execute(select(Bill.status).where(Bill.id == bill["id"])).scalar_one() == "EXPIRED"
     [third] = billing.fetch_bill(app, clerk, AMRITSAR, consumer_code="PT-1")
     assert third["totalAmount"] == "400.00"
     rest = pay(app, clerk, third, "400")
@@ -154,6 +163,10 @@ def test_advance_goes_to_the_advance_head(world, clerk):
     lines = doc["additionalDetails"]["apportionment"]
     assert {(x["taxHeadCode"], x.get("collection"), x.get("credit")) for x in lines} == {
         ("WS_CHARGE", "500.00", None), ("WS_ADVANCE_CARRYFORWARD", None, "200.00")}
+    # the receipt's lines (this payment's shares) add up to what was paid, the advance included
+    shares = {a["taxHeadCode"]: Decimal(a["adjustedAmount"])
+              for d in doc["paymentDetails"][0]["bill"]["billDetails"] for a in d["billAccountDetails"]}
+    assert shares == {"WS_CHARGE": Decimal("500.00"), "WS_ADVANCE_CARRYFORWARD": Decimal("200.00")}
 
 
 # -- refusals ---------------------------------------------------------------------------------------
@@ -170,6 +183,11 @@ REFUSALS = [
     ({}, dict(amount="1250", mode="CHEQUE", **{**CHEQUE, "ifsc": "PUNB1234"}), "INVALID_IFSC"),
     ({}, dict(amount="1250", mode="CHEQUE", **{**CHEQUE, "bank": ""}), "INVALID_BANK_DETAILS"),
     ({}, dict(amount="1250.50"), "INVALID_AMT_PAID_FRACTION"),
+    ({}, dict(amount="1250.001"), "INVALID_AMT_PAID_FRACTION"),                      # not rounded to 1250
+    ({}, dict(amount="1249.995"), "INVALID_AMT_PAID_FRACTION"),                      # nor to 1250.00
+    ({}, dict(amount="1.25e3"), "INVALID_AMOUNT"),
+    ({}, dict(amount="1_250"), "INVALID_AMOUNT"),
+    ({}, dict(amount="１２５０"), "INVALID_AMOUNT"),                                   # full-width digits
     ({}, dict(amount="-5"), "INVALID_AMT_PAID_NEG_CODE"),
     ({}, dict(amount="abc"), "INVALID_AMOUNT"),
     ({}, dict(amount="1000"), "INVALID_AMT_PAID_CODE"),                             # TL: no part payment
@@ -335,13 +353,22 @@ def test_remit_the_shift_makes_a_deposit_slip(world, clerk):
     pay(app, clerk, bill_for(app, "TL-CC-1"), "1250")
     pay(app, clerk, bill_for(app, "TL-CC-2"), "1250", mode="CHEQUE", **CHEQUE)
     pay(app, clerk, bill_for(app, "TL-CC-3"), "1250")
+    card = pay(app, clerk, bill_for(app, "TL-CC-4"), "1250", mode="CARD")["paymentDetails"][0]["receiptNumber"]
+    before = counts(app)
+    with pytest.raises(InvalidInput) as err:           # the drawer is counted first
+        collection.remit(app, clerk, AMRITSAR)
+    assert err.value.code == "NOTHING_TO_REMIT" and "close your open shift" in err.value.message
+    with pytest.raises(InvalidInput) as err:
+        collection.remit(app, clerk, AMRITSAR, [card])
+    assert err.value.code == "REMIT_MODE_NOT_ALLOWED" and counts(app) == before
+    shifts.close_shift(app, clerk, "500x7")             # float 1000 + cash 2500
     slip = collection.remit(app, clerk, AMRITSAR, bank="State Bank of India, Hall Bazar")
     assert slip["cashTotal"] == "2500.00" and slip["instrumentsTotal"] == "1250.00" and slip["total"] == "3750.00"
     assert [i["instrumentNumber"] for i in slip["instruments"]] == ["123456"]
     assert len(slip["cash"]["receipts"]) == 2 and "C01" in slip["slipNumber"]
     with app.store.engine.connect() as conn:
-        states = set(conn.execute(select(Payment.payment_status, Payment.instrument_status)).all())
-        assert states == {("DEPOSITED", "REMITTED")}
+        states = dict(conn.execute(select(Payment.payment_mode, Payment.payment_status)).all())
+        assert states == {"CASH": "DEPOSITED", "CHEQUE": "DEPOSITED", "CARD": "NEW"}   # card money is not on the slip
         assert conn.execute(select(func.count()).select_from(Remittance)).scalar_one() == 1
     with pytest.raises(InvalidInput) as err:
         collection.remit(app, clerk, AMRITSAR)
