@@ -53,6 +53,13 @@ class DigitGroup(TyperGroup):
         except DigitError as err:
             emit_error(err.code, err.message, err.params, err.description, _fmt(ctx))
             raise click.exceptions.Exit(err.exit_code) from None
+        except click.UsageError as err:
+            if _fmt(ctx) not in ("json", "yaml"):
+                raise                      # people get click's usage box
+            # scripts asked for JSON: a DIGIT error envelope they can parse, exit 2 as click's
+            emit_error("INVALID_USAGE", err.format_message(),
+                       {"command": err.ctx.command_path if err.ctx else ctx.command_path}, fmt=_fmt(ctx))
+            raise click.exceptions.Exit(2) from None
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt:

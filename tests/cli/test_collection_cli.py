@@ -128,3 +128,12 @@ def test_remit_prints_a_slip(store, tmp_path):
     assert res.exit_code == 0, res.output
     slip = json.loads(res.stdout)["Remittance"]
     assert slip["cashTotal"] == "2500.00" and slip["total"] == "2500.00" and len(slip["cash"]["receipts"]) == 2
+
+
+def test_a_usage_error_is_a_digit_error_for_scripts(store):
+    res = run(store, "-o", "json", "pay", "--bill", "X", "--tenant", "pb.amritsar", "--mode", "CASH")
+    assert res.exit_code == 2
+    [err] = json.loads(res.stdout)["Errors"]
+    assert err["code"] == "INVALID_USAGE" and "--amount" in err["message"]
+    human = run(store, "pay", "--bill", "X", "--tenant", "pb.amritsar", "--mode", "CASH")
+    assert human.exit_code == 2 and "Missing option" in human.output and "Errors" not in human.output
