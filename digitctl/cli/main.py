@@ -143,11 +143,13 @@ def tenant_option_value(explicit: str | None) -> str | None:
     own tenant (a clerk at pb.amritsar works at pb.amritsar)."""
     if explicit or state().tenant:
         return explicit or state().tenant
-    from digitctl.errors import DigitError
+    from digitctl.errors import DigitError, Unauthenticated
 
     try:
         actor = state().app.actor
-    except DigitError:   # no store / session expired: the command itself will say so
+    except Unauthenticated:   # an expired session is the thing to say, not a missing --tenant
+        raise
+    except DigitError:   # no store: the command itself will say so
         return None
     homes = [r.tenant_id for r in actor.roles if r.tenant_id != "*"]
     return homes[0] if homes else None

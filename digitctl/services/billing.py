@@ -422,6 +422,15 @@ def fetch_bill(app: "App", ctx: "RequestContext", tenant_id: str, *, consumer_co
         raise InvalidInput("EG_BS_FETCHBILL_CRITERIA", "give one of: a consumer code (with its business "
                            "service), a mobile number, an application number")
     authorize(app, ctx, FETCH_BILL, tenant_id)
+    if mobile and not valid_mobile(normalize_mobile(mobile)):
+        raise InvalidInput("INVALID_MOBILE_NUMBER", f"{mobile!r} is not a mobile number: 10 digits starting "
+                           "with 6-9", {"mobileNumber": mobile})
+    if business_service:
+        known = billing_masters(app, tenant_id).business_services
+        if known and business_service not in known:
+            raise InvalidInput(bl.E_BUSINESSSERVICE_NOTFOUND, f"{business_service!r} is not a business service of "
+                               f"{tenant_id}: one of {', '.join(sorted(known))}",
+                               {"businessService": business_service})
     try:
         return _fetch_bill_once(app, ctx, tenant_id, consumer_code=consumer_code,
                                 business_service=business_service, mobile=mobile, application_no=application_no)

@@ -73,3 +73,12 @@ def test_refusals_exit_2_with_digit_errors(store, tmp_path):
     res = run(store, "-o", "json", "bill", "fetch", "--tenant", "pb.amritsar", "--consumer-code", "NONE",
               "--service", "TL")
     assert res.exit_code == 2 and json.loads(res.stdout)["Errors"][0]["code"] == "EG_BS_BILL_NO_DEMANDS_FOUND"
+
+
+@pytest.mark.parametrize("args, code", [
+    (["--mobile", "123"], "INVALID_MOBILE_NUMBER"),
+    (["--consumer-code", "TL-1", "--service", "ZZ"], "EG_BS_BUSINESSSERVICE_NOTFOUND"),
+])
+def test_a_bad_search_is_named_not_answered_with_no_demands(store, args, code):
+    res = run(store, "-o", "json", "bill", "fetch", "--tenant", "pb.amritsar", *args)
+    assert res.exit_code == 2 and json.loads(res.stdout)["Errors"][0]["code"] == code, res.output

@@ -137,3 +137,10 @@ def test_a_usage_error_is_a_digit_error_for_scripts(store):
     assert err["code"] == "INVALID_USAGE" and "--amount" in err["message"]
     human = run(store, "pay", "--bill", "X", "--tenant", "pb.amritsar", "--mode", "CASH")
     assert human.exit_code == 2 and "Missing option" in human.output and "Errors" not in human.output
+
+
+def test_an_expired_session_says_so_even_without_a_tenant(store):
+    later = {"DIGITCTL_NOW": "2026-11-27T11:00:00+05:30"}          # the clerk's 12-hour session is over
+    res = runner.invoke(CLI, ["--store", store, "-o", "json", "pay", "--bill", "X", "--mode", "CASH",
+                              "--amount", "1250"], env=later)
+    assert res.exit_code == 3 and json.loads(res.stdout)["Errors"][0]["code"] == "SESSION_EXPIRED", res.output
