@@ -164,3 +164,51 @@ def in_words_inr(value: MoneyLike) -> str:
         text += f" and {_below_hundred(paise)} Paise"
     text += " Only"
     return f"Minus {text}" if amount < 0 else text
+
+
+# Hindi: 1-99 have their own words (no tens + ones rule), then सौ, हज़ार, लाख, करोड़ as in English.
+_HI_BELOW_HUNDRED = (
+    "शून्य एक दो तीन चार पाँच छह सात आठ नौ "
+    "दस ग्यारह बारह तेरह चौदह पंद्रह सोलह सत्रह अठारह उन्नीस "
+    "बीस इक्कीस बाईस तेईस चौबीस पच्चीस छब्बीस सत्ताईस अट्ठाईस उनतीस "
+    "तीस इकतीस बत्तीस तैंतीस चौंतीस पैंतीस छत्तीस सैंतीस अड़तीस उनतालीस "
+    "चालीस इकतालीस बयालीस तैंतालीस चवालीस पैंतालीस छियालीस सैंतालीस अड़तालीस उनचास "
+    "पचास इक्यावन बावन तिरेपन चौवन पचपन छप्पन सत्तावन अट्ठावन उनसठ "
+    "साठ इकसठ बासठ तिरेसठ चौंसठ पैंसठ छियासठ सड़सठ अड़सठ उनहत्तर "
+    "सत्तर इकहत्तर बहत्तर तिहत्तर चौहत्तर पचहत्तर छिहत्तर सतहत्तर अठहत्तर उनासी "
+    "अस्सी इक्यासी बयासी तिरासी चौरासी पचासी छियासी सत्तासी अट्ठासी नवासी "
+    "नब्बे इक्यानबे बानबे तिरानबे चौरानबे पंचानबे छियानबे सत्तानबे अट्ठानबे निन्यानबे").split()
+assert len(_HI_BELOW_HUNDRED) == 100
+
+
+def words_indian_hi(n: int) -> str:
+    """words_indian in Hindi: 1,23,45,678 is "एक करोड़ तेईस लाख पैंतालीस हज़ार छह सौ अठहत्तर"."""
+    if n < 0:
+        raise ValueError("words_indian_hi takes a non-negative integer")
+    if n < 100:
+        return _HI_BELOW_HUNDRED[n]
+    crores, rest = divmod(n, 10**7)
+    lakhs, rest = divmod(rest, 10**5)
+    thousands, rest = divmod(rest, 1000)
+    hundreds, rest = divmod(rest, 100)
+    parts = []
+    if crores:
+        parts.append(f"{words_indian_hi(crores)} करोड़")
+    for count, word in ((lakhs, "लाख"), (thousands, "हज़ार"), (hundreds, "सौ")):
+        if count:
+            parts.append(f"{_HI_BELOW_HUNDRED[count]} {word}")
+    if rest:
+        parts.append(_HI_BELOW_HUNDRED[rest])
+    return " ".join(parts)
+
+
+def in_words_inr_hi(value: MoneyLike) -> str:
+    """in_words_inr in Hindi, as receipts print it: "रुपये एक हज़ार दो सौ पचास मात्र";
+    paise "... और पचास पैसे मात्र"; a negative amount starts with "ऋण"."""
+    amount = money(value)
+    rupees, paise = divmod(abs(to_paise(amount)), 100)
+    text = f"रुपये {words_indian_hi(rupees)}"
+    if paise:
+        text += f" और {_HI_BELOW_HUNDRED[paise]} पैसे"
+    text += " मात्र"
+    return f"ऋण {text}" if amount < 0 else text

@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from digitctl.domain.money import (
-    format_inr, from_paise, in_words_inr, is_whole_rupees, money, number, round_paise, to_paise,
+    format_inr, from_paise, in_words_inr, in_words_inr_hi, is_whole_rupees, money, number, round_paise, to_paise,
+    words_indian_hi,
 )
 
 
@@ -155,3 +156,18 @@ def test_words_are_well_formed(rupees):
     assert "  " not in words
     if rupees:
         assert "Zero" not in words
+
+
+@pytest.mark.parametrize("n, words", [
+    (0, "शून्य"), (7, "सात"), (45, "पैंतालीस"), (99, "निन्यानबे"), (100, "एक सौ"), (250, "दो सौ पचास"),
+    (1250, "एक हज़ार दो सौ पचास"), (100000, "एक लाख"), (12345678, "एक करोड़ तेईस लाख पैंतालीस हज़ार छह सौ अठहत्तर"),
+    (10**12, "एक लाख करोड़"),
+])
+def test_hindi_words_use_the_indian_scale(n, words):
+    assert words_indian_hi(n) == words
+
+
+def test_hindi_amount_in_words():
+    assert in_words_inr_hi("1250") == "रुपये एक हज़ार दो सौ पचास मात्र"
+    assert in_words_inr_hi("0.50") == "रुपये शून्य और पचास पैसे मात्र"
+    assert in_words_inr_hi("-12") == "ऋण रुपये बारह मात्र"
