@@ -21,7 +21,6 @@ from typer.testing import CliRunner
 
 from digitctl.cli.main import app as cli
 from digitctl.resources import bundled
-from digitctl.services import workflow
 
 runner = CliRunner()
 NOW = "2026-11-25T11:00:00+05:30"
@@ -57,13 +56,6 @@ def js(store: str, *args: str) -> dict:
 def login(store: str, user: str, password: str = STAFF_PW) -> None:
     run(store, "logout")            # `login` takes its default --tenant from the current session
     ok(store, "login", "--username", user, "--password-stdin", stdin=password + "\n")
-
-
-@pytest.fixture(autouse=True)
-def fresh_definition_cache():
-    workflow._PARSED.clear()        # row ids repeat across test stores (see tests/services/test_applications.py)
-    yield
-    workflow._PARSED.clear()
 
 
 def test_a_counter_day_end_to_end(tmp_path):

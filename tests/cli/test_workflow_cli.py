@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from digitctl.bootstrap import build
 from digitctl.clock import FixedClock, parse_instant
 from digitctl.resources import bundled
-from digitctl.services import mdms, quickstart, workflow
+from digitctl.services import mdms, quickstart
 from digitctl.services.store import init_store
 from digitctl.cli.main import app as cli_app
 from local_store.models import OutboxEvent, WfBusinessService
@@ -49,7 +49,6 @@ def store(tmp_path) -> str:
         quickstart.demo_users(app, app.context())
     finally:
         app.close()
-    workflow._PARSED.clear()       # row ids repeat across test stores (see tests/services/test_applications.py)
     login(url, "admin")
     return url
 

@@ -66,16 +66,6 @@ def build_world(app, reference: Path, folder: Path):
     return app
 
 
-@pytest.fixture(autouse=True)
-def fresh_definition_cache():
-    """workflow._PARSED is keyed by the row id alone, so a definition parsed from another test's
-    store (same id, other content) would be served here; clear it (reported: key it by
-    definition_hash instead)."""
-    workflow._PARSED.clear()
-    yield
-    workflow._PARSED.clear()
-
-
 @pytest.fixture
 def world(app, reference, tmp_path):
     return build_world(app, reference, tmp_path / "access")

@@ -36,15 +36,6 @@ WORKERS = 6
 ROUNDS = 4
 
 
-@pytest.fixture(autouse=True)
-def fresh_definition_cache():
-    from digitctl.services import workflow
-
-    workflow._PARSED.clear()
-    yield
-    workflow._PARSED.clear()
-
-
 @pytest.fixture
 def world(app, reference, tmp_path):
     return build_world(app, reference, tmp_path / "access")

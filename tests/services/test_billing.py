@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 
 from digitctl.clock import IST
 from digitctl.errors import Forbidden, InvalidInput, NotFound
-from digitctl.services import billing, mdms, workflow
+from digitctl.services import billing, mdms
 from local_store.models import AuditRecord, Bill, Demand, DemandDetail, OutboxEvent
 
 _spec = importlib.util.spec_from_file_location("_appl_helpers", Path(__file__).with_name("test_applications.py"))
@@ -29,13 +29,6 @@ AMRITSAR = "pb.amritsar"
 TL_FROM, TL_TO = 1585679399000, 1617172199000          # TLRENEWAL2020, financial year 2020-21
 FEE_RATES = Path(__file__).resolve().parents[1] / "data" / "TradeLicenseFeeRates.json"
 TABLES = (Demand, DemandDetail, Bill, OutboxEvent, AuditRecord)
-
-
-@pytest.fixture(autouse=True)
-def fresh_definition_cache():
-    workflow._PARSED.clear()
-    yield
-    workflow._PARSED.clear()
 
 
 @pytest.fixture

@@ -35,15 +35,6 @@ TABLES = (Payment, OutboxEvent, AuditRecord, Bill, DemandDetail, Remittance)
 CONTRACT = "contracts/collection-services-v2.yml"
 
 
-@pytest.fixture(autouse=True)
-def fresh_definition_cache():
-    from digitctl.services import workflow
-
-    workflow._PARSED.clear()
-    yield
-    workflow._PARSED.clear()
-
-
 @pytest.fixture
 def world(app, reference, tmp_path):
     build_world(app, reference, tmp_path / "access")

@@ -23,13 +23,6 @@ AMRITSAR, JALANDHAR = "pb.amritsar", "pb.jalandhar"
 HOUR = 3_600_000
 
 
-@pytest.fixture(autouse=True)
-def fresh_definition_cache():
-    workflow._PARSED.clear()
-    yield
-    workflow._PARSED.clear()
-
-
 def tl(app, who="clerk.amritsar", tenant=AMRITSAR, mobile="9876543210", locality="SUN04") -> str:
     doc = applications.create(app, ctx_as(app, who), business_service="NewTL", tenant_id=tenant,
                               applicant_name="Simran Kaur", applicant_mobile=mobile, locality=locality)

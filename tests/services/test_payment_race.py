@@ -27,15 +27,6 @@ WORKERS = 4
 ROUNDS = 3
 
 
-@pytest.fixture(autouse=True)
-def fresh_definition_cache():
-    from digitctl.services import workflow
-
-    workflow._PARSED.clear()
-    yield
-    workflow._PARSED.clear()
-
-
 @pytest.fixture
 def world(app, reference, tmp_path):
     _billing.build_world(app, reference, tmp_path / "access")
