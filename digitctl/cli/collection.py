@@ -189,8 +189,8 @@ def print_cmd(receipt_no: str = typer.Argument(..., metavar="RECEIPT_NO"),
               locale: str = typer.Option("en_IN", "--locale",
                                          help="Labels' language: en_IN, hi_IN (configs/localization).")) -> None:
     """Print a receipt as PDF. The first print is the original; a reprint is marked DUPLICATE,
-    a cancelled receipt CANCELLED. Labels, tax heads and the service are localized (--locale,
-    falling back to en_IN code by code)."""
+    a cancelled receipt CANCELLED, a bounced cheque's DISHONOURED. Labels, tax heads and the
+    service are localized (--locale, falling back to en_IN code by code)."""
     from digitctl.cli.output import emit
     from digitctl.services import collection
 
@@ -221,7 +221,8 @@ def print_cmd(receipt_no: str = typer.Argument(..., metavar="RECEIPT_NO"),
 
     pdf, doc, duplicate = collection.receipt_pdf(application, ctx, t, receipt_no, fmt=fmt, copy=copy,
                                                  locale=locale, deliver=deliver)
-    marks = [m for m, on in (("DUPLICATE", duplicate), ("CANCELLED", doc.get("paymentStatus") == "CANCELLED")) if on]
+    marks = [m for m, on in (("DUPLICATE", duplicate), ("CANCELLED", doc.get("paymentStatus") == "CANCELLED"),
+                             ("DISHONOURED", doc.get("paymentStatus") == "DISHONOURED")) if on]
     info = {"receiptNumber": receipt_no, "file": str(target), "format": fmt, "locale": locale, "bytes": len(pdf),
             "marks": marks}
     emit({"Receipt": info}, rows=[(k, v if not isinstance(v, list) else ", ".join(v)) for k, v in info.items()],

@@ -59,9 +59,36 @@ def _mode_rows(doc: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def _issued_text(doc: dict[str, Any]) -> str:
+    """"Receipts issued: 9 (C01/107/2026-27/000001 - C01/107/2026-27/000003; PT/...)": one range per series."""
+    rr = doc["receiptRange"]
+    if not rr["issued"]:
+        return "No receipts on this day."
+    ranges = [(s["first"] if s["first"] == s["last"] else f"{s['first']} - {s['last']}")
+              + (f" ({s['issued']})" if len(rr.get("series") or []) > 1 else "")
+              for s in rr.get("series") or []]
+    if not ranges:    # a document from before series were given
+        ranges = [f"{rr['first']} - {rr['last']}"]
+    return f"Receipts issued: {rr['issued']} ({'; '.join(ranges)})"
+
+
+def _who(r: dict[str, Any]) -> str:
+    """Who cancelled the receipt and who approved that (a cancel needs a supervisor's approval), or
+    who dishonoured it; failing those, who changed it last or took it."""
+    by, approved = r.get("cancelledBy"), r.get("approvedBy")
+    if by or approved:
+        return f"{by or '?'}; approved: {approved}" if approved else str(by)
+    return r.get("dishonouredBy") or r.get("changedBy") or r.get("collectedBy") or ""
+
+
+def _reason(r: dict[str, Any]) -> str:
+    late = " (after the shift closed)" if r.get("afterShiftClosed") else ""
+    return (r["reason"] or "") + late
+
+
 def _excluded_rows(lines: list[dict[str, Any]]) -> list[list[str]]:
     return [[r["receiptNumber"], _when(r["receiptDate"]), r["businessService"], r["paymentMode"], _inr(r["amount"]),
-             r["reason"] or "", r["changedBy"] or r["collectedBy"] or ""] for r in lines]
+             _reason(r), _who(r)] for r in lines]
 
 
 def _shift_rows(doc: dict[str, Any]) -> list[list[str]]:
@@ -70,9 +97,23 @@ def _shift_rows(doc: dict[str, Any]) -> list[list[str]]:
              s["varianceText"] or ""] for s in doc["shifts"]]
 
 
+def _late_line(doc: dict[str, Any]) -> str | None:
+    """The separate line for cash receipts reversed after their shift closed (in its count), if any."""
+    rc = doc["reconciliation"]
+    if not rc.get("reversedAfterShiftClosed"):
+        return None
+    numbers = ", ".join(rc.get("reversedAfterShiftClosedReceipts") or [])
+    return (f"Reversed after the shift closed: {_inr(rc['reversedAfterShiftClosed'])}"
+            + (f" ({numbers})" if numbers else "") + ": cancelled or dishonoured after the shift's cash was "
+            "counted, so in the shift's cash and not in the register")
+
+
 def _recon_line(doc: dict[str, Any]) -> str:
     rc = doc["reconciliation"]
-    text = (f"Reconciliation: register cash {_inr(rc['registerCash'])} vs shifts' cash {_inr(rc['shiftsCash'])}")
+    text = f"Reconciliation: register cash {_inr(rc['registerCash'])}"
+    if rc.get("reversedAfterShiftClosed"):
+        text += f" + {_inr(rc['reversedAfterShiftClosed'])} reversed after the shift closed"
+    text += f" vs shifts' cash {_inr(rc['shiftsCash'])}"
     if rc["shiftsCashOtherDays"]:
         text += f" less {_inr(rc['shiftsCashOtherDays'])} taken on other days"
     return f"{text}: {rc['status']}" + ("" if rc["ok"] else f" (difference {rc['differenceText']})")
@@ -97,11 +138,7 @@ def _table(doc: dict[str, Any], con: Any) -> None:
     from rich.table import Table
 
     con.print(f"[bold]{_title(doc)}[/bold]")
-    rr = doc["receiptRange"]
-    if not rr["issued"]:
-        con.print("No receipts on this day.")
-    else:
-        con.print(f"Receipts issued: {rr['issued']} ({rr['first']} - {rr['last']})")
+    con.print(_issued_text(doc), markup=False)
     for title, columns, rows_of in SECTIONS:
         rows = rows_of(doc)
         if not rows and title.startswith(("Cancelled", "Dishonoured")):
@@ -113,7 +150,10 @@ def _table(doc: dict[str, Any], con: Any) -> None:
             table.add_row(*row, style="bold" if title == "Totals by mode" and i == len(rows) - 1 else None)
         con.print(table)
     ok = doc["reconciliation"]["ok"]
-    con.print(_recon_line(doc), style="bold green" if ok else "bold red")
+    late = _late_line(doc)
+    if late:
+        con.print(late, markup=False)
+    con.print(_recon_line(doc), style="bold green" if ok else "bold red", markup=False)
 
 
 def csv_text(doc: dict[str, Any]) -> str:
@@ -129,14 +169,67 @@ def csv_text(doc: dict[str, Any]) -> str:
         w.writerow(["mode total", "", m["paymentMode"], m["count"], m["amount"], "", "", "", ""])
     w.writerow(["grand total", "", "", doc["grandTotal"]["count"], doc["grandTotal"]["amount"],
                 doc["receiptRange"]["first"] or "", doc["receiptRange"]["last"] or "", "", ""])
+    for s in doc["receiptRange"].get("series") or []:
+        w.writerow(["receipt series", "", "", s["issued"], "", s["first"], s["last"], "", ""])
     for section, key in (("cancelled", "cancelled"), ("dishonoured", "dishonoured")):
         for r in doc[key]:
             w.writerow([section, r["businessService"], r["paymentMode"], 1, r["amount"], r["receiptNumber"],
-                        r["receiptNumber"], r["reason"] or "", r["changedBy"] or r["collectedBy"] or ""])
+                        r["receiptNumber"], r["reason"] or "", _who(r)])
+    for section, key in (("cancelled", "cancelled"), ("dishonoured", "dishonoured")):
+        for r in doc[key]:
+            if r.get("afterShiftClosed") and r["paymentMode"] == "CASH":
+                w.writerow(["reversed after shift closed", r["businessService"], r["paymentMode"], 1, r["amount"],
+                            r["receiptNumber"], r["receiptNumber"], section.upper(), _who(r)])
     rc = doc["reconciliation"]
     w.writerow(["reconciliation", "", "CASH", "", rc["registerCash"], "", "", rc["status"],
-                f"shifts {rc['shiftsCash']} (other days {rc['shiftsCashOtherDays']}) difference {rc['difference']}"])
+                f"shifts {rc['shiftsCash']} (other days {rc['shiftsCashOtherDays']}) reversed after shift closed "
+                f"{rc.get('reversedAfterShiftClosed', 0)} difference {rc['difference']}"])
     return buf.getvalue()
+
+
+PDF_FONT_SIZE = 7.5         # pt, the tables' text
+PDF_MIN_FONT_SIZE = 5.0     # a table that only fits smaller than this wraps instead
+PDF_CELL_PADDING = 1.0      # mm, each side of a table cell
+
+
+def _pdf_columns(pdf: Any, columns: list[str], rows: list[list[str]], size: float = PDF_FONT_SIZE,
+                 min_size: float = PDF_MIN_FONT_SIZE) -> tuple[list[float], float]:
+    """Column widths (mm, summing to the printable width) and the font size for one table, such
+    that no word is broken across lines: a receipt number (PT/C01/107/2026-27/000004) is one
+    word. Each column gets at least its longest word; what is left is shared in proportion to
+    what each column would need to hold its text on one line. When even the longest words do not
+    fit side by side, the font shrinks (down to `min_size`)."""
+    epw = pdf.epw
+    slack = 2 * PDF_CELL_PADDING + 0.6
+
+    def measure(pt: float) -> tuple[list[float], list[float]]:
+        natural, least = [], []
+        for i, heading in enumerate(columns):
+            pdf.set_font("NotoSans", "B", pt)
+            nat = pdf.get_string_width(heading)
+            low = max((pdf.get_string_width(w) for w in heading.split()), default=0.0)
+            pdf.set_font("NotoSans", "", pt)
+            for row in rows:
+                text = row[i] if i < len(row) else ""
+                nat = max(nat, pdf.get_string_width(text))
+                low = max([low, *(pdf.get_string_width(w) for w in text.split())])
+            natural.append(nat + slack)
+            least.append(low + slack)
+        return natural, least
+
+    pt = size
+    natural, least = measure(pt)
+    while sum(least) > epw and pt > min_size:
+        pt = max(min_size, round(pt * min(0.95, epw / sum(least)), 2))
+        natural, least = measure(pt)
+    pdf.set_font("NotoSans", "", size)
+    if sum(natural) <= epw:                       # everything on one line: share out the rest
+        extra = (epw - sum(natural)) / len(natural)
+        return [n + extra for n in natural], pt
+    if sum(least) >= epw:                         # the smallest font still does not fit: scale down
+        return [w * epw / sum(least) for w in least], pt
+    spare, want = epw - sum(least), [n - m for n, m in zip(natural, least)]
+    return [m + spare * x / sum(want) for m, x in zip(least, want)], pt
 
 
 def write_pdf(doc: dict[str, Any], path: Path) -> None:
@@ -157,10 +250,8 @@ def write_pdf(doc: dict[str, Any], path: Path) -> None:
     pdf.set_font("NotoSans", "B", 13)
     pdf.cell(0, 8, _title(doc), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("NotoSans", "", 8)
-    rr = doc["receiptRange"]
-    pdf.cell(0, 5, f"Generated {_when(doc['generatedAt'], '%Y-%m-%d %H:%M IST')}. "
-             + (f"Receipts issued: {rr['issued']} ({rr['first']} - {rr['last']})" if rr["issued"]
-                else "No receipts on this day."), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 5, f"Generated {_when(doc['generatedAt'], '%Y-%m-%d %H:%M IST')}. {_issued_text(doc)}",
+                   align="L", new_x="LMARGIN", new_y="NEXT")
     head = FontFace(emphasis="BOLD", fill_color=(230, 230, 230))
     for title, columns, rows_of in SECTIONS:
         rows = rows_of(doc)
@@ -169,16 +260,24 @@ def write_pdf(doc: dict[str, Any], path: Path) -> None:
         pdf.ln(3)
         pdf.set_font("NotoSans", "B", 10)
         pdf.cell(0, 6, title, new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("NotoSans", "", 7.5)
+        pdf.set_font("NotoSans", "", PDF_FONT_SIZE)
         if not rows:
             pdf.cell(0, 5, "none", new_x="LMARGIN", new_y="NEXT")
             continue
         align = tuple("RIGHT" if c in NUMERIC else "LEFT" for c in columns)
-        with pdf.table(headings_style=head, text_align=align, line_height=4.5, padding=1) as table:
+        widths, size = _pdf_columns(pdf, columns, rows)
+        pdf.set_font("NotoSans", "", size)
+        with pdf.table(headings_style=head, text_align=align, line_height=4.5 * size / PDF_FONT_SIZE,
+                       padding=PDF_CELL_PADDING, col_widths=tuple(widths), width=pdf.epw) as table:
             table.row(columns)
             for row in rows:
                 table.row(row)
     pdf.ln(4)
+    late = _late_line(doc)
+    if late:
+        pdf.set_font("NotoSans", "", 9)
+        pdf.multi_cell(0, 5, late, align="L", new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(1)
     ok = doc["reconciliation"]["ok"]
     pdf.set_font("NotoSans", "B", 10)
     pdf.set_text_color(0, 110, 0) if ok else pdf.set_text_color(200, 0, 0)

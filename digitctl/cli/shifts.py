@@ -41,8 +41,9 @@ def _summary(doc: dict[str, Any]) -> list[tuple[str, str]]:
     if "cashCollected" in doc:
         rows.append(("cash collected", _inr(doc["cashCollected"])))
         rows += [(f"{m['paymentMode'].lower()} collected", _inr(m["amount"])) for m in doc["otherModes"]]
-        rows.append(("receipts", str(doc["receiptCount"])
-                     + (f" ({doc['cancelledCount']} cancelled)" if doc["cancelledCount"] else "")))
+        apart = [f"{n} {what}" for n, what in ((doc["cancelledCount"], "cancelled"),
+                                                (doc.get("dishonouredCount", 0), "dishonoured")) if n]
+        rows.append(("receipts", str(doc["receiptCount"]) + (f" ({', '.join(apart)})" if apart else "")))
         rows.append(("expected cash", _inr(doc["expectedCash"])))
     if doc["status"] == "CLOSED":
         rows += [("closed at", _when(doc["closedAt"])),
@@ -78,7 +79,8 @@ def _render(doc: dict[str, Any], title: str) -> None:
 
 @app.command("open")
 def open_cmd(
-    float_amount: str = typer.Option(..., "--float", help="Cash in the drawer at the start, in rupees (e.g. 2000)."),
+    float_amount: str = typer.Option(..., "--float",
+                                     help="Cash in the drawer at the start, in whole rupees (e.g. 2000)."),
 ) -> None:
     """Open your shift at this counter with a cash float."""
     from digitctl.services import shifts

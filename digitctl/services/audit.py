@@ -383,7 +383,7 @@ def _classify(conn: Connection, f: _Failure, head: str | None, pending_adoption:
                             f"the record(s) before seq {row['seq']} were deleted")
         gap = (f"seq {prev['seq'] + 1}" if row["seq"] - prev["seq"] == 2 else
                f"seq {prev['seq'] + 1}..{row['seq'] - 1}" if row["seq"] - prev["seq"] > 2 else "")
-        return _problem(Kind.DELETED, row, f"the record it follows is missing: "
+        return _problem(Kind.DELETED, row, "the record it follows is missing: "
                         + (f"{gap} was deleted" if gap else
                            f"a record between seq {prev['seq']} and seq {row['seq']} was deleted "
                            "(and the rows renumbered)"))

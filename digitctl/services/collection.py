@@ -766,7 +766,8 @@ def receipt_pdf(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: s
         user = uow.session.get(UserAccount, taker) if isinstance(taker, str) and taker else None
         collector = user.user_name if user is not None else ctx.actor.user_name
         pdf = receipts.render(shown, fmt=fmt, tenant=tenant, collector=collector, copy=duplicate,
-                              cancelled=row.payment_status == "CANCELLED", locale=locale, names=names)
+                              cancelled=row.payment_status == "CANCELLED",
+                              dishonoured=row.payment_status == "DISHONOURED", locale=locale, names=names)
         doc = dict(row.payment)
         doc["additionalDetails"] = {**(doc.get("additionalDetails") or {}), "printCount": printed + 1}
         row.payment, row.updated_at = doc, now

@@ -15,7 +15,10 @@ labels are localization codes, and the a4 / a5 / thermal layouts are described i
   bundled subset Noto Sans Devanagari / Gurmukhi as fallback fonts behind Noto Sans (Latin, ₹).
   The fallback fonts are registered only when the receipt's text contains their script.
 * A reprint (`copy=True`) carries a DUPLICATE banner (and a diagonal watermark on a4/a5); a
-  cancelled payment a CANCELLED one.
+  cancelled payment a CANCELLED one, a payment whose cheque / DD was dishonoured a DISHONOURED one.
+* A word is never broken across lines: a value too wide for its cell (a long receipt number,
+  PT/C01/107/2026-27/000003, in an a5 field) prints in a smaller font, down to
+  `_MIN_FIT_SCALE` of the layout's size, and only wraps when even that is too wide.
 * Thermal receipts are 80 mm wide and exactly as tall as their content.
 
 fpdf2 is imported inside `render` (DESIGN.md rule 8). The template (YAML parse + compiled
@@ -42,6 +45,7 @@ TEMPLATE = "receipts/consolidatedreceipt.yaml"
 _VAR = re.compile(r"\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}")
 _LOCALE = re.compile(r"[a-z]{2,3}_[A-Z]{2}")   # DIGIT's locale codes: en_IN, hi_IN, pa_IN
 _THERMAL_DRAFT_HEIGHT_MM = 2000.0   # drawn on a tall page, then cut to the content's height
+_MIN_FIT_SCALE = 0.6                # a word too wide for its cell shrinks to at most 60 % of the size
 
 
 # --------------------------------------------------------------------------------------------
@@ -405,17 +409,34 @@ class _Drawer:
         self.shape(text)
         pdf.multi_cell(w, self.lh, text, align="C", new_x="LMARGIN", new_y="NEXT")
 
+    def fit_size(self, w: float, text: str, bold: bool) -> float | None:
+        """A smaller font size for a cell whose widest word would not fit in `w` mm (it would be
+        broken mid-word: "PT/C01/107/2026-27/0000" / "03"), else None (the layout's size)."""
+        words = text.split()
+        if not words:
+            return None
+        pdf = self.pdf
+        self.font(bold)
+        self.shape(text)
+        room = w - 2 * pdf.c_margin - 0.05
+        widest = max(pdf.get_string_width(word) for word in words)
+        if widest <= room or widest <= 0:
+            return None
+        return max(self.size * room / widest, self.size * _MIN_FIT_SCALE)
+
     def _row(self, cells: list[tuple[float, str, bool, str]], *, border=False, fill=None) -> None:
-        """cells: (width mm, text, bold, align); wraps each cell, the row as tall as the tallest."""
+        """cells: (width mm, text, bold, align); wraps each cell at spaces, the row as tall as the
+        tallest; a word wider than its cell prints smaller (fit_size) rather than broken."""
         from fpdf.enums import MethodReturnValue
 
         pdf = self.pdf
+        sizes = [self.fit_size(w, text, bold) for w, text, bold, _ in cells]
         if not border and fill is None and not pdf.will_page_break(self.lh * 2):
             # no box to draw: no need to measure first (saves the dry-run line breaking)
             x = pdf.l_margin
             y = bottom = pdf.get_y()
-            for w, text, bold, align in cells:
-                self.font(bold)
+            for (w, text, bold, align), size in zip(cells, sizes):
+                self.font(bold, size)
                 self.shape(text)
                 pdf.set_xy(x, y)
                 pdf.multi_cell(w, self.lh, text, align=align, new_x="LEFT", new_y="NEXT")
@@ -424,8 +445,8 @@ class _Drawer:
             pdf.set_xy(pdf.l_margin, bottom)
             return
         heights = []
-        for w, text, bold, align in cells:
-            self.font(bold)
+        for (w, text, bold, align), size in zip(cells, sizes):
+            self.font(bold, size)
             self.shape(text)
             heights.append(pdf.multi_cell(w, self.lh, text, align=align, dry_run=True,
                                           output=MethodReturnValue.HEIGHT))
@@ -436,8 +457,8 @@ class _Drawer:
         if fill is not None:
             pdf.set_fill_color(fill)
             pdf.rect(x, y, sum(c[0] for c in cells), h, style="F")
-        for (w, text, bold, align) in cells:
-            self.font(bold)
+        for (w, text, bold, align), size in zip(cells, sizes):
+            self.font(bold, size)
             self.shape(text)
             pdf.set_xy(x, y)
             pdf.multi_cell(w, self.lh, text, align=align, new_x="RIGHT", new_y="TOP")
@@ -504,7 +525,9 @@ class _Drawer:
         pdf.set_text_color(int(wm.get("gray", 215)))
         with pdf.rotation(float(wm.get("angle", 45)), cx, cy):
             # a cell, not pdf.text(): text() neither shapes nor falls back (Hindi "प्रतिलिपि")
-            pdf.set_xy(cx - w / 2, cy - h / 2)
+            # pdf.x / pdf.y, not set_xy(): a mark wider than the page starts left of it (x < 0),
+            # which set_xy() would take as "from the right edge" and put the mark off the page
+            pdf.x, pdf.y = cx - w / 2, cy - h / 2
             pdf.cell(w, h, text, align="C")
         pdf.set_text_color(0)
 
@@ -537,12 +560,14 @@ def _texts(values: dict[str, str], tables: dict[str, list]) -> Iterable[str]:
 def render(payment: dict, *, fmt: str = "a4", tenant: dict | None = None,
            collector: str | None = None, copy: bool = False, cancelled: bool = False,
            locale: str = "en_IN", labels: dict[str, str] | None = None,
-           names: dict[str, str] | None = None) -> bytes:
+           names: dict[str, str] | None = None, dishonoured: bool = False) -> bytes:
     """The receipt for one DIGIT Payment as PDF bytes.
 
     fmt: a4 | a5 | thermal (80 mm roll). tenant: the MDMS tenant.tenants record (name, address,
     contactNumber...). collector: the employee who took the payment. copy: a reprint, marked DUPLICATE.
-    cancelled: marked CANCELLED (also when payment.paymentStatus is CANCELLED). locale: the
+    cancelled: marked CANCELLED (also when payment.paymentStatus is CANCELLED). dishonoured: the
+    cheque / DD bounced, marked DISHONOURED (also when payment.paymentStatus or instrumentStatus
+    is DISHONOURED). locale: the
     bundle to use (en_IN, hi_IN ...: code by code falling back to en_IN). labels: code ->
     message overriding the bundled localization for `locale`. names: code -> name printed only
     where no bundle (nor `labels`) has a message for the code, e.g. the MDMS TaxHeadMaster
@@ -565,6 +590,9 @@ def render(payment: dict, *, fmt: str = "a4", tenant: dict | None = None,
     marks = []
     if cancelled or str(payment.get("paymentStatus", "")).upper() == "CANCELLED":
         marks.append("cancelled")
+    if dishonoured or "DISHONOURED" in (str(payment.get("paymentStatus", "")).upper(),
+                                        str(payment.get("instrumentStatus", "")).upper()):
+        marks.append("dishonoured")
     if copy:
         marks.append("duplicate")
 

@@ -1,12 +1,17 @@
 """Counter reports. `daybook`: the collection register of one IST calendar day.
 
 The register groups the day's receipts by service and payment mode (count, amount, first and last
-receipt number, receipts ordered by receipt time then number), lists cancelled and dishonoured
-receipts apart and leaves them out of every total, totals by mode and overall, and shows each
-shift of the day (float, cash collected, expected, counted, variance). Its last line reconciles:
-the register's CASH must equal what the shifts say they took in cash, less what those shifts took
-on other days (a shift that runs past midnight). Any difference is reported as a MISMATCH; it is
-not an error, because a supervisor needs to see the register precisely when it does not add up.
+receipt number, receipts ordered by receipt time then number), gives the receipt numbers issued as
+one range per series (the number without its final sequence part: PT/C01/107/2026-27), lists
+cancelled and dishonoured receipts apart (reason, who cancelled and who approved) and leaves them
+out of every total, totals by mode and overall, and shows each shift of the day (float, cash
+collected, expected, counted, variance). Its last line reconciles: the register's CASH, plus the
+cash of receipts reversed (cancelled, dishonoured) after their shift had closed, must equal what
+the shifts say they took in cash, less what those shifts took on other days (a shift that runs
+past midnight). A closed shift's cash is what it counted at the close; a receipt cancelled later
+was in that count, so it is added back rather than reported as missing cash. Any difference is
+reported as a MISMATCH; it is not an error, because a supervisor needs to see the register
+precisely when it does not add up.
 
 The day is an Indian Standard Time calendar day (receipt_date is stored in UTC, so 00:15 IST on
 the 26th is 18:45 UTC on the 25th and belongs to the 26th). Reading the register is a payment
@@ -15,18 +20,22 @@ search (`/collection-services/payments/_search`), the URL a counter clerk or sup
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
 
 from digitctl.clock import IST
-from digitctl.domain.money import from_paise
+from digitctl.domain.money import format_inr, from_paise
 from digitctl.errors import InvalidInput
 from digitctl.services.access import authorize
+from digitctl.services.shifts import reversed_after_close
 from local_store.models import Payment, Shift, UserAccount
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sqlalchemy.engine import Connection
 
     from digitctl.bootstrap import App
@@ -73,8 +82,6 @@ def _rupees(paise: int | None) -> Any:
 
 
 def _signed(paise: int) -> str:
-    from digitctl.domain.money import format_inr
-
     return ("+" if paise > 0 else "") + format_inr(from_paise(paise))
 
 
@@ -90,6 +97,41 @@ def _cancelled_by(doc: Any) -> str | None:
     audit = doc.get("auditDetails") if isinstance(doc, dict) else None
     who = audit.get("lastModifiedBy") if isinstance(audit, dict) else None
     return str(who) if who else None
+
+
+def _details(doc: Any) -> dict[str, Any]:
+    extra = doc.get("additionalDetails") if isinstance(doc, dict) else None
+    return extra if isinstance(extra, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    return (str(value).strip() or None) if value is not None else None
+
+
+_SEQUENCE = re.compile(r"^(?P<series>.*?)[/\-_.]?(?P<seq>\d+)$")
+
+
+def receipt_series(number: str) -> tuple[str, int | None]:
+    """(series, sequence) of a receipt number: the series is the number without its final
+    sequence part ("PT/C01/107/2026-27/000004" -> ("PT/C01/107/2026-27", 4)); a number that does
+    not end in digits is a series of its own, without a sequence."""
+    m = _SEQUENCE.match(number or "")
+    if m is None or not m["series"]:
+        return number, None
+    return m["series"], int(m["seq"])
+
+
+def _series_ranges(rows: "Sequence[Any]") -> list[dict[str, Any]]:
+    """The receipt numbers issued, one range per series (first / last by sequence), in series order."""
+    by_series: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for r in rows:
+        series, seq = receipt_series(r.receipt_number)
+        by_series[series].append((seq if seq is not None else -1, r.receipt_number))
+    out = []
+    for series in sorted(by_series):
+        numbers = sorted(by_series[series])
+        out.append({"series": series, "first": numbers[0][1], "last": numbers[-1][1], "issued": len(numbers)})
+    return out
 
 
 def _groups(valid: list[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
@@ -114,28 +156,45 @@ def _groups(valid: list[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]
     return out, by_mode, grand
 
 
-def _receipt_line(r: Any, names: dict[str, str]) -> dict[str, Any]:
+def _receipt_line(r: Any, names: dict[str, str], late: set[str]) -> dict[str, Any]:
+    """A cancelled or dishonoured receipt: why (the cancel reason, or the dishonour reason), who
+    cancelled it and who approved that (additionalDetails.cancelledBy / cancellationApprovedBy),
+    and whether it was reversed after its shift had closed (then it is in that shift's count)."""
     who = _cancelled_by(r.payment)
+    extra = _details(r.payment)
+    changed_by = names.get(who, who) if who else None
+    cancelled_by = approved_by = dishonoured_by = None
+    if r.payment_status == DISHONOURED:
+        reason = _text(extra.get("dishonourReason")) or r.cancel_reason
+        dishonoured_by = changed_by
+    else:
+        reason = r.cancel_reason or _text(extra.get("cancellationReason"))
+        cancelled_by = _text(extra.get("cancelledBy")) or changed_by
+        approved_by = _text(extra.get("cancellationApprovedBy"))
     return {"receiptNumber": r.receipt_number, "receiptDate": r.receipt_date,
             "businessService": r.business_service, "consumerCode": r.consumer_code,
             "paymentMode": r.payment_mode, "amount": from_paise(int(r.amount_paid_paise)),
             "instrumentNumber": r.instrument_number, "instrumentStatus": r.instrument_status,
-            "reason": r.cancel_reason, "shiftId": r.shift_id,
+            "reason": reason, "comment": _text(extra.get("cancellationComment") or extra.get("dishonourComment")),
+            "shiftId": r.shift_id,
             "collectedBy": names.get(r.collector_uuid, r.collector_uuid),
-            "changedBy": names.get(who, who) if who else None}
+            "changedBy": changed_by, "cancelledBy": cancelled_by, "approvedBy": approved_by,
+            "dishonouredBy": dishonoured_by, "afterShiftClosed": r.id in late}
 
 
 def _shift_cash(conn: "Connection", shift_ids: list[str], start: dt.datetime,
-                end: dt.datetime) -> tuple[dict[str, int], dict[str, int]]:
-    """Per shift: valid CASH paise taken on this day, and on other days."""
+                end: dt.datetime, late: set[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """Per shift: CASH paise taken on this day, and on other days, as the shift counts them: valid
+    receipts, and receipts reversed after their shift closed (`late`: they were in its count)."""
     today: dict[str, int] = defaultdict(int)
     other: dict[str, int] = defaultdict(int)
     if not shift_ids:
         return today, other
-    rows = conn.execute(select(P.shift_id, P.receipt_date, P.amount_paid_paise)
-                        .where(P.shift_id.in_(shift_ids), P.payment_mode == CASH,
-                               P.payment_status.not_in(EXCLUDED))).all()
+    rows = conn.execute(select(P.id, P.shift_id, P.receipt_date, P.amount_paid_paise, P.payment_status)
+                        .where(P.shift_id.in_(shift_ids), P.payment_mode == CASH)).all()
     for r in rows:
+        if r.payment_status in EXCLUDED and r.id not in late:
+            continue
         bucket = today if start <= r.receipt_date < end else other
         bucket[r.shift_id] += int(r.amount_paid_paise)
     return today, other
@@ -174,7 +233,7 @@ def daybook(app: "App", ctx: "RequestContext", *, tenant_id: str | None = None,
         where = [P.tenant_id == tenant, P.receipt_date >= start, P.receipt_date < end]
         if counter:
             where.append(P.counter_code == counter)
-        rows = conn.execute(select(P.receipt_number, P.receipt_date, P.counter_code, P.shift_id, P.collector_uuid,
+        rows = conn.execute(select(P.id, P.receipt_number, P.receipt_date, P.counter_code, P.shift_id, P.collector_uuid,
                                    P.business_service, P.consumer_code, P.payment_mode, P.amount_paid_paise,
                                    P.payment_status, P.instrument_number, P.instrument_status, P.cancel_reason,
                                    P.payment)
@@ -185,7 +244,8 @@ def daybook(app: "App", ctx: "RequestContext", *, tenant_id: str | None = None,
         if counter:
             shift_where.append(S.counter_code == counter)
         shift_rows = conn.execute(select(Shift.__table__).where(*shift_where).order_by(S.opened_at, S.id)).all()
-        today, other = _shift_cash(conn, [s.id for s in shift_rows], start, end)
+        late = reversed_after_close(conn, [s.id for s in shift_rows])
+        today, other = _shift_cash(conn, [s.id for s in shift_rows], start, end, late)
         who = {r.collector_uuid for r in rows} | {s.user_uuid for s in shift_rows}
         who |= {w for w in (_cancelled_by(r.payment) for r in rows) if w}
         names = _names(conn, who)
@@ -201,21 +261,30 @@ def daybook(app: "App", ctx: "RequestContext", *, tenant_id: str | None = None,
     other_days = sum(other.get(s.id, 0) for s in shift_rows)
     known = {s.id for s in shift_rows}
     outside = sum(int(r.amount_paid_paise) for r in valid if r.payment_mode == CASH and r.shift_id not in known)
-    difference = register_cash - (shift_cash - other_days)
+    # cash receipts of this day reversed after their shift closed: in that shift's count, not in the register
+    reversed_late = [r for r in rows if r.id in late and r.payment_mode == CASH and r.shift_id in known]
+    late_cash = sum(int(r.amount_paid_paise) for r in reversed_late)
+    difference = register_cash + late_cash - (shift_cash - other_days)
     ok = difference == 0
     message = ("cash in the register equals the shifts' cash" if ok else
                f"MISMATCH: the register's cash differs from the shifts' cash by {_signed(difference)}")
+    if late_cash:
+        message += (f" (with {format_inr(from_paise(late_cash))} of receipts reversed after the shift closed, "
+                    "which the shift's count holds)")
     return {
         "tenantId": tenant, "date": the_day.isoformat(), "counterCode": counter,
         "from": start, "to": end, "generatedAt": ctx.now(),
         "groups": groups, "totalsByMode": by_mode, "grandTotal": grand,
         "receiptRange": {"first": rows[0].receipt_number if rows else None,
-                         "last": rows[-1].receipt_number if rows else None, "issued": len(rows)},
-        "cancelled": [_receipt_line(r, names) for r in rows if r.payment_status == CANCELLED],
-        "dishonoured": [_receipt_line(r, names) for r in rows if r.payment_status == DISHONOURED],
+                         "last": rows[-1].receipt_number if rows else None, "issued": len(rows),
+                         "series": _series_ranges(rows)},
+        "cancelled": [_receipt_line(r, names, late) for r in rows if r.payment_status == CANCELLED],
+        "dishonoured": [_receipt_line(r, names, late) for r in rows if r.payment_status == DISHONOURED],
         "shifts": shifts,
         "reconciliation": {"registerCash": from_paise(register_cash), "shiftsCash": from_paise(shift_cash),
                            "shiftsCashOtherDays": from_paise(other_days),
+                           "reversedAfterShiftClosed": from_paise(late_cash),
+                           "reversedAfterShiftClosedReceipts": [r.receipt_number for r in reversed_late],
                            "cashOutsideShifts": from_paise(outside),
                            "difference": from_paise(difference), "differenceText": _signed(difference),
                            "ok": ok, "status": "OK" if ok else "MISMATCH", "message": message},

@@ -24,12 +24,15 @@ from sqlalchemy import func, select
 from digitctl.domain import cash
 from digitctl.domain.canonical import canonical_json
 from digitctl.domain.events import Event
-from digitctl.domain.money import format_inr, from_paise, money, number, to_paise
+from digitctl.domain.money import format_inr, from_paise, is_whole_rupees, money, number, to_paise
 from digitctl.errors import InvalidInput
 from digitctl.services.access import authorize
-from local_store.models import Payment, Shift, StoreMeta
+from local_store.models import AuditRecord, Payment, Shift, StoreMeta
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from sqlalchemy.engine import Connection
     from sqlalchemy.orm import Session
 
     from digitctl.bootstrap import App
@@ -39,7 +42,12 @@ if TYPE_CHECKING:
 OPEN, CLOSED = "OPEN", "CLOSED"
 OPEN_URL = CLOSE_URL = "/collection-services/payments/_create"
 STATUS_URL = "/collection-services/payments/_search"
-NOT_IN_DRAWER = ("CANCELLED",)     # payment statuses that took no money at this counter
+CANCELLED, DISHONOURED = "CANCELLED", "DISHONOURED"
+# payment statuses whose money is not in the drawer (any more): a cancelled receipt was handed
+# back, a dishonoured cheque bounced. Both reverse the payment; while the shift is OPEN its
+# takings leave them out. Once the shift is CLOSED its count stands: a receipt reversed after the
+# close still belongs to that count (see reversed_after_close).
+NOT_IN_DRAWER = (CANCELLED, DISHONOURED)
 
 
 def _tenant(app: "App", ctx: "RequestContext") -> str:
@@ -76,6 +84,9 @@ def require_open_shift(uow: "UnitOfWork", ctx: "RequestContext") -> Shift:
 
 
 def _parse_float(value: str | Decimal | int) -> int:
+    """The float in paise: whole rupees ≥ 0 (the drawer is counted in notes and coins of whole
+    rupees, so a float with paise could never be counted back: its close would always show a
+    variance of those paise)."""
     try:
         amount = number(value)
     except (ValueError, TypeError) as err:
@@ -83,25 +94,91 @@ def _parse_float(value: str | Decimal | int) -> int:
     if amount < 0 or amount != money(amount):
         raise InvalidInput("SHIFT_INVALID_FLOAT", "the float is an amount of rupees ≥ 0 with at most "
                            f"two decimals (paise), not {value}", {"float": str(value)})
+    if not is_whole_rupees(amount):
+        raise InvalidInput("SHIFT_INVALID_FLOAT", f"the float must be whole rupees, not {value}: the drawer is "
+                           "counted in rupee notes and coins (--count), so paise in the float could never be "
+                           "counted back at the close", {"float": str(value)})
     return to_paise(amount)
 
 
 def _takings(session: "Session", shift_id: str) -> dict[str, Any]:
-    """What the shift's payments add up to, by mode; cancelled receipts apart."""
+    """What the (open) shift's payments add up to, by mode; cancelled receipts and dishonoured
+    cheques apart: neither is money in the drawer."""
     rows = session.execute(select(Payment.payment_mode, Payment.payment_status,
                                   func.count(), func.coalesce(func.sum(Payment.amount_paid_paise), 0))
                            .where(Payment.shift_id == shift_id)
                            .group_by(Payment.payment_mode, Payment.payment_status)).all()
     by_mode: dict[str, int] = defaultdict(int)
-    receipts = cancelled = 0
+    receipts = cancelled = dishonoured = 0
     for mode, status, n, paise in rows:
-        if status in NOT_IN_DRAWER:
+        if status == CANCELLED:
             cancelled += n
+            continue
+        if status in NOT_IN_DRAWER:
+            dishonoured += n
             continue
         receipts += n
         by_mode[mode] += int(paise)
     return {"cash": by_mode.pop("CASH", 0), "other": dict(sorted(by_mode.items())),
-            "receipts": receipts, "cancelled": cancelled}
+            "receipts": receipts, "cancelled": cancelled, "dishonoured": dishonoured}
+
+
+def _epoch_ms(instant: Any) -> int | None:
+    return None if instant is None else int(instant.timestamp() * 1000)
+
+
+def _reversed_at_ms(payment_doc: Any, updated_at: Any) -> int | None:
+    """When the payment was cancelled / dishonoured, from its JSON (auditDetails.lastModifiedTime,
+    which only the workflow actions set; a reprint changes updated_at, not that)."""
+    audit = payment_doc.get("auditDetails") if isinstance(payment_doc, dict) else None
+    when = audit.get("lastModifiedTime") if isinstance(audit, dict) else None
+    if isinstance(when, int) and not isinstance(when, bool):
+        return when
+    return _epoch_ms(updated_at)
+
+
+def reversed_after_close(conn: "Connection", shift_ids: "Iterable[str]") -> set[str]:
+    """Ids of the cancelled / dishonoured payments of these shifts that were reversed after their
+    shift had CLOSED. Such a receipt's cash was in the drawer when it was counted: it stays in the
+    shift's recorded count (expected cash), so a register that leaves it out has to add it back.
+
+    The order is the store's own recording order (audit_record.seq of the shift's close and of the
+    payment's CANCELLED / DISHONOURED change), which holds when the clock stands still; rows without
+    those audit records (brought in from elsewhere) fall back to the times: the payment's
+    auditDetails.lastModifiedTime against the shift's closed_at."""
+    S, P, A = Shift.__table__.c, Payment.__table__.c, AuditRecord.__table__.c
+    ids = sorted({i for i in shift_ids if i})
+    if not ids:
+        return set()
+    closed = {r.id: r.closed_at for r in conn.execute(select(S.id, S.closed_at).where(S.id.in_(ids),
+                                                                                       S.status == CLOSED))}
+    if not closed:
+        return set()
+    pays = conn.execute(select(P.id, P.shift_id, P.payment, P.updated_at).where(
+        P.shift_id.in_(sorted(closed)), P.payment_status.in_(NOT_IN_DRAWER))).all()
+    if not pays:
+        return set()
+    close_seq: dict[str, int] = {}
+    for r in conn.execute(select(A.entity_id, A.seq, A.after).where(A.entity_type == "Shift",
+                                                                     A.entity_id.in_(sorted(closed)))):
+        if isinstance(r.after, dict) and r.after.get("status") == CLOSED:
+            close_seq[r.entity_id] = max(close_seq.get(r.entity_id, 0), int(r.seq))
+    reversal_seq: dict[str, int] = {}
+    for r in conn.execute(select(A.entity_id, A.seq, A.after).where(A.entity_type == "Payment",
+                                                                     A.entity_id.in_(sorted(p.id for p in pays)))):
+        if isinstance(r.after, dict) and r.after.get("paymentStatus") in NOT_IN_DRAWER:
+            reversal_seq[r.entity_id] = max(reversal_seq.get(r.entity_id, 0), int(r.seq))
+    late: set[str] = set()
+    for p in pays:
+        closed_seq, rev_seq = close_seq.get(p.shift_id), reversal_seq.get(p.id)
+        if closed_seq is not None and rev_seq is not None:
+            after = rev_seq > closed_seq
+        else:
+            rev_ms, close_ms = _reversed_at_ms(p.payment, p.updated_at), _epoch_ms(closed[p.shift_id])
+            after = rev_ms is not None and close_ms is not None and rev_ms > close_ms
+        if after:
+            late.add(p.id)
+    return late
 
 
 def _plain(doc: dict[str, Any]) -> dict[str, Any]:
@@ -131,6 +208,7 @@ def shift_json(shift: Shift, takings: dict[str, Any] | None = None) -> dict[str,
             "cashCollected": _rupees(takings["cash"]),
             "otherModes": [{"paymentMode": m, "amount": _rupees(p)} for m, p in takings["other"].items()],
             "receiptCount": takings["receipts"], "cancelledCount": takings["cancelled"],
+            "dishonouredCount": takings.get("dishonoured", 0),
             "expectedCash": _rupees(shift.float_paise + takings["cash"]),
         })
     if shift.status == CLOSED:

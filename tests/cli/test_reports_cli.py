@@ -136,3 +136,80 @@ def test_pdf_carries_the_totals(store, tmp_path):
     for needle in ("Day book 2026-11-25", "GRAND TOTAL", "₹14,845.50", "₹2,500.50", "₹12,345.00", "R-3",
                    "WRONG_AMOUNT", "Reconciliation", "OK"):
         assert needle in text, needle
+
+
+def seed_reversals(url: str) -> None:
+    """On the closed shift of 25 Nov: a cash receipt the supervisor cancelled at 19:00, after the
+    shift closed at 18:00 (its ₹250 is in the shift's count), and a cheque dishonoured with a
+    reason; both with DIGIT-length receipt numbers."""
+    application = build(url)
+    try:
+        with application.store.engine.begin() as conn:
+            me = conn.execute(select(UserAccount.uuid).where(UserAccount.user_name == "clerk1")).scalar_one()
+            shift = conn.execute(select(Shift).where(Shift.status == "CLOSED")).one()
+            conn.execute(Shift.__table__.update().where(Shift.id == shift.id)
+                         .values(expected_cash_paise=shift.expected_cash_paise + 25000,
+                                 counted_cash_paise=shift.counted_cash_paise + 25000))
+            later = int(at(19, 0).timestamp() * 1000)
+            for number, when, mode, paise, status, reason, details in [
+                ("PT/C01/107/2026-27/000006", at(12, 0), "CASH", 25000, "CANCELLED", "OTHER",
+                 {"cancellationReason": "OTHER", "cancelledBy": "clerk1", "cancellationApprovedBy": "supervisor1"}),
+                ("PT/C01/107/2026-27/000007", at(12, 30), "CHEQUE", 60000, "DISHONOURED", None,
+                 {"dishonourReason": "insufficient funds"}),
+            ]:
+                conn.execute(insert(Payment).values(
+                    id=str(uuid.uuid4()), tenant_id=TENANT, receipt_number=number, receipt_date=when,
+                    counter_code="C01", shift_id=shift.id, collector_uuid=me, bill_id=str(uuid.uuid4()),
+                    business_service="PT", consumer_code="PB-2", payment_mode=mode, total_due_paise=paise,
+                    amount_paid_paise=paise, instrument_status=status, payment_status=status, cancel_reason=reason,
+                    payment={"auditDetails": {"createdBy": me, "lastModifiedBy": me, "lastModifiedTime": later},
+                             "additionalDetails": details},
+                    created_at=when, updated_at=at(19, 0)))
+    finally:
+        application.close()
+
+
+def test_a_receipt_cancelled_after_the_close_reconciles_with_who_and_why(store, tmp_path):
+    seed_reversals(store)
+    doc = json.loads(run(store, "report", "daybook", "--date", "2026-11-25", "-o", "json").stdout)["Daybook"]
+    rc = doc["reconciliation"]
+    assert rc["status"] == "OK" and rc["reversedAfterShiftClosed"] == "250.00" and rc["registerCash"] == "2500.50"
+    assert [(s["series"], s["first"], s["last"], s["issued"]) for s in doc["receiptRange"]["series"]] == [
+        ("PT/C01/107/2026-27", "PT/C01/107/2026-27/000006", "PT/C01/107/2026-27/000007", 2),
+        ("R", "R-1", "R-4", 4)]
+
+    table = run(store, "report", "daybook", "--date", "2026-11-25")
+    assert table.exit_code == 0, table.output
+    flat = " ".join(table.stdout.split())
+    assert "Reversed after the shift closed: ₹250.00" in flat
+    assert "+ ₹250.00 reversed after the shift closed vs shifts' cash ₹2,750.50" in flat and "OK" in flat
+    assert "MISMATCH" not in flat
+
+    rows = list(csv.DictReader(io.StringIO(run(store, "report", "daybook", "--date", "2026-11-25",
+                                               "--format", "csv").stdout)))
+    who = {r["firstReceipt"]: (r["section"], r["reason"], r["who"]) for r in rows
+           if r["section"] in ("cancelled", "dishonoured")}
+    assert who["PT/C01/107/2026-27/000006"] == ("cancelled", "OTHER", "clerk1; approved: supervisor1")
+    assert who["PT/C01/107/2026-27/000007"] == ("dishonoured", "insufficient funds", "clerk1")
+    assert who["R-3"] == ("cancelled", "WRONG_AMOUNT", "clerk1")       # an old receipt without those details
+    [late] = [r for r in rows if r["section"] == "reversed after shift closed"]
+    assert late["firstReceipt"] == "PT/C01/107/2026-27/000006" and late["amount"] == "250.00"
+    series = [(r["firstReceipt"], r["lastReceipt"], r["count"]) for r in rows if r["section"] == "receipt series"]
+    assert series == [("PT/C01/107/2026-27/000006", "PT/C01/107/2026-27/000007", "2"), ("R-1", "R-4", "4")]
+    [recon] = [r for r in rows if r["section"] == "reconciliation"]
+    assert recon["reason"] == "OK"
+
+    out = tmp_path / "daybook.pdf"
+    assert run(store, "report", "daybook", "--date", "2026-11-25", "--format", "pdf", "--out", str(out)).exit_code == 0
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) not installed: PDF text not checked")
+    text = subprocess.run(["pdftotext", "-layout", str(out), "-"], capture_output=True, text=True, check=True).stdout
+    flat = " ".join(text.split())
+    for needle in ("clerk1; approved: supervisor1", "insufficient funds", "Reversed after the shift closed: ₹250.00",
+                   "PT/C01/107/2026-27/000006 - PT/C01/107/2026-27/000007 (2); R-1 - R-4 (4)"):
+        assert needle in flat, needle
+    # a receipt number is never split across lines, in any table
+    lines = text.splitlines()
+    for number in ("PT/C01/107/2026-27/000006", "PT/C01/107/2026-27/000007"):
+        assert [ln for ln in lines if ln.strip().startswith(number)], number    # its row in the excluded table
+    assert not [ln for ln in lines if "PT/C01/107/2026-2" in ln and "PT/C01/107/2026-27/00000" not in ln]

@@ -90,3 +90,49 @@ def test_bad_float_and_no_collection_role(store):
     res = run(store, "shift", "open", "--float", "2000", "-o", "json")
     assert res.exit_code == 3
     assert json.loads(res.stdout)["Errors"][0]["code"] == "ACCESS_DENIED"
+
+
+def test_a_float_with_paise_is_refused_and_nothing_is_written(store):
+    """`--count` counts rupee notes and coins: a ₹100.50 float would close ₹0.50 short for ever."""
+    res = run(store, "shift", "open", "--float", "100.50", "-o", "json")
+    assert res.exit_code == 2, res.output
+    err = json.loads(res.stdout)["Errors"][0]
+    assert err["code"] == "SHIFT_INVALID_FLOAT" and "whole rupees" in err["message"]
+    status = run(store, "shift", "status", "-o", "json")
+    assert status.exit_code == 2 and json.loads(status.stdout)["Errors"][0]["code"] == "SHIFT_NOT_OPEN"
+    human = run(store, "shift", "open", "--float", "100.50")
+    assert human.exit_code == 2 and "SHIFT_INVALID_FLOAT" in human.stderr
+    assert run(store, "shift", "open", "--float", "100.00").exit_code == 0
+
+
+def test_status_leaves_a_dishonoured_cheque_out(store):
+    import uuid
+
+    from sqlalchemy import insert, select
+
+    from digitctl.bootstrap import build
+    from local_store.models import Payment, Shift
+
+    run(store, "shift", "open", "--float", "1000")
+    application = build(store)
+    try:
+        with application.store.engine.begin() as conn:
+            sid = conn.execute(select(Shift.id).where(Shift.status == "OPEN")).scalar_one()
+            now = application.clock.now()
+            for i, (mode, paise, status) in enumerate([("CASH", 50000, "NEW"), ("CHEQUE", 125000, "DISHONOURED"),
+                                                       ("CASH", 10000, "CANCELLED")]):
+                conn.execute(insert(Payment).values(
+                    id=str(uuid.uuid4()), tenant_id="pb.amritsar", receipt_number=f"R-{i}", receipt_date=now,
+                    counter_code="C01", shift_id=sid, collector_uuid="x", bill_id=str(uuid.uuid4()),
+                    business_service="TL", consumer_code="PB-1", payment_mode=mode, total_due_paise=paise,
+                    amount_paid_paise=paise, instrument_status=status if status != "NEW" else "APPROVED",
+                    payment_status=status, payment={}, created_at=now, updated_at=now))
+    finally:
+        application.close()
+    st = json.loads(run(store, "shift", "status", "-o", "json").stdout)["Shift"]
+    assert st["cashCollected"] == "500.00" and st["otherModes"] == [] and st["expectedCash"] == "1500.00"
+    assert st["receiptCount"] == 1 and st["cancelledCount"] == 1 and st["dishonouredCount"] == 1
+    table = run(store, "shift", "status")
+    assert "1 (1 cancelled, 1 dishonoured)" in table.stdout
+    closed = json.loads(run(store, "shift", "close", "--count", "500x3", "-o", "json").stdout)["Shift"]
+    assert closed["variance"] == "0.00"

@@ -64,10 +64,15 @@ def add_shift(app, user_uuid: str, float_rupees: str, opened: dt.datetime, close
 
 def add_payment(app, number: str, at: dt.datetime, shift_id: str | None, service: str, mode: str, rupees: str,
                 collector: str, status: str = "NEW", reason: str | None = None, tenant: str = TENANT,
-                counter: str = "C01", changed_by: str | None = None) -> None:
+                counter: str = "C01", changed_by: str | None = None, changed_at: dt.datetime | None = None,
+                details: dict[str, Any] | None = None) -> None:
     doc: dict[str, Any] = {"receiptNumber": number}
     if changed_by:
         doc["auditDetails"] = {"createdBy": collector, "lastModifiedBy": changed_by}
+        if changed_at is not None:      # when the workflow action (cancel, dishonour) happened
+            doc["auditDetails"]["lastModifiedTime"] = int(changed_at.timestamp() * 1000)
+    if details:
+        doc["additionalDetails"] = details
     with app.store.engine.begin() as conn:
         conn.execute(insert(Payment).values(
             id=str(uuid.uuid4()), tenant_id=tenant, receipt_number=number, receipt_date=at, counter_code=counter,
@@ -121,7 +126,8 @@ def test_register_of_a_day(state_app, clerk, two_days):
         {"paymentMode": "DD", "count": 1, "amount": Decimal("5000.00")},
     ]
     assert book["grandTotal"] == {"count": 7, "amount": Decimal("10650.00")}
-    assert book["receiptRange"] == {"first": "R-0012", "last": "R-0008", "issued": 9}
+    assert book["receiptRange"] == {"first": "R-0012", "last": "R-0008", "issued": 9,
+                                    "series": [{"series": "R", "first": "R-0001", "last": "R-0012", "issued": 9}]}
 
     [cancelled] = book["cancelled"]
     assert cancelled["receiptNumber"] == "R-0004" and cancelled["amount"] == Decimal("700.00")
@@ -188,7 +194,7 @@ def test_a_day_without_payments_is_an_empty_register(state_app, clerk, two_days)
     assert book["groups"] == [] and book["totalsByMode"] == [] and book["shifts"] == []
     assert book["cancelled"] == [] and book["dishonoured"] == []
     assert book["grandTotal"] == {"count": 0, "amount": Decimal("0.00")}
-    assert book["receiptRange"] == {"first": None, "last": None, "issued": 0}
+    assert book["receiptRange"] == {"first": None, "last": None, "issued": 0, "series": []}
     assert book["reconciliation"]["ok"] is True
     assert reports.daybook(state_app, clerk, day=DAY_A, counter="C02")["groups"] == []
 
@@ -205,3 +211,93 @@ def test_a_user_without_the_search_url_is_refused(state_app):
     with pytest.raises(Forbidden) as err:
         reports.daybook(state_app, ctx_as(state_app, "lme1"), day=DAY_A)
     assert err.value.code == "ACCESS_DENIED"
+
+
+# -- receipts reversed after their shift closed, reasons, who, receipt series --------------------------
+def test_a_cash_receipt_cancelled_after_its_shift_closed_still_reconciles(state_app, clerk, two_days):
+    """Shift 1 closed at 18:00 counting R-0005 (₹999.50) in its cash; the supervisor cancels it at
+    19:30. The register leaves it out, the shift's count keeps it: the day book adds it back on a
+    line of its own instead of reporting ₹999.50 of missing cash."""
+    app = state_app
+    with app.store.engine.begin() as conn:
+        conn.execute(update(Payment).where(Payment.receipt_number == "R-0005").values(
+            payment_status="CANCELLED", cancel_reason="OTHER", updated_at=ist(DAY_A, 19, 30),
+            payment={"receiptNumber": "R-0005",
+                     "auditDetails": {"createdBy": clerk.actor.uuid, "lastModifiedBy": clerk.actor.uuid,
+                                      "lastModifiedTime": int(ist(DAY_A, 19, 30).timestamp() * 1000)},
+                     "additionalDetails": {"cancellationReason": "OTHER", "cancelledBy": "clerk1",
+                                           "cancellationApprovedBy": "supervisor1"}}))
+    book = reports.daybook(app, clerk, day=DAY_A)
+    late, early = sorted(book["cancelled"], key=lambda r: r["receiptNumber"], reverse=True)
+    assert late["receiptNumber"] == "R-0005" and late["afterShiftClosed"] is True
+    assert late["cancelledBy"] == "clerk1" and late["approvedBy"] == "supervisor1" and late["reason"] == "OTHER"
+    assert early["receiptNumber"] == "R-0004" and early["afterShiftClosed"] is False   # before the close
+    assert book["grandTotal"]["amount"] == Decimal("9650.50")                          # out of the totals
+    rc = book["reconciliation"]
+    assert rc["registerCash"] == Decimal("3850.50") and rc["reversedAfterShiftClosed"] == Decimal("999.50")
+    assert rc["reversedAfterShiftClosedReceipts"] == ["R-0005"]
+    assert rc["shiftsCash"] == Decimal("5250.00") and rc["ok"] is True and rc["status"] == "OK"
+    assert book["shifts"][0]["cashCollected"] == Decimal("4550.00")                    # the close's count
+    # a later day book of shift 2's other day is not disturbed
+    assert reports.daybook(app, clerk, day=DAY_B)["reconciliation"]["ok"] is True
+
+    # a real difference still shows: the shift recorded ₹100 less than its receipts
+    with app.store.engine.begin() as conn:
+        conn.execute(update(Shift).where(Shift.id == two_days["s1"]).values(expected_cash_paise=paise("6450")))
+    rc = reports.daybook(app, clerk, day=DAY_A)["reconciliation"]
+    assert rc["status"] == "MISMATCH" and rc["difference"] == Decimal("100.00")
+    assert rc["reversedAfterShiftClosed"] == Decimal("999.50")
+
+
+def test_a_receipt_reversed_after_the_close_of_a_shift_that_ran_past_midnight(state_app, clerk):
+    """Across midnight: R-2 (cash, taken after midnight, on day B) is cancelled the next morning,
+    after its shift closed: day A's book (the shift's cash of other days) and day B's (the receipt
+    added back) both still reconcile."""
+    app, me = state_app, clerk.actor.uuid
+    sid = add_shift(app, me, "0", ist(DAY_A, 22, 0), ist(DAY_B, 1, 0), expected="500", counted="500")
+    add_payment(app, "R-1", ist(DAY_A, 23, 0), sid, "TL", "CASH", "300", me)
+    add_payment(app, "R-2", ist(DAY_B, 0, 30), sid, "TL", "CASH", "200", me, status="CANCELLED",
+                reason="OTHER", changed_by=me, changed_at=ist(DAY_B, 9, 0))
+    for day, register in ((DAY_A, "300.00"), (DAY_B, "0.00")):
+        rc = reports.daybook(app, clerk, day=day)["reconciliation"]
+        assert rc["ok"] is True, (day, rc)
+        assert rc["registerCash"] == Decimal(register)
+    assert reports.daybook(app, clerk, day=DAY_B)["reconciliation"]["reversedAfterShiftClosed"] == Decimal("200.00")
+
+
+def test_the_dishonour_reason_and_who_cancelled_and_approved_are_shown(state_app, clerk):
+    app, me = state_app, clerk.actor.uuid
+    sid = add_shift(app, me, "0", ist(DAY_A, 9, 0))
+    add_payment(app, "R-1", ist(DAY_A, 9, 30), sid, "TL", "CHEQUE", "1250", me, status="DISHONOURED",
+                changed_by=me, details={"dishonourReason": "insufficient funds"})
+    add_payment(app, "R-2", ist(DAY_A, 9, 45), sid, "TL", "CASH", "1250", me, status="CANCELLED",
+                reason="ERRORRECEIPT", changed_by=me,
+                details={"cancelledBy": "clerk1", "cancellationApprovedBy": "supervisor.amritsar"})
+    book = reports.daybook(app, clerk, day=DAY_A)
+    [bounced] = book["dishonoured"]
+    assert bounced["reason"] == "insufficient funds" and bounced["dishonouredBy"] == "clerk1"
+    [cancelled] = book["cancelled"]
+    assert cancelled["cancelledBy"] == "clerk1" and cancelled["approvedBy"] == "supervisor.amritsar"
+    assert cancelled["afterShiftClosed"] is False                  # the shift is open: not in its drawer
+    assert book["reconciliation"]["ok"] is True
+
+
+def test_receipts_issued_are_ranged_per_series(state_app, clerk):
+    app, me = state_app, clerk.actor.uuid
+    sid = add_shift(app, me, "0", ist(DAY_A, 9, 0))
+    for i, (number, mode) in enumerate([("C01/107/2026-27/000001", "CASH"), ("PT/C01/107/2026-27/000001", "CARD"),
+                                        ("PT/C01/107/2026-27/000002", "CARD"), ("WS/C01/107/2026-27/000007", "CARD"),
+                                        ("PT/C01/107/2026-27/000010", "CARD"), ("C01/107/2026-27/000002", "CARD")]):
+        add_payment(app, number, ist(DAY_A, 10, i), sid, number.split("/")[0], mode, "100", me)
+    rr = reports.daybook(app, clerk, day=DAY_A)["receiptRange"]
+    assert rr["issued"] == 6
+    assert rr["series"] == [
+        {"series": "C01/107/2026-27", "first": "C01/107/2026-27/000001", "last": "C01/107/2026-27/000002",
+         "issued": 2},
+        {"series": "PT/C01/107/2026-27", "first": "PT/C01/107/2026-27/000001", "last": "PT/C01/107/2026-27/000010",
+         "issued": 3},
+        {"series": "WS/C01/107/2026-27", "first": "WS/C01/107/2026-27/000007", "last": "WS/C01/107/2026-27/000007",
+         "issued": 1},
+    ]
+    assert reports.receipt_series("PB-TL-2026-27-000123") == ("PB-TL-2026-27", 123)
+    assert reports.receipt_series("MANUAL") == ("MANUAL", None)

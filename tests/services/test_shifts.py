@@ -104,8 +104,8 @@ def test_open_status_close_with_matching_count(state_app, clerk):
 
 def test_short_count_records_a_negative_variance(state_app, clerk):
     app = state_app
-    opened = shifts.open_shift(app, clerk, "2000.50")
-    add_payment(app, opened["id"], "CASH", "10000")
+    opened = shifts.open_shift(app, clerk, "2000")
+    add_payment(app, opened["id"], "CASH", "10000.50")
     closed = shifts.close_shift(app, clerk, "2000x5,500x3,1x0")
     assert closed["expectedCash"] == Decimal("12000.50")
     assert closed["countedCash"] == Decimal("11500.00")
@@ -125,6 +125,8 @@ def test_refusals_write_nothing(state_app, clerk):
         (lambda: shifts.status(app, clerk), "SHIFT_NOT_OPEN"),
         (lambda: shifts.open_shift(app, clerk, "-5"), "SHIFT_INVALID_FLOAT"),
         (lambda: shifts.open_shift(app, clerk, "10.005"), "SHIFT_INVALID_FLOAT"),
+        (lambda: shifts.open_shift(app, clerk, "100.50"), "SHIFT_INVALID_FLOAT"),   # paise: never counted back
+        (lambda: shifts.open_shift(app, clerk, Decimal("0.01")), "SHIFT_INVALID_FLOAT"),
         (lambda: shifts.open_shift(app, clerk, "two thousand"), "SHIFT_INVALID_FLOAT"),
     ]:
         with pytest.raises(InvalidInput) as err:
@@ -192,3 +194,37 @@ def test_times_come_from_the_clock(state_app, clerk, frozen_clock):
     frozen_clock_later = frozen_clock.now() + dt.timedelta(hours=8)
     later = RequestContext(actor=clerk.actor, clock=type(frozen_clock)(frozen_clock_later))
     assert shifts.close_shift(state_app, later, "2000x1")["closedAt"] == frozen_clock_later
+
+
+def test_a_float_with_paise_is_refused_whole_rupees_are_taken(state_app, clerk):
+    """The drawer is counted in rupee notes and coins: a ₹100.50 float would close ₹0.50 short
+    forever. "2000.00" is whole rupees."""
+    app = state_app
+    before = counts(app)
+    with pytest.raises(InvalidInput) as err:
+        shifts.open_shift(app, clerk, "100.50")
+    assert err.value.code == "SHIFT_INVALID_FLOAT" and "whole rupees" in err.value.message
+    assert err.value.params == {"float": "100.50"}
+    assert counts(app) == before
+    opened = shifts.open_shift(app, clerk, "2000.00")
+    assert opened["float"] == Decimal("2000.00")
+    assert shifts.close_shift(app, clerk, "2000x1")["variance"] == Decimal("0.00")
+
+
+def test_a_dishonoured_cheque_is_not_in_an_open_shift(state_app, clerk):
+    """A bounced cheque is no more in the drawer than a cancelled receipt: status and close leave
+    it out of the takings (the day book does too)."""
+    app = state_app
+    opened = shifts.open_shift(app, clerk, "1000")
+    add_payment(app, opened["id"], "CASH", "500")
+    add_payment(app, opened["id"], "CHEQUE", "1250")
+    add_payment(app, opened["id"], "CHEQUE", "700", status="DISHONOURED")
+    add_payment(app, opened["id"], "CASH", "300", status="DISHONOURED")     # however it came to be
+    add_payment(app, opened["id"], "CASH", "100", status="CANCELLED")
+    st = shifts.status(app, clerk)
+    assert st["cashCollected"] == Decimal("500.00") and st["expectedCash"] == Decimal("1500.00")
+    assert st["otherModes"] == [{"paymentMode": "CHEQUE", "amount": Decimal("1250.00")}]
+    assert st["receiptCount"] == 2 and st["cancelledCount"] == 1 and st["dishonouredCount"] == 2
+    closed = shifts.close_shift(app, clerk, "500x3")
+    assert closed["expectedCash"] == Decimal("1500.00") and closed["variance"] == Decimal("0.00")
+    assert closed["otherModes"] == [{"paymentMode": "CHEQUE", "amount": Decimal("1250.00")}]

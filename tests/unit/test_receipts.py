@@ -147,6 +147,68 @@ def test_a_cancelled_payment_is_marked_without_the_flag(tmp_path):
     assert "CANCELLED" in text
 
 
+@pytest.mark.parametrize("fmt", receipts.FORMATS)
+def test_dishonoured_receipt_is_marked(fmt, tmp_path):
+    text = pdf_text(receipts.render(payment(), fmt=fmt, tenant=TENANT, dishonoured=True), tmp_path)
+    assert "*** DISHONOURED ***" in text and "dishonoured" in flat(text)
+    assert "CANCELLED" not in text and "DUPLICATE" not in text
+
+
+def test_a_dishonoured_payment_is_marked_without_the_flag(tmp_path):
+    p = payment(paymentStatus="DISHONOURED", instrumentStatus="DISHONOURED")
+    text = pdf_text(receipts.render(p, fmt="a5", tenant=TENANT, copy=True), tmp_path)
+    assert "*** DISHONOURED ***" in text and "*** DUPLICATE ***" in text
+
+
+def watermark_pixels(pdf: bytes, tmp_path) -> int:
+    """Pixels of the watermark's gray (215) in the page's lower-left quarter, which a 45° mark
+    through the centre crosses (the receipt's own text is black)."""
+    from PIL import Image
+
+    exe = shutil.which("pdftoppm")
+    if exe is None:
+        pytest.skip("pdftoppm not found: install poppler-utils to check the watermark")
+    (tmp_path / "w.pdf").write_bytes(pdf)
+    subprocess.run([exe, "-png", "-r", "50", "-singlefile", str(tmp_path / "w.pdf"), str(tmp_path / "w")], check=True)
+    with Image.open(tmp_path / "w.png") as im:
+        gray = im.convert("L")
+        w, h = gray.size
+        px = gray.load()
+        return sum(1 for x in range(w // 2) for y in range(h // 2, h) if px[x, y] == 215)
+
+
+@pytest.mark.parametrize("fmt", ["a4", "a5"])
+@pytest.mark.parametrize("marks", [dict(dishonoured=True), dict(dishonoured=True, copy=True),
+                                   dict(cancelled=True, copy=True)], ids=["dishonoured", "dis+dup", "can+dup"])
+def test_a_watermark_wider_than_the_page_stays_on_it(fmt, marks, tmp_path):
+    """"DISHONOURED" (or two marks) is wider than the page: it used to start at a negative x, which
+    fpdf2's set_xy takes as "from the right edge", so the mark went off the page."""
+    assert watermark_pixels(receipts.render(payment(), fmt=fmt, tenant=TENANT), tmp_path) < 100
+    assert watermark_pixels(receipts.render(payment(), fmt=fmt, tenant=TENANT, **marks), tmp_path) > 500
+
+
+def test_hi_in_dishonoured_mark():
+    hi = receipts.labels_for("hi_IN")
+    assert hi["DIGITCTL_RECEIPT_DISHONOURED"] == "अनादरित"
+    assert receipts.labels_for("en_IN").get("DIGITCTL_RECEIPT_DISHONOURED") is None   # the template's default
+
+
+LONG_RECEIPT_NO = "PT/C01/107/2026-27/000003"
+
+
+@pytest.mark.parametrize("fmt", receipts.FORMATS)
+@pytest.mark.parametrize("locale", ["en_IN", "hi_IN"])
+def test_a_long_receipt_number_is_never_split(fmt, locale, tmp_path):
+    """On a5 the receipt number's cell is 40 mm: PT/C01/107/2026-27/000003 printed as
+    "PT/C01/107/2026-27/0000" / "03". It shrinks to fit instead."""
+    p = payment("Gurpreet Kaur")
+    p["paymentDetails"][0]["receiptNumber"] = LONG_RECEIPT_NO
+    p["transactionNumber"] = "TXN/PB/JAL/2026-27/000000117"
+    text = pdf_text(receipts.render(p, fmt=fmt, tenant=TENANT, locale=locale), tmp_path, layout=True)
+    assert LONG_RECEIPT_NO in text, text
+    assert "TXN/PB/JAL/2026-27/000000117" in text, text
+
+
 def test_page_sizes():
     thermal = mediaboxes(receipts.render(payment(), fmt="thermal", tenant=TENANT))
     assert thermal, "no MediaBox found"
