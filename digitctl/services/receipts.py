@@ -37,7 +37,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any, Iterable
 
-from digitctl.domain.money import format_inr, in_words_inr, money
+from digitctl.domain.money import format_inr, in_words_inr, in_words_inr_hi, money
 from digitctl.resources import bundled
 
 FORMATS = ("a4", "a5", "thermal")
@@ -153,6 +153,10 @@ def _template(name: str = TEMPLATE) -> dict[str, Any]:
 # values
 
 
+LOCALE_KEY = "\x00locale"          # carried in the labels to the value formatter; no real code looks so
+_WORDS = {"hi_IN": in_words_inr_hi}
+
+
 def _code(prefix: str, value: str) -> str:
     norm = re.sub(r"[.\-\s/]", "_", str(value)).upper()
     return f"{prefix}_{norm}" if prefix else norm
@@ -166,8 +170,8 @@ def _format_value(raw: Any, spec: dict[str, Any], tpl: dict[str, Any], labels: d
     kind = spec.get("type", "text")
     if kind == "money":
         return format_inr(money(raw))          # money() refuses floats with a TypeError
-    if kind == "words":
-        return in_words_inr(money(raw))
+    if kind == "words":       # in the receipt's language where digitctl can spell it, else English
+        return _WORDS.get(labels.get(LOCALE_KEY, ""), in_words_inr)(money(raw))
     if kind == "date":
         if isinstance(raw, bool) or not isinstance(raw, (int, Decimal, str)):
             raise TypeError(f"a date is epoch milliseconds (int), got {type(raw).__name__} {raw!r}")
@@ -586,6 +590,7 @@ def render(payment: dict, *, fmt: str = "a4", tenant: dict | None = None,
         msgs = {**{_code("", k): v for k, v in names.items() if not _is_empty(v)}, **msgs}
     if labels:
         msgs = {**msgs, **labels}
+    msgs = {**msgs, LOCALE_KEY: locale}
     values, tables = _context(payment, tpl, tenant, collector, msgs)
     marks = []
     if cancelled or str(payment.get("paymentStatus", "")).upper() == "CANCELLED":

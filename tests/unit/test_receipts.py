@@ -368,6 +368,11 @@ def test_hi_in_receipt_reads_back(fmt, tmp_path):
     squeezed = "".join(text.split())
     assert "***प्रतिलिपि***" in squeezed and squeezed.count("प्रति") == 2
     assert "Payment Receipt" not in text and "TL_TAX" not in text
+    # the amount in Hindi words (none of these words has a pre-base matra; NFC: nukta forms)
+    import unicodedata
+
+    words = unicodedata.normalize("NFC", "रुपयेबारहहज़ारपाँचसौपैंतालीसऔरपचासपैसेमात्र")
+    assert words in unicodedata.normalize("NFC", squeezed) and "Rupees" not in text
 
 
 def test_bundled_en_in_rainmaker_common_is_digits_file():
