@@ -187,7 +187,11 @@ def _format_value(raw: Any, spec: dict[str, Any], tpl: dict[str, Any], labels: d
 
 def _resolve(spec: dict[str, Any], roots: dict[str, Any], tpl: dict[str, Any],
              labels: dict[str, str]) -> str:
-    raw = spec["path"].first(roots)
+    if spec.get("pick") in ("min", "max"):       # e.g. the first and last period a payment covers
+        found = [v for v in spec["path"].all(roots) if isinstance(v, (int, Decimal)) and not isinstance(v, bool)]
+        raw = (min if spec["pick"] == "min" else max)(found) if found else None
+    else:
+        raw = spec["path"].first(roots)
     loc = spec.get("localisation")
     if loc is not None and not _is_empty(raw) and spec.get("fallback") is not None:
         # localized code when there is a message for it, else the fallback path (tenant name)

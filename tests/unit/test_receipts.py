@@ -422,3 +422,14 @@ def test_hi_in_covers_the_receipt():
     assert {receipts._code("BILLINGSERVICE_BUSINESSSERVICE", s["code"])
             for s in _mdms("BillingService", "BusinessService")} <= set(hi)
     assert {receipts._code("TENANT_TENANTS", t["code"]) for t in _mdms("tenant", "tenants")} <= set(hi)
+
+
+def test_a_payment_over_two_periods_prints_from_the_first_to_the_last(tmp_path):
+    p = payment()
+    details = p["paymentDetails"][0]["bill"]["billDetails"]
+    older = json.loads(json.dumps(details[0], default=str), parse_float=Decimal)
+    older.update(fromPeriod=1743445800000, toPeriod=1774981799000)      # FY 2025-26, before 2026-27
+    details.insert(0, older)          # DIGIT lists a bill's details oldest first; the receipt must not stop there
+    details.reverse()                 # ... nor rely on the order
+    text = pdf_text(receipts.render(p, fmt="a4", tenant=TENANT), tmp_path)
+    assert "01/04/2025 to 31/03/2027" in text, text
