@@ -3,6 +3,7 @@ demo counter clerk, on the bundled state (TL 2020-21 period: the real periods en
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -49,17 +50,17 @@ def demand_file(tmp_path: Path, consumer: str = "TL-CLI-1", head: str = "TL_TAX"
 def test_create_list_and_fetch(store, tmp_path):
     res = run(store, "-o", "json", "demand", "create", "-f", str(demand_file(tmp_path)))
     assert res.exit_code == 0, res.output
-    [doc] = json.loads(res.stdout)["Demands"]
+    [doc] = json.loads(res.stdout, parse_float=Decimal)["Demands"]       # DIGIT's JSON numbers, exact
     assert [(d["taxHeadMasterCode"], d["taxAmount"], d["collectionAmount"]) for d in doc["demandDetails"]] == [
-        ("TL_TAX", "1250.40", "0.10"), ("TL_ROUNDOFF", "-0.40", "0.00")]
+        ("TL_TAX", Decimal("1250.40"), Decimal("0.10")), ("TL_ROUNDOFF", Decimal("-0.40"), Decimal("0.00"))]
     listed = run(store, "demand", "list", "--tenant", "pb.amritsar", "--consumer-code", "TL-CLI-1")
     assert listed.exit_code == 0 and "TL-CLI-1" in listed.stdout and "₹1,250.40" in listed.stdout
     table = run(store, "bill", "fetch", "--tenant", "pb.amritsar", "--consumer-code", "TL-CLI-1", "--service", "TL")
     assert table.exit_code == 0, table.output
     assert "BILL-000001" in table.stdout and "₹1,249.90" in table.stdout and "2026-12-02 23:59:59" in table.stdout
     js = run(store, "-o", "json", "bill", "fetch", "--tenant", "pb.amritsar", "--mobile", "9876543210")
-    [bill] = json.loads(js.stdout)["Bill"]
-    assert bill["billNumber"] == "BILL-000001" and bill["totalAmount"] == "1249.90"      # reused, not remade
+    [bill] = json.loads(js.stdout, parse_float=Decimal)["Bill"]
+    assert bill["billNumber"] == "BILL-000001" and bill["totalAmount"] == Decimal("1249.90")      # reused, not remade
     by_app = run(store, "-o", "json", "bill", "fetch", "--tenant", "pb.amritsar", "--application", "TL-CLI-1")
     assert json.loads(by_app.stdout)["Bill"][0]["id"] == bill["id"]
 

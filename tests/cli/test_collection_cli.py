@@ -3,6 +3,7 @@ runner, logged in as the demo counter clerk with an open shift, on a scratch sto
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -63,9 +64,10 @@ def test_pay_print_reprint_cancel(store, tmp_path):
     res = run(store, "-o", "json", "pay", "--bill", bill["billNumber"], "--tenant", "pb.amritsar", "--mode", "CASH",
               "--amount", "1250", "--payer-name", "Simran Kaur")
     assert res.exit_code == 0, res.output
-    [payment] = json.loads(res.stdout)["Payments"]
+    [payment] = json.loads(res.stdout, parse_float=Decimal)["Payments"]
     receipt = payment["paymentDetails"][0]["receiptNumber"]
-    assert receipt.startswith("C01/") and payment["totalAmountPaid"] == "1250.00"
+    assert receipt.startswith("C01/") and payment["totalAmountPaid"] == 1250      # a JSON number, as DIGIT's
+    assert '"totalAmountPaid": 1250.00,' in res.stdout                               # exact, never via a float
 
     table = run(store, "pay", "--bill", bill["id"], "--tenant", "pb.amritsar", "--mode", "CASH", "--amount", "1250")
     assert table.exit_code == 2 and "BILL_ALREADY_PAID" in table.stderr

@@ -50,7 +50,7 @@ def ok(store: str, *args: str, stdin: str | None = None):
 
 
 def js(store: str, *args: str) -> dict:
-    return json.loads(ok(store, "-o", "json", *args).stdout)
+    return json.loads(ok(store, "-o", "json", *args).stdout, parse_float=Decimal)
 
 
 def login(store: str, user: str, password: str = STAFF_PW) -> None:

@@ -384,17 +384,6 @@ def test_receipt_first_print_is_original_then_duplicate_and_cancelled_is_marked(
 
 
 # -- the contract ----------------------------------------------------------------------------------
-def _numbers(value: Any) -> Any:
-    """The boundary conversion: exact decimal strings of amount fields to JSON numbers (Decimal)."""
-    amount_keys = {"totalDue", "totalAmountPaid", "amount", "adjustedAmount", "totalAmount", "amountPaid",
-                   "minimumAmountToBePaid"}
-    if isinstance(value, dict):
-        return {k: (Decimal(v) if k in amount_keys and isinstance(v, str) else _numbers(v)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_numbers(v) for v in value]
-    return value
-
-
 def test_payment_json_matches_the_collection_contract(world, clerk, reference):
     jsonschema = pytest.importorskip("jsonschema")
     import yaml  # type: ignore[import-untyped]
@@ -406,7 +395,11 @@ def test_payment_json_matches_the_collection_contract(world, clerk, reference):
     defs["AuditDetails"] = {"type": "object"}        # the common contract is not in the reference folder
     schema = {**defs["Payment"], "definitions": defs}
     doc = pay(app := world, clerk, bill_for(world, "TL-CC-1"), "1250", mode="CHEQUE", **CHEQUE)
-    payload = _numbers(doc)
+    # as `-o json` prints it: the amounts as JSON numbers (exact decimal literals)
+    from digitctl.cli.output import to_json
+
+    payload = json.loads(to_json({"Payments": [doc]}), parse_float=Decimal)["Payments"][0]
+    assert payload["totalAmountPaid"] == Decimal("1250.00") and isinstance(payload["totalAmountPaid"], Decimal)
     # Contract defects, not ours: PaymentDetail.additionalDetails is typed integer and the
     # paymentMode enum lacks DIGIT's own OFFLINE_NEFT etc. Null optional fields are dropped
     # (swagger 2 has no nullable).
