@@ -25,6 +25,7 @@ from digitctl.domain import cash
 from digitctl.domain.canonical import canonical_json
 from digitctl.domain.events import Event
 from digitctl.domain.money import format_inr, from_paise, is_whole_rupees, money, number, to_paise
+from digitctl.clock import IST
 from digitctl.errors import InvalidInput
 from digitctl.services.access import authorize
 from local_store.models import AuditRecord, Payment, Shift, StoreMeta
@@ -237,7 +238,7 @@ def open_shift(app: "App", ctx: "RequestContext", float_amount: str | Decimal | 
         if existing is not None:
             raise InvalidInput("SHIFT_ALREADY_OPEN",
                                f"{ctx.actor.user_name} already has shift {existing.id} open at counter "
-                               f"{counter} since {existing.opened_at.isoformat()}; close it first: "
+                               f"{counter} since {existing.opened_at.astimezone(IST):%d/%m/%Y %H:%M} IST; close it first: "
                                "digitctl shift close --count ...",
                                {"shiftId": existing.id, "counterCode": counter})
         shift = Shift(id=str(uuid.uuid4()), tenant_id=tenant, counter_code=counter, user_uuid=ctx.actor.uuid,

@@ -140,7 +140,7 @@ def test_refusals_write_nothing(state_app, clerk):
     before = counts(app)
     with pytest.raises(InvalidInput) as err:
         shifts.open_shift(app, clerk, "500")
-    assert err.value.code == "SHIFT_ALREADY_OPEN"
+    assert err.value.code == "SHIFT_ALREADY_OPEN" and "since 25/11/2026 11:00 IST" in err.value.message
     with pytest.raises(InvalidInput) as err:
         shifts.close_shift(app, clerk, "500x3,300x1")
     assert err.value.code == "SHIFT_INVALID_COUNT" and "300x1" in err.value.message
