@@ -138,6 +138,10 @@ def cancel_cmd(receipt_no: str = typer.Argument(..., metavar="RECEIPT_NO"),
     if supervisor:
         from digitctl.cli.users import read_password_stdin
 
+        # refuse what is wrong anyway (reason, state, not the latest) before a password is typed
+        # and a login recorded
+        collection.check_cancel(application, ctx, t, receipt_no, reason)
+
         password = (read_password_stdin() if password_stdin
                     else typer.prompt(f"Password of {supervisor}", hide_input=True, err=True))
         approver = auth.approver(application, application.base_context(), supervisor, password)

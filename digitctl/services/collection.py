@@ -567,6 +567,46 @@ def _authorize_cancel(app: "App", ctx: "RequestContext", tenant_id: str, row: Pa
                         {**exc.params, "receiptNumber": row.receipt_number}) from None
 
 
+def _cancel_checks(app: "App", uow: "UnitOfWork", tenant_id: str, row: Payment, reason: str) -> None:
+    """What makes a cancellation wrong whoever asks: the reason, the payment's state, and that it
+    is the latest live payment of its consumer code."""
+    s = uow.session
+    code = (reason or "").strip().upper()
+    reasons = [r.get("code") for r in app.mdms.master(tenant_id, "common-masters", "CancelReceiptReason",
+                                                      conn=s.connection())
+               if isinstance(r, dict) and bl.parse_bool(r.get("active"), True)]
+    if code not in reasons:
+        raise InvalidInput(E_REASON, f"{reason!r} is not a reason to cancel a receipt: one of "
+                           f"{', '.join(map(str, reasons)) or '(none in common-masters.CancelReceiptReason)'}",
+                           {"reason": reason, "allowed": reasons})
+    _workflow_checks(row)
+    if row.payment_status == "DEPOSITED":
+        raise Conflict(E_REMITTED, f"receipt {row.receipt_number} was already deposited in the bank "
+                       "(remitted): it cannot be cancelled", {"receiptNumber": row.receipt_number})
+    # "latest" in recording order: the payment's own audit record (the clock may stand still)
+    created = (select(AuditRecord.seq).where(AuditRecord.entity_type == "Payment", AuditRecord.entity_id == Payment.id,
+                                             AuditRecord.operation == CREATE_URL)
+               .correlate(Payment).scalar_subquery())
+    mine = s.execute(select(created).where(Payment.id == row.id)).scalar()
+    later = list(s.execute(select(Payment.receipt_number).where(
+        Payment.tenant_id == tenant_id, Payment.consumer_code == row.consumer_code,
+        Payment.business_service == row.business_service, Payment.id != row.id,
+        Payment.payment_status.not_in(("CANCELLED", "DISHONOURED")),
+        created > (mine or 0)).order_by(created.desc())).scalars())
+    if later:
+        raise InvalidInput(E_NOT_LATEST, f"only the latest payment of {row.consumer_code} can be cancelled: "
+                           f"cancel {later[0]} first", {"receiptNumber": row.receipt_number,
+                                                        "latestReceiptNumber": later[0]})
+
+
+def check_cancel(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str, reason: str) -> None:
+    """The refusals a cancel would give before anyone is asked for a password (nothing written):
+    the CLI calls it before the supervisor types theirs."""
+    authorize(app, ctx, WORKFLOW_URL, tenant_id)
+    with app.uow(ctx, readonly=True) as uow:
+        _cancel_checks(app, uow, tenant_id, _payment_row(uow, tenant_id, receipt_no), reason)
+
+
 def cancel(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str, reason: str,
            comment: str | None = None, approver: "Actor | None" = None) -> dict[str, Any]:
     """CANCEL: the latest live payment of its consumer code only, with a CancelReceiptReason, by a
@@ -586,31 +626,7 @@ def cancel(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str, r
         row = _locked_payment_row(uow, tenant_id, receipt_no)
         _authorize_cancel(app, ctx if approver is None else replace(ctx, actor=approver), tenant_id, row)
         approved_by = (approver or ctx.actor).user_name
-        reasons = [r.get("code") for r in app.mdms.master(tenant_id, "common-masters", "CancelReceiptReason",
-                                                          conn=s.connection())
-                   if isinstance(r, dict) and bl.parse_bool(r.get("active"), True)]
-        if code not in reasons:
-            raise InvalidInput(E_REASON, f"{reason!r} is not a reason to cancel a receipt: one of "
-                               f"{', '.join(map(str, reasons)) or '(none in common-masters.CancelReceiptReason)'}",
-                               {"reason": reason, "allowed": reasons})
-        _workflow_checks(row)
-        if row.payment_status == "DEPOSITED":
-            raise Conflict(E_REMITTED, f"receipt {row.receipt_number} was already deposited in the bank "
-                           "(remitted): it cannot be cancelled", {"receiptNumber": row.receipt_number})
-        # "latest" in recording order: the payment's own audit record (the clock may stand still)
-        created = (select(AuditRecord.seq).where(AuditRecord.entity_type == "Payment", AuditRecord.entity_id == Payment.id,
-                                                 AuditRecord.operation == CREATE_URL)
-                   .correlate(Payment).scalar_subquery())
-        mine = s.execute(select(created).where(Payment.id == row.id)).scalar()
-        later = list(s.execute(select(Payment.receipt_number).where(
-            Payment.tenant_id == tenant_id, Payment.consumer_code == row.consumer_code,
-            Payment.business_service == row.business_service, Payment.id != row.id,
-            Payment.payment_status.not_in(("CANCELLED", "DISHONOURED")),
-            created > (mine or 0)).order_by(created.desc())).scalars())
-        if later:
-            raise InvalidInput(E_NOT_LATEST, f"only the latest payment of {row.consumer_code} can be cancelled: "
-                               f"cancel {later[0]} first", {"receiptNumber": row.receipt_number,
-                                                            "latestReceiptNumber": later[0]})
+        _cancel_checks(app, uow, tenant_id, row, reason)
         before = {"paymentStatus": row.payment_status, "instrumentStatus": row.instrument_status}
         notice = _reverse_payment(uow, row, now, "CANCELLED")
         row.cancel_reason = code
