@@ -130,7 +130,7 @@ def test_fetch_amount_is_tax_less_collected_and_expires_end_of_day_ist(world):
     heads = {a["taxHeadCode"]: a["amount"] for a in bill["billDetails"][0]["billAccountDetails"]}
     assert heads == {"TL_TAX": "1000.40", "TL_ROUNDOFF": "-0.40"}
     assert bill["totalAmount"] == "1000.00" and bill["status"] == "ACTIVE"
-    assert bill["billNumber"] == "BILL-000001"
+    assert bill["billNumber"] == "C01/BILL-000001"
     expiry = dt.datetime.fromtimestamp(bill["billDetails"][0]["expiryDate"] / 1000, IST)
     assert expiry == dt.datetime(2026, 12, 2, 23, 59, 59, tzinfo=IST)     # TL demandUpdateTime: 7 days
     assert "|" not in (bill["payerName"] or "") and bill["payerName"]      # shown, never ciphertext
@@ -138,7 +138,7 @@ def test_fetch_amount_is_tax_less_collected_and_expires_end_of_day_ist(world):
         row, domain = billing.bill_in(uow, app, AMRITSAR, bill["id"])
         assert row.total_amount_paise == 100000 and domain.total_amount == Decimal("1000.00")
         assert "|" in row.bill["payerName"]                                # stored as ciphertext
-        assert billing.bill_in(uow, app, AMRITSAR, "BILL-000001")[0].id == row.id
+        assert billing.bill_in(uow, app, AMRITSAR, "C01/BILL-000001")[0].id == row.id
         with pytest.raises(NotFound):
             billing.bill_in(uow, app, "pb.jalandhar", bill["id"])
 
@@ -164,7 +164,7 @@ def test_a_changed_demand_expires_the_old_bill_and_makes_a_new_one(world):
                      .values(collection_amount_paise=50000))
     second = fetch(app, consumer_code="TL-CC-1", business_service="TL")[0]
     assert second["id"] != first["id"] and second["totalAmount"] == "750.00"
-    assert second["billNumber"] == "BILL-000002"
+    assert second["billNumber"] == "C01/BILL-000002"
     with app.store.engine.connect() as conn:
         statuses = dict(conn.execute(select(Bill.id, Bill.status)).all())
         expired = conn.execute(select(Bill.bill).where(Bill.id == first["id"])).scalar_one()
