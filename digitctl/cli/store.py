@@ -84,7 +84,7 @@ def quickstart(
                     "digitctl boundary show --tenant pb.amritsar --hierarchy REVENUE",
                     "digitctl mdms search --tenant pb.amritsar --module BillingService --master TaxHeadMaster "
                     "--filter \"[?(@.service=='TL')]\"",
-                    "digitctl id generate counter.receipt.id --tenant pb.amritsar --count 3",
+                    "digitctl id generate pgr.servicerequestid --tenant pb.amritsar --count 3",
                     "digitctl access check --action /collection-services/payments/_create --tenant pb.amritsar "
                     "--user clerk.amritsar",
                     "digitctl mdms apply ../shared/digit-reference/mdms/data/pb --dry-run"):

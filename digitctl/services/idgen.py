@@ -12,6 +12,8 @@ caller passes, as in egov-idgen). A block of `count` numbers is taken from each 
 """
 from __future__ import annotations
 
+import re
+
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -117,6 +119,9 @@ def generate_in(uow: "UnitOfWork", app: "App", id_name: str, tenant_id: str, cou
     return issue(uow, plan(app, id_name, tenant_id, count, fmt, conn=uow.session.connection()))
 
 
+RECEIPT_SERIES = re.compile(r"counter\.(?:[a-z0-9_.]+\.)?receipt\.id")     # collection's receipt books
+
+
 def generate(app: "App", ctx: "RequestContext", id_name: str, tenant_id: str, count: int = 1,
              fmt: str | None = None) -> list[str]:
     """`/egov-idgen/id/_generate` for one IdRequest: `count` ids of `id_name` at `tenant_id`."""
@@ -124,6 +129,11 @@ def generate(app: "App", ctx: "RequestContext", id_name: str, tenant_id: str, co
     # Master data is read before the write transaction so the write lock is held only for the
     # sequence update and the event rows.
     request = plan(app, id_name, tenant_id, count, fmt)
+    if RECEIPT_SERIES.fullmatch(id_name) and request.format.needs_counter:
+        # a counter series ([COUNTER]) is the counter's receipt book: its numbers are issued with
+        # the payments they number, never by hand (a number taken here is a gap in the day book)
+        raise InvalidInput("IDGEN_RESERVED_SERIES", f"{id_name} numbers this counter's receipts: they are issued "
+                           "only with a payment (digitctl pay)", {"idName": id_name, "tenantId": tenant_id})
     with app.uow(ctx) as uow:
         ids = issue(uow, request)
         uow.commit()

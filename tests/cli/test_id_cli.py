@@ -138,3 +138,12 @@ def test_uninitialized_store_is_refused(tmp_path: Path) -> None:
                "-o", "json")
     assert done.exit_code == 2, done.output
     assert json.loads(done.stdout)["Errors"][0]["code"] == "STORE_NOT_INITIALIZED"
+
+
+def test_a_counter_receipt_book_is_not_handed_out_by_hand(store: str) -> None:
+    """counter.receipt.id numbers the counter's receipts: an id taken here would be a gap in the
+    day book, so only a payment takes one."""
+    for name in ("counter.receipt.id", "counter.pt.receipt.id"):     # (this store has DIGIT's IdFormats only)
+        res = run(store, "id", "generate", name, "--tenant", "pb.amritsar", "--format",
+                  "[COUNTER]/[fy:yyyy-yy]/[SEQ_COUNTER_RCPT]", "-o", "json")
+        assert res.exit_code == 2 and json.loads(res.stdout)["Errors"][0]["code"] == "IDGEN_RESERVED_SERIES"
