@@ -433,3 +433,12 @@ def test_a_payment_over_two_periods_prints_from_the_first_to_the_last(tmp_path):
     details.reverse()                 # ... nor rely on the order
     text = pdf_text(receipts.render(p, fmt="a4", tenant=TENANT), tmp_path)
     assert "01/04/2025 to 31/03/2027" in text, text
+
+
+@pytest.mark.parametrize("fmt", receipts.FORMATS)
+def test_a_cheque_receipt_names_the_bank_and_branch_it_is_drawn_on(fmt, tmp_path):
+    p = payment()
+    p["additionalDetails"] = {**(p.get("additionalDetails") or {}), "bankName": "Punjab National Bank",
+                              "branchName": "Model Town"}
+    text = pdf_text(receipts.render(p, fmt=fmt, tenant=TENANT), tmp_path)
+    assert "Punjab National Bank" in text and "Model Town" in text
