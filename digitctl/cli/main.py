@@ -69,12 +69,31 @@ class DigitGroup(TyperGroup):
 
             if os.environ.get("DIGITCTL_DEBUG"):
                 raise
+            unavailable = _store_unavailable(err)
+            if unavailable:       # the database is down, missing or busy: not a bug, say so (exit 2)
+                emit_error("STORE_UNAVAILABLE", unavailable, {"store": ctx.obj.app.store.display_url()
+                                                              if isinstance(ctx.obj, CliState) and ctx.obj._app
+                                                              else None}, fmt=_fmt(ctx))
+                raise click.exceptions.Exit(2) from None
             emit_error("INTERNAL_ERROR", f"{type(err).__name__}: {err}",
                        description="set DIGITCTL_DEBUG=1 for the traceback", fmt=_fmt(ctx))
             raise click.exceptions.Exit(1) from None
         finally:
             if isinstance(ctx.obj, CliState):
                 ctx.obj.close()
+
+
+def _store_unavailable(err: Exception) -> str | None:
+    """The message for a store that cannot be reached or used right now (SQLAlchemy's
+    OperationalError: connection refused, no such database, database locked), else None."""
+    if not type(err).__module__.startswith("sqlalchemy"):
+        return None
+    from sqlalchemy import exc
+
+    if not isinstance(err, exc.OperationalError):
+        return None
+    reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+    return f"the store cannot be used: {reason}"
 
 
 def _fmt(ctx: click.Context) -> str:

@@ -69,6 +69,13 @@ class CliState:
             from digitctl.bootstrap import build
             from digitctl.services.auth import cli_actor
 
+            if self.store and "://" in self.store and not self.store.split("://", 1)[0].lower().startswith(
+                    ("sqlite", "postgres")):
+                from digitctl.errors import InvalidInput
+
+                raise InvalidInput("INVALID_STORE_URL", f"{self.store.split('://', 1)[0]}:// is not a store digitctl "
+                                   "keeps: a file path or sqlite:///PATH, or postgresql://USER@HOST:PORT/DB",
+                                   {"store": self.store.split("://", 1)[0] + "://..."})
             self._app = build(self.store)
             self._app.actor_resolver = cli_actor
         return self._app

@@ -32,6 +32,11 @@ def login(
     st = state()
     app = st.app
     require_initialized(app)
+    if password_stdin and not username:
+        from digitctl.errors import InvalidInput
+
+        # standard input holds the password: the user name cannot be asked for there too
+        raise InvalidInput("INVALID_USAGE", "--password-stdin needs --username U")
     username = username or typer.prompt("User name")
     password = read_password_stdin() if password_stdin else typer.prompt("Password", hide_input=True)
     # only an explicit tenant narrows the user name (not the tenant of whoever is logged in now)

@@ -71,8 +71,10 @@ def quickstart(
                                                         f"{a['status']})" for a in result.applications))
             for a in result.applications:
                 if a.get("billId"):
-                    con.print(f"Ready to pay at the counter (clerk.amritsar's shift is open, float ₹2,000): "
-                              f"bill {a['billId']} for {a['applicationNo']}, ₹{a['amountDue']}\n"
+                    from digitctl.domain.money import format_inr
+
+                    con.print(f"Ready to pay at the counter (clerk.amritsar's shift is open, float ₹2,000.00): "
+                              f"bill {a['billId']} for {a['applicationNo']}, {format_inr(a['amountDue'])}\n"
                               f"  digitctl pay --bill {a['billId']} --tenant pb.amritsar --mode CASH "
                               f"--amount {a['amountDue'].split('.')[0]}", markup=False)
         con.print("\nTry next (with the same --store or DIGIT_STORE):")

@@ -60,6 +60,11 @@ def test_wrong_password_exits_3_and_says_nothing_about_the_user(store):
     assert json.loads(res.stdout)["Errors"][0]["code"] == "INVALID_CREDENTIALS"
 
 
+def test_a_piped_password_needs_the_user_name_on_the_command_line(store):
+    res = run(store, "login", "--password-stdin", "-o", "json", stdin=ADMIN_PW + "\n")
+    assert res.exit_code == 2 and json.loads(res.stdout)["Errors"][0]["code"] == "INVALID_USAGE"
+
+
 def test_clerk_lifecycle_and_access_check(store):
     res = run(store, "user", "create", "--type", "EMPLOYEE", "--username", "clerk1", "--name", "Harpreet Singh",
               "--mobile", "9814012345", "--role", "TL_CEMP@pb.amritsar", "--role", "EMPLOYEE@pb.amritsar",
