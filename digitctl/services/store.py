@@ -82,7 +82,7 @@ def init_store(app: "App", ctx: "RequestContext", state_tenant: str | None = Non
             if current is not None and current != value:
                 raise InvalidInput(code, f"this store is already set up with {key.replace('_', ' ')} "
                                    f"{current!r}; refusing to change it to {value!r}",
-                                   {key: current, "requested": value})
+                                   {CAMEL[key]: current, "requested": value})
             if current is None:
                 uow.set_meta(key, value)
                 uow.record(Event("store.configured", state_tenant or uow.meta("state_tenant") or "*",

@@ -29,3 +29,15 @@ def test_an_unreachable_postgresql_store_is_store_unavailable():
 def test_a_url_of_another_database_kind_is_refused():
     res = runner.invoke(cli, ["--store", "mysql://x/y", "-o", "json", "whoami"])
     assert res.exit_code == 2 and json.loads(res.stdout)["Errors"][0]["code"] == "INVALID_STORE_URL"
+
+
+def test_a_store_keeps_its_counter_code(tmp_path):
+    """The counter code is in every receipt number this store issues: it cannot be changed."""
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    assert runner.invoke(cli, ["--store", url, "init", "--state", "pb", "--counter", "C01"]).exit_code == 0
+    res = runner.invoke(cli, ["--store", url, "-o", "json", "init", "--counter", "C02"])
+    assert res.exit_code == 2, res.output
+    [err] = json.loads(res.stdout)["Errors"]
+    assert err["code"] == "COUNTER_MISMATCH" and err["params"] == {"counterCode": "C01", "requested": "C02"}
+    res = runner.invoke(cli, ["--store", url, "-o", "json", "init", "--state", "mh"])
+    assert res.exit_code == 2 and json.loads(res.stdout)["Errors"][0]["code"] == "STATE_MISMATCH"
