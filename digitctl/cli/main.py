@@ -97,7 +97,11 @@ def _store_unavailable(err: Exception) -> str | None:
 
 
 def _fmt(ctx: click.Context) -> str:
-    return ctx.obj.output if isinstance(ctx.obj, CliState) else "table"
+    if isinstance(ctx.obj, CliState):
+        return ctx.obj.output
+    # before the root callback ran (an unknown command): the option as parsed
+    asked = ctx.params.get("output") if isinstance(ctx.params, dict) else None
+    return asked if asked in FORMATS else "table"
 
 
 app = typer.Typer(

@@ -140,6 +140,8 @@ def test_a_usage_error_is_a_digit_error_for_scripts(store):
     assert err["code"] == "INVALID_USAGE" and "--amount" in err["message"]
     human = run(store, "pay", "--bill", "X", "--tenant", "pb.amritsar", "--mode", "CASH")
     assert human.exit_code == 2 and "Missing option" in human.output and "Errors" not in human.output
+    unknown = run(store, "-o", "json", "payy")                 # before any command is found
+    assert unknown.exit_code == 2 and json.loads(unknown.stdout)["Errors"][0]["code"] == "INVALID_USAGE"
 
 
 def test_an_expired_session_says_so_even_without_a_tenant(store):
