@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,35 @@ def demo_users_url(tmp_path: Path, frozen_clock: FixedClock) -> str:
     finally:
         app.close()
     return url
+
+
+@pytest.fixture
+def as_user():
+    """as_user(app, user_name, tenant=None) -> the RequestContext of that user, on the app's clock."""
+    from digitctl.context import RequestContext
+    from digitctl.services import users
+
+    def make(app: Any, user_name: str, tenant: str | None = None) -> RequestContext:
+        with app.uow(app.base_context(), readonly=True) as uow:
+            actor = users.actor_of(uow.session, users.find(uow.session, user_name, tenant))
+        return RequestContext(actor=actor, clock=app.clock)
+
+    return make
+
+
+@pytest.fixture
+def clerk_cli_store(demo_users_url: str) -> str:
+    """demo_users_url with the demo counter clerk logged in through `digitctl login` (the CLI's
+    saved session), the clock at the tests' frozen instant."""
+    from typer.testing import CliRunner
+
+    from digitctl.cli.main import app as cli
+    from digitctl.services import quickstart
+
+    env = {"DIGITCTL_NOW": "2026-11-25T11:00:00+05:30"}
+    runner = CliRunner()
+    runner.invoke(cli, ["--store", demo_users_url, "logout"], env=env)
+    res = runner.invoke(cli, ["--store", demo_users_url, "login", "--username", "clerk.amritsar", "--password-stdin"],
+                        input=quickstart.DEMO_PASSWORD + "\n", env=env)
+    assert res.exit_code == 0, res.output
+    return demo_users_url

@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 
 from digitctl.cli.main import app as cli_app
 from digitctl.resources import bundled
-from digitctl.services import quickstart
 
 runner = CliRunner()
 NOW = "2026-11-25T11:00:00+05:30"
@@ -27,12 +26,8 @@ def run(store: str, *args: str, stdin: str | None = None):
 
 
 @pytest.fixture
-def store(demo_users_url) -> str:
-    url = demo_users_url
-    run(url, "logout")
-    res = run(url, "login", "--username", "clerk.amritsar", "--password-stdin", stdin=quickstart.DEMO_PASSWORD + "\n")
-    assert res.exit_code == 0, res.output
-    return url
+def store(clerk_cli_store) -> str:
+    return clerk_cli_store
 
 
 def demand_file(tmp_path: Path, consumer: str = "TL-CLI-1", head: str = "TL_TAX") -> Path:

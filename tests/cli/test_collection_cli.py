@@ -27,12 +27,8 @@ def run(store: str, *args: str, stdin: str | None = None):
 
 
 @pytest.fixture
-def store(demo_users_url) -> str:
-    url = demo_users_url
-    run(url, "logout")
-    res = run(url, "login", "--username", "clerk.amritsar", "--password-stdin", stdin=quickstart.DEMO_PASSWORD + "\n")
-    assert res.exit_code == 0, res.output
-    return url
+def store(clerk_cli_store) -> str:
+    return clerk_cli_store
 
 
 def _bill(store: str, tmp_path: Path, consumer: str) -> dict:

@@ -36,14 +36,13 @@ def make_user(app, user_name: str, roles: list[tuple[str, str]], mobile: str) ->
         roles=roles, password=PASSWORD))
 
 
-def ctx_as(app, user_name: str) -> RequestContext:
-    with app.uow(app.base_context(), readonly=True) as uow:
-        actor = users.actor_of(uow.session, users.find(uow.session, user_name, TENANT))
-    return RequestContext(actor=actor, tenant_id=None, clock=app.clock)
+@pytest.fixture
+def ctx_as(as_user):
+    return lambda app, user_name: as_user(app, user_name, TENANT)
 
 
 @pytest.fixture
-def clerk(state_app) -> RequestContext:
+def clerk(state_app, ctx_as) -> RequestContext:
     make_user(state_app, "clerk1", [("TL_CEMP", TENANT)], "9814012345")
     return ctx_as(state_app, "clerk1")
 
@@ -206,7 +205,7 @@ def test_a_bad_date_is_refused(state_app, clerk):
         assert err.value.code == "INVALID_DATE"
 
 
-def test_a_user_without_the_search_url_is_refused(state_app):
+def test_a_user_without_the_search_url_is_refused(state_app, ctx_as):
     make_user(state_app, "lme1", [("PGR_LME", TENANT)], "9814012347")
     with pytest.raises(Forbidden) as err:
         reports.daybook(state_app, ctx_as(state_app, "lme1"), day=DAY_A)

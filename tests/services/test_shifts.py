@@ -24,14 +24,13 @@ def make_user(app, user_name: str, roles: list[tuple[str, str]], mobile: str) ->
         roles=roles, password=PASSWORD))
 
 
-def ctx_as(app, user_name: str) -> RequestContext:
-    with app.uow(app.base_context(), readonly=True) as uow:
-        actor = users.actor_of(uow.session, users.find(uow.session, user_name, TENANT))
-    return RequestContext(actor=actor, tenant_id=None, clock=app.clock)
+@pytest.fixture
+def ctx_as(as_user):
+    return lambda app, user_name: as_user(app, user_name, TENANT)
 
 
 @pytest.fixture
-def clerk(state_app) -> RequestContext:
+def clerk(state_app, ctx_as) -> RequestContext:
     make_user(state_app, "clerk1", [("TL_CEMP", TENANT)], "9814012345")
     return ctx_as(state_app, "clerk1")
 
@@ -149,7 +148,7 @@ def test_refusals_write_nothing(state_app, clerk):
         assert conn.execute(select(Shift.status)).scalars().all() == ["OPEN"]
 
 
-def test_one_open_shift_per_user_not_per_counter(state_app, clerk):
+def test_one_open_shift_per_user_not_per_counter(state_app, clerk, ctx_as):
     make_user(state_app, "clerk2", [("UC_EMP", TENANT)], "9814012346")
     other = ctx_as(state_app, "clerk2")
     a = shifts.open_shift(state_app, clerk, "1000")
@@ -169,7 +168,7 @@ def test_no_counter_code(state_app, clerk):
     assert counts(app) == before
 
 
-def test_a_user_without_the_collection_role_is_refused(state_app):
+def test_a_user_without_the_collection_role_is_refused(state_app, ctx_as):
     app = state_app
     make_user(app, "lme1", [("PGR_LME", TENANT)], "9814012347")
     lme = ctx_as(app, "lme1")
