@@ -416,3 +416,30 @@ def test_payment_json_matches_the_collection_contract(world, clerk, reference):
     errors = sorted(validator.iter_errors(payload), key=lambda e: list(e.path))
     assert not errors, [f"{list(e.path)}: {e.message}" for e in errors[:5]]
     assert app is world
+
+
+def test_a_state_without_counter_series_numbers_receipts_from_its_own_with_the_counter_in_front(
+        app, tmp_path, as_user):
+    """DIGIT's own IdFormats (pt.receipt.id, receipt.id) have no [COUNTER]: digitctl puts the
+    store's counter code in front, so two offline counters still never issue the same number."""
+    import shutil
+
+    from digitctl.resources import bundled
+    from digitctl.services import quickstart
+
+    configs = bundled("configs") / "mdms"
+    state = tmp_path / "pb"
+    shutil.copytree(configs / "data" / "pb", state)
+    id_file = state / "common-masters" / "IdFormat.json"
+    doc = json.loads(id_file.read_text(encoding="utf-8"))
+    doc["IdFormat"] = [r for r in doc["IdFormat"] if not r["idname"].startswith("counter.")]
+    id_file.write_text(json.dumps(doc), encoding="utf-8")
+    mdms.apply(app, app.context("pb"), [state], master_config=configs / "master-config.json")
+    quickstart.demo_users(app, app.context())
+    clerk = as_user(app, "clerk.amritsar")
+    shifts.open_shift(app, clerk, "0")
+    pt = pay(app, clerk, bill_for(app, "PT-9", service="PT", lines=(("PT_TAX", "1000", "0"),), period=PT_PERIOD),
+             "1000")
+    tl = pay(app, clerk, bill_for(app, "TL-9"), "1250")
+    assert pt["paymentDetails"][0]["receiptNumber"] == "C01/PT/107/2026-27/000001"      # pt.receipt.id
+    assert tl["paymentDetails"][0]["receiptNumber"] == "C01/11/2026-27/000001"          # receipt.id: [cy:MM]/...
