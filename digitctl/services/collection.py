@@ -206,15 +206,23 @@ def _details_of(uow: "UnitOfWork", demand_ids: list[str]) -> dict[str, DemandDet
     return {r.id: r for r in rows}
 
 
-def _settle_flags(uow: "UnitOfWork", demand_ids: list[str], now: dt.datetime) -> None:
+def _settle_flags(uow: "UnitOfWork", demand_ids: list[str], now: dt.datetime,
+                  details: dict[str, DemandDetailRow] | None = None) -> None:
+    """isPaymentCompleted of each demand from its lines: `details`, when the caller holds ALL the
+    lines of these demands (as _apply_allocations does), saves a query per demand."""
     for did in demand_ids:
         row = uow.session.get(DemandRow, did)
         if row is None:
             continue
-        tax, collected = uow.session.execute(
-            select(func.coalesce(func.sum(DemandDetailRow.tax_amount_paise), 0),
-                   func.coalesce(func.sum(DemandDetailRow.collection_amount_paise), 0))
-            .where(DemandDetailRow.demand_id == did)).one()
+        if details is not None:
+            lines = [d for d in details.values() if d.demand_id == did]
+            tax = sum(d.tax_amount_paise for d in lines)
+            collected = sum(d.collection_amount_paise for d in lines)
+        else:
+            tax, collected = uow.session.execute(
+                select(func.coalesce(func.sum(DemandDetailRow.tax_amount_paise), 0),
+                       func.coalesce(func.sum(DemandDetailRow.collection_amount_paise), 0))
+                .where(DemandDetailRow.demand_id == did)).one()
         row.is_payment_completed = int(tax) - int(collected) <= 0
         row.updated_at = now
 
@@ -257,7 +265,7 @@ def _apply_allocations(uow: "UnitOfWork", bill: bl.Bill, allocations: list[bl.Al
         written.append({"demandDetailId": row.id, "demandId": row.demand_id, "taxHeadCode": row.tax_head_code,
                         "collection": str(from_paise(paise))})
     uow.session.flush()
-    _settle_flags(uow, demand_ids, now)
+    _settle_flags(uow, demand_ids, now, details)      # every line of these demands (plus any advance line added)
     return written
 
 
