@@ -271,7 +271,10 @@ def test_labels_for_reads_the_bundle_and_falls_back_to_en_in():
     assert en["TL_TAX"] == "Trade License Fee" and en["BILLINGSERVICE_BUSINESSSERVICE_TL"] == "Trade License"
     hi = receipts.labels_for("hi_IN")
     assert hi["COMMON_TOTAL"] == "कुल" and hi["TL_TAX"] == "व्यापार लाइसेंस शुल्क"
-    assert hi["WS_CHARGE"] == "Water Charges"                # not translated: en_IN
+    assert hi["WS_CHARGE"] == "जल शुल्क"
+    own = {m["code"] for m in _messages("hi_IN.digitctl-receipts.json")}
+    untranslated = sorted(set(en) - own)                      # e.g. most of DIGIT's own rainmaker-common
+    assert untranslated and all(hi[c] == en[c] for c in untranslated)     # fall back to en_IN, code by code
     assert hi["COMMON_MASTERS_PAYMENTMODE_NEFT"] == "एनईएफटी"
     assert receipts.labels_for("xx_YY") == en                # no bundle: en_IN only
     assert receipts.locales() == ["en_IN", "hi_IN"]
@@ -410,6 +413,8 @@ def test_en_in_billing_names_every_shipped_tax_head_and_service():
 
 def test_hi_in_covers_the_receipt():
     hi = {m["code"]: m["message"] for m in _messages("hi_IN.digitctl-receipts.json")}
+    for head in _mdms("BillingService", "TaxHeadMaster"):       # every shipped tax head has a Hindi name
+        assert receipts._code("", head["code"]) in hi, head["code"]
     assert all(any(0x0900 <= ord(c) <= 0x097F for c in msg) for msg in hi.values())
     tpl = receipts._template()
     assert {spec["code"] for spec in tpl["labels"].values()} <= set(hi)
