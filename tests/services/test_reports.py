@@ -12,12 +12,10 @@ import pytest
 from sqlalchemy import insert, update
 
 from digitctl.clock import IST
-from digitctl.context import RequestContext
 from digitctl.errors import Forbidden, InvalidInput
-from digitctl.services import reports, users
+from digitctl.services import reports
 from local_store.models import Payment, Shift
 
-PASSWORD = "Counter@123"
 TENANT = "pb.amritsar"
 DAY_A, DAY_B = dt.date(2026, 11, 25), dt.date(2026, 11, 26)
 
@@ -28,23 +26,6 @@ def ist(day: dt.date, hh: int, mm: int) -> dt.datetime:
 
 def paise(rupees: str) -> int:
     return int(Decimal(rupees) * 100)
-
-
-def make_user(app, user_name: str, roles: list[tuple[str, str]], mobile: str) -> None:
-    users.create_user(app, app.context(TENANT), users.NewUser(
-        user_name=user_name, name="Harpreet Singh", type="EMPLOYEE", tenant_id=TENANT, mobile=mobile,
-        roles=roles, password=PASSWORD))
-
-
-@pytest.fixture
-def ctx_as(as_user):
-    return lambda app, user_name: as_user(app, user_name, TENANT)
-
-
-@pytest.fixture
-def clerk(state_app, ctx_as) -> RequestContext:
-    make_user(state_app, "clerk1", [("TL_CEMP", TENANT)], "9814012345")
-    return ctx_as(state_app, "clerk1")
 
 
 def add_shift(app, user_uuid: str, float_rupees: str, opened: dt.datetime, closed: dt.datetime | None = None,
@@ -205,7 +186,7 @@ def test_a_bad_date_is_refused(state_app, clerk):
         assert err.value.code == "INVALID_DATE"
 
 
-def test_a_user_without_the_search_url_is_refused(state_app, ctx_as):
+def test_a_user_without_the_search_url_is_refused(state_app, ctx_as, make_user):
     make_user(state_app, "lme1", [("PGR_LME", TENANT)], "9814012347")
     with pytest.raises(Forbidden) as err:
         reports.daybook(state_app, ctx_as(state_app, "lme1"), day=DAY_A)

@@ -11,28 +11,10 @@ from sqlalchemy import delete, func, insert, select
 
 from digitctl.context import RequestContext
 from digitctl.errors import Forbidden, InvalidInput
-from digitctl.services import shifts, users
+from digitctl.services import shifts
 from local_store.models import AuditRecord, OutboxEvent, Payment, Shift, StoreMeta
 
-PASSWORD = "Counter@123"
 TENANT = "pb.amritsar"
-
-
-def make_user(app, user_name: str, roles: list[tuple[str, str]], mobile: str) -> None:
-    users.create_user(app, app.context(TENANT), users.NewUser(
-        user_name=user_name, name="Harpreet Singh", type="EMPLOYEE", tenant_id=TENANT, mobile=mobile,
-        roles=roles, password=PASSWORD))
-
-
-@pytest.fixture
-def ctx_as(as_user):
-    return lambda app, user_name: as_user(app, user_name, TENANT)
-
-
-@pytest.fixture
-def clerk(state_app, ctx_as) -> RequestContext:
-    make_user(state_app, "clerk1", [("TL_CEMP", TENANT)], "9814012345")
-    return ctx_as(state_app, "clerk1")
 
 
 def counts(app) -> tuple[int, int, int]:
@@ -148,7 +130,7 @@ def test_refusals_write_nothing(state_app, clerk):
         assert conn.execute(select(Shift.status)).scalars().all() == ["OPEN"]
 
 
-def test_one_open_shift_per_user_not_per_counter(state_app, clerk, ctx_as):
+def test_one_open_shift_per_user_not_per_counter(state_app, clerk, ctx_as, make_user):
     make_user(state_app, "clerk2", [("UC_EMP", TENANT)], "9814012346")
     other = ctx_as(state_app, "clerk2")
     a = shifts.open_shift(state_app, clerk, "1000")
@@ -168,7 +150,7 @@ def test_no_counter_code(state_app, clerk):
     assert counts(app) == before
 
 
-def test_a_user_without_the_collection_role_is_refused(state_app, ctx_as):
+def test_a_user_without_the_collection_role_is_refused(state_app, ctx_as, make_user):
     app = state_app
     make_user(app, "lme1", [("PGR_LME", TENANT)], "9814012347")
     lme = ctx_as(app, "lme1")
