@@ -361,19 +361,6 @@ def expire(row: BillRow, now: dt.datetime) -> None:
     row.updated_at = now
 
 
-def _bill_number(uow: "UnitOfWork", app: "App", tenant_id: str) -> str:
-    """The next bill number from IdFormat billnumberid; a series without [COUNTER] (pb's is
-    BILL-[SEQ_...], one server's series in DIGIT) gets this store's counter code in front, as
-    receipt numbers do, so that two offline counters never hand out the same bill number."""
-    formats = {r.get("idname"): str(r.get("format") or "") for r in
-               app.mdms.master(tenant_id, "common-masters", "IdFormat", conn=uow.session.connection())
-               if isinstance(r, dict)}
-    fmt = formats.get(BILL_ID_NAME) or BILL_FALLBACK_FORMAT
-    got = idgen.generate_in(uow, app, BILL_ID_NAME, tenant_id, fmt=BILL_FALLBACK_FORMAT)[0]
-    counter = uow.meta("counter_code")
-    return got if "[COUNTER]" in fmt.upper() or not counter else f"{counter}/{got}"
-
-
 def _bill_for(uow: "UnitOfWork", app: "App", ctx: "RequestContext", tenant_id: str,
               rows: list[DemandRow], details: dict[str, list[DemandDetailRow]]) -> tuple[BillRow, bool] | None:
     """The consumer code's bill: the ACTIVE one if still good, else a new one (old one EXPIRED).
@@ -404,7 +391,7 @@ def _bill_for(uow: "UnitOfWork", app: "App", ctx: "RequestContext", tenant_id: s
     s.flush()           # the old bill is EXPIRED in the store before the new one is ACTIVE (unique index)
     masters = billing_masters(app, tenant_id, s.connection())
     config = masters.business_services.get(first.business_service)
-    number = _bill_number(uow, app, tenant_id)
+    number = idgen.generate_for_counter(uow, app, BILL_ID_NAME, tenant_id, fmt=BILL_FALLBACK_FORMAT)
     bill = bl.make_bill(billable, masters.tax_heads, now, config.demand_update_time if config else None,
                         service=config, bill_number=number)
     bill = replace(bill, additional_details={"demandHash": digest})

@@ -48,7 +48,7 @@ from local_store.models import Application
 from local_store.models import Bill as BillRow
 from local_store.models import Demand as DemandRow
 from local_store.models import DemandDetail as DemandDetailRow
-from local_store.models import AuditRecord, Payment, Remittance, Shift
+from local_store.models import AuditRecord, Payment, Remittance, Shift, UserAccount
 
 if TYPE_CHECKING:
     from digitctl.bootstrap import App
@@ -167,11 +167,7 @@ def parse_amount(amount: str | Decimal | int) -> Decimal:
         if not _TYPED_AMOUNT.fullmatch(text):
             raise InvalidInput(E_AMOUNT, f"{amount!r} is not an amount of rupees (digits, e.g. 1250)",
                                {"amount": amount})
-        raw = Decimal(text)
-        if raw >= 0 and raw != raw.to_integral_value():
-            raise InvalidInput(bl.E_AMT_FRACTION, f"{amount} has paise: payments are in whole rupees",
-                               {"amount": amount})
-        amount = raw
+        amount = Decimal(text)          # exact: the fraction check below sees what was typed
     try:
         value = number(amount)
     except (TypeError, ValueError):
@@ -183,18 +179,15 @@ def parse_amount(amount: str | Decimal | int) -> Decimal:
 
 
 # -- receipt numbers -------------------------------------------------------------------------------
-def _receipt_number(uow: "UnitOfWork", app: "App", tenant_id: str, service: str, counter: str) -> str:
-    conn = uow.session.connection()
-    formats = {r.get("idname"): str(r.get("format") or "") for r in
-               app.mdms.master(tenant_id, "common-masters", "IdFormat", conn=conn) if isinstance(r, dict)}
+def _receipt_number(uow: "UnitOfWork", app: "App", tenant_id: str, service: str) -> str:
+    formats = idgen.formats(app, tenant_id, uow.session.connection())
     svc = service.lower()
     for name in (f"counter.{svc}.receipt.id", "counter.receipt.id"):
         if "[COUNTER]" in formats.get(name, "").upper():
             return idgen.generate_in(uow, app, name, tenant_id)[0]
     for name in (f"{svc}.receipt.id", "receipt.id"):
         if formats.get(name):
-            got = idgen.generate_in(uow, app, name, tenant_id)[0]
-            return got if "[COUNTER]" in formats[name].upper() else f"{counter}/{got}"
+            return idgen.generate_for_counter(uow, app, name, tenant_id)
     return idgen.generate_in(uow, app, "counter.receipt.id", tenant_id, fmt=RECEIPT_FALLBACK_FORMAT)[0]
 
 
@@ -417,7 +410,7 @@ def pay(app: "App", ctx: "RequestContext", *, tenant_id: str, bill_id: str, mode
         bill_doc = billing.jsonable({**bl.payment_share(bill, allocations).to_digit(), "status": status,
                                      "additionalDetails": bill_extra})
 
-        receipt_no = _receipt_number(uow, app, tenant_id, bill.business_service, counter)
+        receipt_no = _receipt_number(uow, app, tenant_id, bill.business_service)
         ring = app.keyring
         name_enc = ring.encrypt(uow, tenant_id, payer_name) if payer_name else bill.payer_name
         mobile_enc = ring.encrypt(uow, tenant_id, mobile_n) if mobile_n else bill.mobile_number
@@ -763,8 +756,6 @@ def receipt_pdf(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: s
     bundle (en_IN, hi_IN ...); the collector printed is the employee who took the payment
     (auditDetails.createdBy), not whoever prints it."""
     from digitctl.services import receipts
-    from local_store.models import UserAccount
-
     authorize(app, ctx, SEARCH_URL, tenant_id)
     if fmt not in receipts.FORMATS:
         raise InvalidInput("INVALID_RECEIPT_FORMAT", f"--format must be one of {', '.join(receipts.FORMATS)}",

@@ -119,6 +119,23 @@ def generate_in(uow: "UnitOfWork", app: "App", id_name: str, tenant_id: str, cou
     return issue(uow, plan(app, id_name, tenant_id, count, fmt, conn=uow.session.connection()))
 
 
+def formats(app: "App", tenant_id: str, conn: Connection) -> dict[str, str]:
+    """idname -> format of the tenant's common-masters.IdFormat (with the state fallback)."""
+    return {str(r.get("idname")): str(r.get("format") or "")
+            for r in app.mdms.master(tenant_id, "common-masters", "IdFormat", conn=conn) if isinstance(r, dict)}
+
+
+def generate_for_counter(uow: "UnitOfWork", app: "App", id_name: str, tenant_id: str,
+                         fmt: str | None = None) -> str:
+    """One id that no other offline counter can issue: a format with [COUNTER] says so itself;
+    one without (DIGIT's one-server series: BILL-[SEQ..], PT/[CITY.CODE]/..) gets this store's
+    counter code in front ("C01/BILL-000001")."""
+    configured = formats(app, tenant_id, uow.session.connection()).get(id_name) or fmt or ""
+    got = generate_in(uow, app, id_name, tenant_id, fmt=fmt)[0]
+    counter = uow.meta("counter_code")
+    return got if "[COUNTER]" in configured.upper() or not counter else f"{counter}/{got}"
+
+
 RECEIPT_SERIES = re.compile(r"counter\.(?:[a-z0-9_.]+\.)?receipt\.id")     # collection's receipt books
 
 
