@@ -124,6 +124,48 @@ def demo_users_url(tmp_path: Path, frozen_clock: FixedClock) -> str:
     return url
 
 
+PB_ADMIN = "admin"
+PB_ADMIN_PASSWORD = "Admin@1234"
+
+
+@pytest.fixture(scope="session")
+def pb_tree_store(tmp_path_factory: pytest.TempPathFactory, reference: Path) -> Path:
+    """A SQLite store holding the WHOLE real pb tree (../shared/digit-reference/mdms/data/pb,
+    with the master-config.json beside it), DIGIT's workflow definitions at the state, and one
+    SUPERUSER@pb (`admin`). Built once per test process; tests take copies (`pb_tree_app`)."""
+    from digitctl.services import mdms, workflow
+    from digitctl.services.store import create_admin, init_store
+
+    path = tmp_path_factory.mktemp("pb-tree") / "store.db"
+    app = build(f"sqlite:///{path}", FixedClock(dt.datetime(2026, 11, 25, 11, 0, tzinfo=IST)))
+    try:
+        init_store(app, app.context(), "pb", "C01")
+        report = mdms.apply(app, app.context("pb"), [reference / "mdms" / "data" / "pb"])
+        assert not report.errors, [p.line() for p in report.errors]
+        workflow.apply(app, app.context("pb"), [reference / "workflow"], tenant_id="pb")
+        create_admin(app, app.context(), PB_ADMIN, PB_ADMIN_PASSWORD)
+    finally:
+        app.close()
+    return path
+
+
+@pytest.fixture
+def pb_tree_app(pb_tree_store: Path, tmp_path: Path, frozen_clock: FixedClock) -> Iterator[App]:
+    """A private copy of `pb_tree_store` (a file copy: no apply per test)."""
+    import shutil
+
+    target = tmp_path / "pb-tree.db"
+    for suffix in ("", "-wal", "-shm"):
+        src = pb_tree_store.with_name(pb_tree_store.name + suffix)
+        if src.exists():
+            shutil.copyfile(src, target.with_name(target.name + suffix))
+    application = build(f"sqlite:///{target}", frozen_clock)
+    try:
+        yield application
+    finally:
+        application.close()
+
+
 @pytest.fixture
 def as_user():
     """as_user(app, user_name, tenant=None) -> the RequestContext of that user, on the app's clock."""

@@ -29,19 +29,20 @@ def apply_cmd(
     require_initialized(st.app)
     report = mdms.apply(st.app, st.app.context(st.tenant), paths, dry_run=dry_run, strict=strict,
                         master_config=master_config)
-    rows = [(m.tenant_id, m.module, m.master, m.added, m.changed, m.unchanged, m.skipped)
+    rows = [(m.tenant_id, m.module, m.master, m.added, m.changed, m.unchanged, m.skipped, m.removed, m.vanished)
             for m in report.masters]
 
     def human(con: Any) -> None:
         from rich.table import Table
 
         table = Table(title="MDMS apply" + (" (dry run: nothing written)" if dry_run else ""))
-        for c in ("tenant", "module", "master", "added", "changed", "unchanged", "skipped"):
-            table.add_column(c, justify="right" if c in ("added", "changed", "unchanged", "skipped") else "left")
+        numbers = ("added", "changed", "unchanged", "skipped", "removed", "vanished")
+        for c in ("tenant", "module", "master", *numbers):
+            table.add_column(c, justify="right" if c in numbers else "left")
         for r in rows:
-            if r[3] or r[4] or r[6]:
+            if r[3] or r[4] or r[6] or r[7] or r[8]:
                 table.add_row(*map(str, r))
-        quiet = sum(1 for r in rows if not (r[3] or r[4] or r[6]))
+        quiet = sum(1 for r in rows if not (r[3] or r[4] or r[6] or r[7] or r[8]))
         if table.row_count:
             con.print(table)
         if quiet:
@@ -49,15 +50,20 @@ def apply_cmd(
         for p in report.problems:
             style = "red" if p.severity == "error" else "yellow"
             con.print(f"[{style}]{p.severity}[/] {p.line()}", markup=True, highlight=False)
-        t = {k: report.total(k) for k in ("added", "changed", "unchanged", "skipped")}
+        t = {k: report.total(k) for k in mdms.TOTALS}
+        gone = (f", {t['removed']} removed" if t["removed"] else "") + \
+               (f", {t['vanished']} in the store but not in the files (kept)" if t["vanished"] else "")
+        if report.master_config_changed:
+            con.print(f"master-config now in force: {', '.join(report.master_config_files)}")
         con.print(f"[bold]{report.files_read} files, {len(report.masters)} masters: {t['added']} added, "
-                  f"{t['changed']} changed, {t['unchanged']} unchanged, {t['skipped']} skipped; "
+                  f"{t['changed']} changed, {t['unchanged']} unchanged, {t['skipped']} skipped{gone}; "
                   f"{len(report.warnings)} warning(s), {len(report.errors)} error(s)"
                   + (f"; {len(report.ignored)} non-data file(s) ignored" if report.ignored else "")
                   + (" — dry run, nothing written" if dry_run else "") + "[/]")
 
     emit(report.as_json(), rows=rows,
-         columns=["tenantId", "moduleName", "masterName", "added", "changed", "unchanged", "skipped"],
+         columns=["tenantId", "moduleName", "masterName", "added", "changed", "unchanged", "skipped",
+                  "removed", "vanished"],
          human=human)
 
 
@@ -66,7 +72,9 @@ def search_cmd(
     module: str = typer.Option(..., "--module", help="Module name, e.g. BillingService."),
     master: list[str] = typer.Option(None, "--master", help="Master name(s); default: all of the module."),
     filter_expr: str = typer.Option(None, "--filter", help="JSONPath filter, e.g. \"[?(@.service=='TL')]\"."),
-    tenant: str = typer.Option(None, "--tenant", help="Tenant, e.g. pb.amritsar (falls back to the state)."),
+    tenant: str = typer.Option(None, "--tenant", help="Tenant, e.g. pb.amritsar. A master master-config marks "
+                               "isStateLevel is answered from the state's records; any other from the tenant's own "
+                               "(no fallback), as DIGIT's MDMS does."),
 ) -> None:
     """Search master data as DIGIT's /egov-mdms-service/v1/_search does."""
     from digitctl.cli.main import tenant_option_value
@@ -81,7 +89,9 @@ def search_cmd(
     def human(con: Any) -> None:
         from rich.table import Table
 
-        for master_name, records in res["MdmsRes"][module].items():
+        if module not in res["MdmsRes"]:
+            con.print(f"no {module} master at {tenant_id} or its state")
+        for master_name, records in res["MdmsRes"].get(module, {}).items():
             cols = _columns(records)
             table = Table(title=f"{module}.{master_name} at {tenant_id} ({len(records)})")
             for c in cols or ["value"]:
@@ -93,8 +103,37 @@ def search_cmd(
                     table.add_row(_cell(r))
             con.print(table)
 
-    rows = [(ms, _cell(r)) for ms, recs in res["MdmsRes"][module].items() for r in recs]
+    rows = [(ms, _cell(r)) for ms, recs in res["MdmsRes"].get(module, {}).items() for r in recs]
     emit(res, rows=rows, columns=["master", "record"], human=human)
+
+
+@app.command("config")
+def config_cmd() -> None:
+    """The master-config in force (isStateLevel, uniqueKeys, isMergeAllowed per master): the one
+    the last apply found beside its data (or --master-config), else the bundled real one."""
+    from digitctl.services import mdms
+    from digitctl.services.store import require_initialized
+
+    st = state()
+    require_initialized(st.app)
+    res = mdms.master_config(st.app, st.app.context(st.tenant))
+    rows = [(module, name, cfg.get("isStateLevel"), ", ".join(cfg.get("uniqueKeys") or []),
+             cfg.get("isMergeAllowed", False))
+            for module, masters in res["masterConfig"].items() if isinstance(masters, dict)
+            for name, cfg in masters.items() if isinstance(cfg, dict)]
+
+    def human(con: Any) -> None:
+        from rich.table import Table
+
+        table = Table(title=f"master-config in force ({res['source']})")
+        for c in ("module", "master", "isStateLevel", "uniqueKeys", "isMergeAllowed"):
+            table.add_column(c)
+        for r in rows:
+            table.add_row(*map(str, r))
+        con.print(table)
+
+    emit(res, rows=rows, columns=["moduleName", "masterName", "isStateLevel", "uniqueKeys", "isMergeAllowed"],
+         human=human)
 
 
 def _columns(records: list[Any], limit: int = 7) -> list[str]:

@@ -50,11 +50,15 @@ class MasterConfig:
 
 @dataclass
 class MasterConfigs:
+    """master-config.json as DIGIT's egov-mdms-service reads it. `doc` is the file as given (what
+    `mdms config` shows and the store keeps); `by_key` indexes it by (module, master)."""
+
     by_key: dict[tuple[str, str], MasterConfig] = field(default_factory=dict)
+    doc: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> "MasterConfigs":
-        out = cls()
+        out = cls(doc=doc)
         for module, masters in doc.items():
             if not isinstance(masters, dict):
                 continue
@@ -62,10 +66,12 @@ class MasterConfigs:
                 if not isinstance(cfg, dict):
                     continue
                 keys = cfg.get("uniqueKeys") or []
+                # DIGIT reads `$.isStateLevel` / `$.isMergeAllowed` as booleans: a missing or null
+                # value counts as false (MDMSService.getMasterData, isMergeAllowedForMaster)
                 mc = MasterConfig(module, str(cfg.get("masterName") or key),
-                                  as_bool(cfg.get("isStateLevel", True)),
+                                  as_bool(cfg.get("isStateLevel") or False),
                                   tuple(str(k) for k in keys if isinstance(k, str)),
-                                  as_bool(cfg.get("isMergeAllowed", False)))
+                                  as_bool(cfg.get("isMergeAllowed") or False))
                 # master-config is keyed by the dict key, but masterName may differ (ASSET.NewTestMaster)
                 out.by_key[(module, key)] = mc
                 out.by_key.setdefault((module, mc.master), mc)
@@ -73,6 +79,22 @@ class MasterConfigs:
 
     def get(self, module: str, master: str) -> MasterConfig | None:
         return self.by_key.get((module, master))
+
+    def is_state_level(self, module: str, master: str) -> bool:
+        """A master master-config does not name is NOT state-level (DIGIT's default is false)."""
+        cfg = self.by_key.get((module, master))
+        return cfg is not None and cfg.is_state_level
+
+    def is_merge_allowed(self, module: str, master: str) -> bool:
+        cfg = self.by_key.get((module, master))
+        return cfg is not None and cfg.is_merge_allowed
+
+
+def serving_tenant(tenant_id: str, state_level: bool) -> str:
+    """The tenant whose records DIGIT's MDMS search returns for a master asked at `tenant_id`:
+    the state's for a state-level master (whatever the city has), else the tenant's own (no
+    fallback to the state: a city without the master gets nothing)."""
+    return tenant_id.split(".", 1)[0] if state_level else tenant_id
 
 
 def as_bool(value: Any) -> bool:

@@ -2,8 +2,8 @@
 
 A request is allowed when one of the actor's roles *for the request's tenant or its state*
 maps, through ACCESSCONTROL-ROLEACTIONS, to an action of ACCESSCONTROL-ACTIONS-TEST whose `url`
-equals the operation's URL or matches it with each `{param}` as a wildcard. Role-actions are
-read at the tenant with city -> state fallback. `enabled` on an action only means "show in
+equals the operation's URL or matches it with each `{param}` as a wildcard. Role-actions and
+actions are read at the state, as egov-accesscontrol's MdmsRepository does. `enabled` on an action only means "show in
 menus" and is ignored. Operations of digitctl's own that DIGIT's action master does not know
 (e.g. /digitctl/audit/_verify) are reserved to SUPERUSER. The local SYSTEM administrator acts
 only while a store has no users (init, the first MDMS apply)."""
@@ -69,7 +69,9 @@ class RoleActionAuthorizer:
         self._cache: dict[tuple[int, int], _Index] = {}
 
     def _index(self, tenant_id: str) -> _Index:
-        role_actions, actions = self.app.mdms.masters(tenant_id, [
+        # egov-accesscontrol reads role-actions and actions at the STATE (MdmsRepository): a
+        # city's own ACCESSCONTROL-ROLEACTIONS file (pb.amritsar has one) is never consulted
+        role_actions, actions = self.app.mdms.masters(state_of(tenant_id), [
             ("ACCESSCONTROL-ROLEACTIONS", "roleactions"), ("ACCESSCONTROL-ACTIONS-TEST", "actions-test")])
         key = (id(role_actions), id(actions))
         idx = self._cache.get(key)

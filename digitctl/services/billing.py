@@ -83,10 +83,12 @@ _PARSED: dict[tuple[str, int, int, int], tuple[Any, bl.BillingMasters]] = {}
 
 
 def billing_masters(app: "App", tenant_id: str, conn: Any = None) -> bl.BillingMasters:
-    """BillingService TaxHeadMaster / TaxPeriod / BusinessService at the tenant (city, then state).
+    """BillingService TaxHeadMaster / TaxPeriod / BusinessService as DIGIT's billing-service reads
+    them: at the state (a city's own BillingService files are never served for these state-level
+    masters; pb.nawanshahr has some).
     The reader caches the records per MDMS version; the parsed masters are cached on the
     identity of those cached lists, so a new MDMS version parses afresh."""
-    raw = [app.mdms.master(tenant_id, MODULE, m, conn) for m in ("TaxHeadMaster", "TaxPeriod", "BusinessService")]
+    raw = [app.mdms.at_state(tenant_id, MODULE, m, conn) for m in ("TaxHeadMaster", "TaxPeriod", "BusinessService")]
     key = (tenant_id, id(raw[0]), id(raw[1]), id(raw[2]))
     hit = _PARSED.get(key)
     if hit is not None and all(a is b for a, b in zip(hit[0], raw)):

@@ -573,7 +573,7 @@ def _cancel_checks(app: "App", uow: "UnitOfWork", tenant_id: str, row: Payment, 
     is the latest live payment of its consumer code."""
     s = uow.session
     code = (reason or "").strip().upper()
-    reasons = [r.get("code") for r in app.mdms.master(tenant_id, "common-masters", "CancelReceiptReason",
+    reasons = [r.get("code") for r in app.mdms.at_state(tenant_id, "common-masters", "CancelReceiptReason",
                                                       conn=s.connection())
                if isinstance(r, dict) and bl.parse_bool(r.get("active"), True)]
     if code not in reasons:
@@ -770,10 +770,10 @@ def receipt_pdf(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: s
         duplicate = copy or printed > 0
         shown = present(app, uow, ctx, row.payment)
         conn = uow.session.connection()
-        tenants = app.mdms.master(tenant_id, "tenant", "tenants", conn=conn)
+        tenants = app.mdms.at_state(tenant_id, "tenant", "tenants", conn=conn)
         tenant = next((t for t in tenants if isinstance(t, dict) and t.get("code") == tenant_id), None)
         # tax heads no bundle has a message for print their MDMS name, not the bare code
-        heads = app.mdms.master(tenant_id, "BillingService", "TaxHeadMaster", conn=conn)
+        heads = app.mdms.at_state(tenant_id, "BillingService", "TaxHeadMaster", conn=conn)
         names = {str(h["code"]): str(h["name"]) for h in heads
                  if isinstance(h, dict) and h.get("code") and isinstance(h.get("name"), str) and h["name"].strip()}
         # the collector is the employee who took the payment; the printer when that user is unknown

@@ -36,11 +36,26 @@ class ReadResult:
     master_configs: MasterConfigs = field(default_factory=MasterConfigs)
     master_config_files: list[str] = field(default_factory=list)
 
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
 
 def _files(path: Path) -> list[Path]:
+    """Files in the order DIGIT's MDMS reads them (MDMSApplicationRunnerImpl.readFiles: each
+    folder's entries in turn, descending into sub-folders where they come). Where two files give
+    one non-mergeable master the first read wins, so the order matters: entries are taken by name,
+    ignoring case (`amritsar/` before `Sanitation/`), the same on every machine."""
     if path.is_file():
         return [path]
-    return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+    out: list[Path] = []
+    for entry in sorted(path.iterdir(), key=lambda p: (p.name.casefold(), p.name)):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            out.extend(_files(entry))
+        elif entry.is_file():
+            out.append(entry)
+    return out
 
 
 def _parse(path: Path) -> Any:

@@ -526,6 +526,17 @@ def apply_schemas(app: "App", ctx: "RequestContext", paths: list[Path], *, tenan
                                        "initialize the store with a state (digitctl init --state pb)",
                                        {"file": src, "code": item["code"]})
                 planned.append((src, state_of(tenant), item))
+        store_state = uow.meta("state_tenant")
+        foreign = sorted({(t, src) for src, t, _ in planned if store_state and t != store_state})
+        if foreign and not tenant_id:
+            # DIGIT's reference schemas say "pg" (its sandbox): registered there they would never
+            # validate this state's records, so say it instead of storing them where nothing looks
+            raise InvalidInput("MDMS_SCHEMA_TENANT_MISMATCH",
+                               f"{len(foreign)} schema file(s) name tenant {foreign[0][0]!r} "
+                               f"(e.g. {Path(foreign[0][1]).name}), not this store's state {store_state!r}; "
+                               f"pass --tenant {store_state} to register them for {store_state}",
+                               {"storeState": store_state, "tenants": sorted({t for t, _ in foreign}),
+                                "files": [f for _, f in foreign[:10]]})
         tenants = sorted({t for _, t, _ in planned})
         for t in tenants or [state_of(default) if default else None]:
             authorize(app, ctx, CREATE_ACTION, t)

@@ -45,7 +45,7 @@ def get_tenant(app: "App", ctx: "RequestContext", code: str) -> dict[str, Any]:
 def tenant_details(app: "App", ctx: "RequestContext", code: str) -> dict[str, Any]:
     """The tenant record plus its tenantInfo and which hierarchies have boundaries."""
     tenant = get_tenant(app, ctx, code)
-    info = [r for r in app.mdms.master(code, "tenant", "tenantInfo")
+    info = [r for r in app.mdms.at_state(code, "tenant", "tenantInfo")
             if isinstance(r, dict) and r.get("code") == code]
     hierarchies = [b.get("hierarchyType", {}).get("code")
                    for b in app.mdms.master(code, "egov-location", "TenantBoundary") if isinstance(b, dict)]

@@ -57,7 +57,9 @@ def test_strict_and_dry_run_write_nothing(store, reference):
     assert dry.exit_code == 0 and json.loads(dry.stdout)["totals"]["added"] > 100
     search = run(store, "mdms", "search", "--tenant", "pb", "--module", "common-masters", "--master", "IdFormat",
                  "-o", "json")
-    assert json.loads(search.stdout) == {"MdmsRes": {"common-masters": {"IdFormat": []}}}
+    # nothing was written, so no file names pb: DIGIT's MDMS answers Invalid_tenantId
+    assert search.exit_code == 2
+    assert json.loads(search.stdout)["Errors"][0]["code"] == "Invalid_tenantId.MdmsCriteria.tenantId"
 
 
 def test_missing_path_is_refused(store, tmp_path):
@@ -136,3 +138,40 @@ def test_unexpected_failures_exit_1_without_traceback(store, monkeypatch):
     res = run(store, "tenant", "list")
     assert res.exit_code == 1
     assert "INTERNAL_ERROR" in res.output and "Traceback" not in res.output
+
+
+def test_a_folder_of_malformed_files_is_a_parse_error_naming_file_and_line(store, tmp_path):
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "x.json").write_text('{"tenantId": "pb",\n"moduleName": "M", "X": [}')
+    res = run(store, "-o", "json", "mdms", "apply", str(tmp_path / "bad"))
+    assert res.exit_code == 2
+    err = json.loads(res.stdout)["Errors"][0]
+    assert err["code"] == "MDMS_PARSE_ERROR" and "x.json" in err["message"] and "line 2" in err["message"]
+
+
+def test_config_shows_the_master_config_the_last_apply_found(pb_store):
+    res = run(pb_store, "-o", "json", "mdms", "config")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["source"].endswith("digit-reference/mdms/master-config.json")
+    assert doc["masterConfig"]["BillingService"]["TaxHeadMaster"]["isStateLevel"] is True
+    table = run(pb_store, "mdms", "config")
+    assert "TaxHeadMaster" in table.stdout and "isStateLevel" in table.stdout
+
+
+def test_search_at_a_city_serves_the_states_state_level_master(pb_store, reference):
+    res = run(pb_store, "-o", "json", "mdms", "search", "--tenant", "pb.nawanshahr", "--module", "BillingService",
+              "--master", "TaxPeriod")
+    assert res.exit_code == 0, res.output
+    state = json.loads((reference / "mdms" / "data" / "pb" / "BillingService" / "TaxPeriod.json").read_text())
+    assert json.loads(res.stdout) == {"MdmsRes": {"BillingService": {"TaxPeriod": state["TaxPeriod"]}}}
+    bogus = run(pb_store, "-o", "json", "mdms", "search", "--tenant", "pb.bogus", "--module", "BillingService")
+    assert bogus.exit_code == 2
+    assert json.loads(bogus.stdout)["Errors"][0]["code"] == "Invalid_tenantId.MdmsCriteria.tenantId"
+
+
+def test_schema_apply_of_another_states_files_says_so(store, reference):
+    res = run(store, "-o", "json", "mdms", "schema", "apply", str(reference / "mdms-v2-schemas"))
+    assert res.exit_code == 2
+    err = json.loads(res.stdout)["Errors"][0]
+    assert err["code"] == "MDMS_SCHEMA_TENANT_MISMATCH" and "--tenant pb" in err["message"]

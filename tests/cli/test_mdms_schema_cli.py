@@ -54,7 +54,7 @@ def as_json(result: Result) -> Any:
 
 
 def test_apply_real_folder_prints_a_table(store: str) -> None:
-    result = run("--store", store, "mdms", "schema", "apply", str(SCHEMAS))
+    result = run("--store", store, "mdms", "schema", "apply", str(SCHEMAS), "--tenant", "pb")
     assert result.exit_code == 0, result.output
     assert "BillingService.TaxHeadMaster" in result.stdout
     assert "79 file(s): 78 added, 0 changed, 1 unchanged, 0 problem(s)" in result.stdout
@@ -62,18 +62,18 @@ def test_apply_real_folder_prints_a_table(store: str) -> None:
 
 
 def test_json_report_and_idempotent_second_run(store: str) -> None:
-    first = run("--store", store, "mdms", "schema", "apply", str(SCHEMAS), "-o", "json")
+    first = run("--store", store, "mdms", "schema", "apply", str(SCHEMAS), "--tenant", "pb", "-o", "json")
     assert first.exit_code == 0, first.output
     doc = as_json(first)
     assert doc["summary"] == {"added": 78, "changed": 0, "unchanged": 1, "problems": 0}
     assert doc["dryRun"] is False and doc["files"] == 79
     assert {"tenantId", "code", "file"} <= set(doc["added"][0])
-    second = as_json(run("--store", store, "-o", "json", "mdms", "schema", "apply", str(SCHEMAS)))
+    second = as_json(run("--store", store, "-o", "json", "mdms", "schema", "apply", str(SCHEMAS), "--tenant", "pb"))
     assert second["summary"] == {"added": 0, "changed": 0, "unchanged": 79, "problems": 0}
 
 
 def test_dry_run_writes_nothing(store: str) -> None:
-    result = run("--store", store, "mdms", "schema", "apply", str(SCHEMAS), "--dry-run", "-o", "json")
+    result = run("--store", store, "mdms", "schema", "apply", str(SCHEMAS), "--tenant", "pb", "--dry-run", "-o", "json")
     assert result.exit_code == 0, result.output
     assert as_json(result)["dryRun"] is True and as_json(result)["summary"]["added"] == 78
     assert len(schemas_in(store)) == 0
@@ -114,7 +114,7 @@ def test_strict_with_problems_exits_2_and_writes_nothing(store: str, tmp_path: P
 
 
 def test_strict_without_problems_applies(store: str) -> None:
-    result = run("--store", store, "mdms", "schema", "apply", str(SCHEMAS), "--strict", "-o", "json")
+    result = run("--store", store, "mdms", "schema", "apply", str(SCHEMAS), "--tenant", "pb", "--strict", "-o", "json")
     assert result.exit_code == 0, result.output
     assert len(schemas_in(store)) == 78
 
@@ -130,7 +130,7 @@ def test_tenant_option_for_bare_definitions(tmp_path: Path) -> None:
 
 
 def test_uninitialized_store_is_refused(tmp_path: Path) -> None:
-    result = run("--store", f"sqlite:///{tmp_path}/none.db", "-o", "json", "mdms", "schema", "apply", str(SCHEMAS))
+    result = run("--store", f"sqlite:///{tmp_path}/none.db", "-o", "json", "mdms", "schema", "apply", str(SCHEMAS), "--tenant", "pb")
     assert result.exit_code == 2
     assert as_json(result)["Errors"][0]["code"] == "STORE_NOT_INITIALIZED"
 

@@ -63,7 +63,7 @@ def write(path: Path, doc: Any) -> Path:
 
 # -- the real schema files ------------------------------------------------------------------------
 def test_all_real_schema_files_apply(app: App) -> None:
-    report = apply_schemas(app, app.context(), [SCHEMAS])
+    report = apply_schemas(app, app.context(), [SCHEMAS], tenant_id="pb")
     assert report.problems == []
     assert report.files == 79           # the folder holds 79 files (not 81)
     # common-masters.Uom.json and common-masters.UOM.json carry the same code and definition:
@@ -72,21 +72,24 @@ def test_all_real_schema_files_apply(app: App) -> None:
     assert [(o.code, Path(o.file).name) for o in report.unchanged] == [
         ("common-masters.UOM", "common-masters.Uom.json")]
     assert count(app, MdmsSchema) == 78
-    # The search-response files say tenantId "pg" (DIGIT's sandbox), which is authoritative;
-    # the 8 bare TradeLicense definitions carry no tenant and land at the store's state tenant.
-    tenants = {o.tenant_id for o in report.added}
-    assert tenants == {"pg", "pb"}
-    assert sorted(o.code for o in report.added if o.tenant_id == "pb") == [
-        "TradeLicense.AccessoriesCategory", "TradeLicense.ApplicationType", "TradeLicense.Documents",
-        "TradeLicense.Penalty", "TradeLicense.Rebate", "TradeLicense.ReminderPeriods",
-        "TradeLicense.TradeRenewal", "TradeLicense.TradeType"]
+    # The search-response files say tenantId "pg" (DIGIT's sandbox): --tenant pb re-targets them,
+    # and the 8 bare TradeLicense definitions, which carry no tenant, land there too.
+    assert {o.tenant_id for o in report.added} == {"pb"}
     assert len(registry(app)) == 78
 
 
+def test_schemas_of_another_tenant_are_refused_without_tenant(app: App) -> None:
+    with pytest.raises(InvalidInput) as err:
+        apply_schemas(app, app.context(), [SCHEMAS])
+    assert err.value.code == "MDMS_SCHEMA_TENANT_MISMATCH"
+    assert err.value.params["tenants"] == ["pg"]
+    assert count(app, MdmsSchema) == 0
+
+
 def test_second_apply_is_all_unchanged(app: App) -> None:
-    apply_schemas(app, app.context(), [SCHEMAS])
+    apply_schemas(app, app.context(), [SCHEMAS], tenant_id="pb")
     outbox = count(app, OutboxEvent)
-    again = apply_schemas(app, app.context(), [SCHEMAS])
+    again = apply_schemas(app, app.context(), [SCHEMAS], tenant_id="pb")
     assert again.added == [] and again.changed == [] and again.problems == []
     assert len(again.unchanged) == 79
     assert count(app, OutboxEvent) == outbox
@@ -95,20 +98,20 @@ def test_second_apply_is_all_unchanged(app: App) -> None:
 
 def test_dry_run_writes_nothing(app: App) -> None:
     rows, outbox, audit = count(app, MdmsSchema), count(app, OutboxEvent), count(app, AuditRecord)
-    report = apply_schemas(app, app.context(), [SCHEMAS], dry_run=True)
+    report = apply_schemas(app, app.context(), [SCHEMAS], tenant_id="pb", dry_run=True)
     assert report.dry_run and len(report.added) == 78
     assert (count(app, MdmsSchema), count(app, OutboxEvent), count(app, AuditRecord)) == (rows, outbox, audit)
     assert report.as_json()["dryRun"] is True
 
 
 def test_one_outbox_event_and_audit_record_per_schema(app: App) -> None:
-    apply_schemas(app, app.context(), [SCHEMAS])
+    apply_schemas(app, app.context(), [SCHEMAS], tenant_id="pb")
     assert count(app, OutboxEvent, OutboxEvent.event_type == "mdms.schema.upserted") == 78
     assert count(app, AuditRecord, AuditRecord.entity_type == "MdmsSchema") == 78
     with app.store.engine.connect() as conn:
         ev = conn.execute(select(OutboxEvent).where(OutboxEvent.entity_id == "BillingService.TaxHeadMaster")).one()
         audit = conn.execute(select(AuditRecord).where(AuditRecord.event_id == ev.event_id)).one()
-    assert ev.tenant_id == "pg" and ev.entity_type == "MdmsSchema"
+    assert ev.tenant_id == "pb" and ev.entity_type == "MdmsSchema"
     assert {"tenantId", "code", "description", "definition", "isActive"} <= set(ev.payload)
     assert ev.payload["code"] == "BillingService.TaxHeadMaster"
     assert ev.payload["definition"]["x-ref-schema"] == [
@@ -238,14 +241,14 @@ def test_unauthorized_actor_is_refused_and_nothing_written(app: App) -> None:
 
 # -- lookup ----------------------------------------------------------------------------------------
 def test_find_falls_back_from_city_to_state(app: App) -> None:
-    apply_schemas(app, app.context(), [SCHEMAS])
+    apply_schemas(app, app.context(), [SCHEMAS], tenant_id="pb")
     reg = registry(app)
     found = reg.find("pb.amritsar", "TradeLicense", "TradeType")
     assert found is not None and found.tenant_id == "pb"
     assert (found.module, found.master) == ("TradeLicense", "TradeType")
-    # the search-response schemas are registered at "pg", so a pb city does not see them
-    assert reg.find("pb.amritsar", "BillingService", "TaxHeadMaster") is None
-    assert reg.find("pg", "BillingService", "TaxHeadMaster") is not None
+    # the search-response schemas, re-targeted to pb, are seen from a pb city too
+    assert reg.find("pb.amritsar", "BillingService", "TaxHeadMaster") is not None
+    assert reg.find("pg", "BillingService", "TaxHeadMaster") is None
     assert reg.find("pb.amritsar", "TradeLicense", "NoSuchMaster") is None
 
 
