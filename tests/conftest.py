@@ -81,46 +81,138 @@ def store_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
-@pytest.fixture
-def app(store_url: str, frozen_clock: FixedClock) -> Iterator[App]:
-    """An initialized store (state pb, counter C01) behind the composition root."""
+FROZEN = dt.datetime(2026, 11, 25, 11, 0, tzinfo=IST)
+
+
+class StoreTemplates:
+    """Stores built once per test process and copied per test: a file copy on SQLite,
+    `CREATE DATABASE ... TEMPLATE` on PostgreSQL. Building one (Alembic upgrade, init, the bundled
+    MDMS apply, scrypt-hashed demo users) costs 0.4-1 s; a copy a few milliseconds."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.sqlite: dict[str, Path] = {}
+        self.pg: dict[str, str] = {}
+        self.made: dict[str, str] = {}
+
+    @staticmethod
+    def _copy_sqlite(src: Path, target: Path) -> None:
+        import shutil
+
+        for suffix in ("", "-wal", "-shm"):
+            origin = src.with_name(src.name + suffix)
+            if origin.exists():
+                shutil.copyfile(origin, target.with_name(target.name + suffix))
+
+    def materialize(self, name: str, builder: "Any", url: str) -> None:
+        """Make the (empty) store at `url` a copy of template `name`, building it on first use."""
+        made = self.made.get(url)
+        if made is not None:
+            if made != name:
+                raise RuntimeError(f"{url} is already the {made!r} template; a test cannot have both")
+            return
+        self.made[url] = name
+        if url.startswith("sqlite"):
+            src = self.sqlite.get(name)
+            if src is None:
+                src = self.folder / f"{name}.db"
+                builder(f"sqlite:///{src}")
+                self.sqlite[name] = src
+            self._copy_sqlite(src, Path(url.split("///", 1)[1]))
+            return
+        import psycopg
+
+        server = PG_SERVER.replace("+psycopg", "")
+        target = url.rsplit("/", 1)[1]
+        with psycopg.connect(server, autocommit=True) as admin:
+            tpl = self.pg.get(name)
+            if tpl is None:
+                tpl = f"digitctl_tpl_{name}_{uuid.uuid4().hex[:8]}"
+                admin.execute(f'CREATE DATABASE "{tpl}"')
+                builder(PG_SERVER.rsplit("/", 1)[0] + "/" + tpl)
+                self.pg[name] = tpl
+            admin.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{target}" TEMPLATE "{tpl}"')
+
+    def drop(self) -> None:
+        if not self.pg:
+            return
+        import psycopg
+
+        with psycopg.connect(PG_SERVER.replace("+psycopg", ""), autocommit=True) as admin:
+            for tpl in self.pg.values():
+                admin.execute(f'DROP DATABASE IF EXISTS "{tpl}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def store_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreTemplates]:
+    templates = StoreTemplates(tmp_path_factory.mktemp("templates"))
+    yield templates
+    templates.drop()
+
+
+def _build_initialized(url: str) -> None:
     from digitctl.services.store import init_store
 
-    application = build(store_url, frozen_clock)
+    application = build(url, FixedClock(FROZEN))
     try:
         init_store(application, application.context(), "pb", "C01")
+    finally:
+        application.close()
+
+
+def _build_state(url: str) -> None:
+    from digitctl.resources import bundled
+    from digitctl.services import mdms
+
+    _build_initialized(url)
+    application = build(url, FixedClock(FROZEN))
+    try:
+        configs = bundled("configs") / "mdms"
+        mdms.apply(application, application.context("pb"), [configs / "data" / "pb"],
+                   master_config=configs / "master-config.json")
+    finally:
+        application.close()
+
+
+def _build_demo_users(url: str) -> None:
+    from digitctl.services import quickstart
+
+    _build_state(url)
+    application = build(url, FixedClock(FROZEN))
+    try:
+        quickstart.demo_users(application, application.context())
+    finally:
+        application.close()
+
+
+@pytest.fixture
+def app(store_url: str, frozen_clock: FixedClock, store_templates: StoreTemplates) -> Iterator[App]:
+    """An initialized store (state pb, counter C01) behind the composition root."""
+    store_templates.materialize("initialized", _build_initialized, store_url)
+    application = build(store_url, frozen_clock)
+    try:
         yield application
     finally:
         application.close()
 
 
 @pytest.fixture
-def state_app(app: App) -> App:
+def state_app(store_url: str, frozen_clock: FixedClock, store_templates: StoreTemplates) -> Iterator[App]:
     """A store (both backends) holding the bundled demo state's master data."""
-    from digitctl.resources import bundled
-    from digitctl.services import mdms
-
-    configs = bundled("configs") / "mdms"
-    mdms.apply(app, app.context("pb"), [configs / "data" / "pb"], master_config=configs / "master-config.json")
-    return app
+    store_templates.materialize("state", _build_state, store_url)
+    application = build(store_url, frozen_clock)
+    try:
+        yield application
+    finally:
+        application.close()
 
 
 @pytest.fixture
-def demo_users_url(tmp_path: Path, frozen_clock: FixedClock) -> str:
+def demo_users_url(tmp_path: Path, store_templates: StoreTemplates) -> str:
     """A SQLite store with the bundled state and quickstart's demo users (nobody logged in)."""
-    from digitctl.resources import bundled
-    from digitctl.services import mdms, quickstart
-    from digitctl.services.store import init_store
-
     url = f"sqlite:///{tmp_path / 'demo.db'}"
-    app = build(url, clock=frozen_clock)
-    try:
-        init_store(app, app.context(), "pb", "C01")
-        configs = bundled("configs") / "mdms"
-        mdms.apply(app, app.context("pb"), [configs / "data" / "pb"], master_config=configs / "master-config.json")
-        quickstart.demo_users(app, app.context())
-    finally:
-        app.close()
+    store_templates.materialize("demo-users", _build_demo_users, url)
     return url
 
 
@@ -129,37 +221,34 @@ PB_ADMIN_PASSWORD = "Admin@1234"
 
 
 @pytest.fixture(scope="session")
-def pb_tree_store(tmp_path_factory: pytest.TempPathFactory, reference: Path) -> Path:
-    """A SQLite store holding the WHOLE real pb tree (../shared/digit-reference/mdms/data/pb,
-    with the master-config.json beside it), DIGIT's workflow definitions at the state, and one
-    SUPERUSER@pb (`admin`). Built once per test process; tests take copies (`pb_tree_app`)."""
-    from digitctl.services import mdms, workflow
-    from digitctl.services.store import create_admin, init_store
+def pb_tree_builder(reference: Path) -> "Any":
+    """Builds a store holding the WHOLE real pb tree (../shared/digit-reference/mdms/data/pb, with
+    the master-config.json beside it), DIGIT's workflow definitions at the state, and one
+    SUPERUSER@pb (`admin`)."""
+    def build_tree(url: str) -> None:
+        from digitctl.services import mdms, workflow
+        from digitctl.services.store import create_admin
 
-    path = tmp_path_factory.mktemp("pb-tree") / "store.db"
-    app = build(f"sqlite:///{path}", FixedClock(dt.datetime(2026, 11, 25, 11, 0, tzinfo=IST)))
-    try:
-        init_store(app, app.context(), "pb", "C01")
-        report = mdms.apply(app, app.context("pb"), [reference / "mdms" / "data" / "pb"])
-        assert not report.errors, [p.line() for p in report.errors]
-        workflow.apply(app, app.context("pb"), [reference / "workflow"], tenant_id="pb")
-        create_admin(app, app.context(), PB_ADMIN, PB_ADMIN_PASSWORD)
-    finally:
-        app.close()
-    return path
+        _build_initialized(url)
+        application = build(url, FixedClock(FROZEN))
+        try:
+            report = mdms.apply(application, application.context("pb"), [reference / "mdms" / "data" / "pb"])
+            assert not report.errors, [p.line() for p in report.errors]
+            workflow.apply(application, application.context("pb"), [reference / "workflow"], tenant_id="pb")
+            create_admin(application, application.context(), PB_ADMIN, PB_ADMIN_PASSWORD)
+        finally:
+            application.close()
+
+    return build_tree
 
 
 @pytest.fixture
-def pb_tree_app(pb_tree_store: Path, tmp_path: Path, frozen_clock: FixedClock) -> Iterator[App]:
-    """A private copy of `pb_tree_store` (a file copy: no apply per test)."""
-    import shutil
-
-    target = tmp_path / "pb-tree.db"
-    for suffix in ("", "-wal", "-shm"):
-        src = pb_tree_store.with_name(pb_tree_store.name + suffix)
-        if src.exists():
-            shutil.copyfile(src, target.with_name(target.name + suffix))
-    application = build(f"sqlite:///{target}", frozen_clock)
+def pb_tree_app(store_url: str, frozen_clock: FixedClock, store_templates: StoreTemplates,
+                pb_tree_builder: "Any") -> Iterator[App]:
+    """The whole real pb tree, on SQLite and PostgreSQL: applied once per test process, copied
+    per test."""
+    store_templates.materialize("pb-tree", pb_tree_builder, store_url)
+    application = build(store_url, frozen_clock)
     try:
         yield application
     finally:
