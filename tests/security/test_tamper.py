@@ -275,3 +275,59 @@ def test_the_day_book_and_the_shift_slip_print_the_audit_head(store: str) -> Non
     assert sql(store, "SELECT audit_record.hash, event_type FROM audit_record JOIN outbox_event USING (event_id) "
                       "WHERE audit_record.seq = ?", params=(head["seq"],)) == [(head["hash"], "shift.closed")]
     assert head["short"] == f"#{head['seq']} {head['hash'][:12]}"
+
+
+# -- service level, on SQLite and PostgreSQL ------------------------------------------------------
+def _employee(app: Any, name: str) -> str:
+    from digitctl.services import users
+
+    made = users.create_user(app, app.context(TENANT), users.NewUser(
+        user_name=name, name="Harpreet Singh", type="EMPLOYEE", tenant_id=TENANT, mobile="9814012345",
+        roles=[("EMPLOYEE", TENANT)], password="Counter@123"))
+    return str(made["uuid"])
+
+
+def test_service_verify_names_a_role_inserted_behind_its_back(state_app: Any) -> None:
+    app = state_app
+    from sqlalchemy import insert
+
+    from digitctl.services import audit
+    from local_store.models import UserRole
+
+    uuid = _employee(app, "clerk9")
+    assert audit.verify(app, app.context()).ok
+    with app.store.engine.begin() as conn:
+        conn.execute(insert(UserRole).values(user_uuid=uuid, code="SUPERUSER", tenant_id="pb"))
+    report = audit.verify(app, app.context())
+    assert report.problem is not None and report.problem.code == "AUDIT_LIVE_ROW_MISMATCH"
+    assert (report.problem.entity_type, report.problem.entity_id) == ("User", uuid)
+    assert report.problem.detail["table"] == "user_role"
+    with pytest.raises(audit.AuditChainBroken) as refused_err:
+        report.raise_if_broken()
+    assert refused_err.value.code == "AUDIT_LIVE_ROW_MISMATCH" and refused_err.value.params["field"] == "*"
+
+
+def test_service_key_rotation_and_reencryption_keep_users_sealed(state_app: Any) -> None:
+    """Re-encryption rewrites every user's ciphertext in ORM bulk updates: those rows are sealed
+    again by the same unit of work, so an honest re-encryption is not reported as tampering."""
+    app = state_app
+    from digitctl.services import audit, crypto
+
+    _employee(app, "clerk9")
+    crypto.rotate_key(app, app.context(), "pb")
+    assert crypto.reencrypt_users(app, app.context(), "pb") >= 1
+    report = audit.verify(app, app.context())
+    assert report.ok, report.summary()
+    assert report.rows_checked >= 1
+
+
+def test_head_is_easy_to_send(state_app: Any) -> None:
+    app = state_app
+    """What the hub will want from a counter: its chain's head and sequence, and the signed head."""
+    from digitctl.services import audit
+
+    _employee(app, "clerk9")
+    head = audit.head(app)
+    report = audit.verify(app, app.context())
+    assert (head["seq"], head["hash"]) == (report.head_seq, report.head)
+    assert json.loads(head["signed"])["seq"] == head["seq"]
