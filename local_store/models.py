@@ -126,6 +126,9 @@ class AuditRecord(Base):
     hash: Mapped[str64]
     signature: Mapped[str | None] = mapped_column(Text, nullable=True)
     key_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # seals of the payment/demand/bill/user rows the transaction left (local_store.seals), hashed
+    # and signed with the record; null on records that wrote none (and on older records)
+    row_hashes: Mapped[Any] = mapped_column(JSON(), nullable=True)
 
 
 # -- identity (users, employees, sessions, OTP, keys) -----------------------------------------

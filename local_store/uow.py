@@ -8,11 +8,12 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from digitctl.domain.canonical import canonical_json, sha256_hex
 from digitctl.domain.events import Event
+from local_store import seals
 from local_store.models import AuditRecord, OutboxEvent, StoreMeta
 
 if TYPE_CHECKING:
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
 
 GENESIS = "0" * 64
 AUDIT_HEAD = "audit_head"
+# {"seq", "hash", "keyId", "signature"}: the head signed with the store's key, so a tail cut off
+# with the bare head moved back to the new last record does not pass for the whole chain.
+AUDIT_HEAD_SIGNED = "audit_head_signed"
+SEAL_OPERATION = "/digitctl/audit/_seal"
 
 # Hooks the identity issue fills: a signer over the record hash, a transform of before/after
 # values (PII encryption). Both default to "none".
@@ -33,6 +38,8 @@ def audit_body(rec: dict[str, Any]) -> str:
     fields = ("record_id", "event_id", "occurred_at", "actor_uuid", "actor_name", "tenant_id",
               "operation", "entity_type", "entity_id", "before", "after")
     body = {k: rec[k] for k in fields}
+    if rec.get("row_hashes") is not None:       # absent from records written before row seals
+        body["row_hashes"] = rec["row_hashes"]
     body["occurred_at"] = rec["occurred_at"].astimezone(dt.timezone.utc).isoformat()
     return canonical_json(body)
 
@@ -48,12 +55,33 @@ class UnitOfWork:
         self.events: list[Event] = []
         self._meta: dict[str, str | None] = {}
         self.committed = False
+        self.touched: set[str] = set()     # "Kind:key" of sealed entities this unit of work wrote
         self.session: Session
 
     def __enter__(self) -> "UnitOfWork":
         engine = self.store.readonly_engine if self.readonly else self.store.engine
         self.session = Session(bind=engine, expire_on_commit=False, autoflush=True)
+        if not self.readonly:
+            event.listen(self.session, "after_flush", self._after_flush)
+            event.listen(self.session, "do_orm_execute", self._orm_execute)
         return self
+
+    def _after_flush(self, session: Session, _context: Any) -> None:
+        self.touched |= seals.touched_by([*session.new, *session.dirty, *session.deleted])
+
+    def _orm_execute(self, state: Any) -> None:
+        """ORM bulk UPDATE/DELETE by primary key ([{"uuid": ..., ...}]) of a sealed table."""
+        if not (state.is_update or state.is_delete):
+            return
+        params = state.parameters
+        mapper = state.bind_arguments.get("mapper")
+        found = seals.ORM_KINDS.get(mapper.class_) if mapper is not None else None
+        if found is not None and isinstance(params, list):
+            self.touched |= {seals.entity_key(found[0], str(p[found[1]])) for p in params if found[1] in p}
+
+    def touch(self, kind: str, key: str) -> None:
+        """Seal this entity at commit (for writes the session cannot see, e.g. Core statements)."""
+        self.touched.add(seals.entity_key(kind, key))
 
     def __exit__(self, *exc: object) -> None:
         if not self.committed:
@@ -81,7 +109,11 @@ class UnitOfWork:
             row.value = value
 
     def commit(self) -> None:
-        if self.events:
+        if not self.readonly:
+            self.session.flush()
+            self.touched |= {seals.entity_key(ev.entity_type, ev.entity_id) for ev in self.events
+                             if ev.entity_type in seals.KINDS}
+        if self.events or self.touched:
             self._write_events()
         self.session.commit()
         self.committed = True
@@ -89,6 +121,7 @@ class UnitOfWork:
     def rollback(self) -> None:
         self.session.rollback()
         self.events.clear()
+        self.touched.clear()
 
     # -- outbox + audit -----------------------------------------------------------------------
     def _write_events(self) -> None:
@@ -97,7 +130,7 @@ class UnitOfWork:
         meta = StoreMeta.__table__
         now = self.ctx.now()
         facts = dict(conn.execute(select(meta.c.key, meta.c.value).where(
-            meta.c.key.in_(("store_id", "counter_code")))).all())
+            meta.c.key.in_(("store_id", "counter_code", "state_tenant")))).all())
         store_id = facts.get("store_id") or "uninitialized"
         counter = facts.get("counter_code")
         prev = conn.execute(select(meta.c.value).where(meta.c.key == AUDIT_HEAD).with_for_update()).scalar()
@@ -114,20 +147,40 @@ class UnitOfWork:
             if self.audit_transform is not None:
                 before = self.audit_transform(ev.tenant_id, before)
                 after = self.audit_transform(ev.tenant_id, after)
-            rec = dict(record_id=str(uuid.uuid4()), event_id=event_id, occurred_at=now,
-                       actor_uuid=self.ctx.actor.uuid, actor_name=self.ctx.actor.user_name,
-                       tenant_id=ev.tenant_id, operation=ev.operation, entity_type=ev.entity_type,
-                       entity_id=ev.entity_id, before=before, after=after, prev_hash=prev,
-                       signature=None, key_id=None)
+            audit.append(dict(record_id=str(uuid.uuid4()), event_id=event_id, occurred_at=now,
+                              actor_uuid=self.ctx.actor.uuid, actor_name=self.ctx.actor.user_name,
+                              tenant_id=ev.tenant_id, operation=ev.operation, entity_type=ev.entity_type,
+                              entity_id=ev.entity_id, before=before, after=after, row_hashes=None))
+        row_hashes = {entity: seals.seal_of(conn, *seals.split_key(entity)) for entity in sorted(self.touched)}
+        if row_hashes:
+            if not audit:        # sealed rows changed without an event: a record of its own, no outbox row
+                audit.append(dict(record_id=str(uuid.uuid4()), event_id=None, occurred_at=now,
+                                  actor_uuid=self.ctx.actor.uuid, actor_name=self.ctx.actor.user_name,
+                                  tenant_id=self.ctx.tenant_id or facts.get("state_tenant") or "*",
+                                  operation=SEAL_OPERATION, entity_type="RowSeal", entity_id=store_id,
+                                  before=None, after=None))
+            # the transaction's last record carries the seals of every entity it wrote
+            audit[-1]["row_hashes"] = row_hashes
+        for rec in audit:
+            rec.update(prev_hash=prev, signature=None, key_id=None)
             rec["hash"] = sha256_hex(prev + audit_body(rec))
             if self.signer is not None:
                 rec["key_id"], rec["signature"] = self.signer(rec["hash"])
             prev = rec["hash"]
-            audit.append(rec)
-        conn.execute(OutboxEvent.__table__.insert(), outbox)
+        if outbox:
+            conn.execute(OutboxEvent.__table__.insert(), outbox)
         conn.execute(AuditRecord.__table__.insert(), audit)
         if had_head:
             conn.execute(meta.update().where(meta.c.key == AUDIT_HEAD).values(value=prev))
         else:
             conn.execute(meta.insert().values(key=AUDIT_HEAD, value=prev))
+        sign_head = getattr(self.signer, "sign_head", None)
+        if sign_head is not None:
+            seq = conn.execute(select(func.max(AuditRecord.__table__.c.seq))).scalar()
+            key_id, signature = sign_head(int(seq), prev)
+            value = canonical_json({"seq": int(seq), "hash": prev, "keyId": key_id, "signature": signature})
+            signed = conn.execute(meta.update().where(meta.c.key == AUDIT_HEAD_SIGNED).values(value=value))
+            if signed.rowcount == 0:
+                conn.execute(meta.insert().values(key=AUDIT_HEAD_SIGNED, value=value))
         self.events.clear()
+        self.touched.clear()

@@ -39,7 +39,12 @@ def log_cmd(
 
 @app.command("verify")
 def verify_cmd() -> None:
-    """Check every record's hash, link and signature; exit 2 naming the first bad record."""
+    """Check every record's hash, link and signature, the signed head, the live payments, demands,
+    bills, users and roles against their last audited state, receipt series for gaps and payments
+    for their outbox event; exit 2 naming the first difference.
+
+    A local OS user holding the store file AND the master key file can re-sign a rewritten chain:
+    that cannot be detected here; compare the head with the one on the last shift slip / day book."""
     from digitctl.cli.output import emit, state
     from digitctl.services import audit
     from digitctl.services.store import require_initialized

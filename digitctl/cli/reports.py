@@ -59,6 +59,12 @@ def _mode_rows(doc: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def _anchor_text(doc: dict[str, Any]) -> str:
+    """"Audit head #812 3f9a0c1d2e4b": the chain's head when the book was made (paper anchors it)."""
+    head = doc.get("auditHead")
+    return f"Audit head {head['short']}" if head else ""
+
+
 def _issued_text(doc: dict[str, Any]) -> str:
     """"Receipts issued: 9 (C01/107/2026-27/000001 - C01/107/2026-27/000003; PT/...)": one range per series."""
     rr = doc["receiptRange"]
@@ -154,6 +160,8 @@ def _table(doc: dict[str, Any], con: Any) -> None:
     if late:
         con.print(late, markup=False)
     con.print(_recon_line(doc), style="bold green" if ok else "bold red", markup=False)
+    if _anchor_text(doc):
+        con.print(_anchor_text(doc), markup=False)
 
 
 def csv_text(doc: dict[str, Any]) -> str:
@@ -184,6 +192,8 @@ def csv_text(doc: dict[str, Any]) -> str:
     w.writerow(["reconciliation", "", "CASH", "", rc["registerCash"], "", "", rc["status"],
                 f"shifts {rc['shiftsCash']} (other days {rc['shiftsCashOtherDays']}) reversed after shift closed "
                 f"{rc.get('reversedAfterShiftClosed', 0)} difference {rc['difference']}"])
+    if doc.get("auditHead"):
+        w.writerow(["audit head", "", "", doc["auditHead"]["seq"], "", doc["auditHead"]["hash"], "", "", ""])
     return buf.getvalue()
 
 
@@ -283,6 +293,10 @@ def write_pdf(doc: dict[str, Any], path: Path) -> None:
     pdf.set_text_color(0, 110, 0) if ok else pdf.set_text_color(200, 0, 0)
     pdf.multi_cell(0, 6, _recon_line(doc))
     pdf.set_text_color(0, 0, 0)
+    if _anchor_text(doc):
+        pdf.set_font("NotoSans", "", 8)
+        pdf.set_x(pdf.l_margin)
+        pdf.multi_cell(0, 5, _anchor_text(doc), new_x="LMARGIN", new_y="NEXT")
     pdf.output(str(path))
 
 

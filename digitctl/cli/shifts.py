@@ -50,6 +50,8 @@ def _summary(doc: dict[str, Any]) -> list[tuple[str, str]]:
                  ("counted cash", _inr(doc["countedCash"])), ("variance", doc["varianceText"])]
     if doc.get("note"):
         rows.append(("note", doc["note"]))
+    if doc.get("auditHead"):
+        rows.append(("audit head", doc["auditHead"]["short"]))
     return rows
 
 

@@ -22,6 +22,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,9 @@ from digitctl.errors import InvalidInput
 from digitctl.services.access import authorize
 from digitctl.services.masterkey import MasterKeyError
 from local_store.models import AuditRecord, StoreMeta
-from local_store.uow import AUDIT_HEAD, GENESIS, audit_body
+from local_store import seals
+from local_store.models import OutboxEvent, Payment
+from local_store.uow import AUDIT_HEAD, AUDIT_HEAD_SIGNED, GENESIS, audit_body
 
 if TYPE_CHECKING:
     from digitctl.bootstrap import App
@@ -53,6 +56,7 @@ ADOPTED = "audit_signing_adopted"
 # Domain separation: a signature over a record hash can never pass for an adoption, or vice versa.
 RECORD_CONTEXT = b"digitctl-audit-record-v1:"
 ADOPT_CONTEXT = b"digitctl-audit-adopt-v1:"
+HEAD_CONTEXT = b"digitctl-audit-head-v1:"
 BATCH = 2000
 
 _AUDIT = AuditRecord.__table__
@@ -69,6 +73,10 @@ class Kind:
     BAD_SIGNATURE = "BAD_SIGNATURE"  # the signature fails, or is by a key the store does not have
     TRUNCATED = "TRUNCATED"          # the chain stops short of the store's head: last records deleted
     HEAD_MISMATCH = "HEAD_MISMATCH"  # the head is missing or points inside the chain
+    HEAD_UNSIGNED = "HEAD_UNSIGNED"  # the store's signed head is missing or its signature fails
+    LIVE_ROW_MISMATCH = "LIVE_ROW_MISMATCH"  # a live row differs from its last audited state
+    RECEIPT_GAP = "RECEIPT_GAP"      # a receipt number is missing from its series
+    EVENT_MISSING = "EVENT_MISSING"  # a payment has no matching outbox event
     UNTRUSTED_KEY = "UNTRUSTED_KEY"  # a stored public key is not the master key's
 
 
@@ -93,6 +101,10 @@ def _aad(key_id: str) -> str:
     return "audit-signing:" + key_id
 
 
+def _head_message(seq: int, head: str) -> bytes:
+    return HEAD_CONTEXT + f"{seq}:{head}".encode("ascii")
+
+
 # -- signing ----------------------------------------------------------------------------------
 class KeySigner:
     """Signs record hashes with one private key: hash -> (key_id, base64 signature)."""
@@ -103,6 +115,10 @@ class KeySigner:
 
     def __call__(self, record_hash: str) -> tuple[str, str]:
         return self.key_id, _b64(self._private.sign(RECORD_CONTEXT + record_hash.encode("ascii")))
+
+    def sign_head(self, seq: int, head: str) -> tuple[str, str]:
+        """The chain's head (last seq and hash) signed, kept beside the bare head in store_meta."""
+        return self.key_id, _b64(self._private.sign(_head_message(seq, head)))
 
 
 class StoreSigner:
@@ -117,6 +133,11 @@ class StoreSigner:
         if self._key is None:
             self._key = self._load()
         return self._key(record_hash)
+
+    def sign_head(self, seq: int, head: str) -> tuple[str, str]:
+        if self._key is None:
+            self._key = self._load()
+        return self._key.sign_head(seq, head)
 
     def _load(self) -> KeySigner:
         with self._app.store.readonly_engine.connect() as conn:
@@ -182,10 +203,13 @@ class Problem:
     record_id: str | None = None
     entity_type: str | None = None
     entity_id: str | None = None
+    code: str = "AUDIT_CHAIN_BROKEN"
+    detail: dict[str, Any] = field(default_factory=dict)   # e.g. table, key, field of a live row
 
     def as_json(self) -> dict[str, Any]:
         return {"seq": self.seq, "recordId": self.record_id, "entityType": self.entity_type,
-                "entityId": self.entity_id, "kind": self.kind, "message": self.message}
+                "entityId": self.entity_id, "kind": self.kind, "code": self.code, "message": self.message,
+                **self.detail}
 
 
 @dataclass
@@ -195,6 +219,8 @@ class VerifyReport:
     head: str | None = None
     keys: list[str] = field(default_factory=list)
     unsigned_adopted: int = 0      # unsigned records from before the key, vouched for by adoption
+    head_seq: int | None = None    # the last record's seq (with `head`, what paper and the hub anchor)
+    rows_checked: int = 0          # live payment/demand/bill/user entities compared with their seals
     problem: Problem | None = None
 
     @property
@@ -207,8 +233,11 @@ class VerifyReport:
 
     def summary(self) -> str:
         if self.problem is None:
-            return f"{self.records} records verified, chain intact"
+            return (f"{self.records} records verified, chain intact"
+                    + (f"; {self.rows_checked} live rows match their audited state" if self.rows_checked else ""))
         p = self.problem
+        if p.code != "AUDIT_CHAIN_BROKEN":
+            return p.message
         where = f"seq {p.seq}" if p.seq is not None else "the store"
         what = ", ".join(x for x in (f"record {p.record_id}" if p.record_id else "",
                                      f"{p.entity_type} {p.entity_id}" if p.entity_type else "") if x)
@@ -216,16 +245,17 @@ class VerifyReport:
 
     def as_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "records": self.records, "seconds": round(self.seconds, 3),
-                "recordsPerSecond": round(self.rate, 1), "head": self.head, "keys": self.keys,
-                "unsignedAdopted": self.unsigned_adopted,
+                "recordsPerSecond": round(self.rate, 1), "head": self.head, "headSeq": self.head_seq,
+                "keys": self.keys, "unsignedAdopted": self.unsigned_adopted, "liveRowsChecked": self.rows_checked,
                 "firstBad": self.problem.as_json() if self.problem else None}
 
     def raise_if_broken(self) -> None:
         if self.problem is not None:
             p = self.problem
-            raise AuditChainBroken("AUDIT_CHAIN_BROKEN", self.summary(),
+            raise AuditChainBroken(p.code, self.summary(),
                                    {"seq": p.seq, "recordId": p.record_id, "entityType": p.entity_type,
-                                    "entityId": p.entity_id, "kind": p.kind, "recordsChecked": self.records})
+                                    "entityId": p.entity_id, "kind": p.kind, "recordsChecked": self.records,
+                                    **p.detail})
 
 
 def _meta(conn: Connection, key: str) -> str | None:
@@ -311,15 +341,22 @@ def verify(app: "App", ctx: "RequestContext") -> VerifyReport:
         keys, problem = _trusted_keys(conn, app)
         report.keys = sorted(keys)
         report.head = head = _meta(conn, AUDIT_HEAD)
+        sealed: dict[str, tuple[int, str | None]] = {}
         if problem is None:
-            problem = _walk(conn, keys, head, report)
+            problem = _walk(conn, keys, head, report, sealed)
+        if problem is None:
+            problem = _check_signed_head(conn, keys, report)
+        if problem is None:
+            problem = _check_live_rows(conn, sealed, report)
+        if problem is None:
+            problem = _check_receipts(conn)
         report.problem = problem
     report.seconds = time.perf_counter() - started
     return report
 
 
 def _walk(conn: Connection, keys: dict[str, Ed25519PublicKey], head: str | None,
-          report: VerifyReport) -> Problem | None:
+          report: VerifyReport, sealed: dict[str, tuple[int, str | None]]) -> Problem | None:
     adopted = _adopted_head(conn, keys)
     unsigned_ok = adopted is not None          # until the adopted head is passed
     expected = GENESIS
@@ -343,6 +380,9 @@ def _walk(conn: Connection, keys: dict[str, Ed25519PublicKey], head: str | None,
                 break
             if record_hash == adopted:
                 unsigned_ok = False
+            for entity, seal in (row["row_hashes"] or {}).items():
+                sealed[entity] = (row["seq"], seals.digest(seal))     # the entity's last audited state
+            report.head_seq = row["seq"]
             expected = record_hash
             prev = {"seq": row["seq"], "record_id": row["record_id"], "prev_hash": row["prev_hash"]}
     finally:
@@ -436,6 +476,161 @@ def _check_head(conn: Connection, head: str | None, last_hash: str, last: dict[s
     return None
 
 
+# -- the signed head, the live rows, the receipt books ---------------------------------------
+def _check_signed_head(conn: Connection, keys: dict[str, Ed25519PublicKey], report: VerifyReport) -> Problem | None:
+    """The signed head must name the chain's last record: a tail cut off with the bare head moved
+    back still leaves the signed head pointing past the new end."""
+    if report.head_seq is None:
+        return None
+    last = conn.execute(select(_AUDIT.c.key_id).where(_AUDIT.c.seq == report.head_seq)).scalar()
+    text = _meta(conn, AUDIT_HEAD_SIGNED)
+    if text is None:
+        if last is None:            # an unsigned (pre-key) history: nothing signed the head yet
+            return None
+        return Problem(Kind.HEAD_UNSIGNED, f"the store has no signed audit head ({AUDIT_HEAD_SIGNED} was "
+                       "deleted): the end of the chain cannot be trusted", report.head_seq)
+    try:
+        doc = json.loads(text)
+        seq, head = int(doc["seq"]), str(doc["hash"])
+        keys[doc["keyId"]].verify(base64.b64decode(doc["signature"], validate=True), _head_message(seq, head))
+    except (ValueError, KeyError, TypeError, InvalidSignature, binascii.Error):
+        return Problem(Kind.HEAD_UNSIGNED, "the store's signed audit head does not verify with its keys: "
+                       f"{AUDIT_HEAD_SIGNED} was rewritten", report.head_seq)
+    if seq > report.head_seq:
+        return Problem(Kind.TRUNCATED, f"the signed head is seq {seq} but the chain ends at seq {report.head_seq}: "
+                       f"the last record(s) seq {report.head_seq + 1}..{seq} were deleted and the head moved back",
+                       report.head_seq + 1)
+    if (seq, head) != (report.head_seq, report.head):
+        return Problem(Kind.HEAD_MISMATCH, f"the signed head is seq {seq} ({head[:12]}) but the chain ends at "
+                       f"seq {report.head_seq} ({(report.head or '')[:12]}): the head was rewritten", seq)
+    return None
+
+
+def _sealed_state(conn: Connection, seq: int, entity: str) -> seals.Seal | None:
+    row_hashes = conn.execute(select(_AUDIT.c.row_hashes).where(_AUDIT.c.seq == seq)).scalar()
+    return (row_hashes or {}).get(entity)
+
+
+def _check_live_rows(conn: Connection, sealed: dict[str, tuple[int, str | None]],
+                     report: VerifyReport) -> Problem | None:
+    """Each live payment, demand, bill and user (with its details / roles) against the seal its
+    last audit record holds; names the first table, key and field that differs."""
+    seen: set[str] = set()
+    for kind in seals.KINDS:
+        for key, live in seals.live_seals(conn, kind):
+            entity = seals.entity_key(kind, key)
+            seen.add(entity)
+            report.rows_checked += 1
+            seq, digest = sealed.get(entity, (None, None))
+            if digest is not None and digest == seals.digest(live):
+                continue
+            return _row_problem(conn, entity, seq, live)
+    for entity, (seq, digest) in sorted(sealed.items(), key=lambda item: item[1][0]):
+        if digest is not None and entity not in seen:      # sealed as existing, gone from the store
+            return _row_problem(conn, entity, seq, None)
+    return None
+
+
+def _row_problem(conn: Connection, entity: str, seq: int | None, live: seals.Seal | None) -> Problem:
+    kind, key = seals.split_key(entity)
+    before = _sealed_state(conn, seq, entity) if seq is not None else None
+    table, row_key, column, what = seals.first_difference(before, live)
+    if seq is None:
+        what = "it has no audited state: the row was written into the store directly, not by digitctl"
+    where = f"{table} {row_key}" + (f" field {column}" if column != "*" else "")
+    return Problem(Kind.LIVE_ROW_MISMATCH, f"live row differs from the audit chain: {where}: {what}"
+                   + (f" (last audited at seq {seq})" if seq is not None else ""),
+                   seq, None, kind, key, code="AUDIT_LIVE_ROW_MISMATCH",
+                   detail={"table": table, "key": row_key, "field": column})
+
+
+_SERIES = re.compile(r"^(.*?)(\d+)$")
+
+
+def receipt_gaps(conn: Connection) -> list[dict[str, Any]]:
+    """Numbers missing inside each receipt series (tenant + number with its last digits as #),
+    from the series' first number to its last: a deleted or renumbered receipt leaves one."""
+    books: dict[tuple[str, str], list[int]] = {}
+    width: dict[tuple[str, str], int] = {}
+    for tenant, number in conn.execute(select(Payment.tenant_id, Payment.receipt_number)):
+        m = _SERIES.match(number or "")
+        if m is None:
+            continue
+        series = (tenant, m.group(1) + "#")
+        books.setdefault(series, []).append(int(m.group(2)))
+        width[series] = len(m.group(2))
+    gaps = []
+    for (tenant, series), numbers in sorted(books.items()):
+        have = set(numbers)
+        missing = [n for n in range(min(have), max(have)) if n not in have]
+        if missing:
+            fmt = lambda n: series.replace("#", str(n).zfill(width[(tenant, series)]))  # noqa: E731
+            gaps.append({"tenantId": tenant, "series": series, "missing": [fmt(n) for n in missing[:20]],
+                         "missingCount": len(missing)})
+    return gaps
+
+
+def payments_without_event(conn: Connection) -> list[dict[str, Any]]:
+    """Payments with no `collection.payment.created` outbox event for their id and receipt number."""
+    events: dict[str, set[str]] = {}
+    for entity_id, payload in conn.execute(select(OutboxEvent.entity_id, OutboxEvent.payload).where(
+            OutboxEvent.event_type == "collection.payment.created")):
+        numbers = events.setdefault(entity_id, set())
+        for doc in (payload or {}).get("Payments") or []:
+            for detail in doc.get("paymentDetails") or []:
+                numbers.add(str(detail.get("receiptNumber")))
+    out = []
+    for pid, tenant, number in conn.execute(select(Payment.id, Payment.tenant_id, Payment.receipt_number)
+                                            .order_by(Payment.receipt_date, Payment.id)):
+        if number not in events.get(pid, ()):
+            out.append({"paymentId": pid, "tenantId": tenant, "receiptNumber": number,
+                        "event": "missing" if pid not in events else "receipt number differs"})
+    return out
+
+
+def _check_receipts(conn: Connection) -> Problem | None:
+    gaps = receipt_gaps(conn)
+    if gaps:
+        g = gaps[0]
+        return Problem(Kind.RECEIPT_GAP, f"receipt series {g['series']} at {g['tenantId']} has a gap: "
+                       f"{', '.join(g['missing'])} {'is' if g['missingCount'] == 1 else 'are'} missing "
+                       "(a receipt was deleted or renumbered)", code="AUDIT_RECEIPT_GAP",
+                       detail={"table": "payment", "series": g["series"], "missing": g["missing"]})
+    orphans = payments_without_event(conn)
+    if orphans:
+        o = orphans[0]
+        return Problem(Kind.EVENT_MISSING, f"payment {o['paymentId']} (receipt {o['receiptNumber']}) has no "
+                       f"matching outbox event ({o['event']}): the hub would never receive it",
+                       None, None, "Payment", o["paymentId"], code="AUDIT_EVENT_MISSING",
+                       detail={"table": "outbox_event", "key": o["paymentId"], "field": "payload"})
+    return None
+
+
+def head(app: "App") -> dict[str, Any]:
+    """The chain's head as paper and the hub anchor it: {"seq", "hash", "short", "signed"} (seq 0
+    and the genesis hash for an empty chain). `short` is what slips print: "#<seq> <12 hex>"."""
+    with app.store.readonly_engine.connect() as conn:
+        last = conn.execute(select(_AUDIT.c.seq, _AUDIT.c.hash).order_by(_AUDIT.c.seq.desc()).limit(1)).first()
+        signed = _meta(conn, AUDIT_HEAD_SIGNED)
+    seq, value = (int(last.seq), str(last.hash)) if last is not None else (0, GENESIS)
+    return {"seq": seq, "hash": value, "short": f"#{seq} {value[:12]}", "signed": signed}
+
+
+def seal_existing_rows(uow: "UnitOfWork") -> int:
+    """Seal every live payment, demand, bill and user not sealed yet (rows from before row seals):
+    `init` calls it once per store; the unit of work writes one record holding the seals."""
+    conn = uow.session.connection()
+    sealed = {e for (rh,) in conn.execute(select(_AUDIT.c.row_hashes).where(_AUDIT.c.row_hashes.is_not(None)))
+              for e in (rh or {})}
+    n = 0
+    for kind in seals.KINDS:
+        for key, _live in seals.live_seals(conn, kind):
+            if seals.entity_key(kind, key) not in sealed:
+                uow.touch(kind, key)
+                n += 1
+    return n
+
+
 # -- log --------------------------------------------------------------------------------------
 def log(app: "App", ctx: "RequestContext", entity: str | None = None, limit: int = 50,
         tenant: str | None = None) -> list[dict[str, Any]]:
@@ -458,4 +653,5 @@ def log(app: "App", ctx: "RequestContext", entity: str | None = None, limit: int
 
 
 __all__ = ["AuditChainBroken", "AuditKeyMissing", "Kind", "KeySigner", "Problem", "StoreSigner",
-           "VerifyReport", "ensure_signing_key", "log", "rotate_signing_key", "signer_for", "verify"]
+           "VerifyReport", "ensure_signing_key", "head", "log", "payments_without_event", "receipt_gaps",
+           "rotate_signing_key", "seal_existing_rows", "signer_for", "verify"]

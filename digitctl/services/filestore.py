@@ -61,7 +61,10 @@ if TYPE_CHECKING:
     from local_store.uow import UnitOfWork
 
 UPLOAD_ACTION = "/filestore/v1/files"
-FETCH_ACTION = "/filestore/v1/files/id"
+# DIGIT's pb role-actions map no role to /filestore/v1/files/id (action 14); file reads are granted
+# through /filestore/v1/files/url (action 1528: CITIZEN, EMPLOYEE, GRO, DGRO, SUPERUSER), whose
+# signed URL is what a DIGIT client then downloads. `filestore get` is authorised as that action.
+FETCH_ACTION = "/filestore/v1/files/url"
 METADATA_ACTION = "/filestore/v1/files/metadata"
 EVENT_UPLOADED = "filestore.uploaded"
 ENTITY = "FileStore"

@@ -288,4 +288,13 @@ def daybook(app: "App", ctx: "RequestContext", *, tenant_id: str | None = None,
                            "cashOutsideShifts": from_paise(outside),
                            "difference": from_paise(difference), "differenceText": _signed(difference),
                            "ok": ok, "status": "OK" if ok else "MISMATCH", "message": message},
+        # the audit chain's head when the book was made: printed, so paper anchors the chain
+        "auditHead": _audit_head(app),
     }
+
+
+def _audit_head(app: "App") -> dict[str, Any]:
+    from digitctl.services import audit
+
+    h = audit.head(app)
+    return {"seq": h["seq"], "hash": h["hash"], "short": h["short"]}

@@ -291,4 +291,8 @@ def close_shift(app: "App", ctx: "RequestContext", count: str, *, note: str | No
                                 "variance": str(from_paise(shift.variance_paise)),
                                 "denominations": drawer.as_dict(), "note": note}))
         uow.commit()
+    from digitctl.services import audit
+
+    h = audit.head(app)      # the chain's head after the close: the slip prints it (paper anchors the chain)
+    doc["auditHead"] = {"seq": h["seq"], "hash": h["hash"], "short": h["short"]}
     return doc

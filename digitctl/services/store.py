@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 COUNTER_RE = re.compile(r"^[A-Z0-9]{1,8}$")
 CAMEL = {"state_tenant": "stateTenantId", "counter_code": "counterCode"}
 STATE_RE = re.compile(r"^[a-z][a-z0-9]{0,31}$")
+ROW_SEALS_REVISION = "0006"      # the migration after which audit records seal the rows they write
 
 
 @dataclass
@@ -74,6 +75,9 @@ def init_store(app: "App", ctx: "RequestContext", state_tenant: str | None = Non
             key = masterkey.load(store_id)
             masterkey.check(key, uow.meta(masterkey.CHECK_META))
             audit.ensure_signing_key(uow, key)
+        if before is not None and before < ROW_SEALS_REVISION:
+            # rows written before audit records sealed them: seal them as they stand now, once
+            audit.seal_existing_rows(uow)
         for key, value, code in (("state_tenant", state_tenant, "STATE_MISMATCH"),
                                  ("counter_code", counter, "COUNTER_MISMATCH")):
             current = uow.meta(key)
