@@ -1,5 +1,5 @@
 """A day at the counter, end to end, through the real `digitctl` commands only (Typer's runner on
-digitctl.cli.main.app, a fresh SQLite store in tmp_path, the clock frozen by DIGITCTL_NOW through the test hook, tests/clockhook.py):
+digitctl.cli.main.app, a fresh SQLite store in tmp_path, the clock frozen by DIGITCTL_NOW):
 
 init → mdms apply (the bundled state, FeeRates included) → workflow apply → the employees →
 a NewTL application for a Punjabi applicant walked to APPROVE by the right users → the fee demand →
