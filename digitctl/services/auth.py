@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from digitctl.context import ANONYMOUS_ACTOR, SYSTEM_ACTOR, Actor
 from digitctl.domain.events import Event
@@ -78,9 +78,7 @@ def login(app: "App", ctx: "RequestContext", user_name: str, password: str, tena
                              after={"login": "success"}))
             uow.commit()
             return LoginResult(token, row.user_name, row.tenant_id, expires, roles)
-        failures = [a for a in s.execute(select(LoginAttempt.at).where(
-            LoginAttempt.user_uuid == row.uuid, LoginAttempt.success.is_(False),
-            LoginAttempt.at >= now - lockout.window)).scalars()]
+        failures = _counting_failures(s, row, now, lockout)
         if lockout.should_lock(failures, now):
             row.locked_until = now + lockout.lock_for
             uow.record(Event("user.locked", row.tenant_id, "User", row.uuid, LOGIN_ACTION,
@@ -91,6 +89,22 @@ def login(app: "App", ctx: "RequestContext", user_name: str, password: str, tena
                                 {"userName": row.user_name})
         uow.commit()
     raise failure or Unauthenticated("INVALID_CREDENTIALS", "user name or password is wrong")
+
+
+def _counting_failures(s: Any, row: UserAccount, now: dt.datetime, lockout: LockoutPolicy) -> list[dt.datetime]:
+    """The failed logins that count towards a lock: within the window, after the user's latest
+    successful login and after the end of the last lock (an unlock, or a lock run out). DIGIT
+    resets the failures on both (CustomAuthenticationProvider, UserService.resetFailedLoginAttempts);
+    the rows stay, they just stop counting."""
+    q = select(LoginAttempt.at).where(LoginAttempt.user_uuid == row.uuid, LoginAttempt.success.is_(False),
+                                      LoginAttempt.at >= now - lockout.window)
+    last_ok = s.execute(select(func.max(LoginAttempt.id)).where(
+        LoginAttempt.user_uuid == row.uuid, LoginAttempt.success.is_(True))).scalar()
+    if last_ok is not None:
+        q = q.where(LoginAttempt.id > last_ok)
+    if row.locked_until is not None:      # not locked now (checked before): the lock has ended
+        q = q.where(LoginAttempt.at > row.locked_until)
+    return list(s.execute(q).scalars())
 
 
 def approver(app: "App", ctx: "RequestContext", user_name: str, password: str,

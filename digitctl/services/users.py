@@ -326,8 +326,10 @@ def set_locked(app: "App", ctx: "RequestContext", who: str, locked: bool, tenant
         authorize(app, ctx, UPDATE_ACTION, row.tenant_id)
         before = {"locked": is_locked(row, ctx.now())}
         row.locked_by_admin = locked
-        if not locked:
-            row.locked_until = None
+        if not locked and before["locked"]:
+            # the lock ends now: failed logins before this instant no longer count towards the
+            # next lock (DIGIT's unlock resets them, UserService.updateWithoutOtpValidation)
+            row.locked_until = ctx.now()
         row.updated_at = ctx.now()
         uow.record(Event("user.locked" if locked else "user.unlocked", row.tenant_id, "User", row.uuid,
                          UPDATE_ACTION, {"user": {"uuid": row.uuid, "userName": row.user_name,

@@ -109,6 +109,22 @@ def test_lock_unlock_and_masked_listing(store):
     assert not json.loads(run(store, "user", "show", "cit1", "-o", "json").stdout)["user"][0]["accountLocked"]
 
 
+def test_one_typo_after_an_unlock_does_not_lock_again(store):
+    """issue 9.2: `user unlock` resets the failed logins, as DIGIT's unlock does."""
+    run(store, "user", "create", "--type", "EMPLOYEE", "--username", "clerk1", "--name", "Harpreet Singh",
+        "--mobile", "9814012345", "--role", "TL_CEMP@pb.amritsar", "--tenant", "pb.amritsar",
+        "--password-stdin", stdin="Clerk@12345\n")
+    codes = [json.loads(run(store, "login", "--username", "clerk1", "--password-stdin", "--print-token", "-o", "json",
+                            stdin="Wrong@12345\n").stdout)["Errors"][0]["code"] for _ in range(5)]
+    assert codes == ["INVALID_CREDENTIALS"] * 4 + ["ACCOUNT_LOCKED"]
+    assert run(store, "user", "unlock", "clerk1").exit_code == 0
+    typo = run(store, "login", "--username", "clerk1", "--password-stdin", "--print-token", "-o", "json",
+               stdin="Wrong@12345\n")
+    assert typo.exit_code == 3 and json.loads(typo.stdout)["Errors"][0]["code"] == "INVALID_CREDENTIALS"
+    ok = run(store, "login", "--username", "clerk1", "--password-stdin", "--print-token", stdin="Clerk@12345\n")
+    assert ok.exit_code == 0, ok.output
+
+
 def test_otp_send_refuses_bad_numbers(store):
     res = run(store, "otp", "send", "--mobile", "12345", "--purpose", "register", "-o", "json")
     assert res.exit_code == 2

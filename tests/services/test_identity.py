@@ -146,6 +146,44 @@ def test_failures_older_than_thirty_minutes_do_not_count(state_app, frozen_clock
     assert count(app, LoginAttempt) == 6
 
 
+def _fail(app, user_name: str, times: int, code: str = "INVALID_CREDENTIALS") -> None:
+    for _ in range(times):
+        with pytest.raises(DigitError) as err:
+            auth.login(app, app.base_context(), user_name, "Wrong@1234")
+        assert err.value.code == code
+
+
+def test_a_successful_login_resets_the_failed_attempts(state_app, frozen_clock):
+    """DIGIT's CustomAuthenticationProvider: a good password resets the failures (issue 9.2):
+    4 bad + 1 good + 1 bad used to lock the account."""
+    app = state_app
+    make(app, "clerk1", [("TL_CEMP", "pb.amritsar")])
+    _fail(app, "clerk1", 4)
+    frozen_clock.advance(minutes=1)
+    assert auth.login(app, app.base_context(), "clerk1", PASSWORD).user_name == "clerk1"
+    frozen_clock.advance(minutes=1)
+    _fail(app, "clerk1", 4)                              # four fresh failures: not locked yet
+    assert auth.login(app, app.base_context(), "clerk1", PASSWORD)
+    frozen_clock.advance(minutes=1)
+    _fail(app, "clerk1", 4)
+    _fail(app, "clerk1", 1, "ACCOUNT_LOCKED")            # the fifth since the last good login locks
+    assert count(app, LoginAttempt) == 15                # the failures are kept, they just stop counting
+
+
+def test_an_unlock_resets_the_failed_attempts(state_app, frozen_clock):
+    """DIGIT's UserService.updateWithoutOtpValidation: unlocking resets the failures, so one typo
+    after an administrator's unlock does not lock the account again (issue 9.2)."""
+    app = state_app
+    make(app, "clerk1", [("TL_CEMP", "pb.amritsar")])
+    _fail(app, "clerk1", 4)
+    _fail(app, "clerk1", 1, "ACCOUNT_LOCKED")
+    frozen_clock.advance(minutes=5)
+    users.set_locked(app, app.context(), "clerk1", False)
+    frozen_clock.advance(minutes=1)
+    _fail(app, "clerk1", 4)                               # a typo (four) after the unlock
+    assert auth.login(app, app.base_context(), "clerk1", PASSWORD).user_name == "clerk1"
+
+
 def test_unknown_user_and_wrong_password_look_the_same(state_app):
     make(state_app, "clerk1", [("TL_CEMP", "pb.amritsar")])
     with pytest.raises(Unauthenticated) as a:
