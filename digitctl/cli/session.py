@@ -60,7 +60,11 @@ def login(
 
 
 def logout() -> None:
-    """End the saved session for this store."""
+    """End the session this command runs with: DIGIT_TOKEN's when it is set (the saved session,
+    another session, is left alone), else the saved one, whose file is then deleted. The token
+    is revoked in the store, so a copy of it stops working too."""
+    import os
+
     from digitctl.services import auth
     from digitctl.services.store import require_initialized
 
@@ -68,10 +72,12 @@ def logout() -> None:
     app = st.app
     require_initialized(app)
     store_id = app.store_meta("store_id") or ""
+    from_env = bool(os.environ.get(auth.TOKEN_ENV))
     token = auth.saved_token(store_id)
     if token:
         auth.logout(app, app.base_context(), token)
-    auth.forget_session(store_id)
+    if not from_env:
+        auth.forget_session(store_id)
     emit({"loggedOut": bool(token)}, human=lambda con: con.print("Logged out." if token else "No session."))
 
 

@@ -18,7 +18,7 @@ from digitctl.context import ANONYMOUS_ACTOR, SYSTEM_ACTOR, Actor
 from digitctl.domain.events import Event
 from digitctl.domain.identity import LockoutPolicy, PasswordPolicy, hash_password, verify_password
 from digitctl.errors import Forbidden, InvalidInput, Unauthenticated
-from digitctl.services.users import actor_of, find, is_locked
+from digitctl.services.users import actor_of, find, is_locked, revoke_sessions
 from digitctl.settings import config_dir, write_private
 from local_store.models import LoginAttempt, SessionToken, UserAccount
 
@@ -81,9 +81,11 @@ def login(app: "App", ctx: "RequestContext", user_name: str, password: str, tena
         failures = _counting_failures(s, row, now, lockout)
         if lockout.should_lock(failures, now):
             row.locked_until = now + lockout.lock_for
+            revoked = revoke_sessions(s, row.uuid, now)      # as DIGIT's handleFailedLogin does
             uow.record(Event("user.locked", row.tenant_id, "User", row.uuid, LOGIN_ACTION,
                              {"user": {"uuid": row.uuid, "userName": row.user_name, "accountLocked": True}},
-                             after={"lockedUntil": row.locked_until.isoformat(), "failures": len(failures)}))
+                             after={"lockedUntil": row.locked_until.isoformat(), "failures": len(failures),
+                                    "sessionsRevoked": revoked}))
             failure = Forbidden("ACCOUNT_LOCKED", f"{len(failures)} failed logins: account {row.user_name} is "
                                 f"locked until {row.locked_until.isoformat(timespec='minutes')}",
                                 {"userName": row.user_name})
@@ -153,8 +155,11 @@ def set_password(app: "App", ctx: "RequestContext", who: str, password: str, ten
             authorize(app, ctx, "/user/users/_updatenovalidate", row.tenant_id)
         row.password_hash = hash_password(password)
         row.password_changed_at = ctx.now()
+        # whoever held a session under the old password (a stolen token too) logs in again
+        revoked = revoke_sessions(uow.session, row.uuid, ctx.now())
         uow.record(Event("user.password.changed", row.tenant_id, "User", row.uuid, PASSWORD_ACTION,
-                         {"user": {"uuid": row.uuid, "userName": row.user_name}}, after={"password": "changed"}))
+                         {"user": {"uuid": row.uuid, "userName": row.user_name}},
+                         after={"password": "changed", "sessionsRevoked": revoked}))
         uow.commit()
 
 
@@ -172,15 +177,18 @@ def save_session(store_id: str, result: LoginResult) -> Path:
 
 
 def saved_token(store_id: str) -> str | None:
-    env = os.environ.get(TOKEN_ENV)
-    if env:
-        return env
+    """The token this command runs with: DIGIT_TOKEN, else the saved session's."""
+    return os.environ.get(TOKEN_ENV) or file_token(store_id)
+
+
+def file_token(store_id: str) -> str | None:
+    """The saved session's token (None when there is no readable session file)."""
     path = session_file(store_id)
     if not path.is_file():
         return None
     try:
         return str(json.loads(path.read_text())["token"])
-    except (ValueError, KeyError):
+    except (ValueError, KeyError, TypeError):
         return None
 
 

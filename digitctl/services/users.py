@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from digitctl.context import Actor, Role
 from digitctl.domain.events import Event
@@ -20,8 +20,8 @@ from digitctl.domain.identity import (USER_TYPES, USERNAME_RE, PasswordPolicy, h
 from digitctl.domain.tenancy import state_of
 from digitctl.errors import Conflict, InvalidInput, NotFound
 from digitctl.services.access import authorize
-from local_store.models import (Employee, EmployeeAssignment, EmployeeJurisdiction, UserAccount,
-                                UserRole)
+from local_store.models import (Employee, EmployeeAssignment, EmployeeJurisdiction, SessionToken,
+                                UserAccount, UserRole)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -243,6 +243,15 @@ def user_json(s: "Session", row: UserAccount, app: "App", *, decrypt: bool) -> d
     return doc
 
 
+def revoke_sessions(s: "Session", user_uuid: str, now: dt.datetime) -> int:
+    """End every live session of a user (a password reset, a lock): a stolen token dies with
+    them, and an unlock does not bring them back. DIGIT removes the user's tokens on a lock
+    (UserService.removeTokensByUser). Returns how many were ended."""
+    done = s.execute(update(SessionToken).where(SessionToken.user_uuid == user_uuid,
+                                                SessionToken.revoked_at.is_(None)).values(revoked_at=now))
+    return int(done.rowcount or 0)
+
+
 def is_locked(row: UserAccount, now: dt.datetime | None) -> bool:
     if row.locked_by_admin:
         return True
@@ -331,10 +340,13 @@ def set_locked(app: "App", ctx: "RequestContext", who: str, locked: bool, tenant
             # next lock (DIGIT's unlock resets them, UserService.updateWithoutOtpValidation)
             row.locked_until = ctx.now()
         row.updated_at = ctx.now()
+        after: dict[str, Any] = {"locked": locked}
+        if locked:
+            after["sessionsRevoked"] = revoke_sessions(uow.session, row.uuid, ctx.now())
         uow.record(Event("user.locked" if locked else "user.unlocked", row.tenant_id, "User", row.uuid,
                          UPDATE_ACTION, {"user": {"uuid": row.uuid, "userName": row.user_name,
                                                   "accountLocked": locked}},
-                         before=before, after={"locked": locked}))
+                         before=before, after=after))
         out = present(app, uow, row)
         uow.commit()
     return out

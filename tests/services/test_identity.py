@@ -202,11 +202,27 @@ def test_sessions_expire_and_locked_accounts_lose_them(state_app, frozen_clock):
     with pytest.raises(Unauthenticated):
         auth.actor_for_token(app, app.base_context(), token)
     users.set_locked(app, app.context(), "clerk1", False)
+    with pytest.raises(Unauthenticated) as err:       # the lock ended the session for good (16.9)
+        auth.actor_for_token(app, app.base_context(), token)
+    assert err.value.code == "INVALID_TOKEN"
+    token = auth.login(app, app.base_context(), "clerk1", PASSWORD).token
     assert auth.actor_for_token(app, app.base_context(), token).user_name == "clerk1"
     frozen_clock.advance(hours=12, minutes=1)
     with pytest.raises(Unauthenticated) as err:
         auth.actor_for_token(app, app.base_context(), token)
     assert err.value.code == "SESSION_EXPIRED"
+
+
+def test_a_password_reset_ends_every_session_of_the_user(state_app):
+    app = state_app
+    make(app, "clerk1", [("TL_CEMP", "pb.amritsar")])
+    tokens = [auth.login(app, app.base_context(), "clerk1", PASSWORD).token for _ in range(2)]
+    auth.set_password(app, app.context(), "clerk1", "Newpass@123")
+    for token in tokens:
+        with pytest.raises(Unauthenticated) as err:
+            auth.actor_for_token(app, app.base_context(), token)
+        assert err.value.code == "INVALID_TOKEN"
+    assert auth.login(app, app.base_context(), "clerk1", "Newpass@123")
 
 
 # -- access control ---------------------------------------------------------------------------------
