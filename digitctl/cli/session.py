@@ -101,12 +101,13 @@ def whoami() -> None:
 def access_check(
     action: str = typer.Option(..., "--action", help="DIGIT action URL, e.g. /collection-services/payments/_create"),
     tenant: str = typer.Option(None, "--tenant"),
-    user: str = typer.Option(None, "--user", help="Check for another user (default: you)."),
+    user: str = typer.Option(None, "--user", help="Check for another user (default: you); needs the right to "
+                             "search users (/user/_search) at --tenant and at the user's tenant."),
 ) -> None:
     """Exit 0 when allowed, 3 when refused; says which role and action decided it."""
     from digitctl.cli.main import tenant_option_value
     from digitctl.errors import InvalidInput
-    from digitctl.services import access, users
+    from digitctl.services import access
     from digitctl.services.store import require_initialized
 
     st = state()
@@ -115,11 +116,8 @@ def access_check(
     tenant_id = tenant_option_value(tenant) or app.state_tenant
     if not tenant_id:
         raise InvalidInput("INVALID_TENANT_ID", "a tenant is needed (--tenant pb.amritsar)")
-    ctx = app.context(tenant_id)
-    actor = ctx.actor
-    if user:
-        actor = users.actor_by_name(app, user)
-    decision = access.check(app, ctx, actor, action, tenant_id)
+    # asking about another user needs /user/_search there, checked before the user is looked up
+    actor, decision = access.check(app, app.context(tenant_id), action, tenant_id, user or None)
 
     def human(con: Any) -> None:
         verdict = "[green]ALLOWED[/]" if decision.allowed else "[red]REFUSED[/]"

@@ -18,7 +18,7 @@ from digitctl.domain.events import Event
 from digitctl.domain.identity import (USER_TYPES, USERNAME_RE, PasswordPolicy, hash_password,
                                       normalize_mobile, valid_mobile)
 from digitctl.domain.tenancy import state_of
-from digitctl.errors import Conflict, InvalidInput, NotFound
+from digitctl.errors import Conflict, Forbidden, InvalidInput, NotFound
 from digitctl.services.access import authorize
 from local_store.models import (Employee, EmployeeAssignment, EmployeeJurisdiction, SessionToken,
                                 UserAccount, UserRole)
@@ -406,6 +406,19 @@ def actor_by_name(app: "App", who: str) -> Actor:
     """The Actor (uuid, roles) behind a user name or uuid; the caller authorizes the lookup."""
     with app.uow(app.base_context(), readonly=True) as uow:
         return actor_of(uow.session, find(uow.session, who))
+
+
+def searchable_actor(app: "App", ctx: "RequestContext", who: str) -> Actor:
+    """The Actor behind `who` for a caller who may search users (checked by the caller BEFORE
+    this lookup). A user at a tenant where the caller may not search users is USER_NOT_FOUND,
+    word for word as one that does not exist: the answer says nothing about them."""
+    with app.uow(app.base_context(), readonly=True) as uow:
+        row = find(uow.session, who)
+        try:
+            authorize(app, ctx, SEARCH_ACTION, row.tenant_id)
+        except Forbidden:
+            raise NotFound("USER_NOT_FOUND", f"no user {who!r}", {"userName": who}) from None
+        return actor_of(uow.session, row)
 
 
 def uuids_of(app: "App", names: list[str]) -> list[str]:

@@ -242,6 +242,25 @@ def test_roles_count_only_at_their_tenant_or_its_state(state_app):
     assert not authorizer.decide(clerk, "/digitctl/audit/_verify", "pb.amritsar").allowed
 
 
+def test_access_check_asks_for_the_right_to_search_users_before_looking_one_up(state_app):
+    """issue 16.10: a citizen asking about a user got USER_NOT_FOUND or the user's roles."""
+    from digitctl.services import access
+
+    app = state_app
+    make(app, "clerk1", [("TL_CEMP", "pb.amritsar")])
+    make(app, "citizen1", [], type_="CITIZEN", password=None, mobile="9876500077")
+    citizen = ctx_as(app, "citizen1", "pb.amritsar")
+    refusals = []
+    for who in ("clerk1", "nobody"):
+        with pytest.raises(Forbidden) as err:
+            access.check(app, citizen, "/collection-services/payments/_create", "pb.amritsar", who)
+        refusals.append((err.value.code, err.value.message, err.value.params))
+    assert refusals[0] == refusals[1] and refusals[0][0] == "ACCESS_DENIED"
+    actor, decision = access.check(app, app.context(), "/collection-services/payments/_create", "pb.amritsar",
+                                   "clerk1")
+    assert actor.user_name == "clerk1" and decision.allowed
+
+
 def test_param_templates_match(state_app):
     app = state_app
     make(app, "boss", [("SUPERUSER", "pb")])
