@@ -19,7 +19,8 @@ def register(app: typer.Typer) -> None:
 
 def login(
     username: str = typer.Option(None, "--username"),
-    tenant: str = typer.Option(None, "--tenant", help="Needed when the user name exists at several tenants."),
+    tenant: str = typer.Option(None, "--tenant", help="Any tenant of your state; a user name is unique in its state, so "
+                          "the tenant never decides who logs in."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
     print_token: bool = typer.Option(False, "--print-token",
                                      help="Print only the session token (for DIGIT_TOKEN in scripts); save nothing."),

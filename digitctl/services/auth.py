@@ -18,7 +18,8 @@ from digitctl.context import ANONYMOUS_ACTOR, SYSTEM_ACTOR, Actor
 from digitctl.domain.events import Event
 from digitctl.domain.identity import LockoutPolicy, PasswordPolicy, hash_password, verify_password
 from digitctl.errors import Forbidden, InvalidInput, Unauthenticated
-from digitctl.services.users import actor_of, find, is_locked, revoke_sessions
+from digitctl.domain.tenancy import state_of
+from digitctl.services.users import actor_of, find, holders_of, is_locked, revoke_sessions
 from digitctl.settings import config_dir, write_private
 from local_store.models import LoginAttempt, SessionToken, UserAccount
 
@@ -49,48 +50,68 @@ def _token_hash(token: str) -> str:
 def login(app: "App", ctx: "RequestContext", user_name: str, password: str, tenant_id: str | None = None,
           lockout: LockoutPolicy = LockoutPolicy()) -> LoginResult:
     """DIGIT's /user/oauth/token. A failure is recorded (and may lock the account) before the
-    refusal is raised, so the count survives the refusal."""
+    refusal is raised, so the count survives the refusal.
+
+    A user name is unique in its state (users.create_in), so the name alone finds the user:
+    `tenant_id` only says which state, and login does not depend on the tenant tried. A store
+    written before names were unique may hold a name twice: the password then decides (exactly
+    one holder must match), and a wrong one counts against every holder."""
     now = ctx.now()
     failure: Forbidden | None = None
     with app.uow(ctx) as uow:
         s = uow.session
-        try:
-            row = find(s, user_name, tenant_id)
-        except InvalidInput:
+        rows = holders_of(s, user_name, state_of(tenant_id) if tenant_id else None)
+        if len(rows) > 1:
+            matching = [r for r in rows if verify_password(password, r.password_hash)]
+            rows = matching if len(matching) == 1 else rows
+        if not rows:
             # the same answer for an unknown user and a wrong password
-            raise Unauthenticated("INVALID_CREDENTIALS", "user name or password is wrong") from None
-        if is_locked(row, now):
-            until = "" if row.locked_by_admin else f" until {row.locked_until.isoformat(timespec='minutes')}"
-            raise Forbidden("ACCOUNT_LOCKED", f"account {row.user_name} is locked{until}",
-                            {"userName": row.user_name})
-        if not row.active:
-            raise Forbidden("USER_INACTIVE", f"account {row.user_name} is not active", {"userName": row.user_name})
-        ok = verify_password(password, row.password_hash)
-        s.add(LoginAttempt(user_uuid=row.uuid, at=now, success=ok))
-        if ok:
-            token = secrets.token_urlsafe(32)
-            expires = now + SESSION_TTL
-            s.add(SessionToken(token_hash=_token_hash(token), user_uuid=row.uuid, tenant_id=row.tenant_id,
-                               created_at=now, expires_at=expires))
-            roles = [(r.code, r.tenant_id) for r in actor_of(s, row).roles]
-            uow.record(Event("user.login", row.tenant_id, "User", row.uuid, LOGIN_ACTION,
-                             {"userName": row.user_name, "tenantId": row.tenant_id, "success": True},
-                             after={"login": "success"}))
-            uow.commit()
-            return LoginResult(token, row.user_name, row.tenant_id, expires, roles)
-        failures = _counting_failures(s, row, now, lockout)
-        if lockout.should_lock(failures, now):
-            row.locked_until = now + lockout.lock_for
-            revoked = revoke_sessions(s, row.uuid, now)      # as DIGIT's handleFailedLogin does
-            uow.record(Event("user.locked", row.tenant_id, "User", row.uuid, LOGIN_ACTION,
-                             {"user": {"uuid": row.uuid, "userName": row.user_name, "accountLocked": True}},
-                             after={"lockedUntil": row.locked_until.isoformat(), "failures": len(failures),
-                                    "sessionsRevoked": revoked}))
-            failure = Forbidden("ACCOUNT_LOCKED", f"{len(failures)} failed logins: account {row.user_name} is "
-                                f"locked until {row.locked_until.isoformat(timespec='minutes')}",
+            raise Unauthenticated("INVALID_CREDENTIALS", "user name or password is wrong")
+        if len(rows) == 1:
+            row = rows[0]
+            if is_locked(row, now):
+                until = "" if row.locked_by_admin else f" until {row.locked_until.isoformat(timespec='minutes')}"
+                raise Forbidden("ACCOUNT_LOCKED", f"account {row.user_name} is locked{until}",
                                 {"userName": row.user_name})
+            if not row.active:
+                raise Forbidden("USER_INACTIVE", f"account {row.user_name} is not active", {"userName": row.user_name})
+            if verify_password(password, row.password_hash):
+                s.add(LoginAttempt(user_uuid=row.uuid, at=now, success=True))
+                token = secrets.token_urlsafe(32)
+                expires = now + SESSION_TTL
+                s.add(SessionToken(token_hash=_token_hash(token), user_uuid=row.uuid, tenant_id=row.tenant_id,
+                                   created_at=now, expires_at=expires))
+                roles = [(r.code, r.tenant_id) for r in actor_of(s, row).roles]
+                uow.record(Event("user.login", row.tenant_id, "User", row.uuid, LOGIN_ACTION,
+                                 {"userName": row.user_name, "tenantId": row.tenant_id, "success": True},
+                                 after={"login": "success"}))
+                uow.commit()
+                return LoginResult(token, row.user_name, row.tenant_id, expires, roles)
+        for row in rows:
+            if not is_locked(row, now):
+                failure = _failed(uow, row, now, lockout) or failure
         uow.commit()
-    raise failure or Unauthenticated("INVALID_CREDENTIALS", "user name or password is wrong")
+    if failure is not None and len(rows) == 1:
+        raise failure
+    raise Unauthenticated("INVALID_CREDENTIALS", "user name or password is wrong")
+
+
+def _failed(uow: Any, row: UserAccount, now: dt.datetime, lockout: LockoutPolicy) -> Forbidden | None:
+    """Record a failed login of `row`; lock the account (ending its sessions, as DIGIT's
+    handleFailedLogin does) when it is one too many. Returns the refusal a lock gives."""
+    s = uow.session
+    s.add(LoginAttempt(user_uuid=row.uuid, at=now, success=False))
+    failures = _counting_failures(s, row, now, lockout)
+    if not lockout.should_lock(failures, now):
+        return None
+    row.locked_until = now + lockout.lock_for
+    revoked = revoke_sessions(s, row.uuid, now)
+    uow.record(Event("user.locked", row.tenant_id, "User", row.uuid, LOGIN_ACTION,
+                     {"user": {"uuid": row.uuid, "userName": row.user_name, "accountLocked": True}},
+                     after={"lockedUntil": row.locked_until.isoformat(), "failures": len(failures),
+                            "sessionsRevoked": revoked}))
+    return Forbidden("ACCOUNT_LOCKED", f"{len(failures)} failed logins: account {row.user_name} is "
+                     f"locked until {row.locked_until.isoformat(timespec='minutes')}", {"userName": row.user_name})
 
 
 def _counting_failures(s: Any, row: UserAccount, now: dt.datetime, lockout: LockoutPolicy) -> list[dt.datetime]:

@@ -140,9 +140,11 @@ def create_in(uow: "UnitOfWork", app: "App", spec: NewUser) -> UserAccount:
     """Insert a validated user (and employee) inside the caller's unit of work."""
     s = uow.session
     now = uow.ctx.now()
-    if s.execute(select(UserAccount.uuid).where(UserAccount.user_name == spec.user_name,
-                                                UserAccount.tenant_id == spec.tenant_id)).first():
-        raise Conflict("DUPLICATE_USERNAME", f"user name {spec.user_name!r} already exists at {spec.tenant_id}",
+    # one name, one user in the whole state (DIGIT checks per tenant and type; we are stricter:
+    # `admin` at a city would shadow the state's admin at login)
+    if holders_of(s, spec.user_name, state_of(spec.tenant_id or "")):
+        raise Conflict("USER.USER_NAME_ALREADY_EXISTS",
+                       f"user name {spec.user_name!r} is already taken in state {state_of(spec.tenant_id or '')}",
                        {"userName": spec.user_name, "tenantId": spec.tenant_id})
     ring = app.keyring
     tenant = spec.tenant_id or ""
@@ -277,6 +279,18 @@ def _at(tenant_id: str) -> Any:
     if "." in tenant_id:
         return UserAccount.tenant_id.in_([tenant_id, state_of(tenant_id)])
     return (UserAccount.tenant_id == tenant_id) | UserAccount.tenant_id.like(tenant_id + ".%")
+
+
+def holders_of(s: "Session", who: str, state: str | None = None) -> list[UserAccount]:
+    """The user a uuid names, or every holder of a user name (in `state` when given). Names are
+    unique in a state since create_in checks it; a store written before may hold one twice."""
+    row = s.get(UserAccount, who)
+    if row is not None:
+        return [row]
+    q = select(UserAccount).where(UserAccount.user_name == who).order_by(UserAccount.tenant_id)
+    if state:
+        q = q.where(_at(state))
+    return list(s.execute(q).scalars())
 
 
 def find(s: "Session", who: str, tenant_id: str | None = None) -> UserAccount:

@@ -10,6 +10,7 @@ from digitctl.context import RequestContext
 from digitctl.errors import Conflict, DigitError, Forbidden, InvalidInput, Unauthenticated
 from digitctl.resources import bundled
 from digitctl.services import auth, idgen, mdms, otp, users
+from digitctl.domain.identity import hash_password
 from local_store.models import LoginAttempt, OutboxEvent, UserAccount
 
 PASSWORD = "Counter@123"
@@ -87,7 +88,47 @@ def test_duplicate_user_name_is_a_conflict(state_app):
     make(state_app, "clerk1", [("TL_CEMP", "pb.amritsar")])
     with pytest.raises(Conflict) as err:
         make(state_app, "clerk1", [("TL_CEMP", "pb.amritsar")])
-    assert err.value.code == "DUPLICATE_USERNAME"
+    assert err.value.code == "USER.USER_NAME_ALREADY_EXISTS"       # DIGIT's DuplicateUserNameErrorHandler
+
+
+def test_a_user_name_is_unique_across_the_state(state_app):
+    """issue 16.8: `admin` at pb.jalandhar shadowed the state's admin; DIGIT's own check is per
+    tenant and type, we are stricter: one name, one user, in the whole state."""
+    make(state_app, "admin", [("SUPERUSER", "pb")], tenant="pb")
+    before = count(state_app, UserAccount)
+    for tenant, type_ in (("pb.jalandhar", "EMPLOYEE"), ("pb.amritsar", "EMPLOYEE"), ("pb", "CITIZEN")):
+        with pytest.raises(Conflict) as err:
+            make(state_app, "admin", [("EMPLOYEE", tenant)] if type_ == "EMPLOYEE" else [], tenant=tenant,
+                 type_=type_, mobile="9876500011")
+        assert err.value.code == "USER.USER_NAME_ALREADY_EXISTS"
+    assert count(state_app, UserAccount) == before
+
+
+def test_login_does_not_depend_on_the_tenant_tried(state_app):
+    make(state_app, "clerk1", [("TL_CEMP", "pb.amritsar")])
+    for tenant in (None, "pb", "pb.amritsar", "pb.jalandhar"):
+        assert auth.login(state_app, state_app.base_context(), "clerk1", PASSWORD, tenant).user_name == "clerk1"
+
+
+def test_a_name_shadowed_in_an_old_store_still_lets_its_owner_in(state_app):
+    """A store written before names were unique may hold `admin` twice: the password decides
+    who logs in, whatever tenant is tried; a wrong one counts against both."""
+    import uuid
+
+    app = state_app
+    make(app, "admin", [("SUPERUSER", "pb")], tenant="pb")
+    shadow = str(uuid.uuid4())
+    with app.uow(app.base_context()) as uow:
+        now = app.clock.now()
+        uow.session.add(UserAccount(uuid=shadow, user_name="admin", tenant_id="pb.jalandhar", type="EMPLOYEE",
+                                    name_enc="x", active=True, password_hash=hash_password("Shadow@123"),
+                                    created_at=now, updated_at=now))
+        uow.commit()
+    for tenant in (None, "pb.jalandhar", "pb"):
+        ok = auth.login(app, app.base_context(), "admin", PASSWORD, tenant)
+        assert (ok.user_name, ok.tenant_id) == ("admin", "pb")
+    with pytest.raises(Unauthenticated):
+        auth.login(app, app.base_context(), "admin", "Wrong@1234")
 
 
 def test_find_by_mobile_uses_the_blind_index(state_app):
