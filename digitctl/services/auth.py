@@ -19,7 +19,7 @@ from digitctl.domain.events import Event
 from digitctl.domain.identity import LockoutPolicy, PasswordPolicy, hash_password, verify_password
 from digitctl.errors import Forbidden, InvalidInput, Unauthenticated
 from digitctl.domain.tenancy import state_of
-from digitctl.services.users import actor_of, find, holders_of, is_locked, revoke_sessions
+from digitctl.services.users import actor_of, check_manage, find, holders_of, is_locked, revoke_sessions
 from digitctl.settings import config_dir, write_private
 from local_store.models import LoginAttempt, SessionToken, UserAccount
 
@@ -174,6 +174,7 @@ def set_password(app: "App", ctx: "RequestContext", who: str, password: str, ten
         row = find(uow.session, who, tenant_id)
         if ctx.actor.uuid != row.uuid:
             authorize(app, ctx, "/user/users/_updatenovalidate", row.tenant_id)
+            check_manage(ctx, uow.session, row)
         row.password_hash = hash_password(password)
         row.password_changed_at = ctx.now()
         # whoever held a session under the old password (a stolen token too) logs in again

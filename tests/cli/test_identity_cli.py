@@ -85,9 +85,14 @@ def test_clerk_lifecycle_and_access_check(store):
     token = json.loads(run(store, "login", "--username", "clerk1", "--password-stdin", "-o", "json",
                            stdin="Clerk@12345\n").stdout)
     assert token["userName"] == "clerk1"
-    # now logged in as the clerk: DIGIT lets TL_CEMP create users, but not grant SUPERUSER
+    # now logged in as the clerk: DIGIT lets TL_CEMP create users (citizens), but not employees
+    # (HRMS's /egov-hrms/employees/_create) and not grant SUPERUSER
     refused = run(store, "user", "create", "--type", "EMPLOYEE", "--username", "x2y", "--name", "X",
-                  "--mobile", "9814099999", "--role", "SUPERUSER@pb", "--tenant", "pb.amritsar", "-o", "json")
+                  "--mobile", "9814099999", "--role", "EMPLOYEE@pb.amritsar", "--tenant", "pb.amritsar", "-o", "json")
+    assert refused.exit_code == 3
+    assert json.loads(refused.stdout)["Errors"][0]["code"] == "ACCESS_DENIED"
+    refused = run(store, "user", "create", "--type", "CITIZEN", "--username", "x2y", "--name", "X",
+                  "--mobile", "9814099999", "--role", "SUPERUSER@pb", "-o", "json")
     assert refused.exit_code == 3
     assert json.loads(refused.stdout)["Errors"][0]["code"] == "ROLE_ESCALATION"
     citizen = run(store, "user", "create", "--type", "CITIZEN", "--username", "cit9", "--name", "Simran",

@@ -131,6 +131,39 @@ def test_a_name_shadowed_in_an_old_store_still_lets_its_owner_in(state_app):
         auth.login(app, app.base_context(), "admin", "Wrong@1234")
 
 
+def test_grants_respect_the_role_tenant_and_the_user_type(state_app):
+    """issue 16.2: a grant only for roles held (or SUPERUSER) at a tenant covering the role's;
+    employees only with HRMS's /egov-hrms/employees/_create; SYSTEM users by a state SUPERUSER."""
+    app = state_app
+    make(app, "clerk1", [("TL_CEMP", "pb.amritsar"), ("CSR", "pb.amritsar")], mobile="9876500031")
+    make(app, "cityadmin", [("SUPERUSER", "pb.amritsar")], mobile="9876500032")
+    before = count(app, UserAccount)
+    clerk, city = ctx_as(app, "clerk1", "pb.amritsar"), ctx_as(app, "cityadmin", "pb.amritsar")
+
+    def new(ctx, type_, roles, tenant="pb.amritsar"):
+        return users.create_user(app, ctx, users.NewUser(user_name="mole", name="M", type=type_, tenant_id=tenant,
+                                                         mobile="9876500033", roles=roles))
+
+    refused = [
+        (clerk, "CITIZEN", [("TL_CEMP", "pb")], "pb.amritsar", "ROLE_ESCALATION"),
+        (clerk, "CITIZEN", [("CSR", "pb")], "pb.amritsar", "ROLE_ESCALATION"),
+        (clerk, "CITIZEN", [("TL_CEMP", "pb.jalandhar")], "pb.amritsar", "ROLE_ESCALATION"),
+        (clerk, "SYSTEM", [("CITIZEN", "pb")], "pb", "ROLE_ESCALATION"),
+        (clerk, "EMPLOYEE", [("TL_CEMP", "pb.amritsar")], "pb.amritsar", "ACCESS_DENIED"),
+        (city, "EMPLOYEE", [("SUPERUSER", "pb")], "pb.amritsar", "ROLE_ESCALATION"),
+        (city, "EMPLOYEE", [("TL_CEMP", "pb.jalandhar")], "pb.amritsar", "ROLE_ESCALATION"),
+        (city, "SYSTEM", [("EMPLOYEE", "pb.amritsar")], "pb.amritsar", "ROLE_ESCALATION"),
+    ]
+    for ctx, type_, roles, tenant, code in refused:
+        with pytest.raises(Forbidden) as err:
+            new(ctx, type_, roles, tenant)
+        assert err.value.code == code, (ctx.actor.user_name, type_, roles)
+    assert count(app, UserAccount) == before
+    assert users.covers("pb", "pb.amritsar") and not users.covers("pb.amritsar", "pb")
+    assert not users.covers("pb.amritsar", "pb.jalandhar") and not users.covers("pb", "pbx.city")
+    assert new(city, "EMPLOYEE", [("TL_CEMP", "pb.amritsar")])["userName"] == "mole"
+
+
 def test_find_by_mobile_uses_the_blind_index(state_app):
     make(state_app, "cit1", [], type_="CITIZEN", mobile="9876500001", password=None)
     make(state_app, "cit2", [], type_="CITIZEN", mobile="9876500002", password=None)
