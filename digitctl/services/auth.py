@@ -70,7 +70,8 @@ def login(app: "App", ctx: "RequestContext", user_name: str, password: str, tena
         if len(rows) == 1:
             row = rows[0]
             if is_locked(row, now):
-                until = "" if row.locked_by_admin else f" until {row.locked_until.isoformat(timespec='minutes')}"
+                until = "" if row.locked_by_admin or row.locked_until is None else \
+                    f" until {row.locked_until.isoformat(timespec='minutes')}"
                 raise Forbidden("ACCOUNT_LOCKED", f"account {row.user_name} is locked{until}",
                                 {"userName": row.user_name})
             if not row.active:

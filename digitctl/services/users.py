@@ -288,7 +288,7 @@ def revoke_sessions(s: "Session", user_uuid: str, now: dt.datetime) -> int:
     (UserService.removeTokensByUser). Returns how many were ended."""
     done = s.execute(update(SessionToken).where(SessionToken.user_uuid == user_uuid,
                                                 SessionToken.revoked_at.is_(None)).values(revoked_at=now))
-    return int(done.rowcount or 0)
+    return int(getattr(done, "rowcount", 0) or 0)
 
 
 def is_locked(row: UserAccount, now: dt.datetime | None) -> bool:
