@@ -2,12 +2,11 @@
 from settings and hands them to services. Nothing opens a database at import time."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from digitctl.clock import Clock, FixedClock, SystemClock, parse_instant
+from digitctl.clock import Clock, SystemClock
 from digitctl.context import SYSTEM_ACTOR, Actor, RequestContext
 
 if TYPE_CHECKING:
@@ -22,10 +21,11 @@ if TYPE_CHECKING:
     from local_store.uow import UnitOfWork
 
 
-def clock_from_env() -> Clock:
-    """`DIGITCTL_NOW` (ISO-8601) freezes the clock for demos and command-line tests."""
-    frozen = os.environ.get("DIGITCTL_NOW")
-    return FixedClock(parse_instant(frozen)) if frozen else SystemClock()
+# The clock `build()` gives an App when the caller names none. The shipped program never
+# changes it: every command runs on the system clock, and no environment variable or option
+# moves it (token expiry, lockout, payment and audit times). This is the one seam for tests:
+# tests/conftest.py replaces it inside the test process only (tests/clockhook.py).
+clock_factory: "Callable[[], Clock]" = SystemClock
 
 
 @dataclass
@@ -126,4 +126,4 @@ def build(store_url: str | None = None, clock: Clock | None = None) -> App:
     from local_store.engine import default_store_url, normalize_url
 
     url = normalize_url(store_url) if store_url else default_store_url()
-    return App(store_url=url, clock=clock or clock_from_env())
+    return App(store_url=url, clock=clock or clock_factory())

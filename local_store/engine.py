@@ -56,13 +56,45 @@ def _sqlite_hooks(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def private_dirs(folder: Path) -> None:
+    """Create `folder` and any missing parents, each 0700 whatever the umask (folders that
+    already exist are left as they are)."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for d in reversed(missing):
+        d.mkdir(mode=0o700, exist_ok=True)
+        if os.name == "posix":
+            os.chmod(d, 0o700)
+
+
+def _private_sqlite_file(database: str) -> None:
+    """The store holds password hashes and payments: its file is its owner's alone (0600).
+    SQLite creates -wal and -shm with the database file's mode, so they are 0600 too. A store
+    an older digitctl left readable by others is tightened when opened (if we own it)."""
+    path = Path(database)
+    private_dirs(path.parent)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    if os.name != "posix":
+        return
+    for f in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            st = f.stat()
+            if st.st_mode & 0o077 and st.st_uid == os.getuid():
+                os.chmod(f, 0o600)
+        except FileNotFoundError:
+            pass
+
+
 def make_engine(url: str) -> Engine:
     url = normalize_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        if database and database != ":memory:" and not database.startswith("file:"):
+            _private_sqlite_file(database)
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         _sqlite_hooks(engine)
         return engine

@@ -31,6 +31,22 @@ def private_config_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pat
     os.environ.update({k: v for k, v in saved.items() if v is not None})
 
 
+@pytest.fixture(scope="session", autouse=True)
+def test_clock_hook() -> Iterator[None]:
+    """The test process's clock hook (tests/clockhook.py): a command run through CliRunner with
+    DIGITCTL_NOW in its environment runs at that instant. The shipped program has no such switch
+    (digitctl.bootstrap.clock_factory is the system clock there)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("digitctl_test_clockhook", Path(__file__).with_name("clockhook.py"))
+    assert spec is not None and spec.loader is not None
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("digitctl.bootstrap.clock_factory", hook.env_clock)
+        yield
+
+
 @pytest.fixture(scope="session")
 def reference() -> Path:
     """../shared/digit-reference: DIGIT's own MDMS data, schemas, workflows and contracts."""

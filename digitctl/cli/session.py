@@ -19,7 +19,8 @@ def register(app: typer.Typer) -> None:
 
 def login(
     username: str = typer.Option(None, "--username"),
-    tenant: str = typer.Option(None, "--tenant", help="Needed when the user name exists at several tenants."),
+    tenant: str = typer.Option(None, "--tenant", help="Any tenant of your state; a user name is unique in its state, so "
+                          "the tenant never decides who logs in."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
     print_token: bool = typer.Option(False, "--print-token",
                                      help="Print only the session token (for DIGIT_TOKEN in scripts); save nothing."),
@@ -60,7 +61,11 @@ def login(
 
 
 def logout() -> None:
-    """End the saved session for this store."""
+    """End the session this command runs with: DIGIT_TOKEN's when it is set (the saved session,
+    another session, is left alone), else the saved one, whose file is then deleted. The token
+    is revoked in the store, so a copy of it stops working too."""
+    import os
+
     from digitctl.services import auth
     from digitctl.services.store import require_initialized
 
@@ -68,10 +73,12 @@ def logout() -> None:
     app = st.app
     require_initialized(app)
     store_id = app.store_meta("store_id") or ""
+    from_env = bool(os.environ.get(auth.TOKEN_ENV))
     token = auth.saved_token(store_id)
     if token:
         auth.logout(app, app.base_context(), token)
-    auth.forget_session(store_id)
+    if not from_env:
+        auth.forget_session(store_id)
     emit({"loggedOut": bool(token)}, human=lambda con: con.print("Logged out." if token else "No session."))
 
 
@@ -95,12 +102,13 @@ def whoami() -> None:
 def access_check(
     action: str = typer.Option(..., "--action", help="DIGIT action URL, e.g. /collection-services/payments/_create"),
     tenant: str = typer.Option(None, "--tenant"),
-    user: str = typer.Option(None, "--user", help="Check for another user (default: you)."),
+    user: str = typer.Option(None, "--user", help="Check for another user (default: you); needs the right to "
+                             "search users (/user/_search) at --tenant and at the user's tenant."),
 ) -> None:
     """Exit 0 when allowed, 3 when refused; says which role and action decided it."""
     from digitctl.cli.main import tenant_option_value
     from digitctl.errors import InvalidInput
-    from digitctl.services import access, users
+    from digitctl.services import access
     from digitctl.services.store import require_initialized
 
     st = state()
@@ -109,11 +117,8 @@ def access_check(
     tenant_id = tenant_option_value(tenant) or app.state_tenant
     if not tenant_id:
         raise InvalidInput("INVALID_TENANT_ID", "a tenant is needed (--tenant pb.amritsar)")
-    ctx = app.context(tenant_id)
-    actor = ctx.actor
-    if user:
-        actor = users.actor_by_name(app, user)
-    decision = access.check(app, ctx, actor, action, tenant_id)
+    # asking about another user needs /user/_search there, checked before the user is looked up
+    actor, decision = access.check(app, app.context(tenant_id), action, tenant_id, user or None)
 
     def human(con: Any) -> None:
         verdict = "[green]ALLOWED[/]" if decision.allowed else "[red]REFUSED[/]"

@@ -155,7 +155,8 @@ def _lock(who: str, tenant: str | None, locked: bool) -> None:
 
 @app.command("lock")
 def lock(who: str = typer.Argument(...), tenant: str = typer.Option(None, "--tenant")) -> None:
-    """Lock an account until an administrator unlocks it."""
+    """Lock an account until an administrator unlocks it; every session of the user ends (an
+    unlock does not bring them back)."""
     _lock(who, tenant, True)
 
 
@@ -180,7 +181,8 @@ def import_cmd(path: Path = typer.Argument(..., help="CSV, or DIGIT JSON ({\"Emp
 @app.command("passwd")
 def passwd(who: str = typer.Argument(...), tenant: str = typer.Option(None, "--tenant"),
            password_stdin: bool = typer.Option(False, "--password-stdin")) -> None:
-    """Set a user's password (DIGIT's policy applies)."""
+    """Set a user's password (DIGIT's policy applies). Every session of the user ends, yours
+    too when you change your own: log in again with the new password."""
     from digitctl.cli.main import tenant_option_value
     from digitctl.services import auth
     from digitctl.services.store import require_initialized

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from digitctl.context import ANONYMOUS_ACTOR, SYSTEM_ACTOR, Actor
 from digitctl.domain.events import Event
 from digitctl.domain.identity import LockoutPolicy, PasswordPolicy, hash_password, verify_password
 from digitctl.errors import Forbidden, InvalidInput, Unauthenticated
-from digitctl.services.users import actor_of, find, is_locked
+from digitctl.domain.tenancy import state_of
+from digitctl.services.users import actor_of, check_manage, find, holders_of, is_locked, revoke_sessions
 from digitctl.settings import config_dir, write_private
 from local_store.models import LoginAttempt, SessionToken, UserAccount
 
@@ -49,48 +50,85 @@ def _token_hash(token: str) -> str:
 def login(app: "App", ctx: "RequestContext", user_name: str, password: str, tenant_id: str | None = None,
           lockout: LockoutPolicy = LockoutPolicy()) -> LoginResult:
     """DIGIT's /user/oauth/token. A failure is recorded (and may lock the account) before the
-    refusal is raised, so the count survives the refusal."""
+    refusal is raised, so the count survives the refusal.
+
+    A user name is unique in its state (users.create_in), so the name alone finds the user:
+    `tenant_id` only says which state, and login does not depend on the tenant tried. A store
+    written before names were unique may hold a name twice: the password then decides (exactly
+    one holder must match), and a wrong one counts against every holder."""
     now = ctx.now()
     failure: Forbidden | None = None
     with app.uow(ctx) as uow:
         s = uow.session
-        try:
-            row = find(s, user_name, tenant_id)
-        except InvalidInput:
+        rows = holders_of(s, user_name, state_of(tenant_id) if tenant_id else None)
+        if len(rows) > 1:
+            matching = [r for r in rows if verify_password(password, r.password_hash)]
+            rows = matching if len(matching) == 1 else rows
+        if not rows:
             # the same answer for an unknown user and a wrong password
-            raise Unauthenticated("INVALID_CREDENTIALS", "user name or password is wrong") from None
-        if is_locked(row, now):
-            until = "" if row.locked_by_admin else f" until {row.locked_until.isoformat(timespec='minutes')}"
-            raise Forbidden("ACCOUNT_LOCKED", f"account {row.user_name} is locked{until}",
-                            {"userName": row.user_name})
-        if not row.active:
-            raise Forbidden("USER_INACTIVE", f"account {row.user_name} is not active", {"userName": row.user_name})
-        ok = verify_password(password, row.password_hash)
-        s.add(LoginAttempt(user_uuid=row.uuid, at=now, success=ok))
-        if ok:
-            token = secrets.token_urlsafe(32)
-            expires = now + SESSION_TTL
-            s.add(SessionToken(token_hash=_token_hash(token), user_uuid=row.uuid, tenant_id=row.tenant_id,
-                               created_at=now, expires_at=expires))
-            roles = [(r.code, r.tenant_id) for r in actor_of(s, row).roles]
-            uow.record(Event("user.login", row.tenant_id, "User", row.uuid, LOGIN_ACTION,
-                             {"userName": row.user_name, "tenantId": row.tenant_id, "success": True},
-                             after={"login": "success"}))
-            uow.commit()
-            return LoginResult(token, row.user_name, row.tenant_id, expires, roles)
-        failures = [a for a in s.execute(select(LoginAttempt.at).where(
-            LoginAttempt.user_uuid == row.uuid, LoginAttempt.success.is_(False),
-            LoginAttempt.at >= now - lockout.window)).scalars()]
-        if lockout.should_lock(failures, now):
-            row.locked_until = now + lockout.lock_for
-            uow.record(Event("user.locked", row.tenant_id, "User", row.uuid, LOGIN_ACTION,
-                             {"user": {"uuid": row.uuid, "userName": row.user_name, "accountLocked": True}},
-                             after={"lockedUntil": row.locked_until.isoformat(), "failures": len(failures)}))
-            failure = Forbidden("ACCOUNT_LOCKED", f"{len(failures)} failed logins: account {row.user_name} is "
-                                f"locked until {row.locked_until.isoformat(timespec='minutes')}",
+            raise Unauthenticated("INVALID_CREDENTIALS", "user name or password is wrong")
+        if len(rows) == 1:
+            row = rows[0]
+            if is_locked(row, now):
+                until = "" if row.locked_by_admin or row.locked_until is None else \
+                    f" until {row.locked_until.isoformat(timespec='minutes')}"
+                raise Forbidden("ACCOUNT_LOCKED", f"account {row.user_name} is locked{until}",
                                 {"userName": row.user_name})
+            if not row.active:
+                raise Forbidden("USER_INACTIVE", f"account {row.user_name} is not active", {"userName": row.user_name})
+            if verify_password(password, row.password_hash):
+                s.add(LoginAttempt(user_uuid=row.uuid, at=now, success=True))
+                token = secrets.token_urlsafe(32)
+                expires = now + SESSION_TTL
+                s.add(SessionToken(token_hash=_token_hash(token), user_uuid=row.uuid, tenant_id=row.tenant_id,
+                                   created_at=now, expires_at=expires))
+                roles = [(r.code, r.tenant_id) for r in actor_of(s, row).roles]
+                uow.record(Event("user.login", row.tenant_id, "User", row.uuid, LOGIN_ACTION,
+                                 {"userName": row.user_name, "tenantId": row.tenant_id, "success": True},
+                                 after={"login": "success"}))
+                uow.commit()
+                return LoginResult(token, row.user_name, row.tenant_id, expires, roles)
+        for row in rows:
+            if not is_locked(row, now):
+                failure = _failed(uow, row, now, lockout) or failure
         uow.commit()
-    raise failure or Unauthenticated("INVALID_CREDENTIALS", "user name or password is wrong")
+    if failure is not None and len(rows) == 1:
+        raise failure
+    raise Unauthenticated("INVALID_CREDENTIALS", "user name or password is wrong")
+
+
+def _failed(uow: Any, row: UserAccount, now: dt.datetime, lockout: LockoutPolicy) -> Forbidden | None:
+    """Record a failed login of `row`; lock the account (ending its sessions, as DIGIT's
+    handleFailedLogin does) when it is one too many. Returns the refusal a lock gives."""
+    s = uow.session
+    s.add(LoginAttempt(user_uuid=row.uuid, at=now, success=False))
+    failures = _counting_failures(s, row, now, lockout)
+    if not lockout.should_lock(failures, now):
+        return None
+    row.locked_until = now + lockout.lock_for
+    revoked = revoke_sessions(s, row.uuid, now)
+    uow.record(Event("user.locked", row.tenant_id, "User", row.uuid, LOGIN_ACTION,
+                     {"user": {"uuid": row.uuid, "userName": row.user_name, "accountLocked": True}},
+                     after={"lockedUntil": row.locked_until.isoformat(), "failures": len(failures),
+                            "sessionsRevoked": revoked}))
+    return Forbidden("ACCOUNT_LOCKED", f"{len(failures)} failed logins: account {row.user_name} is "
+                     f"locked until {row.locked_until.isoformat(timespec='minutes')}", {"userName": row.user_name})
+
+
+def _counting_failures(s: Any, row: UserAccount, now: dt.datetime, lockout: LockoutPolicy) -> list[dt.datetime]:
+    """The failed logins that count towards a lock: within the window, after the user's latest
+    successful login and after the end of the last lock (an unlock, or a lock run out). DIGIT
+    resets the failures on both (CustomAuthenticationProvider, UserService.resetFailedLoginAttempts);
+    the rows stay, they just stop counting."""
+    q = select(LoginAttempt.at).where(LoginAttempt.user_uuid == row.uuid, LoginAttempt.success.is_(False),
+                                      LoginAttempt.at >= now - lockout.window)
+    last_ok = s.execute(select(func.max(LoginAttempt.id)).where(
+        LoginAttempt.user_uuid == row.uuid, LoginAttempt.success.is_(True))).scalar()
+    if last_ok is not None:
+        q = q.where(LoginAttempt.id > last_ok)
+    if row.locked_until is not None:      # not locked now (checked before): the lock has ended
+        q = q.where(LoginAttempt.at > row.locked_until)
+    return list(s.execute(q).scalars())
 
 
 def approver(app: "App", ctx: "RequestContext", user_name: str, password: str,
@@ -137,10 +175,14 @@ def set_password(app: "App", ctx: "RequestContext", who: str, password: str, ten
         row = find(uow.session, who, tenant_id)
         if ctx.actor.uuid != row.uuid:
             authorize(app, ctx, "/user/users/_updatenovalidate", row.tenant_id)
+            check_manage(ctx, uow.session, row)
         row.password_hash = hash_password(password)
         row.password_changed_at = ctx.now()
+        # whoever held a session under the old password (a stolen token too) logs in again
+        revoked = revoke_sessions(uow.session, row.uuid, ctx.now())
         uow.record(Event("user.password.changed", row.tenant_id, "User", row.uuid, PASSWORD_ACTION,
-                         {"user": {"uuid": row.uuid, "userName": row.user_name}}, after={"password": "changed"}))
+                         {"user": {"uuid": row.uuid, "userName": row.user_name}},
+                         after={"password": "changed", "sessionsRevoked": revoked}))
         uow.commit()
 
 
@@ -158,15 +200,18 @@ def save_session(store_id: str, result: LoginResult) -> Path:
 
 
 def saved_token(store_id: str) -> str | None:
-    env = os.environ.get(TOKEN_ENV)
-    if env:
-        return env
+    """The token this command runs with: DIGIT_TOKEN, else the saved session's."""
+    return os.environ.get(TOKEN_ENV) or file_token(store_id)
+
+
+def file_token(store_id: str) -> str | None:
+    """The saved session's token (None when there is no readable session file)."""
     path = session_file(store_id)
     if not path.is_file():
         return None
     try:
         return str(json.loads(path.read_text())["token"])
-    except (ValueError, KeyError):
+    except (ValueError, KeyError, TypeError):
         return None
 
 

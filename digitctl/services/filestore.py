@@ -325,7 +325,9 @@ def blob_path(root: Path, sha: str, scope: str) -> Path:
 
 
 def _atomic_write(path: Path, blob: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    from local_store.engine import private_dirs
+
+    private_dirs(path.parent)             # the root and its fan-out folders: 0700, whatever the umask
     fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)   # 0600
     try:
         with os.fdopen(fd, "wb") as fh:

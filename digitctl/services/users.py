@@ -11,17 +11,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from digitctl.context import Actor, Role
 from digitctl.domain.events import Event
 from digitctl.domain.identity import (USER_TYPES, USERNAME_RE, PasswordPolicy, hash_password,
                                       normalize_mobile, valid_mobile)
 from digitctl.domain.tenancy import state_of
-from digitctl.errors import Conflict, InvalidInput, NotFound
+from digitctl.errors import Conflict, Forbidden, InvalidInput, NotFound
 from digitctl.services.access import authorize
-from local_store.models import (Employee, EmployeeAssignment, EmployeeJurisdiction, UserAccount,
-                                UserRole)
+from local_store.models import (Employee, EmployeeAssignment, EmployeeJurisdiction, SessionToken,
+                                UserAccount, UserRole)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -140,9 +140,11 @@ def create_in(uow: "UnitOfWork", app: "App", spec: NewUser) -> UserAccount:
     """Insert a validated user (and employee) inside the caller's unit of work."""
     s = uow.session
     now = uow.ctx.now()
-    if s.execute(select(UserAccount.uuid).where(UserAccount.user_name == spec.user_name,
-                                                UserAccount.tenant_id == spec.tenant_id)).first():
-        raise Conflict("DUPLICATE_USERNAME", f"user name {spec.user_name!r} already exists at {spec.tenant_id}",
+    # one name, one user in the whole state (DIGIT checks per tenant and type; we are stricter:
+    # `admin` at a city would shadow the state's admin at login)
+    if holders_of(s, spec.user_name, state_of(spec.tenant_id or "")):
+        raise Conflict("USER.USER_NAME_ALREADY_EXISTS",
+                       f"user name {spec.user_name!r} is already taken in state {state_of(spec.tenant_id or '')}",
                        {"userName": spec.user_name, "tenantId": spec.tenant_id})
     ring = app.keyring
     tenant = spec.tenant_id or ""
@@ -176,29 +178,66 @@ def create_in(uow: "UnitOfWork", app: "App", spec: NewUser) -> UserAccount:
     return row
 
 
-def check_grant(ctx: "RequestContext", roles: list[tuple[str, str]]) -> None:
-    """No escalation: besides CITIZEN, only roles the actor holds may be granted, unless the
-    actor is a SUPERUSER (DIGIT grants /user/users/_createnovalidate to counter roles too)."""
-    held = {r.code for r in ctx.actor.roles}
-    if "SUPERUSER" in held or ctx.actor.type == "SYSTEM" and not ctx.actor.roles:
-        return
-    extra = sorted({code for code, _ in roles if code != "CITIZEN" and code not in held})
-    if extra:
-        from digitctl.errors import Forbidden
+def covers(granter_tenant: str, tenant: str) -> bool:
+    """A role held at `granter_tenant` reaches `tenant`: the same tenant, or the state of a city
+    ('*' is the local SYSTEM administrator's). A city never covers the state or another city."""
+    return granter_tenant in ("*", tenant) or ("." not in granter_tenant and tenant.startswith(granter_tenant + "."))
 
-        raise Forbidden("ROLE_ESCALATION", f"{ctx.actor.user_name} cannot grant roles they do not hold: "
+
+def _is_system_administrator(ctx: "RequestContext") -> bool:
+    from digitctl.context import SYSTEM_ACTOR
+
+    return ctx.actor.uuid == SYSTEM_ACTOR.uuid and ctx.actor.type == "SYSTEM"
+
+
+def check_grant(ctx: "RequestContext", roles: list[tuple[str, str]]) -> None:
+    """No escalation. Besides CITIZEN, a role may be granted (or taken away) only by someone who
+    holds that role, or SUPERUSER, at the role's tenant or at a tenant covering it: a state role
+    covers its cities, a city role neither the state nor another city. (DIGIT grants
+    /user/users/_createnovalidate to counter roles and checks no more; we are stricter.)"""
+    if _is_system_administrator(ctx):
+        return
+    held = [(r.code, r.tenant_id) for r in ctx.actor.roles]
+    extra = sorted({f"{code}@{t}" for code, t in roles if code != "CITIZEN" and not any(
+        hc in (code, "SUPERUSER") and covers(ht, t) for hc, ht in held)})
+    if extra:
+        raise Forbidden("ROLE_ESCALATION", f"{ctx.actor.user_name} cannot grant roles they do not hold there: "
                         f"{', '.join(extra)}", {"roles": extra})
 
 
+def check_manage(ctx: "RequestContext", s: "Session", row: UserAccount) -> None:
+    """Changing someone's password, lock or roles is as good as holding their roles: it needs the
+    right to grant every role they hold (check_grant), so a city administrator cannot take over
+    a state administrator at their city."""
+    if ctx.actor.uuid != row.uuid:
+        check_grant(ctx, roles_of(s, row.uuid))
+
+
+def authorize_create(app: "App", ctx: "RequestContext", spec: NewUser, request_tenant: str | None) -> None:
+    """Who may create this user: an employee needs DIGIT's HRMS action /egov-hrms/employees/_create
+    at the employee's tenant (in pb's role-actions only SUPERUSER has it), with or without an
+    HRMS record; a citizen the counter's /user/users/_createnovalidate; a SYSTEM user only a
+    SUPERUSER of the state. Then every role granted must pass check_grant."""
+    tenant = spec.tenant_id or request_tenant
+    if spec.type == "SYSTEM" and not _is_system_administrator(ctx):
+        state = state_of(tenant or "")
+        if not any(r.code == "SUPERUSER" and r.tenant_id in (state, "*") for r in ctx.actor.roles):
+            raise Forbidden("ROLE_ESCALATION", f"only a SUPERUSER of {state} creates SYSTEM users",
+                            {"type": "SYSTEM", "roles": [f"SUPERUSER@{state}"]})
+    if spec.type == "EMPLOYEE":
+        authorize(app, ctx, CREATE_EMPLOYEE_ACTION, tenant)
+    else:
+        authorize(app, ctx, CREATE_ACTION, request_tenant or tenant)
+    check_grant(ctx, spec.roles)
+
+
 def create_user(app: "App", ctx: "RequestContext", spec: NewUser) -> dict[str, Any]:
-    """The request's tenant (the counter's city) is what is authorized, even for a citizen,
-    who is then kept at the state tenant."""
+    """The request's tenant (the counter's city) is what is authorized for a citizen, who is
+    then kept at the state tenant; an employee is authorized at the employee's tenant."""
     with app.uow(ctx) as uow:
         request_tenant = spec.tenant_id or ctx.tenant_id
         spec = validate(app, spec, uow.meta("state_tenant"))
-        authorize(app, ctx, CREATE_EMPLOYEE_ACTION if spec.employee else CREATE_ACTION,
-                  request_tenant or spec.tenant_id)
-        check_grant(ctx, spec.roles)
+        authorize_create(app, ctx, spec, request_tenant)
         row = create_in(uow, app, spec)
         out = present(app, uow, row)
         uow.commit()
@@ -243,6 +282,15 @@ def user_json(s: "Session", row: UserAccount, app: "App", *, decrypt: bool) -> d
     return doc
 
 
+def revoke_sessions(s: "Session", user_uuid: str, now: dt.datetime) -> int:
+    """End every live session of a user (a password reset, a lock): a stolen token dies with
+    them, and an unlock does not bring them back. DIGIT removes the user's tokens on a lock
+    (UserService.removeTokensByUser). Returns how many were ended."""
+    done = s.execute(update(SessionToken).where(SessionToken.user_uuid == user_uuid,
+                                                SessionToken.revoked_at.is_(None)).values(revoked_at=now))
+    return int(getattr(done, "rowcount", 0) or 0)
+
+
 def is_locked(row: UserAccount, now: dt.datetime | None) -> bool:
     if row.locked_by_admin:
         return True
@@ -268,6 +316,18 @@ def _at(tenant_id: str) -> Any:
     if "." in tenant_id:
         return UserAccount.tenant_id.in_([tenant_id, state_of(tenant_id)])
     return (UserAccount.tenant_id == tenant_id) | UserAccount.tenant_id.like(tenant_id + ".%")
+
+
+def holders_of(s: "Session", who: str, state: str | None = None) -> list[UserAccount]:
+    """The user a uuid names, or every holder of a user name (in `state` when given). Names are
+    unique in a state since create_in checks it; a store written before may hold one twice."""
+    row = s.get(UserAccount, who)
+    if row is not None:
+        return [row]
+    q = select(UserAccount).where(UserAccount.user_name == who).order_by(UserAccount.tenant_id)
+    if state:
+        q = q.where(_at(state))
+    return list(s.execute(q).scalars())
 
 
 def find(s: "Session", who: str, tenant_id: str | None = None) -> UserAccount:
@@ -324,15 +384,21 @@ def set_locked(app: "App", ctx: "RequestContext", who: str, locked: bool, tenant
     with app.uow(ctx) as uow:
         row = find(uow.session, who, tenant_id)
         authorize(app, ctx, UPDATE_ACTION, row.tenant_id)
+        check_manage(ctx, uow.session, row)
         before = {"locked": is_locked(row, ctx.now())}
         row.locked_by_admin = locked
-        if not locked:
-            row.locked_until = None
+        if not locked and before["locked"]:
+            # the lock ends now: failed logins before this instant no longer count towards the
+            # next lock (DIGIT's unlock resets them, UserService.updateWithoutOtpValidation)
+            row.locked_until = ctx.now()
         row.updated_at = ctx.now()
+        after: dict[str, Any] = {"locked": locked}
+        if locked:
+            after["sessionsRevoked"] = revoke_sessions(uow.session, row.uuid, ctx.now())
         uow.record(Event("user.locked" if locked else "user.unlocked", row.tenant_id, "User", row.uuid,
                          UPDATE_ACTION, {"user": {"uuid": row.uuid, "userName": row.user_name,
                                                   "accountLocked": locked}},
-                         before=before, after={"locked": locked}))
+                         before=before, after=after))
         out = present(app, uow, row)
         uow.commit()
     return out
@@ -346,6 +412,7 @@ def update_user(app: "App", ctx: "RequestContext", who: str, *, tenant_id: str |
         s = uow.session
         row = find(s, who, tenant_id)
         authorize(app, ctx, UPDATE_ACTION, row.tenant_id)
+        check_manage(ctx, s, row)
         before = user_json(s, row, app, decrypt=False)
         ring = app.keyring
         state = state_of(row.tenant_id)
@@ -362,6 +429,8 @@ def update_user(app: "App", ctx: "RequestContext", who: str, *, tenant_id: str |
             if "@" not in email:
                 raise InvalidInput("INVALID_EMAIL", "an e-mail address needs an @")
             row.email_enc = ring.encrypt(s, row.tenant_id, email)
+        if remove_roles:
+            check_grant(ctx, remove_roles)         # taking a role away needs the right to grant it
         if add_roles:
             check_grant(ctx, add_roles)
             known = _known_roles(app, state)
@@ -392,6 +461,19 @@ def actor_by_name(app: "App", who: str) -> Actor:
     """The Actor (uuid, roles) behind a user name or uuid; the caller authorizes the lookup."""
     with app.uow(app.base_context(), readonly=True) as uow:
         return actor_of(uow.session, find(uow.session, who))
+
+
+def searchable_actor(app: "App", ctx: "RequestContext", who: str) -> Actor:
+    """The Actor behind `who` for a caller who may search users (checked by the caller BEFORE
+    this lookup). A user at a tenant where the caller may not search users is USER_NOT_FOUND,
+    word for word as one that does not exist: the answer says nothing about them."""
+    with app.uow(app.base_context(), readonly=True) as uow:
+        row = find(uow.session, who)
+        try:
+            authorize(app, ctx, SEARCH_ACTION, row.tenant_id)
+        except Forbidden:
+            raise NotFound("USER_NOT_FOUND", f"no user {who!r}", {"userName": who}) from None
+        return actor_of(uow.session, row)
 
 
 def uuids_of(app: "App", names: list[str]) -> list[str]:
@@ -465,9 +547,9 @@ def import_users(app: "App", ctx: "RequestContext", path: Path) -> list[dict[str
         created = []
         for n, spec in enumerate(specs, start=1):
             try:
+                request_tenant = spec.tenant_id
                 spec = validate(app, spec, uow.meta("state_tenant"))
-                authorize(app, ctx, CREATE_EMPLOYEE_ACTION if spec.employee else CREATE_ACTION, spec.tenant_id)
-                check_grant(ctx, spec.roles)
+                authorize_create(app, ctx, spec, request_tenant)
                 created.append(create_in(uow, app, spec))
             except InvalidInput as err:
                 raise type(err)(err.code, f"record {n} ({spec.user_name or '?'}): {err.message}; nothing imported",

@@ -85,9 +85,14 @@ def test_clerk_lifecycle_and_access_check(store):
     token = json.loads(run(store, "login", "--username", "clerk1", "--password-stdin", "-o", "json",
                            stdin="Clerk@12345\n").stdout)
     assert token["userName"] == "clerk1"
-    # now logged in as the clerk: DIGIT lets TL_CEMP create users, but not grant SUPERUSER
+    # now logged in as the clerk: DIGIT lets TL_CEMP create users (citizens), but not employees
+    # (HRMS's /egov-hrms/employees/_create) and not grant SUPERUSER
     refused = run(store, "user", "create", "--type", "EMPLOYEE", "--username", "x2y", "--name", "X",
-                  "--mobile", "9814099999", "--role", "SUPERUSER@pb", "--tenant", "pb.amritsar", "-o", "json")
+                  "--mobile", "9814099999", "--role", "EMPLOYEE@pb.amritsar", "--tenant", "pb.amritsar", "-o", "json")
+    assert refused.exit_code == 3
+    assert json.loads(refused.stdout)["Errors"][0]["code"] == "ACCESS_DENIED"
+    refused = run(store, "user", "create", "--type", "CITIZEN", "--username", "x2y", "--name", "X",
+                  "--mobile", "9814099999", "--role", "SUPERUSER@pb", "-o", "json")
     assert refused.exit_code == 3
     assert json.loads(refused.stdout)["Errors"][0]["code"] == "ROLE_ESCALATION"
     citizen = run(store, "user", "create", "--type", "CITIZEN", "--username", "cit9", "--name", "Simran",
@@ -107,6 +112,22 @@ def test_lock_unlock_and_masked_listing(store):
     assert json.loads(run(store, "user", "show", "cit1", "-o", "json").stdout)["user"][0]["accountLocked"]
     assert run(store, "user", "unlock", "cit1").exit_code == 0
     assert not json.loads(run(store, "user", "show", "cit1", "-o", "json").stdout)["user"][0]["accountLocked"]
+
+
+def test_one_typo_after_an_unlock_does_not_lock_again(store):
+    """issue 9.2: `user unlock` resets the failed logins, as DIGIT's unlock does."""
+    run(store, "user", "create", "--type", "EMPLOYEE", "--username", "clerk1", "--name", "Harpreet Singh",
+        "--mobile", "9814012345", "--role", "TL_CEMP@pb.amritsar", "--tenant", "pb.amritsar",
+        "--password-stdin", stdin="Clerk@12345\n")
+    codes = [json.loads(run(store, "login", "--username", "clerk1", "--password-stdin", "--print-token", "-o", "json",
+                            stdin="Wrong@12345\n").stdout)["Errors"][0]["code"] for _ in range(5)]
+    assert codes == ["INVALID_CREDENTIALS"] * 4 + ["ACCOUNT_LOCKED"]
+    assert run(store, "user", "unlock", "clerk1").exit_code == 0
+    typo = run(store, "login", "--username", "clerk1", "--password-stdin", "--print-token", "-o", "json",
+               stdin="Wrong@12345\n")
+    assert typo.exit_code == 3 and json.loads(typo.stdout)["Errors"][0]["code"] == "INVALID_CREDENTIALS"
+    ok = run(store, "login", "--username", "clerk1", "--password-stdin", "--print-token", stdin="Clerk@12345\n")
+    assert ok.exit_code == 0, ok.output
 
 
 def test_otp_send_refuses_bad_numbers(store):

@@ -10,6 +10,7 @@ from digitctl.context import RequestContext
 from digitctl.errors import Conflict, DigitError, Forbidden, InvalidInput, Unauthenticated
 from digitctl.resources import bundled
 from digitctl.services import auth, idgen, mdms, otp, users
+from digitctl.domain.identity import hash_password
 from local_store.models import LoginAttempt, OutboxEvent, UserAccount
 
 PASSWORD = "Counter@123"
@@ -87,7 +88,80 @@ def test_duplicate_user_name_is_a_conflict(state_app):
     make(state_app, "clerk1", [("TL_CEMP", "pb.amritsar")])
     with pytest.raises(Conflict) as err:
         make(state_app, "clerk1", [("TL_CEMP", "pb.amritsar")])
-    assert err.value.code == "DUPLICATE_USERNAME"
+    assert err.value.code == "USER.USER_NAME_ALREADY_EXISTS"       # DIGIT's DuplicateUserNameErrorHandler
+
+
+def test_a_user_name_is_unique_across_the_state(state_app):
+    """issue 16.8: `admin` at pb.jalandhar shadowed the state's admin; DIGIT's own check is per
+    tenant and type, we are stricter: one name, one user, in the whole state."""
+    make(state_app, "admin", [("SUPERUSER", "pb")], tenant="pb")
+    before = count(state_app, UserAccount)
+    for tenant, type_ in (("pb.jalandhar", "EMPLOYEE"), ("pb.amritsar", "EMPLOYEE"), ("pb", "CITIZEN")):
+        with pytest.raises(Conflict) as err:
+            make(state_app, "admin", [("EMPLOYEE", tenant)] if type_ == "EMPLOYEE" else [], tenant=tenant,
+                 type_=type_, mobile="9876500011")
+        assert err.value.code == "USER.USER_NAME_ALREADY_EXISTS"
+    assert count(state_app, UserAccount) == before
+
+
+def test_login_does_not_depend_on_the_tenant_tried(state_app):
+    make(state_app, "clerk1", [("TL_CEMP", "pb.amritsar")])
+    for tenant in (None, "pb", "pb.amritsar", "pb.jalandhar"):
+        assert auth.login(state_app, state_app.base_context(), "clerk1", PASSWORD, tenant).user_name == "clerk1"
+
+
+def test_a_name_shadowed_in_an_old_store_still_lets_its_owner_in(state_app):
+    """A store written before names were unique may hold `admin` twice: the password decides
+    who logs in, whatever tenant is tried; a wrong one counts against both."""
+    import uuid
+
+    app = state_app
+    make(app, "admin", [("SUPERUSER", "pb")], tenant="pb")
+    shadow = str(uuid.uuid4())
+    with app.uow(app.base_context()) as uow:
+        now = app.clock.now()
+        uow.session.add(UserAccount(uuid=shadow, user_name="admin", tenant_id="pb.jalandhar", type="EMPLOYEE",
+                                    name_enc="x", active=True, password_hash=hash_password("Shadow@123"),
+                                    created_at=now, updated_at=now))
+        uow.commit()
+    for tenant in (None, "pb.jalandhar", "pb"):
+        ok = auth.login(app, app.base_context(), "admin", PASSWORD, tenant)
+        assert (ok.user_name, ok.tenant_id) == ("admin", "pb")
+    with pytest.raises(Unauthenticated):
+        auth.login(app, app.base_context(), "admin", "Wrong@1234")
+
+
+def test_grants_respect_the_role_tenant_and_the_user_type(state_app):
+    """issue 16.2: a grant only for roles held (or SUPERUSER) at a tenant covering the role's;
+    employees only with HRMS's /egov-hrms/employees/_create; SYSTEM users by a state SUPERUSER."""
+    app = state_app
+    make(app, "clerk1", [("TL_CEMP", "pb.amritsar"), ("CSR", "pb.amritsar")], mobile="9876500031")
+    make(app, "cityadmin", [("SUPERUSER", "pb.amritsar")], mobile="9876500032")
+    before = count(app, UserAccount)
+    clerk, city = ctx_as(app, "clerk1", "pb.amritsar"), ctx_as(app, "cityadmin", "pb.amritsar")
+
+    def new(ctx, type_, roles, tenant="pb.amritsar"):
+        return users.create_user(app, ctx, users.NewUser(user_name="mole", name="M", type=type_, tenant_id=tenant,
+                                                         mobile="9876500033", roles=roles))
+
+    refused = [
+        (clerk, "CITIZEN", [("TL_CEMP", "pb")], "pb.amritsar", "ROLE_ESCALATION"),
+        (clerk, "CITIZEN", [("CSR", "pb")], "pb.amritsar", "ROLE_ESCALATION"),
+        (clerk, "CITIZEN", [("TL_CEMP", "pb.jalandhar")], "pb.amritsar", "ROLE_ESCALATION"),
+        (clerk, "SYSTEM", [("CITIZEN", "pb")], "pb", "ROLE_ESCALATION"),
+        (clerk, "EMPLOYEE", [("TL_CEMP", "pb.amritsar")], "pb.amritsar", "ACCESS_DENIED"),
+        (city, "EMPLOYEE", [("SUPERUSER", "pb")], "pb.amritsar", "ROLE_ESCALATION"),
+        (city, "EMPLOYEE", [("TL_CEMP", "pb.jalandhar")], "pb.amritsar", "ROLE_ESCALATION"),
+        (city, "SYSTEM", [("EMPLOYEE", "pb.amritsar")], "pb.amritsar", "ROLE_ESCALATION"),
+    ]
+    for ctx, type_, roles, tenant, code in refused:
+        with pytest.raises(Forbidden) as err:
+            new(ctx, type_, roles, tenant)
+        assert err.value.code == code, (ctx.actor.user_name, type_, roles)
+    assert count(app, UserAccount) == before
+    assert users.covers("pb", "pb.amritsar") and not users.covers("pb.amritsar", "pb")
+    assert not users.covers("pb.amritsar", "pb.jalandhar") and not users.covers("pb", "pbx.city")
+    assert new(city, "EMPLOYEE", [("TL_CEMP", "pb.amritsar")])["userName"] == "mole"
 
 
 def test_find_by_mobile_uses_the_blind_index(state_app):
@@ -146,6 +220,44 @@ def test_failures_older_than_thirty_minutes_do_not_count(state_app, frozen_clock
     assert count(app, LoginAttempt) == 6
 
 
+def _fail(app, user_name: str, times: int, code: str = "INVALID_CREDENTIALS") -> None:
+    for _ in range(times):
+        with pytest.raises(DigitError) as err:
+            auth.login(app, app.base_context(), user_name, "Wrong@1234")
+        assert err.value.code == code
+
+
+def test_a_successful_login_resets_the_failed_attempts(state_app, frozen_clock):
+    """DIGIT's CustomAuthenticationProvider: a good password resets the failures (issue 9.2):
+    4 bad + 1 good + 1 bad used to lock the account."""
+    app = state_app
+    make(app, "clerk1", [("TL_CEMP", "pb.amritsar")])
+    _fail(app, "clerk1", 4)
+    frozen_clock.advance(minutes=1)
+    assert auth.login(app, app.base_context(), "clerk1", PASSWORD).user_name == "clerk1"
+    frozen_clock.advance(minutes=1)
+    _fail(app, "clerk1", 4)                              # four fresh failures: not locked yet
+    assert auth.login(app, app.base_context(), "clerk1", PASSWORD)
+    frozen_clock.advance(minutes=1)
+    _fail(app, "clerk1", 4)
+    _fail(app, "clerk1", 1, "ACCOUNT_LOCKED")            # the fifth since the last good login locks
+    assert count(app, LoginAttempt) == 15                # the failures are kept, they just stop counting
+
+
+def test_an_unlock_resets_the_failed_attempts(state_app, frozen_clock):
+    """DIGIT's UserService.updateWithoutOtpValidation: unlocking resets the failures, so one typo
+    after an administrator's unlock does not lock the account again (issue 9.2)."""
+    app = state_app
+    make(app, "clerk1", [("TL_CEMP", "pb.amritsar")])
+    _fail(app, "clerk1", 4)
+    _fail(app, "clerk1", 1, "ACCOUNT_LOCKED")
+    frozen_clock.advance(minutes=5)
+    users.set_locked(app, app.context(), "clerk1", False)
+    frozen_clock.advance(minutes=1)
+    _fail(app, "clerk1", 4)                               # a typo (four) after the unlock
+    assert auth.login(app, app.base_context(), "clerk1", PASSWORD).user_name == "clerk1"
+
+
 def test_unknown_user_and_wrong_password_look_the_same(state_app):
     make(state_app, "clerk1", [("TL_CEMP", "pb.amritsar")])
     with pytest.raises(Unauthenticated) as a:
@@ -164,11 +276,27 @@ def test_sessions_expire_and_locked_accounts_lose_them(state_app, frozen_clock):
     with pytest.raises(Unauthenticated):
         auth.actor_for_token(app, app.base_context(), token)
     users.set_locked(app, app.context(), "clerk1", False)
+    with pytest.raises(Unauthenticated) as err:       # the lock ended the session for good (16.9)
+        auth.actor_for_token(app, app.base_context(), token)
+    assert err.value.code == "INVALID_TOKEN"
+    token = auth.login(app, app.base_context(), "clerk1", PASSWORD).token
     assert auth.actor_for_token(app, app.base_context(), token).user_name == "clerk1"
     frozen_clock.advance(hours=12, minutes=1)
     with pytest.raises(Unauthenticated) as err:
         auth.actor_for_token(app, app.base_context(), token)
     assert err.value.code == "SESSION_EXPIRED"
+
+
+def test_a_password_reset_ends_every_session_of_the_user(state_app):
+    app = state_app
+    make(app, "clerk1", [("TL_CEMP", "pb.amritsar")])
+    tokens = [auth.login(app, app.base_context(), "clerk1", PASSWORD).token for _ in range(2)]
+    auth.set_password(app, app.context(), "clerk1", "Newpass@123")
+    for token in tokens:
+        with pytest.raises(Unauthenticated) as err:
+            auth.actor_for_token(app, app.base_context(), token)
+        assert err.value.code == "INVALID_TOKEN"
+    assert auth.login(app, app.base_context(), "clerk1", "Newpass@123")
 
 
 # -- access control ---------------------------------------------------------------------------------
@@ -186,6 +314,25 @@ def test_roles_count_only_at_their_tenant_or_its_state(state_app):
     # digitctl's own operations are SUPERUSER's
     assert authorizer.decide(boss, "/digitctl/audit/_verify", "pb").allowed
     assert not authorizer.decide(clerk, "/digitctl/audit/_verify", "pb.amritsar").allowed
+
+
+def test_access_check_asks_for_the_right_to_search_users_before_looking_one_up(state_app):
+    """issue 16.10: a citizen asking about a user got USER_NOT_FOUND or the user's roles."""
+    from digitctl.services import access
+
+    app = state_app
+    make(app, "clerk1", [("TL_CEMP", "pb.amritsar")])
+    make(app, "citizen1", [], type_="CITIZEN", password=None, mobile="9876500077")
+    citizen = ctx_as(app, "citizen1", "pb.amritsar")
+    refusals = []
+    for who in ("clerk1", "nobody"):
+        with pytest.raises(Forbidden) as err:
+            access.check(app, citizen, "/collection-services/payments/_create", "pb.amritsar", who)
+        refusals.append((err.value.code, err.value.message, err.value.params))
+    assert refusals[0] == refusals[1] and refusals[0][0] == "ACCESS_DENIED"
+    actor, decision = access.check(app, app.context(), "/collection-services/payments/_create", "pb.amritsar",
+                                   "clerk1")
+    assert actor.user_name == "clerk1" and decision.allowed
 
 
 def test_param_templates_match(state_app):
