@@ -33,6 +33,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from digitctl.domain import billing as bl
+from digitctl.domain import safetext
 from digitctl.domain.canonical import content_hash
 from digitctl.domain.events import Event
 from digitctl.domain.identity import normalize_mobile, valid_mobile
@@ -199,6 +200,7 @@ def _parse_payer(uow: "UnitOfWork", app: "App", tenant_id: str, payer: Any) -> S
         raise InvalidInput("EG_BS_PAYER_INVALID", "payer must be a JSON object (uuid, name, mobileNumber)")
     ring = app.keyring
     name = (payer.get("name") or "").strip() or None
+    safetext.check_text(name, "payer.name", max_length=safetext.PAYER_NAME_MAX)
     mobile = payer.get("mobileNumber")
     if mobile:
         mobile = normalize_mobile(str(mobile))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
+from digitctl.domain import safetext
 from digitctl.domain import workflow as wf
 from digitctl.domain.canonical import content_hash
 from digitctl.domain.events import Event
@@ -236,6 +237,7 @@ def transition_in(uow: "UnitOfWork", app: "App", ctx: "RequestContext", *, tenan
                   expected_state: Any = UNSET, module_name: str | None = None) -> dict[str, Any]:
     """One transition inside the caller's unit of work (no access check of its own beyond the
     workflow's role rules: the caller's operation was authorized)."""
+    safetext.check_text(comment, "comment", max_length=safetext.COMMENT_MAX, allow_lines=True)
     s = uow.session
     now = ctx.now()
     actor = ctx.actor
