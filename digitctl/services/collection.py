@@ -42,7 +42,7 @@ from digitctl.domain.events import Event
 from digitctl.domain.identity import normalize_mobile, valid_mobile
 from digitctl.domain.money import ZERO, from_paise, money, number, to_paise
 from digitctl.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
-from digitctl.services import billing, idgen, masking
+from digitctl.services import billing, idgen, masking, ownership
 from digitctl.services.access import authorize
 from digitctl.services.shifts import current_shift, require_open_shift
 from local_store.models import Application
@@ -478,7 +478,9 @@ def get_payment(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: s
     """`/collection-services/payments/_search` by receipt number: DIGIT's Payment JSON."""
     authorize(app, ctx, SEARCH_URL, tenant_id)
     with app.uow(ctx) as uow:
-        doc = present(app, uow, ctx, _payment_row(uow, tenant_id, receipt_no).payment)
+        row = _payment_row(uow, tenant_id, receipt_no)
+        ownership.check_payment(uow.session, app, ctx, row)
+        doc = present(app, uow, ctx, row.payment)
         uow.commit()          # masking may have recorded a disclosure
     return doc
 
@@ -770,6 +772,7 @@ def receipt_pdf(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: s
     now = ctx.now()
     with app.uow(ctx) as uow:
         row = _payment_row(uow, tenant_id, receipt_no)
+        ownership.check_payment(uow.session, app, ctx, row)       # refused: not printed, not counted
         printed = int((row.payment.get("additionalDetails") or {}).get("printCount") or 0)
         duplicate = copy or printed > 0
         shown = present(app, uow, ctx, row.payment)

@@ -23,6 +23,7 @@ from digitctl.domain.canonical import content_hash
 from digitctl.domain.events import Event
 from digitctl.domain.tenancy import fallback_chain, state_of
 from digitctl.errors import Conflict, Forbidden, InvalidInput, NotFound
+from digitctl.services import ownership
 from digitctl.services.access import authorize
 from local_store.models import (Application, FileStoreObject, UserAccount, UserRole, WfAssignee,
                                 WfBusinessService, WfCurrent, WfProcessInstance)
@@ -402,6 +403,7 @@ def history(app: "App", ctx: "RequestContext", tenant_id: str, business_id: str)
     now = ctx.now()
     with app.uow(ctx, readonly=True) as uow:
         s = uow.session
+        ownership.check_application(s, ctx, tenant_id, business_id)
         rows = list(s.execute(select(WfProcessInstance).where(
             WfProcessInstance.tenant_id == tenant_id, WfProcessInstance.business_id == business_id)
             .order_by(WfProcessInstance.seq_no)).scalars())
