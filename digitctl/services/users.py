@@ -262,7 +262,14 @@ def present(app: "App", uow: "UnitOfWork", row: UserAccount, *, plain: bool = Fa
     doc["accountLocked"] = is_locked(row, uow.ctx.now())
     if uow.ctx.actor.uuid == row.uuid:
         return doc
-    return masking.present(app, uow, uow.ctx, "User", doc, plain=plain, masker=masker)
+    shown = masking.present(app, uow, uow.ctx, "User", doc, plain=plain, masker=masker)
+    if _name_is_mobile(row, doc.get("mobileNumber")):
+        shown["userName"] = shown.get("mobileNumber")     # a citizen's user name is their mobile: shown as it is
+    return shown
+
+
+def _name_is_mobile(row: UserAccount, mobile: str | None) -> bool:
+    return row.type == "CITIZEN" and bool(mobile) and row.user_name == mobile
 
 
 def _at(tenant_id: str) -> Any:

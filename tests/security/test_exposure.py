@@ -120,3 +120,25 @@ def test_a_citizen_reads_what_is_theirs(world, tmp_path):
     assert res.exit_code == 0, res.output
     res = run(store, "-o", "json", "workflow", "history", mine, "--tenant", TENANT, token=citizen)
     assert res.exit_code == 0, res.output
+
+
+# -- 16.6: masking by the role's tenant ------------------------------------------------------------
+def test_a_gro_at_a_city_sees_citizens_masked_as_the_security_policy_says(world):
+    """pb's SecurityPolicy "User": GRO sees name and mobileNumber MASKED at the first level. A
+    GRO@pb.amritsar listing users used to get the citizen (a state-level record) plain, because
+    the GRO role was dropped for a record outside pb.amritsar and the PLAIN default applied."""
+    store, *_ = world
+    gro = token_of(store, "supervisor.amritsar")                # GRO@pb.amritsar
+    for args in (("user", "list", "--tenant", TENANT), ("user", "list", "--tenant", TENANT, "--type", "CITIZEN"),
+                 ("user", "list", "--tenant", TENANT, "--mobile", CITIZEN)):
+        res = run(store, "-o", "json", *args, token=gro)
+        assert res.exit_code == 0, res.output
+        found = [u for u in json.loads(res.stdout)["user"] if u["type"] == "CITIZEN"]
+        assert found, args
+        for u in found:
+            assert u["mobileNumber"] == "******3210" and u["name"] == "S***** K***", (args, u)
+            assert u["userName"] == "******3210"             # a citizen's user name is their mobile
+        assert "Simran" not in res.stdout and CITIZEN not in res.stdout
+    # their own city's employees are masked for them too
+    res = run(store, "-o", "json", "user", "show", "clerk.amritsar", token=gro)
+    assert json.loads(res.stdout)["user"][0]["name"] == "H******* S****"
