@@ -16,6 +16,7 @@ COLUMNS = ["applicationNo", "service", "status", "applicant", "mobile", "localit
 
 def _json_object(text: str | None, option: str) -> dict[str, Any] | None:
     """A JSON object given inline or as @FILE."""
+    from digitctl.domain.safetext import DETAILS_MAX_BYTES, loads_limited
     from digitctl.errors import InvalidInput
 
     if text is None:
@@ -26,11 +27,11 @@ def _json_object(text: str | None, option: str) -> dict[str, Any] | None:
         path = Path(text[1:])
         if not path.is_file():
             raise InvalidInput(code, f"{option}: no such file {path}", {"file": str(path)})
+        if path.stat().st_size > DETAILS_MAX_BYTES:
+            raise InvalidInput("TOO_LARGE", f"{option}: {path} is {path.stat().st_size} bytes: at most "
+                               f"{DETAILS_MAX_BYTES}", {"field": option, "maxBytes": DETAILS_MAX_BYTES})
         raw = path.read_text(encoding="utf-8-sig")
-    try:
-        value = json.loads(raw)
-    except ValueError as err:
-        raise InvalidInput(code, f"{option} is not valid JSON: {err}", {"option": option}) from None
+    value = loads_limited(raw, option, code=code)
     if not isinstance(value, dict):
         raise InvalidInput(code, f"{option} must be a JSON object ({{...}})", {"option": option})
     return value

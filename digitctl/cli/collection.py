@@ -190,24 +190,33 @@ def print_cmd(receipt_no: str = typer.Argument(..., metavar="RECEIPT_NO"),
               fmt: str = typer.Option("a4", "--format", help="a4 | a5 | thermal"),
               out: Path = typer.Option(None, "--out", "-o", help="PDF file (default: the receipt number, '/' → '-')."),
               copy: bool = typer.Option(False, "--copy", help="A copy for the payer: marked DUPLICATE."),
+              force: bool = typer.Option(False, "--force", help="Overwrite the PDF file if it exists."),
               locale: str = typer.Option("en_IN", "--locale",
                                          help="Labels' language: en_IN, hi_IN (configs/localization).")) -> None:
     """Print a receipt as PDF. The first print is the original; a reprint is marked DUPLICATE,
     a cancelled receipt CANCELLED, a bounced cheque's DISHONOURED. Labels, tax heads and the
-    service are localized (--locale, falling back to en_IN code by code)."""
+    service are localized (--locale, falling back to en_IN code by code). An existing file is
+    not overwritten without --force (FILE_EXISTS; the print is not counted)."""
     from digitctl.cli.output import emit
+    from digitctl.errors import InvalidInput
     from digitctl.services import collection
 
     application, ctx, t = _app_ctx(tenant)
     target = out or Path(receipt_no.replace("/", "-") + ".pdf")
+
+    def refuse_overwrite() -> None:
+        if not force and (target.exists() or target.is_symlink()):
+            raise InvalidInput("FILE_EXISTS", f"{target} exists: give --force to overwrite it, or another --out",
+                               {"file": str(target)})
+
+    refuse_overwrite()
 
     def deliver(pdf: bytes) -> None:
         import contextlib
         import os
         import tempfile
 
-        from digitctl.errors import InvalidInput
-
+        refuse_overwrite()
         tmp: str | None = None
         try:       # whole or not at all: a temporary file beside the target, then renamed
             fd, tmp = tempfile.mkstemp(prefix=".receipt-", suffix=".pdf", dir=target.parent)

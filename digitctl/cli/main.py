@@ -75,7 +75,14 @@ class DigitGroup(TyperGroup):
                                                               if isinstance(ctx.obj, CliState) and ctx.obj._app
                                                               else None}, fmt=_fmt(ctx))
                 raise click.exceptions.Exit(2) from None
-            emit_error("INTERNAL_ERROR", f"{type(err).__name__}: {err}",
+            refused = _integrity_error(err)
+            if refused is not None:   # a constraint of the store said no: nothing was written
+                emit_error(refused.code, refused.message, refused.params, fmt=_fmt(ctx))
+                raise click.exceptions.Exit(refused.exit_code) from None
+            if isinstance(err, RecursionError):
+                emit_error("NESTING_TOO_DEEP", "the input is nested too deeply to read", fmt=_fmt(ctx))
+                raise click.exceptions.Exit(2) from None
+            emit_error("INTERNAL_ERROR", _without_sql(err),
                        description="set DIGITCTL_DEBUG=1 for the traceback", fmt=_fmt(ctx))
             raise click.exceptions.Exit(1) from None
         finally:
@@ -94,6 +101,38 @@ def _store_unavailable(err: Exception) -> str | None:
         return None
     reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
     return f"the store cannot be used: {reason}"
+
+
+def _integrity_error(err: Exception) -> Any:
+    """A store constraint violation as a DIGIT-style refusal (DUPLICATE_RECORD for a unique key,
+    INTEGRITY_VIOLATION otherwise), naming the constraint, never the SQL or its parameters."""
+    if not type(err).__module__.startswith("sqlalchemy"):
+        return None
+    from sqlalchemy import exc
+
+    from digitctl.errors import Conflict, InvalidInput
+
+    if not isinstance(err, exc.IntegrityError):
+        return None
+    orig = getattr(err, "orig", None)
+    diag = getattr(orig, "diag", None)
+    first = (str(orig or "").strip().splitlines() or [""])[0]
+    unique = getattr(orig, "sqlstate", None) == "23505" or first.upper().startswith("UNIQUE")
+    where = getattr(diag, "constraint_name", None) or (first.split(":", 1)[1].strip() if ":" in first else None)
+    params = {"constraint": where} if where else None
+    if unique:
+        return Conflict("DUPLICATE_RECORD", "a record with the same key already exists; nothing was written", params)
+    return InvalidInput("INTEGRITY_VIOLATION", "the store refused the change (a constraint failed); nothing was "
+                        "written", params)
+
+
+def _without_sql(err: Exception) -> str:
+    """`Type: message` of an unexpected error; a database error loses SQLAlchemy's statement and
+    parameters (they may hold PII), keeping the driver's first line."""
+    if type(err).__module__.startswith("sqlalchemy") and getattr(err, "orig", None) is not None:
+        orig = err.orig  # type: ignore[attr-defined]
+        return f"{type(orig).__name__}: {(str(orig).strip().splitlines() or [''])[0]}"
+    return f"{type(err).__name__}: {err}"
 
 
 def _fmt(ctx: click.Context) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import re
@@ -97,13 +98,64 @@ def state() -> CliState:
     return obj
 
 
-def console(stderr: bool = False) -> "Console":
-    from rich.console import Console
+_FORMULA_LEAD = ("=", "+", "-", "@", "\t", "\r")
+# a number (-125.00) or a duration (-2h 30m, an SLA overrun) cannot be a formula
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?|-?[0-9]+[dhms](?: [0-9]+[dhms])*")
 
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet will not run: control characters escaped, and text that starts
+    like a formula (`=`, `+`, `-`, `@`, tab, CR) prefixed with a quote, as OWASP advises. A
+    plain number (-125.00) or duration (-2h 30m) is left alone: it cannot be a formula."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        if isinstance(value, (int, float, Decimal)):
+            return value
+        value = str(value)
+    if value.startswith(_FORMULA_LEAD) and not _PLAIN_NUMBER.fullmatch(value):
+        value = "'" + value
+    return neutralise(value)
+
+
+def neutralise(text: str) -> str:
+    """Terminal control characters in data made visible (ESC -> `\\x1b`): what a record holds
+    can never clear a screen or draw over a table. Tabs and line feeds stay."""
+    from digitctl.domain.safetext import neutralise as _neutralise
+
+    return _neutralise(text)
+
+
+@functools.lru_cache(maxsize=1)
+def _safe_console_class() -> type:
+    """rich's Console, but every piece of text it lays out (strings, markup, table cells) and
+    every segment it writes has its control characters escaped first; rich's own styling
+    (control segments) is untouched."""
+    from rich.console import Console
+    from rich.segment import Segment
+
+    class SafeConsole(Console):
+        def render_str(self, text: str, **kwargs: Any) -> Any:
+            return super().render_str(neutralise(text), **kwargs)
+
+        def render(self, renderable: Any, options: Any = None) -> Any:
+            for seg in super().render(renderable, options):
+                if seg.control is None and seg.text:
+                    clean = neutralise(seg.text)
+                    yield seg if clean is seg.text else Segment(clean, seg.style)
+                else:
+                    yield seg
+
+    return SafeConsole
+
+
+def console(stderr: bool = False) -> "Console":
     stream = sys.stderr if stderr else sys.stdout
     # Piped output (scripts, logs) is not folded at 80 columns.
     width = None if stream.isatty() else 200
-    return Console(stderr=stderr, soft_wrap=False, highlight=False, width=width)
+    console_class = _safe_console_class()
+    made: "Console" = console_class(stderr=stderr, soft_wrap=False, highlight=False, width=width)
+    return made
 
 
 def emit(document: Any, *, rows: Iterable[Sequence[Any]] | None = None,
@@ -125,9 +177,9 @@ def emit(document: Any, *, rows: Iterable[Sequence[Any]] | None = None,
         buf = io.StringIO()
         writer = csv.writer(buf)
         if columns:
-            writer.writerow(columns)
+            writer.writerow([csv_cell(c) for c in columns])
         for row in rows or []:
-            writer.writerow(["" if v is None else v for v in row])
+            writer.writerow([csv_cell(v) for v in row])
         sys.stdout.write(buf.getvalue())
     else:
         con = console()
@@ -158,4 +210,4 @@ def emit_error(code: str, message: str, params: dict[str, Any] | None = None,
         sys.stdout.write(to_json({"Errors": [err]}) + "\n")
     else:
         detail = "".join(f"\n  {k}: {v}" for k, v in (params or {}).items())
-        sys.stderr.write(f"Error {code}: {message}{detail}\n")
+        sys.stderr.write(neutralise(f"Error {code}: {message}{detail}") + "\n")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import or_, select
 
 from digitctl.context import Role
+from digitctl.domain import safetext
 from digitctl.domain import workflow as wf
 from digitctl.domain.events import Event
 from digitctl.domain.identity import normalize_mobile, valid_mobile
@@ -151,6 +152,8 @@ def create(app: "App", ctx: "RequestContext", *, business_service: str, tenant_i
     name = (applicant_name or "").strip()
     if not name:
         raise InvalidInput("INVALID_NAME", "the applicant's name is required", {"field": "applicantName"})
+    safetext.check_text(name, "applicantName", max_length=safetext.NAME_MAX)
+    safetext.check_text(comment, "comment", max_length=safetext.COMMENT_MAX, allow_lines=True)
     mobile = None
     if applicant_mobile is not None:
         mobile = normalize_mobile(applicant_mobile)
@@ -161,6 +164,8 @@ def create(app: "App", ctx: "RequestContext", *, business_service: str, tenant_i
         raise InvalidInput("INVALID_DETAILS", "details must be a JSON object", {"field": "details"})
     if address is not None and not isinstance(address, dict):
         raise InvalidInput("INVALID_ADDRESS", "address must be a JSON object", {"field": "address"})
+    safetext.check_json(details, "details")
+    safetext.check_json(address, "address")
     now = ctx.now()
     with app.uow(ctx) as uow:
         s = uow.session

@@ -209,10 +209,20 @@ def file_token(store_id: str) -> str | None:
     path = session_file(store_id)
     if not path.is_file():
         return None
+    return _token_in(path)
+
+
+def _token_in(path: Path) -> str | None:
+    """The token of a session file, or None when the file is not one digitctl wrote ([] or
+    garbage, a huge file): then nobody is logged in."""
     try:
-        return str(json.loads(path.read_text())["token"])
-    except (ValueError, KeyError, TypeError):
+        if path.stat().st_size > 64 * 1024:
+            return None
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
         return None
+    token = doc.get("token") if isinstance(doc, dict) else None
+    return token if isinstance(token, str) and token else None
 
 
 def forget_session(store_id: str) -> None:
@@ -230,8 +240,13 @@ def cli_actor(app: "App") -> Actor:
     nobody, and every operation will ask for a login."""
     if not app.store.is_initialized() or not has_users(app):
         return SYSTEM_ACTOR
-    token = saved_token(app.store_meta("store_id") or "")
+    store_id = app.store_meta("store_id") or ""
+    token = saved_token(store_id)
     if token is None:
+        if session_file(store_id).is_file():
+            raise Unauthenticated("NOT_LOGGED_IN", f"the saved session {session_file(store_id)} is not one digitctl "
+                                  "wrote (damaged?): not logged in; log in again (digitctl login), or logout to "
+                                  "remove it", {"sessionFile": str(session_file(store_id))})
         return ANONYMOUS_ACTOR
     return actor_for_token(app, app.base_context(), token)
 

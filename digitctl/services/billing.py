@@ -33,12 +33,13 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from digitctl.domain import billing as bl
+from digitctl.domain import safetext
 from digitctl.domain.canonical import content_hash
 from digitctl.domain.events import Event
 from digitctl.domain.identity import normalize_mobile, valid_mobile
 from digitctl.domain.money import ZERO, from_paise, money, number, to_paise
 from digitctl.errors import InvalidInput, NotFound
-from digitctl.services import idgen, masking, workflow
+from digitctl.services import idgen, masking, ownership, workflow
 from digitctl.services.access import authorize
 from local_store.models import Application
 from local_store.models import Bill as BillRow
@@ -201,6 +202,7 @@ def _parse_payer(uow: "UnitOfWork", app: "App", tenant_id: str, payer: Any) -> S
         raise InvalidInput("EG_BS_PAYER_INVALID", "payer must be a JSON object (uuid, name, mobileNumber)")
     ring = app.keyring
     name = (payer.get("name") or "").strip() or None
+    safetext.check_text(name, "payer.name", max_length=safetext.PAYER_NAME_MAX)
     mobile = payer.get("mobileNumber")
     if mobile:
         mobile = normalize_mobile(str(mobile))
@@ -505,6 +507,11 @@ def _fetch_bill_once(app: "App", ctx: "RequestContext", tenant_id: str, *, consu
                 _lock_consumer_codes(s, tenant_id, new)
                 locked |= new
                 rows = s.execute(q.execution_options(populate_existing=True)).scalars().all()
+        if ownership.applies(ctx):       # a citizen's own dues only, refused before any bill is made
+            for r in rows:
+                if not ownership.owns(s, app, ctx, consumer_code=r.consumer_code, payer_uuid=r.payer_uuid,
+                                      mobile_bidx=r.payer_mobile_bidx):
+                    raise ownership.refuse("bill of", r.consumer_code, tenant_id)
         details = _details_by_demand(s, [r.id for r in rows])
         groups: dict[tuple[str, str], list[DemandRow]] = {}
         for r in rows:

@@ -37,11 +37,12 @@ from sqlalchemy import func, select
 
 from digitctl.clock import IST
 from digitctl.domain import billing as bl
+from digitctl.domain import safetext
 from digitctl.domain.events import Event
 from digitctl.domain.identity import normalize_mobile, valid_mobile
 from digitctl.domain.money import ZERO, from_paise, money, number, to_paise
 from digitctl.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
-from digitctl.services import billing, idgen, masking
+from digitctl.services import billing, idgen, masking, ownership
 from digitctl.services.access import authorize
 from digitctl.services.shifts import current_shift, require_open_shift
 from local_store.models import Application
@@ -368,6 +369,7 @@ def pay(app: "App", ctx: "RequestContext", *, tenant_id: str, bill_id: str, mode
         if not valid_mobile(mobile_n):
             raise InvalidInput(E_MOBILE, "a mobile number is 10 digits starting with 6-9", {"mobileNumber": mobile})
     payer_name = (payer_name or "").strip() or None
+    safetext.check_text(payer_name, "payerName", max_length=safetext.PAYER_NAME_MAX)
     now = ctx.now()
     today = now.astimezone(IST).date()
     with app.uow(ctx) as uow:
@@ -476,7 +478,9 @@ def get_payment(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: s
     """`/collection-services/payments/_search` by receipt number: DIGIT's Payment JSON."""
     authorize(app, ctx, SEARCH_URL, tenant_id)
     with app.uow(ctx) as uow:
-        doc = present(app, uow, ctx, _payment_row(uow, tenant_id, receipt_no).payment)
+        row = _payment_row(uow, tenant_id, receipt_no)
+        ownership.check_payment(uow.session, app, ctx, row)
+        doc = present(app, uow, ctx, row.payment)
         uow.commit()          # masking may have recorded a disclosure
     return doc
 
@@ -619,6 +623,7 @@ def cancel(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str, r
     (whose password the caller has checked); then the clerk needs the generic `_workflow` and the
     approver the cancellator role, and both names go into the payment and its event."""
     code = (reason or "").strip().upper()
+    safetext.check_text(comment, "comment", max_length=safetext.COMMENT_MAX, allow_lines=True)
     now = ctx.now()
     if approver is not None:
         authorize(app, ctx, WORKFLOW_URL, tenant_id)
@@ -649,6 +654,7 @@ def dishonour(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str
               comment: str | None = None) -> dict[str, Any]:
     """DISHONOUR: a cheque or DD that bounced; the demand is owed again."""
     authorize(app, ctx, WORKFLOW_URL, tenant_id)
+    safetext.check_text(comment, "comment", max_length=safetext.COMMENT_MAX, allow_lines=True)
     now = ctx.now()
     with app.uow(ctx) as uow:
         row = _locked_payment_row(uow, tenant_id, receipt_no)
@@ -766,6 +772,7 @@ def receipt_pdf(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: s
     now = ctx.now()
     with app.uow(ctx) as uow:
         row = _payment_row(uow, tenant_id, receipt_no)
+        ownership.check_payment(uow.session, app, ctx, row)       # refused: not printed, not counted
         printed = int((row.payment.get("additionalDetails") or {}).get("printCount") or 0)
         duplicate = copy or printed > 0
         shown = present(app, uow, ctx, row.payment)

@@ -431,7 +431,15 @@ def record_id(policy: dict[str, Any], record: dict[str, Any]) -> str | None:
 
 
 def _applies(role_tenant: str, tenant_id: str | None) -> bool:
-    return tenant_id is None or role_tenant in ("*", *fallback_chain(tenant_id))
+    """Does a role held at `role_tenant` speak about a record of `tenant_id`? DIGIT's enc-client
+    takes every role code of the user; digitctl keeps the role's tenant in view, both ways: a role
+    at the state covers its cities' records, and a role at a city covers the state-level records
+    its holder meets there (citizens live at the state tenant). A GRO@pb.amritsar listing a citizen
+    (tenant pb) is held to GRO's MASKED rule, not given the attribute's PLAIN default; a role at
+    another city (pb.jalandhar) does not speak about pb.amritsar's records."""
+    if tenant_id is None or role_tenant == "*":
+        return True
+    return role_tenant in fallback_chain(tenant_id) or tenant_id in fallback_chain(role_tenant)
 
 
 def present(app: "App", uow: "UnitOfWork | None", ctx: "RequestContext", model: str,

@@ -58,13 +58,66 @@ def _files(path: Path) -> list[Path]:
     return out
 
 
+YAML_ALIAS_BUDGET = 10_000     # nodes that YAML aliases may add to a file, all aliases together
+
+
+class YamlAliasLimit(ValueError):
+    """A YAML file whose aliases expand beyond the budget (a "billion laughs")."""
+
+
+def _expanded_size(root: Any) -> tuple[int, int]:
+    """(distinct nodes, nodes once every alias is expanded) of a composed YAML node graph,
+    without recursion and without expanding anything."""
+    import yaml
+
+    size: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in size:
+            continue
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        else:
+            size[id(node)] = 1
+            continue
+        if done:
+            size[id(node)] = 1 + sum(size[id(c)] for c in children)
+        else:
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in size)
+    return len(size), size[id(root)]
+
+
+def safe_yaml(text: str, budget: int = YAML_ALIAS_BUDGET) -> Any:
+    """yaml.safe_load, but aliases may add at most `budget` nodes to the document: a file of
+    nested aliases (9 levels of 10 make a billion) is refused before anything is built."""
+    import yaml
+
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        distinct, expanded = _expanded_size(node)
+        if expanded - distinct > budget:
+            raise YamlAliasLimit(f"YAML aliases expand the file by {expanded - distinct} nodes: at most {budget} "
+                                 "(write the records out instead of repeating them through anchors)")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def _parse(path: Path) -> Any:
     text = path.read_text(encoding="utf-8-sig")
-    if path.suffix.lower() in (".yaml", ".yml"):
-        import yaml
-
-        return yaml.safe_load(text)
-    return json.loads(text)
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            return safe_yaml(text)
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deep to read") from None
 
 
 def find_master_config(paths: list[Path]) -> list[Path]:
@@ -121,6 +174,9 @@ def _read_file(f: Path, root: Path, result: ReadResult) -> None:
         doc = _parse(f)
     except UnicodeDecodeError:
         result.ignored.append(name)
+        return
+    except YamlAliasLimit as err:
+        result.problems.append(Problem("MDMS_YAML_ALIAS_LIMIT", str(err), file=name, severity="error"))
         return
     except Exception as err:  # JSON or YAML syntax: report the file, keep loading the rest
         msg = str(err).splitlines()[0] if str(err) else type(err).__name__

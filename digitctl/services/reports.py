@@ -29,6 +29,7 @@ from sqlalchemy import or_, select
 from digitctl.clock import IST
 from digitctl.domain.money import format_inr, from_paise
 from digitctl.errors import InvalidInput
+from digitctl.services import ownership
 from digitctl.services.access import authorize
 from digitctl.services.shifts import reversed_after_close
 from local_store.models import Payment, Shift, UserAccount
@@ -226,6 +227,8 @@ def daybook(app: "App", ctx: "RequestContext", *, tenant_id: str | None = None,
     """The collection register of one IST day (default: today by the context's clock)."""
     tenant = _tenant(app, ctx, tenant_id)
     authorize(app, ctx, SEARCH_URL, tenant)
+    if ownership.applies(ctx):    # the counter's register lists every payer of the day
+        raise ownership.refuse("day book", tenant, tenant)
     the_day = parse_day(day) or ctx.now().astimezone(IST).date()
     start, end = day_bounds(the_day)
     with app.uow(ctx, readonly=True) as uow:

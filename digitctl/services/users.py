@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select, update
 
 from digitctl.context import Actor, Role
+from digitctl.domain import safetext
 from digitctl.domain.events import Event
 from digitctl.domain.identity import (USER_TYPES, USERNAME_RE, PasswordPolicy, hash_password,
                                       normalize_mobile, valid_mobile)
@@ -90,6 +91,7 @@ def validate(app: "App", spec: NewUser, store_state: str | None,
                            {"userName": spec.user_name})
     if not (spec.name or "").strip():
         raise InvalidInput("INVALID_NAME", "a name is required", {"userName": spec.user_name})
+    safetext.check_text(spec.name.strip(), "name", max_length=safetext.NAME_MAX)
     state = state_of(spec.tenant_id) if spec.tenant_id else store_state
     if not state:
         raise InvalidInput("INVALID_TENANT_ID", "a tenant is needed (--tenant, or init the store with --state)")
@@ -308,7 +310,14 @@ def present(app: "App", uow: "UnitOfWork", row: UserAccount, *, plain: bool = Fa
     doc["accountLocked"] = is_locked(row, uow.ctx.now())
     if uow.ctx.actor.uuid == row.uuid:
         return doc
-    return masking.present(app, uow, uow.ctx, "User", doc, plain=plain, masker=masker)
+    shown = masking.present(app, uow, uow.ctx, "User", doc, plain=plain, masker=masker)
+    if _name_is_mobile(row, doc.get("mobileNumber")):
+        shown["userName"] = shown.get("mobileNumber")     # a citizen's user name is their mobile: shown as it is
+    return shown
+
+
+def _name_is_mobile(row: UserAccount, mobile: str | None) -> bool:
+    return row.type == "CITIZEN" and bool(mobile) and row.user_name == mobile
 
 
 def _at(tenant_id: str) -> Any:
@@ -419,6 +428,7 @@ def update_user(app: "App", ctx: "RequestContext", who: str, *, tenant_id: str |
         if name is not None:
             if not name.strip():
                 raise InvalidInput("INVALID_NAME", "a name is required")
+            safetext.check_text(name.strip(), "name", max_length=safetext.NAME_MAX)
             row.name_enc = ring.encrypt(s, row.tenant_id, name.strip())
         if mobile is not None:
             m = normalize_mobile(mobile)

@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
+from digitctl.domain import safetext
 from digitctl.domain import workflow as wf
 from digitctl.domain.canonical import content_hash
 from digitctl.domain.events import Event
 from digitctl.domain.tenancy import fallback_chain, state_of
 from digitctl.errors import Conflict, Forbidden, InvalidInput, NotFound
+from digitctl.services import ownership
 from digitctl.services.access import authorize
 from local_store.models import (Application, FileStoreObject, UserAccount, UserRole, WfAssignee,
                                 WfBusinessService, WfCurrent, WfProcessInstance)
@@ -236,6 +238,7 @@ def transition_in(uow: "UnitOfWork", app: "App", ctx: "RequestContext", *, tenan
                   expected_state: Any = UNSET, module_name: str | None = None) -> dict[str, Any]:
     """One transition inside the caller's unit of work (no access check of its own beyond the
     workflow's role rules: the caller's operation was authorized)."""
+    safetext.check_text(comment, "comment", max_length=safetext.COMMENT_MAX, allow_lines=True)
     s = uow.session
     now = ctx.now()
     actor = ctx.actor
@@ -400,6 +403,7 @@ def history(app: "App", ctx: "RequestContext", tenant_id: str, business_id: str)
     now = ctx.now()
     with app.uow(ctx, readonly=True) as uow:
         s = uow.session
+        ownership.check_application(s, ctx, tenant_id, business_id)
         rows = list(s.execute(select(WfProcessInstance).where(
             WfProcessInstance.tenant_id == tenant_id, WfProcessInstance.business_id == business_id)
             .order_by(WfProcessInstance.seq_no)).scalars())
