@@ -10,8 +10,10 @@ What each rule follows (egovernments/DIGIT-OSS, read for this module):
   < .5 adds −f, exactly .5 adds nothing; an earlier round-off line is netted out.
 - `make_bill` is billing-service `BillServicev2.prepareBill` / `getBillDetailForDemand` /
   `getExpiryDateForDemand`: one bill per consumer code, one detail per demand, one account detail
-  per tax head (amount = tax − collected); a detail expires at 23:59:59 IST of now + the expiry
-  period (a future fixed expiry date wins).
+  per tax head (amount = tax − collected); a detail expires at 23:59:59 IST of the demand's
+  `fixedBillExpiryDate` (when in the future), else of now + the demand's `billExpiryTime` (when
+  > 0), else of today. The business service's `demandUpdateTime` plays no part (BillServicev2
+  never reads it).
 - `apportion` is egov-apportion-service `OrderByPriority` (ApportionServiceV2's default) with the
   amount checks of collection-services `ReceiptEnricher.validateTaxAndPayment` /
   `ReceiptValidator`; see `apportion` for where it departs and why.
@@ -139,7 +141,7 @@ class BusinessServiceConfig:
     part_payment_allowed: bool = False
     is_advance_allowed: bool = False
     min_amount_payable: Decimal | None = None
-    demand_update_time: int | None = None        # ms: how long a bill stays valid
+    demand_update_time: int | None = None        # ms; kept as read: no bill expiry depends on it
     is_voucher_creation_enabled: bool = False
     is_bill_amendment_enabled: bool = False
     is_active: bool = True
@@ -527,13 +529,13 @@ def _new_id() -> str:
     return str(uuid.uuid4())
 
 
-def make_bill(demands: Iterable[Demand], tax_heads: Mapping[str, TaxHead], now: dt.datetime,
-              expiry_ms: int | None, *, service: BusinessServiceConfig | None = None,
+def make_bill(demands: Iterable[Demand], tax_heads: Mapping[str, TaxHead], now: dt.datetime, *,
+              service: BusinessServiceConfig | None = None,
               bill_number: str | None = None, new_id: Callable[[], str] = _new_id) -> Bill:
     """The bill of one consumer code: one BillDetail per ACTIVE, unsettled demand (oldest period
     first), one BillAccountDetail per tax head (repeated heads merged; amount = tax − collected),
-    status ACTIVE. `expiry_ms` is the service's demandUpdateTime; a demand's own billExpiryTime /
-    fixedBillExpiryDate take precedence for its detail, as in BillServicev2."""
+    status ACTIVE. Each detail expires as its demand says (billExpiryTime / fixedBillExpiryDate),
+    else at 23:59:59 IST today: BillServicev2.getExpiryDateForDemand."""
     billable = [d for d in demands if d.status == "ACTIVE" and not d.is_settled]
     if not billable:
         raise InvalidInput(E_NO_DEMANDS, "No Demands Found for the given bill generate criteria")
@@ -563,9 +565,9 @@ def make_bill(demands: Iterable[Demand], tax_heads: Mapping[str, TaxHead], now: 
                     purpose=ADVANCE_PURPOSE if head.is_advance else None,
                     demand_detail_id=line.id, id=new_id())
         accounts = sorted(merged.values(), key=lambda a: a.order)   # stable: first appearance breaks ties
-        period = demand.bill_expiry_time if demand.bill_expiry_time else expiry_ms
         details.append(BillDetail(from_period=demand.tax_period_from, to_period=demand.tax_period_to,
-                                  expiry_date=expiry_date(now, period, demand.fixed_bill_expiry_date),
+                                  expiry_date=expiry_date(now, demand.bill_expiry_time,
+                                                          demand.fixed_bill_expiry_date),
                                   account_details=tuple(accounts), demand_id=demand.id, id=new_id(),
                                   additional_details=demand.additional_details))
 
@@ -592,7 +594,7 @@ def make_bill(demands: Iterable[Demand], tax_heads: Mapping[str, TaxHead], now: 
 def make_bills(demands: Iterable[Demand], masters: BillingMasters, now: dt.datetime, *,
                new_id: Callable[[], str] = _new_id) -> list[Bill]:
     """One bill per (consumer code, business service), as BillServicev2 groups them, each with its
-    service's demandUpdateTime and part-payment / advance flags."""
+    service's part-payment / advance flags."""
     groups: dict[tuple[str, str], list[Demand]] = {}
     for d in demands:
         if d.status == "ACTIVE" and not d.is_settled:
@@ -602,8 +604,7 @@ def make_bills(demands: Iterable[Demand], masters: BillingMasters, now: dt.datet
     bills = []
     for (_, code), group in groups.items():
         config = masters.business_services.get(code)
-        bills.append(make_bill(group, masters.tax_heads, now, config.demand_update_time if config else None,
-                               service=config, new_id=new_id))
+        bills.append(make_bill(group, masters.tax_heads, now, service=config, new_id=new_id))
     return bills
 
 

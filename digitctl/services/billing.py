@@ -392,8 +392,7 @@ def _bill_for(uow: "UnitOfWork", app: "App", ctx: "RequestContext", tenant_id: s
     masters = billing_masters(app, tenant_id, s.connection())
     config = masters.business_services.get(first.business_service)
     number = idgen.generate_for_counter(uow, app, BILL_ID_NAME, tenant_id, fmt=BILL_FALLBACK_FORMAT)
-    bill = bl.make_bill(billable, masters.tax_heads, now, config.demand_update_time if config else None,
-                        service=config, bill_number=number)
+    bill = bl.make_bill(billable, masters.tax_heads, now, service=config, bill_number=number)
     bill = replace(bill, additional_details={"demandHash": digest})
     doc = jsonable(bill.to_digit())
     payer_row = next(r for r in rows if r.id == first.id)

@@ -132,7 +132,7 @@ def test_fetch_amount_is_tax_less_collected_and_expires_end_of_day_ist(world):
     assert bill["totalAmount"] == "1000.00" and bill["status"] == "ACTIVE"
     assert bill["billNumber"] == "C01/BILL-000001"
     expiry = dt.datetime.fromtimestamp(bill["billDetails"][0]["expiryDate"] / 1000, IST)
-    assert expiry == dt.datetime(2026, 12, 2, 23, 59, 59, tzinfo=IST)     # TL demandUpdateTime: 7 days
+    assert expiry == dt.datetime(2026, 11, 25, 23, 59, 59, tzinfo=IST)    # today: demandUpdateTime is no expiry
     assert "|" not in (bill["payerName"] or "") and bill["payerName"]      # shown, never ciphertext
     with app.uow(app.base_context(), readonly=True) as uow:
         row, domain = billing.bill_in(uow, app, AMRITSAR, bill["id"])
@@ -175,12 +175,23 @@ def test_a_bill_expired_by_the_clock_is_regenerated(world, frozen_clock):
     app = world
     create(app, demand())
     first = fetch(app, consumer_code="TL-CC-1", business_service="TL")[0]
-    frozen_clock.advance(days=7, hours=12)              # 2026-12-02 23:00 IST: still valid
+    frozen_clock.advance(hours=12)                      # 2026-11-25 23:00 IST: still valid
     assert fetch(app, consumer_code="TL-CC-1", business_service="TL")[0]["id"] == first["id"]
     frozen_clock.advance(hours=1)                       # past 23:59:59 IST
     second = fetch(app, consumer_code="TL-CC-1", business_service="TL")[0]
     assert second["id"] != first["id"]
-    assert dt.datetime.fromtimestamp(second["billDetails"][0]["expiryDate"] / 1000, IST).date() == dt.date(2026, 12, 10)
+    assert dt.datetime.fromtimestamp(second["billDetails"][0]["expiryDate"] / 1000, IST).date() == dt.date(2026, 11, 26)
+
+
+def test_a_demands_bill_expiry_time_and_fixed_date_set_the_bills_expiry(world):
+    app = world
+    week = 7 * 86_400_000
+    fixed = int(dt.datetime(2027, 1, 10, 9, 0, tzinfo=IST).timestamp() * 1000)
+    create(app, {**demand("TL-EXP-1"), "billExpiryTime": week}, {**demand("TL-EXP-2"), "fixedBillExpiryDate": fixed})
+    days = {c: dt.datetime.fromtimestamp(fetch(app, consumer_code=c, business_service="TL")[0]["billDetails"][0]
+                                         ["expiryDate"] / 1000, IST) for c in ("TL-EXP-1", "TL-EXP-2")}
+    assert days == {"TL-EXP-1": dt.datetime(2026, 12, 2, 23, 59, 59, tzinfo=IST),
+                    "TL-EXP-2": dt.datetime(2027, 1, 10, 23, 59, 59, tzinfo=IST)}
 
 
 def test_fetch_by_mobile_and_by_application(world):

@@ -3,7 +3,7 @@ cash (receipt number with the counter code, bill PAID, demand collected, workflo
 and audit), a cheque, every refusal writing nothing, cancel / dishonour / remit, receipts, and the
 Payment JSON against DIGIT's collection contract.
 
-The clock stands at 2026-11-25 11:00 IST (conftest); TL bills live 7 days (demandUpdateTime)."""
+The clock stands at 2026-11-25 11:00 IST (conftest); bills live until 23:59:59 IST today."""
 from __future__ import annotations
 
 import datetime as dt

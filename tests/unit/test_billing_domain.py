@@ -234,7 +234,7 @@ def ws_demands():
 
 def test_bill_amounts_are_tax_minus_collected_per_head(masters):
     old, new = ws_demands()
-    bill = b.make_bill([new, old], masters.tax_heads, NOW, DAY, service=masters.business_services["WS"],
+    bill = b.make_bill([new, old], masters.tax_heads, NOW, service=masters.business_services["WS"],
                        new_id=ids())
     assert [d.demand_id for d in bill.bill_details] == ["dem-old", "dem-new"]          # oldest first
     first = bill.bill_details[0]
@@ -253,14 +253,26 @@ def test_bill_amounts_are_tax_minus_collected_per_head(masters):
                                                                     "order", "demandDetailId"}
 
 
-def test_bill_expires_at_235959_ist_of_now_plus_the_service_period(masters):
-    demand = tl_demand(("TL_TAX", "500"))
-    bill = b.make_bill([demand], masters.tax_heads, NOW, masters.business_services["TL"].demand_update_time)
+def test_bill_expires_at_235959_ist_today_whatever_the_service_demand_update_time(masters):
+    # BillServicev2.getExpiryDateForDemand reads only the demand: TL's demandUpdateTime (7 days) is no expiry
+    assert masters.business_services["TL"].demand_update_time == 7 * DAY
+    bill = b.make_bill([tl_demand(("TL_TAX", "500"))], masters.tax_heads, NOW,
+                       service=masters.business_services["TL"])
     expiry = dt.datetime.fromtimestamp(bill.bill_details[0].expiry_date / 1000, IST)
-    assert expiry == dt.datetime(2026, 12, 2, 23, 59, 59, tzinfo=IST)             # 25 Nov + 7 days
+    assert expiry == dt.datetime(2026, 11, 25, 23, 59, 59, tzinfo=IST)
     assert not bill.is_expired(NOW)
-    assert not bill.is_expired(dt.datetime(2026, 12, 2, 23, 59, 58, tzinfo=IST))
-    assert bill.is_expired(dt.datetime(2026, 12, 2, 23, 59, 59, tzinfo=IST))
+    assert not bill.is_expired(dt.datetime(2026, 11, 25, 23, 59, 58, tzinfo=IST))
+    assert bill.is_expired(dt.datetime(2026, 11, 25, 23, 59, 59, tzinfo=IST))
+
+
+def test_each_bill_detail_expires_as_its_own_demand_says(masters):
+    fixed = int(dt.datetime(2027, 1, 10, 9, 0, tzinfo=IST).timestamp() * 1000)
+    old = tl_demand(("TL_TAX", "500"), period=TL_2018, bill_expiry_time=3 * DAY)
+    new = tl_demand(("TL_TAX", "700"), fixed_bill_expiry_date=fixed)
+    bill = b.make_bill([old, new], masters.tax_heads, NOW)
+    days = [dt.datetime.fromtimestamp(d.expiry_date / 1000, IST) for d in bill.bill_details]
+    assert days == [dt.datetime(2026, 11, 28, 23, 59, 59, tzinfo=IST), dt.datetime(2027, 1, 10, 23, 59, 59, tzinfo=IST)]
+    assert bill.expiry_date == bill.bill_details[0].expiry_date          # the bill lives as long as its first detail
 
 
 def test_expiry_day_is_the_ist_day_not_the_utc_day():
@@ -275,29 +287,23 @@ def test_expiry_day_is_the_ist_day_not_the_utc_day():
     assert b.expiry_date(NOW, DAY, past) == b.expiry_date(NOW, DAY)
 
 
-def test_a_demands_own_expiry_period_wins(masters):
-    demand = tl_demand(("TL_TAX", "500"), bill_expiry_time=3 * DAY)
-    bill = b.make_bill([demand], masters.tax_heads, NOW, 7 * DAY)
-    assert dt.datetime.fromtimestamp(bill.expiry_date / 1000, IST).date() == dt.date(2026, 11, 28)
-
-
 def test_only_active_unsettled_demands_are_billed(masters):
     paid = tl_demand(("TL_TAX", "500", "500"), period=TL_2018)
     cancelled = tl_demand(("TL_TAX", "900"), status="CANCELLED")
     with refused("EG_BS_BILL_NO_DEMANDS_FOUND"):
-        b.make_bill([paid, cancelled], masters.tax_heads, NOW, DAY)
-    bill = b.make_bill([paid, cancelled, tl_demand(("TL_TAX", "100"))], masters.tax_heads, NOW, DAY)
+        b.make_bill([paid, cancelled], masters.tax_heads, NOW)
+    bill = b.make_bill([paid, cancelled, tl_demand(("TL_TAX", "100"))], masters.tax_heads, NOW)
     assert len(bill.bill_details) == 1 and bill.total_amount == Decimal("100.00")
 
 
 def test_make_bill_refusals(masters):
     with refused("EG_BS_TAXHEADS_NOTFOUND"):
-        b.make_bill([tl_demand(("TL_GHOST", "5"))], masters.tax_heads, NOW, DAY)
+        b.make_bill([tl_demand(("TL_GHOST", "5"))], masters.tax_heads, NOW)
     with refused("EG_BS_BILL_CONSUMERCODES_MIXED"):
         b.make_bill([tl_demand(("TL_TAX", "5")), tl_demand(("TL_TAX", "5"), code="OTHER")],
-                    masters.tax_heads, NOW, DAY)
+                    masters.tax_heads, NOW)
     with refused("INVALID_BILL_AMOUNT"):
-        b.make_bill([tl_demand(("TL_ADHOC_REBATE", "-5"))], masters.tax_heads, NOW, DAY)
+        b.make_bill([tl_demand(("TL_ADHOC_REBATE", "-5"))], masters.tax_heads, NOW)
 
 
 def test_make_bills_groups_by_consumer_code(masters):
@@ -330,7 +336,7 @@ def test_payment_amount_rules():
 
 def ws_bill(masters) -> Bill:
     old, new = ws_demands()
-    return b.make_bill([old, new], masters.tax_heads, NOW, DAY, new_id=ids())
+    return b.make_bill([old, new], masters.tax_heads, NOW, new_id=ids())
 
 
 def shares(allocations) -> list[tuple[int, str, Decimal]]:
@@ -365,7 +371,7 @@ def test_within_a_period_heads_go_by_their_order(masters):
                     [DemandDetail("PT_FIRE_CESS", "40"), DemandDetail("PT_TIME_PENALTY", "30"),
                      DemandDetail("PT_TIME_REBATE", "-10"), DemandDetail("PT_CANCER_CESS", "20"),
                      DemandDetail("PT_TAX", "1000")])
-    bill = b.make_bill([demand], masters.tax_heads, NOW, DAY)
+    bill = b.make_bill([demand], masters.tax_heads, NOW)
     out = b.apportion(bill, "1030", advance_allowed=False, advance_tax_head=None, part_payment_allowed=True,
                       min_amount_payable="100")
     assert [(a.account_detail.tax_head_code, a.amount) for a in out] == [
@@ -396,7 +402,7 @@ def test_excess_goes_to_the_advance_head_when_allowed(masters):
 
 
 def test_excess_is_refused_when_advance_is_not_allowed(masters):
-    bill = b.make_bill([tl_demand(("TL_TAX", "500"))], masters.tax_heads, NOW, DAY)
+    bill = b.make_bill([tl_demand(("TL_TAX", "500"))], masters.tax_heads, NOW)
     tl = masters.business_services["TL"]
     with refused("INVALID_AMT_PAID_ADV"):
         b.apportion(bill, "600", advance_allowed=tl.is_advance_allowed,
@@ -405,7 +411,7 @@ def test_excess_is_refused_when_advance_is_not_allowed(masters):
 
 
 def test_part_payment_is_refused_when_not_allowed(masters):
-    bill = b.make_bill([tl_demand(("TL_TAX", "500"))], masters.tax_heads, NOW, DAY)
+    bill = b.make_bill([tl_demand(("TL_TAX", "500"))], masters.tax_heads, NOW)
     with refused("INVALID_AMT_PAID_CODE"):
         b.apportion(bill, "499", advance_allowed=False, advance_tax_head=None, part_payment_allowed=False)
     out = b.apportion(bill, "500", advance_allowed=False, advance_tax_head=None, part_payment_allowed=False)
@@ -425,7 +431,7 @@ def test_zero_and_negative_amounts(masters):
         ws_apportion(bill, "0", min_amount_payable=None)
     with refused("INVALID_AMT_PAID_NEG_CODE"):
         ws_apportion(bill, "-5")
-    zero_bill = b.make_bill([tl_demand(("TL_TAX", "20"), ("TL_ADHOC_REBATE", "-20"))], masters.tax_heads, NOW, DAY)
+    zero_bill = b.make_bill([tl_demand(("TL_TAX", "20"), ("TL_ADHOC_REBATE", "-20"))], masters.tax_heads, NOW)
     out = b.apportion(zero_bill, "0", advance_allowed=False, advance_tax_head=None, part_payment_allowed=False)
     assert sorted(a.amount for a in out) == [Decimal("-20.00"), Decimal("20.00")]
     assert b.bill_status_after(zero_bill, "0") == "PAID"
@@ -434,7 +440,7 @@ def test_zero_and_negative_amounts(masters):
 def test_an_advance_credit_on_the_bill_is_used_first(masters):
     old, new = ws_demands()
     new = Demand("WS/1", "WS", *WS_2021, list(new.details) + [DemandDetail("WS_ADVANCE_CARRYFORWARD", "-200")])
-    bill = b.make_bill([old, new], masters.tax_heads, NOW, DAY)
+    bill = b.make_bill([old, new], masters.tax_heads, NOW)
     assert bill.total_amount == Decimal("500.00")
     out = ws_apportion(bill, "500")
     assert out[0].account_detail.tax_head_code == "WS_ADVANCE_CARRYFORWARD" and out[0].amount == Decimal("-200.00")
