@@ -50,7 +50,6 @@ E_AMT_NEGATIVE = "INVALID_AMT_PAID_NEG_CODE"
 E_AMT_ZERO = "INVALID_AMOUNT"
 E_PART_PAYMENT = "INVALID_AMT_PAID_CODE"
 E_ADVANCE = "INVALID_AMT_PAID_ADV"
-E_MIN_AMOUNT = "AMOUNT_MISMATCH"
 E_BILL_AMOUNT = "INVALID_BILL_AMOUNT"
 # ours: DIGIT has no code for these (it uses egcl_0022, shared with a cheque-date error, for fractions)
 E_AMT_FRACTION = "INVALID_AMT_PAID_FRACTION"
@@ -647,7 +646,7 @@ def _is_advance(account: BillAccountDetail, advance_tax_head: str | None) -> boo
 
 
 def apportion(bill: Bill, amount: MoneyLike, *, advance_allowed: bool, advance_tax_head: str | None,
-              part_payment_allowed: bool, min_amount_payable: MoneyLike | None = None) -> list[Allocation]:
+              part_payment_allowed: bool) -> list[Allocation]:
     """Share `amount` over the bill's account details.
 
     Follows egov-apportion-service OrderByPriority:
@@ -663,8 +662,10 @@ def apportion(bill: Bill, amount: MoneyLike, *, advance_allowed: bool, advance_t
     - Periods whose own lines net to ≤ 0 are settled before the others (they need no cash), so a
       later period's rebate is never left behind while its surplus is needed; DIGIT would skip it.
     Refusals (collection-services codes): negative amount, zero amount on a non-zero bill, less
-    than the total when part payment is not allowed, less than min_amount_payable, more than the
-    total when advance is not allowed."""
+    than the total when part payment is not allowed, more than the total when advance is not
+    allowed. No minimum: the BusinessService master's `minAmountPayable` reaches no v2 bill
+    (BillServicev2 never sets one, PaymentEnricher copies only the part-payment, advance and
+    collection-mode flags), so PaymentValidator's minimum check never fires in DIGIT."""
     value = money(amount)
     details = sorted(bill.bill_details, key=lambda d: d.from_period)
     if not details:
@@ -691,10 +692,6 @@ def apportion(bill: Bill, amount: MoneyLike, *, advance_allowed: bool, advance_t
             raise InvalidInput(E_PART_PAYMENT, f"part payment is not allowed for {bill.business_service}: "
                                f"the amount paid must equal the bill amount {payable}",
                                {"amount": value, "totalAmount": payable})
-        minimum = money(min_amount_payable) if min_amount_payable is not None else ZERO
-        if value < minimum:
-            raise InvalidInput(E_MIN_AMOUNT, f"the amount paid {value} is less than the minimum payable "
-                               f"{minimum}", {"amount": value, "minimumAmountPayable": minimum})
     excess = value - payable if value > payable else ZERO
     if excess and not advance_allowed:
         raise InvalidInput(E_ADVANCE, f"advance payment is not allowed for {bill.business_service}: "

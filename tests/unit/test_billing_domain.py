@@ -344,8 +344,7 @@ def shares(allocations) -> list[tuple[int, str, Decimal]]:
 
 
 def ws_apportion(bill, amount, **kw):
-    args: dict[str, Any] = dict(advance_allowed=True, advance_tax_head="WS_ADVANCE_CARRYFORWARD", part_payment_allowed=True,
-                min_amount_payable="100")
+    args: dict[str, Any] = dict(advance_allowed=True, advance_tax_head="WS_ADVANCE_CARRYFORWARD", part_payment_allowed=True)
     args.update(kw)
     return b.apportion(bill, amount, **args)
 
@@ -372,8 +371,7 @@ def test_within_a_period_heads_go_by_their_order(masters):
                      DemandDetail("PT_TIME_REBATE", "-10"), DemandDetail("PT_CANCER_CESS", "20"),
                      DemandDetail("PT_TAX", "1000")])
     bill = b.make_bill([demand], masters.tax_heads, NOW)
-    out = b.apportion(bill, "1030", advance_allowed=False, advance_tax_head=None, part_payment_allowed=True,
-                      min_amount_payable="100")
+    out = b.apportion(bill, "1030", advance_allowed=False, advance_tax_head=None, part_payment_allowed=True)
     assert [(a.account_detail.tax_head_code, a.amount) for a in out] == [
         ("PT_TIME_REBATE", Decimal("-10.00")), ("PT_TAX", Decimal("1000.00")),
         ("PT_CANCER_CESS", Decimal("20.00")), ("PT_TIME_PENALTY", Decimal("20.00")),
@@ -407,7 +405,7 @@ def test_excess_is_refused_when_advance_is_not_allowed(masters):
     with refused("INVALID_AMT_PAID_ADV"):
         b.apportion(bill, "600", advance_allowed=tl.is_advance_allowed,
                     advance_tax_head=masters.advance_tax_head("TL"),
-                    part_payment_allowed=tl.part_payment_allowed, min_amount_payable=tl.min_amount_payable)
+                    part_payment_allowed=tl.part_payment_allowed)
 
 
 def test_part_payment_is_refused_when_not_allowed(masters):
@@ -418,17 +416,20 @@ def test_part_payment_is_refused_when_not_allowed(masters):
     assert shares(out) == [(TL_2019[0], "TL_TAX", Decimal("500.00"))]
 
 
-def test_part_payment_below_the_minimum_is_refused(masters):
-    bill = ws_bill(masters)
-    with refused("AMOUNT_MISMATCH"):
-        ws_apportion(bill, "99")
-    ws_apportion(bill, "100")
+def test_a_part_payment_below_the_masters_min_amount_payable_is_taken(masters):
+    # DIGIT's v2 bills carry no minimum (BillServicev2, PaymentEnricher): PT's minAmountPayable 100 is not enforced
+    assert masters.business_services["PT"].min_amount_payable == Decimal("100.00")
+    demand = Demand("PT-1", "PT", *TL_2019, [DemandDetail("PT_TAX", "1000")])
+    bill = b.make_bill([demand], masters.tax_heads, NOW, service=masters.business_services["PT"])
+    out = b.apportion(bill, "50", advance_allowed=False, advance_tax_head=None, part_payment_allowed=True)
+    assert shares(out) == [(TL_2019[0], "PT_TAX", Decimal("50.00"))]
+    assert b.bill_status_after(bill, "50") == "PARTIALLY_PAID"
 
 
 def test_zero_and_negative_amounts(masters):
     bill = ws_bill(masters)
     with refused("INVALID_AMOUNT"):
-        ws_apportion(bill, "0", min_amount_payable=None)
+        ws_apportion(bill, "0")
     with refused("INVALID_AMT_PAID_NEG_CODE"):
         ws_apportion(bill, "-5")
     zero_bill = b.make_bill([tl_demand(("TL_TAX", "20"), ("TL_ADHOC_REBATE", "-20"))], masters.tax_heads, NOW)
@@ -496,7 +497,7 @@ def bills(draw):
 
 def run(bill: Bill, amount: Decimal):
     return b.apportion(bill, amount, advance_allowed=True, advance_tax_head="WS_ADVANCE_CARRYFORWARD",
-                       part_payment_allowed=True, min_amount_payable=None)
+                       part_payment_allowed=True)
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
