@@ -652,15 +652,16 @@ def apportion(bill: Bill, amount: MoneyLike, *, advance_allowed: bool, advance_t
     Follows egov-apportion-service OrderByPriority:
     1. bill details oldest period first (fromPeriod);
     2. with advance allowed, credits already on the advance head are used first, up to the dues;
-    3. within a period, negative lines (rebates, negative round-off) are taken in full first, then
-       positive lines by tax head `order` (then bill order); a positive line gets
-       min(remaining, its due); a period is skipped when nothing is left to pay with;
+    3. within a period the lines go by their amount, smallest first, and the tax head `order` only
+       breaks ties (`egov.apportion.default.value.order=true`, DIGIT's shipped setting: "by value
+       and order"; bill order after that): so negative lines (rebates, a negative round-off) are
+       taken in full first, then the smallest dues; a positive line gets min(remaining, its due);
+       a period is skipped when nothing is left to pay with;
     4. what remains goes to the advance head (`<SVC>_ADVANCE_CARRYFORWARD`) on the latest period.
-    Departures, each because DIGIT's code and its own documentation disagree or lose money:
-    - DIGIT's code sorts positive lines by *amount* (order only breaks ties) although its javadoc
-      and README say "by order"; lines here go by order, as documented.
-    - Periods whose own lines net to ≤ 0 are settled before the others (they need no cash), so a
-      later period's rebate is never left behind while its surplus is needed; DIGIT would skip it.
+    One departure, because DIGIT's loses money: periods whose own lines net to ≤ 0 are settled
+    before the others (they need no cash), so a later period's rebate is never left behind while
+    its surplus is needed (DIGIT skips such a period once the cash is spent, and a bill paid in
+    full leaves an older period short).
     Refusals (collection-services codes): negative amount, zero amount on a non-zero bill, less
     than the total when part payment is not allowed, more than the total when advance is not
     allowed. No minimum: the BusinessService master's `minAmountPayable` reaches no v2 bill
@@ -714,7 +715,7 @@ def apportion(bill: Bill, amount: MoneyLike, *, advance_allowed: bool, advance_t
 
     def period_lines(detail: BillDetail) -> list[BillAccountDetail]:
         lines = [a for a in detail.account_details if not _is_advance(a, advance_tax_head)]
-        return sorted(lines, key=lambda a: (a.due >= 0, a.order))
+        return sorted(lines, key=lambda a: (a.amount, a.order))     # OrderByPriority: value, then order
 
     def settle(detail: BillDetail) -> None:
         nonlocal remaining

@@ -355,8 +355,8 @@ def test_partial_payment_fills_the_oldest_period_first_rebate_first(masters):
     assert shares(out) == [
         (WS_2018[0], "WS_TIME_REBATE", Decimal("-50.00")),
         (WS_2018[0], "WS_CHARGE", Decimal("420.00")),
-        (WS_2021[0], "WS_CHARGE", Decimal("30.00")),
-        (WS_2021[0], "WS_TIME_PENALTY", Decimal("0.00")),
+        (WS_2021[0], "WS_TIME_PENALTY", Decimal("30.00")),      # the smaller line first (DIGIT: by value)
+        (WS_2021[0], "WS_CHARGE", Decimal("0.00")),
     ]
     assert sum(a.amount for a in out) == Decimal("400")
     after = b.apply_apportionment(bill, out)
@@ -364,8 +364,9 @@ def test_partial_payment_fills_the_oldest_period_first_rebate_first(masters):
     assert b.bill_status_after(bill, "400") == "PARTIALLY_PAID"
 
 
-def test_within_a_period_heads_go_by_their_order(masters):
-    # PT_TAX order 0, PT_CANCER_CESS 1, PT_TIME_PENALTY 3, PT_FIRE_CESS 7; PT_TIME_REBATE (order 2) is negative
+def test_within_a_period_lines_go_by_amount_then_order_as_digit_ships_it(masters):
+    # OrderByPriority with egov.apportion.default.value.order=true: buckets sorted by amount, then by
+    # order (PT_TAX 0, PT_CANCER_CESS 1, PT_TIME_PENALTY 3, PT_FIRE_CESS 7; the rebate is negative: first)
     demand = Demand("PT-1", "PT", 1554076799000, 1585679399000,
                     [DemandDetail("PT_FIRE_CESS", "40"), DemandDetail("PT_TIME_PENALTY", "30"),
                      DemandDetail("PT_TIME_REBATE", "-10"), DemandDetail("PT_CANCER_CESS", "20"),
@@ -373,9 +374,16 @@ def test_within_a_period_heads_go_by_their_order(masters):
     bill = b.make_bill([demand], masters.tax_heads, NOW)
     out = b.apportion(bill, "1030", advance_allowed=False, advance_tax_head=None, part_payment_allowed=True)
     assert [(a.account_detail.tax_head_code, a.amount) for a in out] == [
-        ("PT_TIME_REBATE", Decimal("-10.00")), ("PT_TAX", Decimal("1000.00")),
-        ("PT_CANCER_CESS", Decimal("20.00")), ("PT_TIME_PENALTY", Decimal("20.00")),
-        ("PT_FIRE_CESS", Decimal("0.00"))]
+        ("PT_TIME_REBATE", Decimal("-10.00")), ("PT_CANCER_CESS", Decimal("20.00")),
+        ("PT_TIME_PENALTY", Decimal("30.00")), ("PT_FIRE_CESS", Decimal("40.00")),
+        ("PT_TAX", Decimal("950.00"))]
+    tie = Demand("PT-2", "PT", 1554076799000, 1585679399000,
+                 [DemandDetail("PT_FIRE_CESS", "50"), DemandDetail("PT_TIME_PENALTY", "50"),
+                  DemandDetail("PT_CANCER_CESS", "50")])
+    out = b.apportion(b.make_bill([tie], masters.tax_heads, NOW), "60", advance_allowed=False,
+                      advance_tax_head=None, part_payment_allowed=True)
+    assert [(a.account_detail.tax_head_code, a.amount) for a in out] == [     # equal amounts: by order
+        ("PT_CANCER_CESS", Decimal("50.00")), ("PT_TIME_PENALTY", Decimal("10.00")), ("PT_FIRE_CESS", Decimal("0.00"))]
 
 
 def test_full_payment_clears_every_due(masters):
