@@ -345,7 +345,10 @@ def round_off(details: Iterable[DemandDetail], service: str, *, code: str | None
 def validate_demand(demand: Demand, masters: BillingMasters, existing: Iterable[Demand] = ()) -> None:
     """Refuse a new demand as billing-service DemandValidatorV1 does, with its codes.
 
-    Order of the checks: business service, tax heads, tax period, demand lines, duplicates."""
+    Order of the checks: business service, tax heads, tax period, demand lines (a positive line's
+    collection within [0, tax]; a negative line's collection 0 or the whole tax), duplicates (same
+    consumer code, service and period among the ACTIVE demands). The payer is checked by the
+    service (it needs the users): `EG_BS_USER_UUID_NOTFOUND`, `EG_BS_EMPLOYEE_UUID_NOTALLOWED`."""
     service = demand.business_service
     if service not in masters.business_services:
         raise InvalidInput(E_BUSINESSSERVICE_NOTFOUND,
@@ -375,18 +378,26 @@ def validate_demand(demand: Demand, masters: BillingMasters, existing: Iterable[
                            f"{demand.tax_period_from} and toDate : {demand.tax_period_to}",
                            {"taxPeriodFrom": demand.tax_period_from, "taxPeriodTo": demand.tax_period_to})
 
-    bad = [d for d in demand.details if d.tax_amount >= 0 and
-           (d.collection_amount > d.tax_amount or d.collection_amount < 0)]
+    bad, lines = [], []
+    for d in demand.details:
+        tax, collected = d.tax_amount, d.collection_amount
+        if tax >= 0 and (collected > tax or collected < 0):
+            bad.append(d)
+            lines.append(f"collection amount : {collected}, cannot not be greater than taxAmount or "
+                         f"Negative in case of positive tax : {tax}")
+        elif tax < 0 and collected != tax and collected != 0:
+            # a negative line (rebate, advance credit) is either untouched or used in full
+            bad.append(d)
+            lines.append(f"collection amount : {collected}, should be equal to 'ZERO' or tax amount : {tax} "
+                         "in case of negative Tax")
     if bad:
-        lines = [f"collection amount : {d.collection_amount}, cannot not be greater than taxAmount or "
-                 f"Negative in case of positive tax : {d.tax_amount}" for d in bad]
         raise InvalidInput(E_DEMAND_DETAIL, f"Invalid demand details found with following Values : {lines}",
                            {"taxHeadMasterCodes": [d.tax_head_code for d in bad]})
 
     for other in existing:
         if other is demand or (demand.id is not None and other.id == demand.id):
             continue
-        if other.status == "CANCELLED":      # a cancelled demand does not block raising it again
+        if other.status != "ACTIVE":         # DemandQueryBuilder: only ACTIVE demands are duplicates
             continue
         if (other.consumer_code, other.business_service, other.tax_period_from, other.tax_period_to) == \
                 (demand.consumer_code, service, demand.tax_period_from, demand.tax_period_to):
@@ -395,6 +406,104 @@ def validate_demand(demand: Demand, masters: BillingMasters, existing: Iterable[
                                f" the given consumercodes : [{demand.consumer_code}]",
                                {"consumerCode": demand.consumer_code, "businessService": service,
                                 "existingDemandId": other.id})
+
+
+def _is_advance_line(line: DemandDetail, masters: BillingMasters) -> bool:
+    head = masters.tax_heads.get(line.tax_head_code)
+    return head is not None and head.is_advance
+
+
+def carry_advance(new: Demand, existing: Iterable[Demand], masters: BillingMasters) -> tuple[Demand, list[Demand]]:
+    """The new demand with any advance the consumer code holds carried into it, and the earlier
+    demands that gave it (changed); `(new, [])` when there is nothing to carry.
+
+    billing-service DemandService.apportionAdvanceIfExist, for a service whose BusinessService
+    master allows advance: the demands of the consumer code with an advance line not used up
+    (tax ≠ collected) and the new one are apportioned as egov-apportion-service apportionDemands /
+    OrderByPriority do with nothing paid: oldest period first; the advance credits are used up to
+    the demands' positive totals (gross tax, as DIGIT counts it); that credit then pays the
+    lines (negative lines taken in full, the rest by amount then tax head order, a demand skipped
+    once nothing is left); what is left stays credit, as a new advance line on the latest demand.
+    Departures, both where DIGIT loses credit: (1) DIGIT settles every line when the demands'
+    *gross* taxes add up to 0 (₹500 paid + ₹800 credit + a new ₹300 demand: ₹500 of credit
+    vanishes); here that shortcut is taken only when what is still owed (tax − collected) nets to
+    0. (2) Where the latest demand already has an advance line DIGIT adds the leftover to that
+    bucket's amount and then drops it (it copies back only collection amounts); here it is added
+    to that line's tax. Refuses EG_BS_ADVANCE_TAXHEAD_NOTFOUND where
+    the service allows advance, the consumer code has earlier demands and no ADVANCE_COLLECTION
+    head exists (DIGIT: "NO TAXHEAD FOUND")."""
+    service = new.business_service
+    config = masters.business_services.get(service)
+    earlier = [d for d in existing if d is not new and d.business_service == service
+               and d.consumer_code == new.consumer_code]
+    if config is None or not config.is_advance_allowed or not earlier:
+        return new, []
+    if masters.advance_tax_head(service) is None:
+        raise InvalidInput(E_NO_ADVANCE_HEAD, f"No Advance taxHead found for businessService: {service}",
+                           {"businessService": service})
+    holders = [d for d in earlier if any(_is_advance_line(x, masters) and x.tax_amount != x.collection_amount
+                                         for x in d.details)]
+    if not holders:
+        return new, []
+
+    demands = sorted([*holders, new], key=lambda d: d.tax_period_from)       # stable, as Java's sort
+    original = list(demands)
+    new_at = next(i for i, d in enumerate(demands) if d is new)
+    collected = [[x.collection_amount for x in d.details] for d in demands]
+    taxes = [[x.tax_amount for x in d.details] for d in demands]
+    gross = [sum(t, ZERO) for t in taxes]
+
+    owed = sum((t - c for d_t, d_c in zip(taxes, collected) for t, c in zip(d_t, d_c)), ZERO)
+    if owed == 0:                                  # the credits cover the dues exactly: all settled
+        collected = [list(t) for t in taxes]
+    else:
+        total_positive = sum((g for g in gross if g > 0), ZERO)
+        advance = ZERO                             # negative: the credit taken so far
+        if total_positive > 0:
+            for i, d in enumerate(demands):
+                for j, line in enumerate(d.details):
+                    if not _is_advance_line(line, masters):
+                        continue
+                    net = taxes[i][j] - collected[i][j]
+                    if abs(advance + net) > total_positive:
+                        diff = total_positive - abs(advance)
+                        collected[i][j] -= diff
+                        advance = -total_positive
+                        break
+                    advance += net
+                    collected[i][j] = taxes[i][j]
+        remaining = -advance
+        for i, d in enumerate(demands):
+            if remaining == 0:
+                continue
+            heads = [masters.tax_heads.get(x.tax_head_code) for x in d.details]
+            keys = [(taxes[i][j], heads[j].order if heads[j] else 0, j) for j in range(len(d.details))]
+            for _, _, j in sorted(keys):                    # by value, then order (then as given)
+                net = taxes[i][j] - collected[i][j]
+                if net >= 0:
+                    share = min(remaining, net)
+                    collected[i][j] += share
+                    remaining -= share
+                elif not _is_advance_line(d.details[j], masters):
+                    collected[i][j] += net
+                    remaining -= net
+        if remaining > 0:
+            last = len(demands) - 1
+            at = next((j for j, x in enumerate(demands[last].details) if _is_advance_line(x, masters)), None)
+            if at is None:
+                demands[last] = replace(demands[last], details=(*demands[last].details, DemandDetail(
+                    masters.advance_tax_head(service) or "", -remaining, ZERO)))
+                taxes[last].append(-remaining)
+                collected[last].append(ZERO)
+            else:
+                taxes[last][at] -= remaining
+
+    out = [replace(d, details=tuple(replace(x, tax_amount=taxes[i][j], collection_amount=collected[i][j])
+                                    for j, x in enumerate(d.details)))
+           for i, d in enumerate(demands)]
+    carried = out[new_at]
+    changed = [d for i, d in enumerate(out) if i != new_at and d.details != original[i].details]
+    return carried, changed
 
 
 # --- bills ----------------------------------------------------------------------------------------------
