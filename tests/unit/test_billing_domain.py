@@ -203,8 +203,13 @@ def test_collection_above_tax_is_refused(masters):
     assert err.value.params["taxHeadMasterCodes"] == ["TL_TAX"]
     with refused("EG_DEMAND_DEATIL_INVALID"):
         b.validate_demand(tl_demand(("TL_TAX", "500", "-1")), masters)
-    # a negative (rebate) line is not held to it, as in DIGIT
+    # a negative (rebate) line is untouched or used in full (DemandValidatorV1's negative-tax rule)
     b.validate_demand(tl_demand(("TL_TAX", "500"), ("TL_ADHOC_REBATE", "-20", "-20")), masters)
+    b.validate_demand(tl_demand(("TL_TAX", "500"), ("TL_ADHOC_REBATE", "-20", "0")), masters)
+    for part in ("-5", "5", "-25"):
+        with refused("EG_DEMAND_DEATIL_INVALID") as err:
+            b.validate_demand(tl_demand(("TL_TAX", "500"), ("TL_ADHOC_REBATE", "-20", part)), masters)
+        assert "in case of negative Tax" in err.value.message
 
 
 def test_a_second_demand_for_the_same_consumer_and_period_is_refused(masters):
@@ -218,7 +223,48 @@ def test_a_second_demand_for_the_same_consumer_and_period_is_refused(masters):
     b.validate_demand(tl_demand(("TL_TAX", "500"), period=TL_2018), masters, existing=[first])
     b.validate_demand(tl_demand(("TL_TAX", "500"), code="PB-TL-OTHER"), masters, existing=[first])
     b.validate_demand(again, masters, existing=[tl_demand(("TL_TAX", "1"), status="CANCELLED")])
+    b.validate_demand(again, masters, existing=[tl_demand(("TL_TAX", "1"), status="ADJUSTED")])   # ACTIVE only
     b.validate_demand(first, masters, existing=[first])
+
+
+# --- an advance carried into a new demand ------------------------------------------------------------------
+
+def ws_demand(period, *lines, id=None) -> Demand:
+    return Demand("WS/9", "WS", *period, [DemandDetail(c, t, x) for c, t, x in lines], id=id)
+
+
+def test_carry_advance_pays_the_new_demand_from_the_credit(masters):
+    old = ws_demand(WS_2018, ("WS_CHARGE", "500", "500"), ("WS_ADVANCE_CARRYFORWARD", "-200", "0"), id="old")
+    new = ws_demand(WS_2021, ("WS_CHARGE", "300", "0"), ("WS_TIME_PENALTY", "30", "0"))
+    carried, changed = b.carry_advance(new, [old], masters)
+    assert [(x.tax_head_code, x.collection_amount) for x in carried.details] == [
+        ("WS_CHARGE", Decimal("170.00")), ("WS_TIME_PENALTY", Decimal("30.00"))]
+    assert [(d.id, [x.collection_amount for x in d.details]) for d in changed] == [
+        ("old", [Decimal("500.00"), Decimal("-200.00")])]
+
+
+def test_carry_advance_leaves_the_rest_as_credit_on_the_new_demand(masters):
+    # DIGIT counts the old demand's gross tax as still needing credit, takes it all, and puts
+    # what the lines did not need back as a new advance line on the latest demand
+    old = ws_demand(WS_2018, ("WS_CHARGE", "500", "500"), ("WS_ADVANCE_CARRYFORWARD", "-400", "0"), id="old")
+    new = ws_demand(WS_2021, ("WS_CHARGE", "300", "0"))
+    carried, [after] = b.carry_advance(new, [old], masters)
+    assert [(x.tax_head_code, x.tax_amount, x.collection_amount) for x in carried.details] == [
+        ("WS_CHARGE", Decimal("300.00"), Decimal("300.00")),
+        ("WS_ADVANCE_CARRYFORWARD", Decimal("-100.00"), ZERO)]
+    assert after.details[1].collection_amount == Decimal("-400.00")
+    total_credit = sum((x.tax_amount - x.collection_amount for d in (carried, after) for x in d.details
+                        if x.tax_head_code == "WS_ADVANCE_CARRYFORWARD"), ZERO)
+    assert total_credit == Decimal("-100.00")                  # 400 credit − 300 used: nothing lost
+
+
+def test_carry_advance_does_nothing_without_advance_or_credit(masters):
+    paid = ws_demand(WS_2018, ("WS_CHARGE", "500", "500"), id="old")
+    new = ws_demand(WS_2021, ("WS_CHARGE", "300", "0"))
+    assert b.carry_advance(new, [paid], masters) == (new, [])
+    tl_old = tl_demand(("TL_TAX", "500", "500"), period=TL_2018)
+    tl_new = tl_demand(("TL_TAX", "500"))
+    assert b.carry_advance(tl_new, [tl_old], masters) == (tl_new, [])      # TL: isAdvanceAllowed false
 
 
 # --- bills --------------------------------------------------------------------------------------------------
