@@ -476,8 +476,8 @@ def carry_advance(new: Demand, existing: Iterable[Demand], masters: BillingMaste
         for i, d in enumerate(demands):
             if remaining == 0:
                 continue
-            heads = [masters.tax_heads.get(x.tax_head_code) for x in d.details]
-            keys = [(taxes[i][j], heads[j].order if heads[j] else 0, j) for j in range(len(d.details))]
+            orders = [h.order if (h := masters.tax_heads.get(x.tax_head_code)) else 0 for x in d.details]
+            keys = [(taxes[i][j], orders[j], j) for j in range(len(d.details))]
             for _, _, j in sorted(keys):                    # by value, then order (then as given)
                 net = taxes[i][j] - collected[i][j]
                 if net >= 0:

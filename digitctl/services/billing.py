@@ -170,7 +170,7 @@ def _with_round_off(demand: bl.Demand) -> bl.Demand:
 
 def store_demand_in(uow: "UnitOfWork", app: "App", ctx: "RequestContext", demand: bl.Demand,
                     payer: StoredPayer, operation: str = DEMAND_CREATE) -> tuple[DemandRow, list[DemandDetailRow]]:
-    """Insert one validated demand (round-off included) and record its event."""
+    """Insert one validated demand and record its event."""
     s = uow.session
     now = ctx.now()
     assert demand.tenant_id
