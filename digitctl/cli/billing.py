@@ -85,7 +85,12 @@ def _tenant(explicit: str | None) -> str:
 
 @demand_app.command("create")
 def create(file: Path = typer.Option(..., "--file", "-f", help="{\"Demands\": [...]} as DIGIT's _create takes it ('-' = stdin).")) -> None:
-    """Create demands (all or none); the <SVC>_ROUNDOFF line is added; -o json prints {"Demands": [...]}."""
+    """Create demands (all or none) as DIGIT's demand/_create does; -o json prints {"Demands": [...]}.
+
+    The lines are kept as given: no <SVC>_ROUNDOFF line is added (calculators add their own; a bill
+    with paise cannot be paid). A payer given by uuid must be a user and not an employee; an
+    advance the consumer code holds (services that allow advance) is carried into the new demand.
+    """
     from digitctl.cli.output import emit, state
     from digitctl.services import billing
     from digitctl.services.store import require_initialized

@@ -10,8 +10,10 @@ What each rule follows (egovernments/DIGIT-OSS, read for this module):
   < .5 adds −f, exactly .5 adds nothing; an earlier round-off line is netted out.
 - `make_bill` is billing-service `BillServicev2.prepareBill` / `getBillDetailForDemand` /
   `getExpiryDateForDemand`: one bill per consumer code, one detail per demand, one account detail
-  per tax head (amount = tax − collected); a detail expires at 23:59:59 IST of now + the expiry
-  period (a future fixed expiry date wins).
+  per tax head (amount = tax − collected); a detail expires at 23:59:59 IST of the demand's
+  `fixedBillExpiryDate` (when in the future), else of now + the demand's `billExpiryTime` (when
+  > 0), else of today. The business service's `demandUpdateTime` plays no part (BillServicev2
+  never reads it).
 - `apportion` is egov-apportion-service `OrderByPriority` (ApportionServiceV2's default) with the
   amount checks of collection-services `ReceiptEnricher.validateTaxAndPayment` /
   `ReceiptValidator`; see `apportion` for where it departs and why.
@@ -48,7 +50,6 @@ E_AMT_NEGATIVE = "INVALID_AMT_PAID_NEG_CODE"
 E_AMT_ZERO = "INVALID_AMOUNT"
 E_PART_PAYMENT = "INVALID_AMT_PAID_CODE"
 E_ADVANCE = "INVALID_AMT_PAID_ADV"
-E_MIN_AMOUNT = "AMOUNT_MISMATCH"
 E_BILL_AMOUNT = "INVALID_BILL_AMOUNT"
 # ours: DIGIT has no code for these (it uses egcl_0022, shared with a cheque-date error, for fractions)
 E_AMT_FRACTION = "INVALID_AMT_PAID_FRACTION"
@@ -139,7 +140,7 @@ class BusinessServiceConfig:
     part_payment_allowed: bool = False
     is_advance_allowed: bool = False
     min_amount_payable: Decimal | None = None
-    demand_update_time: int | None = None        # ms: how long a bill stays valid
+    demand_update_time: int | None = None        # ms; kept as read: no bill expiry depends on it
     is_voucher_creation_enabled: bool = False
     is_bill_amendment_enabled: bool = False
     is_active: bool = True
@@ -344,7 +345,10 @@ def round_off(details: Iterable[DemandDetail], service: str, *, code: str | None
 def validate_demand(demand: Demand, masters: BillingMasters, existing: Iterable[Demand] = ()) -> None:
     """Refuse a new demand as billing-service DemandValidatorV1 does, with its codes.
 
-    Order of the checks: business service, tax heads, tax period, demand lines, duplicates."""
+    Order of the checks: business service, tax heads, tax period, demand lines (a positive line's
+    collection within [0, tax]; a negative line's collection 0 or the whole tax), duplicates (same
+    consumer code, service and period among the ACTIVE demands). The payer is checked by the
+    service (it needs the users): `EG_BS_USER_UUID_NOTFOUND`, `EG_BS_EMPLOYEE_UUID_NOTALLOWED`."""
     service = demand.business_service
     if service not in masters.business_services:
         raise InvalidInput(E_BUSINESSSERVICE_NOTFOUND,
@@ -374,18 +378,26 @@ def validate_demand(demand: Demand, masters: BillingMasters, existing: Iterable[
                            f"{demand.tax_period_from} and toDate : {demand.tax_period_to}",
                            {"taxPeriodFrom": demand.tax_period_from, "taxPeriodTo": demand.tax_period_to})
 
-    bad = [d for d in demand.details if d.tax_amount >= 0 and
-           (d.collection_amount > d.tax_amount or d.collection_amount < 0)]
+    bad, lines = [], []
+    for d in demand.details:
+        tax, collected = d.tax_amount, d.collection_amount
+        if tax >= 0 and (collected > tax or collected < 0):
+            bad.append(d)
+            lines.append(f"collection amount : {collected}, cannot not be greater than taxAmount or "
+                         f"Negative in case of positive tax : {tax}")
+        elif tax < 0 and collected != tax and collected != 0:
+            # a negative line (rebate, advance credit) is either untouched or used in full
+            bad.append(d)
+            lines.append(f"collection amount : {collected}, should be equal to 'ZERO' or tax amount : {tax} "
+                         "in case of negative Tax")
     if bad:
-        lines = [f"collection amount : {d.collection_amount}, cannot not be greater than taxAmount or "
-                 f"Negative in case of positive tax : {d.tax_amount}" for d in bad]
         raise InvalidInput(E_DEMAND_DETAIL, f"Invalid demand details found with following Values : {lines}",
                            {"taxHeadMasterCodes": [d.tax_head_code for d in bad]})
 
     for other in existing:
         if other is demand or (demand.id is not None and other.id == demand.id):
             continue
-        if other.status == "CANCELLED":      # a cancelled demand does not block raising it again
+        if other.status != "ACTIVE":         # DemandQueryBuilder: only ACTIVE demands are duplicates
             continue
         if (other.consumer_code, other.business_service, other.tax_period_from, other.tax_period_to) == \
                 (demand.consumer_code, service, demand.tax_period_from, demand.tax_period_to):
@@ -394,6 +406,104 @@ def validate_demand(demand: Demand, masters: BillingMasters, existing: Iterable[
                                f" the given consumercodes : [{demand.consumer_code}]",
                                {"consumerCode": demand.consumer_code, "businessService": service,
                                 "existingDemandId": other.id})
+
+
+def _is_advance_line(line: DemandDetail, masters: BillingMasters) -> bool:
+    head = masters.tax_heads.get(line.tax_head_code)
+    return head is not None and head.is_advance
+
+
+def carry_advance(new: Demand, existing: Iterable[Demand], masters: BillingMasters) -> tuple[Demand, list[Demand]]:
+    """The new demand with any advance the consumer code holds carried into it, and the earlier
+    demands that gave it (changed); `(new, [])` when there is nothing to carry.
+
+    billing-service DemandService.apportionAdvanceIfExist, for a service whose BusinessService
+    master allows advance: the demands of the consumer code with an advance line not used up
+    (tax ≠ collected) and the new one are apportioned as egov-apportion-service apportionDemands /
+    OrderByPriority do with nothing paid: oldest period first; the advance credits are used up to
+    the demands' positive totals (gross tax, as DIGIT counts it); that credit then pays the
+    lines (negative lines taken in full, the rest by amount then tax head order, a demand skipped
+    once nothing is left); what is left stays credit, as a new advance line on the latest demand.
+    Departures, both where DIGIT loses credit: (1) DIGIT settles every line when the demands'
+    *gross* taxes add up to 0 (₹500 paid + ₹800 credit + a new ₹300 demand: ₹500 of credit
+    vanishes); here that shortcut is taken only when what is still owed (tax − collected) nets to
+    0. (2) Where the latest demand already has an advance line DIGIT adds the leftover to that
+    bucket's amount and then drops it (it copies back only collection amounts); here it is added
+    to that line's tax. Refuses EG_BS_ADVANCE_TAXHEAD_NOTFOUND where
+    the service allows advance, the consumer code has earlier demands and no ADVANCE_COLLECTION
+    head exists (DIGIT: "NO TAXHEAD FOUND")."""
+    service = new.business_service
+    config = masters.business_services.get(service)
+    earlier = [d for d in existing if d is not new and d.business_service == service
+               and d.consumer_code == new.consumer_code]
+    if config is None or not config.is_advance_allowed or not earlier:
+        return new, []
+    if masters.advance_tax_head(service) is None:
+        raise InvalidInput(E_NO_ADVANCE_HEAD, f"No Advance taxHead found for businessService: {service}",
+                           {"businessService": service})
+    holders = [d for d in earlier if any(_is_advance_line(x, masters) and x.tax_amount != x.collection_amount
+                                         for x in d.details)]
+    if not holders:
+        return new, []
+
+    demands = sorted([*holders, new], key=lambda d: d.tax_period_from)       # stable, as Java's sort
+    original = list(demands)
+    new_at = next(i for i, d in enumerate(demands) if d is new)
+    collected = [[x.collection_amount for x in d.details] for d in demands]
+    taxes = [[x.tax_amount for x in d.details] for d in demands]
+    gross = [sum(t, ZERO) for t in taxes]
+
+    owed = sum((t - c for d_t, d_c in zip(taxes, collected) for t, c in zip(d_t, d_c)), ZERO)
+    if owed == 0:                                  # the credits cover the dues exactly: all settled
+        collected = [list(t) for t in taxes]
+    else:
+        total_positive = sum((g for g in gross if g > 0), ZERO)
+        advance = ZERO                             # negative: the credit taken so far
+        if total_positive > 0:
+            for i, d in enumerate(demands):
+                for j, line in enumerate(d.details):
+                    if not _is_advance_line(line, masters):
+                        continue
+                    net = taxes[i][j] - collected[i][j]
+                    if abs(advance + net) > total_positive:
+                        diff = total_positive - abs(advance)
+                        collected[i][j] -= diff
+                        advance = -total_positive
+                        break
+                    advance += net
+                    collected[i][j] = taxes[i][j]
+        remaining = -advance
+        for i, d in enumerate(demands):
+            if remaining == 0:
+                continue
+            orders = [h.order if (h := masters.tax_heads.get(x.tax_head_code)) else 0 for x in d.details]
+            keys = [(taxes[i][j], orders[j], j) for j in range(len(d.details))]
+            for _, _, j in sorted(keys):                    # by value, then order (then as given)
+                net = taxes[i][j] - collected[i][j]
+                if net >= 0:
+                    share = min(remaining, net)
+                    collected[i][j] += share
+                    remaining -= share
+                elif not _is_advance_line(d.details[j], masters):
+                    collected[i][j] += net
+                    remaining -= net
+        if remaining > 0:
+            last = len(demands) - 1
+            at = next((j for j, x in enumerate(demands[last].details) if _is_advance_line(x, masters)), None)
+            if at is None:
+                demands[last] = replace(demands[last], details=(*demands[last].details, DemandDetail(
+                    masters.advance_tax_head(service) or "", -remaining, ZERO)))
+                taxes[last].append(-remaining)
+                collected[last].append(ZERO)
+            else:
+                taxes[last][at] -= remaining
+
+    out = [replace(d, details=tuple(replace(x, tax_amount=taxes[i][j], collection_amount=collected[i][j])
+                                    for j, x in enumerate(d.details)))
+           for i, d in enumerate(demands)]
+    carried = out[new_at]
+    changed = [d for i, d in enumerate(out) if i != new_at and d.details != original[i].details]
+    return carried, changed
 
 
 # --- bills ----------------------------------------------------------------------------------------------
@@ -527,13 +637,13 @@ def _new_id() -> str:
     return str(uuid.uuid4())
 
 
-def make_bill(demands: Iterable[Demand], tax_heads: Mapping[str, TaxHead], now: dt.datetime,
-              expiry_ms: int | None, *, service: BusinessServiceConfig | None = None,
+def make_bill(demands: Iterable[Demand], tax_heads: Mapping[str, TaxHead], now: dt.datetime, *,
+              service: BusinessServiceConfig | None = None,
               bill_number: str | None = None, new_id: Callable[[], str] = _new_id) -> Bill:
     """The bill of one consumer code: one BillDetail per ACTIVE, unsettled demand (oldest period
     first), one BillAccountDetail per tax head (repeated heads merged; amount = tax − collected),
-    status ACTIVE. `expiry_ms` is the service's demandUpdateTime; a demand's own billExpiryTime /
-    fixedBillExpiryDate take precedence for its detail, as in BillServicev2."""
+    status ACTIVE. Each detail expires as its demand says (billExpiryTime / fixedBillExpiryDate),
+    else at 23:59:59 IST today: BillServicev2.getExpiryDateForDemand."""
     billable = [d for d in demands if d.status == "ACTIVE" and not d.is_settled]
     if not billable:
         raise InvalidInput(E_NO_DEMANDS, "No Demands Found for the given bill generate criteria")
@@ -563,9 +673,9 @@ def make_bill(demands: Iterable[Demand], tax_heads: Mapping[str, TaxHead], now: 
                     purpose=ADVANCE_PURPOSE if head.is_advance else None,
                     demand_detail_id=line.id, id=new_id())
         accounts = sorted(merged.values(), key=lambda a: a.order)   # stable: first appearance breaks ties
-        period = demand.bill_expiry_time if demand.bill_expiry_time else expiry_ms
         details.append(BillDetail(from_period=demand.tax_period_from, to_period=demand.tax_period_to,
-                                  expiry_date=expiry_date(now, period, demand.fixed_bill_expiry_date),
+                                  expiry_date=expiry_date(now, demand.bill_expiry_time,
+                                                          demand.fixed_bill_expiry_date),
                                   account_details=tuple(accounts), demand_id=demand.id, id=new_id(),
                                   additional_details=demand.additional_details))
 
@@ -592,7 +702,7 @@ def make_bill(demands: Iterable[Demand], tax_heads: Mapping[str, TaxHead], now: 
 def make_bills(demands: Iterable[Demand], masters: BillingMasters, now: dt.datetime, *,
                new_id: Callable[[], str] = _new_id) -> list[Bill]:
     """One bill per (consumer code, business service), as BillServicev2 groups them, each with its
-    service's demandUpdateTime and part-payment / advance flags."""
+    service's part-payment / advance flags."""
     groups: dict[tuple[str, str], list[Demand]] = {}
     for d in demands:
         if d.status == "ACTIVE" and not d.is_settled:
@@ -602,8 +712,7 @@ def make_bills(demands: Iterable[Demand], masters: BillingMasters, now: dt.datet
     bills = []
     for (_, code), group in groups.items():
         config = masters.business_services.get(code)
-        bills.append(make_bill(group, masters.tax_heads, now, config.demand_update_time if config else None,
-                               service=config, new_id=new_id))
+        bills.append(make_bill(group, masters.tax_heads, now, service=config, new_id=new_id))
     return bills
 
 
@@ -646,24 +755,27 @@ def _is_advance(account: BillAccountDetail, advance_tax_head: str | None) -> boo
 
 
 def apportion(bill: Bill, amount: MoneyLike, *, advance_allowed: bool, advance_tax_head: str | None,
-              part_payment_allowed: bool, min_amount_payable: MoneyLike | None = None) -> list[Allocation]:
+              part_payment_allowed: bool) -> list[Allocation]:
     """Share `amount` over the bill's account details.
 
     Follows egov-apportion-service OrderByPriority:
     1. bill details oldest period first (fromPeriod);
     2. with advance allowed, credits already on the advance head are used first, up to the dues;
-    3. within a period, negative lines (rebates, negative round-off) are taken in full first, then
-       positive lines by tax head `order` (then bill order); a positive line gets
-       min(remaining, its due); a period is skipped when nothing is left to pay with;
+    3. within a period the lines go by their amount, smallest first, and the tax head `order` only
+       breaks ties (`egov.apportion.default.value.order=true`, DIGIT's shipped setting: "by value
+       and order"; bill order after that): so negative lines (rebates, a negative round-off) are
+       taken in full first, then the smallest dues; a positive line gets min(remaining, its due);
+       a period is skipped when nothing is left to pay with;
     4. what remains goes to the advance head (`<SVC>_ADVANCE_CARRYFORWARD`) on the latest period.
-    Departures, each because DIGIT's code and its own documentation disagree or lose money:
-    - DIGIT's code sorts positive lines by *amount* (order only breaks ties) although its javadoc
-      and README say "by order"; lines here go by order, as documented.
-    - Periods whose own lines net to ≤ 0 are settled before the others (they need no cash), so a
-      later period's rebate is never left behind while its surplus is needed; DIGIT would skip it.
+    One departure, because DIGIT's loses money: periods whose own lines net to ≤ 0 are settled
+    before the others (they need no cash), so a later period's rebate is never left behind while
+    its surplus is needed (DIGIT skips such a period once the cash is spent, and a bill paid in
+    full leaves an older period short).
     Refusals (collection-services codes): negative amount, zero amount on a non-zero bill, less
-    than the total when part payment is not allowed, less than min_amount_payable, more than the
-    total when advance is not allowed."""
+    than the total when part payment is not allowed, more than the total when advance is not
+    allowed. No minimum: the BusinessService master's `minAmountPayable` reaches no v2 bill
+    (BillServicev2 never sets one, PaymentEnricher copies only the part-payment, advance and
+    collection-mode flags), so PaymentValidator's minimum check never fires in DIGIT."""
     value = money(amount)
     details = sorted(bill.bill_details, key=lambda d: d.from_period)
     if not details:
@@ -690,10 +802,6 @@ def apportion(bill: Bill, amount: MoneyLike, *, advance_allowed: bool, advance_t
             raise InvalidInput(E_PART_PAYMENT, f"part payment is not allowed for {bill.business_service}: "
                                f"the amount paid must equal the bill amount {payable}",
                                {"amount": value, "totalAmount": payable})
-        minimum = money(min_amount_payable) if min_amount_payable is not None else ZERO
-        if value < minimum:
-            raise InvalidInput(E_MIN_AMOUNT, f"the amount paid {value} is less than the minimum payable "
-                               f"{minimum}", {"amount": value, "minimumAmountPayable": minimum})
     excess = value - payable if value > payable else ZERO
     if excess and not advance_allowed:
         raise InvalidInput(E_ADVANCE, f"advance payment is not allowed for {bill.business_service}: "
@@ -716,7 +824,7 @@ def apportion(bill: Bill, amount: MoneyLike, *, advance_allowed: bool, advance_t
 
     def period_lines(detail: BillDetail) -> list[BillAccountDetail]:
         lines = [a for a in detail.account_details if not _is_advance(a, advance_tax_head)]
-        return sorted(lines, key=lambda a: (a.due >= 0, a.order))
+        return sorted(lines, key=lambda a: (a.amount, a.order))     # OrderByPriority: value, then order
 
     def settle(detail: BillDetail) -> None:
         nonlocal remaining

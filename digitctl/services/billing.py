@@ -1,9 +1,13 @@
 """Billing: demands, bills (DIGIT billing-service v2) and the trade-licence fee calculator.
 
-- `create_demands` is `/billing-service/demand/_create`: DIGIT's `{"Demands": [...]}` items,
-  validated by `digitctl.domain.billing.validate_demand` (DIGIT's codes), the `<SVC>_ROUNDOFF` line
-  added, stored with the payer's name and mobile encrypted (mobile blind-indexed), one
-  "billing.demand.created" event per demand; all or nothing.
+- `create_demands` is `/billing-service/demand/_create` (DemandService.create): DIGIT's
+  `{"Demands": [...]}` items as given (no round-off line is added: calculators add theirs),
+  validated by `digitctl.domain.billing.validate_demand` (DIGIT's codes) and, where a payer uuid
+  is given, against the users (DemandValidatorV1.validatePayer: it must exist and not be an
+  EMPLOYEE; the payer becomes that user); an advance the consumer code holds is carried into the
+  new demand (`carry_advance`, DemandService.apportionAdvanceIfExist; "billing.demand.updated"
+  for each demand it came from); stored with the payer's name and mobile encrypted (mobile
+  blind-indexed), one "billing.demand.created" event per demand; all or nothing.
 - `fetch_bill` is `/billing-service/bill/v2/_fetchbill`: one bill per consumer code from its ACTIVE
   demands with something due. The ACTIVE bill is handed out again while it is unexpired and the
   demands are unchanged (a hash of their amounts is kept in the bill's additionalDetails);
@@ -41,7 +45,7 @@ from digitctl.domain.money import ZERO, from_paise, money, number, to_paise
 from digitctl.errors import InvalidInput, NotFound
 from digitctl.services import idgen, masking, ownership, workflow
 from digitctl.services.access import authorize
-from local_store.models import Application
+from local_store.models import Application, UserAccount
 from local_store.models import Bill as BillRow
 from local_store.models import Demand as DemandRow
 from local_store.models import DemandDetail as DemandDetailRow
@@ -153,10 +157,13 @@ def demand_json(row: DemandRow, details: Iterable[DemandDetailRow]) -> dict[str,
 
 # -- demands ---------------------------------------------------------------------------------------
 def _existing(s: "Session", tenant_id: str, consumer_code: str, service: str) -> list[bl.Demand]:
+    """The consumer code's demands of the service, every status, with their lines (flushed ones
+    of this unit of work included)."""
     rows = s.execute(select(DemandRow).where(DemandRow.tenant_id == tenant_id,
                                              DemandRow.consumer_code == consumer_code,
                                              DemandRow.business_service == service)).scalars().all()
-    return [demand_of(r, ()) for r in rows]
+    details = _details_by_demand(s, [r.id for r in rows])
+    return [demand_of(r, details[r.id]) for r in rows]
 
 
 def _with_round_off(demand: bl.Demand) -> bl.Demand:
@@ -166,7 +173,7 @@ def _with_round_off(demand: bl.Demand) -> bl.Demand:
 
 def store_demand_in(uow: "UnitOfWork", app: "App", ctx: "RequestContext", demand: bl.Demand,
                     payer: StoredPayer, operation: str = DEMAND_CREATE) -> tuple[DemandRow, list[DemandDetailRow]]:
-    """Insert one validated demand (round-off included) and record its event."""
+    """Insert one validated demand and record its event."""
     s = uow.session
     now = ctx.now()
     assert demand.tenant_id
@@ -193,6 +200,56 @@ def store_demand_in(uow: "UnitOfWork", app: "App", ctx: "RequestContext", demand
     uow.record(Event("billing.demand.created", row.tenant_id, "Demand", row.id, operation,
                      {"Demands": [doc]}, before=None, after=doc))
     return row, details
+
+
+E_USER_NOT_FOUND = "EG_BS_USER_UUID_NOTFOUND"           # billing-service util/Constants.java
+E_EMPLOYEE_PAYER = "EG_BS_EMPLOYEE_UUID_NOTALLOWED"
+
+
+def _payer_user(uow: "UnitOfWork", app: "App", payer: Any) -> dict[str, Any] | None:
+    """DemandValidatorV1.validatePayer: a payer given by uuid must be a user, and not an EMPLOYEE
+    (employees cannot own a demand); the demand's payer is then that user (name and mobile from
+    the user record). None when the payer names no uuid."""
+    if not isinstance(payer, Mapping) or not payer.get("uuid"):
+        return None
+    uid = str(payer["uuid"])
+    user = uow.session.get(UserAccount, uid)
+    if user is None:
+        raise InvalidInput(E_USER_NOT_FOUND, f"No users found for following uuids  [{uid}]", {"uuid": uid})
+    if (user.type or "").upper() == "EMPLOYEE":
+        raise InvalidInput(E_EMPLOYEE_PAYER, "Employees cannot own a demand in system. The following uuids "
+                           f"belonging to employees are rejected : [{uid}]", {"uuid": uid})
+    ring = app.keyring
+    return {"uuid": user.uuid, "name": ring.decrypt(uow, user.name_enc) if user.name_enc else None,
+            "mobileNumber": ring.decrypt(uow, user.mobile_enc) if user.mobile_enc else None}
+
+
+def _update_carried(uow: "UnitOfWork", ctx: "RequestContext", demand: bl.Demand) -> None:
+    """Write what carry_advance changed on an earlier demand (its advance line used, maybe a
+    leftover credit line) and record "billing.demand.updated"."""
+    s = uow.session
+    now = ctx.now()
+    row = s.get(DemandRow, demand.id)
+    assert row is not None
+    details = {d.id: d for d in _details_by_demand(s, [row.id])[row.id]}
+    before = demand_json(row, details.values())
+    for i, line in enumerate(demand.details):
+        stored = details.get(line.id or "")
+        if stored is None:
+            stored = DemandDetailRow(id=str(uuid.uuid4()), demand_id=row.id, tax_head_code=line.tax_head_code,
+                                     tax_amount_paise=0, collection_amount_paise=0,
+                                     created_at=now + dt.timedelta(microseconds=i), updated_at=now)
+            s.add(stored)
+            details[stored.id] = stored
+        stored.tax_amount_paise = to_paise(line.tax_amount)
+        stored.collection_amount_paise = to_paise(line.collection_amount)
+        stored.updated_at = now
+    row.is_payment_completed = all(d.tax_amount_paise == d.collection_amount_paise for d in details.values())
+    row.updated_at = now
+    s.flush()
+    after = demand_json(row, details.values())
+    uow.record(Event("billing.demand.updated", row.tenant_id, "Demand", row.id, DEMAND_CREATE,
+                     {"Demands": [after]}, before=before, after=after))
 
 
 def _parse_payer(uow: "UnitOfWork", app: "App", tenant_id: str, payer: Any) -> StoredPayer:
@@ -249,16 +306,19 @@ def create_demands(app: "App", ctx: "RequestContext", demands_json: list[dict[st
             tenant = given.tenant_id
             assert tenant
             masters = billing_masters(app, tenant, conn)
-            demand = _with_round_off(given)
-            others = _existing(s, tenant, demand.consumer_code, demand.business_service)
-            bl.validate_demand(demand, masters, [*others, *(c for c in created if c.tenant_id == tenant)])
-            created.append(demand)
-            payer = _parse_payer(uow, app, tenant, item.get("payer"))
+            others = _existing(s, tenant, given.consumer_code, given.business_service)
+            bl.validate_demand(given, masters, [*others, *(c for c in created if c.tenant_id == tenant)])
+            created.append(given)
+            typed = _payer_user(uow, app, item.get("payer")) or item.get("payer")
+            payer = _parse_payer(uow, app, tenant, typed)
+            demand, changed = bl.carry_advance(given, others, masters)
+            for earlier in changed:
+                _update_carried(uow, ctx, earlier)
             row, details = store_demand_in(uow, app, ctx, demand, payer)
             doc = demand_json(row, details)
-            if isinstance(item.get("payer"), Mapping):     # what the caller typed, as applications do
-                doc["payer"] = {**doc["payer"], "name": item["payer"].get("name"),
-                                "mobileNumber": item["payer"].get("mobileNumber")}
+            if isinstance(typed, Mapping):     # what the caller typed (or the user it named), as applications do
+                doc["payer"] = {**(doc["payer"] or {}), "name": typed.get("name"),
+                                "mobileNumber": typed.get("mobileNumber")}
             out.append(doc)
         uow.commit()
     return out
@@ -396,8 +456,7 @@ def _bill_for(uow: "UnitOfWork", app: "App", ctx: "RequestContext", tenant_id: s
     masters = billing_masters(app, tenant_id, s.connection())
     config = masters.business_services.get(first.business_service)
     number = idgen.generate_for_counter(uow, app, BILL_ID_NAME, tenant_id, fmt=BILL_FALLBACK_FORMAT)
-    bill = bl.make_bill(billable, masters.tax_heads, now, config.demand_update_time if config else None,
-                        service=config, bill_number=number)
+    bill = bl.make_bill(billable, masters.tax_heads, now, service=config, bill_number=number)
     bill = replace(bill, additional_details={"demandHash": digest})
     doc = jsonable(bill.to_digit())
     payer_row = next(r for r in rows if r.id == first.id)

@@ -394,12 +394,10 @@ def pay(app: "App", ctx: "RequestContext", *, tenant_id: str, bill_id: str, mode
                                 branch=branch, ifsc=ifsc)
         part = config.part_payment_allowed if config else bill.part_payment_allowed
         advance = config.is_advance_allowed if config else bill.is_advance_allowed
-        minimum = (config.min_amount_payable if config and config.min_amount_payable is not None
-                   else bill.minimum_amount_to_be_paid)
         advance_head = masters.advance_tax_head(bill.business_service)
         total_due = sum((a.due for d in bill.bill_details for a in d.account_details), ZERO)
         allocations = bl.apportion(bill, value, advance_allowed=advance, advance_tax_head=advance_head,
-                                   part_payment_allowed=part, min_amount_payable=minimum)
+                                   part_payment_allowed=part)
         written = _apply_allocations(uow, bill, allocations, advance_head, now)
         paid_bill = bl.apply_apportionment(bill, allocations)
         status = "PAID" if _bill_fully_paid(paid_bill, advance_head) else "PARTIALLY_PAID"

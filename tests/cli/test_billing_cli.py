@@ -31,11 +31,13 @@ def store(clerk_cli_store) -> str:
 
 
 def demand_file(tmp_path: Path, consumer: str = "TL-CLI-1", head: str = "TL_TAX") -> Path:
-    # amounts as JSON numbers, as DIGIT clients send them: read with parse_float=Decimal
+    # amounts as JSON numbers, as DIGIT clients send them: read with parse_float=Decimal; the
+    # round-off line is the caller's (a calculator's): demand create adds none
     text = ('{"RequestInfo": {}, "Demands": [{"tenantId": "pb.amritsar", "consumerCode": "%s", '
             '"businessService": "TL", "taxPeriodFrom": %d, "taxPeriodTo": %d, '
             '"payer": {"name": "Simran Kaur", "mobileNumber": "9876543210"}, '
-            '"demandDetails": [{"taxHeadMasterCode": "%s", "taxAmount": 1250.40, "collectionAmount": 0.10}]}]}'
+            '"demandDetails": [{"taxHeadMasterCode": "%s", "taxAmount": 1250.40, "collectionAmount": 0.10}, '
+            '{"taxHeadMasterCode": "TL_ROUNDOFF", "taxAmount": -0.40, "collectionAmount": 0}]}]}'
             % (consumer, TL_FROM, TL_TO, head))
     path = tmp_path / f"{consumer}.json"
     path.write_text(text)
@@ -48,11 +50,12 @@ def test_create_list_and_fetch(store, tmp_path):
     [doc] = json.loads(res.stdout, parse_float=Decimal)["Demands"]       # DIGIT's JSON numbers, exact
     assert [(d["taxHeadMasterCode"], d["taxAmount"], d["collectionAmount"]) for d in doc["demandDetails"]] == [
         ("TL_TAX", Decimal("1250.40"), Decimal("0.10")), ("TL_ROUNDOFF", Decimal("-0.40"), Decimal("0.00"))]
+    assert "TL_ROUNDOFF" in demand_file(tmp_path).read_text()          # the caller's line: create adds none
     listed = run(store, "demand", "list", "--tenant", "pb.amritsar", "--consumer-code", "TL-CLI-1")
     assert listed.exit_code == 0 and "TL-CLI-1" in listed.stdout and "₹1,250.40" in listed.stdout
     table = run(store, "bill", "fetch", "--tenant", "pb.amritsar", "--consumer-code", "TL-CLI-1", "--service", "TL")
     assert table.exit_code == 0, table.output
-    assert "C01/BILL-000001" in table.stdout and "₹1,249.90" in table.stdout and "2026-12-02 23:59:59" in table.stdout
+    assert "C01/BILL-000001" in table.stdout and "₹1,249.90" in table.stdout and "2026-11-25 23:59:59" in table.stdout
     js = run(store, "-o", "json", "bill", "fetch", "--tenant", "pb.amritsar", "--mobile", "9876543210")
     [bill] = json.loads(js.stdout, parse_float=Decimal)["Bill"]
     assert bill["billNumber"] == "C01/BILL-000001" and bill["totalAmount"] == Decimal("1249.90")      # reused, not remade
@@ -78,3 +81,53 @@ def test_refusals_exit_2_with_digit_errors(store, tmp_path):
 def test_a_bad_search_is_named_not_answered_with_no_demands(store, args, code):
     res = run(store, "-o", "json", "bill", "fetch", "--tenant", "pb.amritsar", *args)
     assert res.exit_code == 2 and json.loads(res.stdout)["Errors"][0]["code"] == code, res.output
+
+
+def _demand(consumer: str, lines: list[tuple[str, str, str]], payer: dict | None = None) -> dict:
+    return {"tenantId": "pb.amritsar", "consumerCode": consumer, "businessService": "TL", "taxPeriodFrom": TL_FROM,
+            "taxPeriodTo": TL_TO, "payer": payer or {"name": "Simran Kaur", "mobileNumber": "9876543210"},
+            "demandDetails": [{"taxHeadMasterCode": h, "taxAmount": t, "collectionAmount": c} for h, t, c in lines]}
+
+
+def _uuid_of(store: str, user_name: str) -> str:
+    from sqlalchemy import create_engine, select
+
+    from local_store.models import UserAccount
+    engine = create_engine(store)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(select(UserAccount.uuid).where(UserAccount.user_name == user_name)).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def test_create_takes_the_lines_as_given(store, tmp_path):
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps({"Demands": [_demand("TL-CLI-9", [("TL_TAX", "1250.40", "0")])]}))
+    res = run(store, "-o", "json", "demand", "create", "-f", str(path))
+    assert res.exit_code == 0, res.output
+    [doc] = json.loads(res.stdout)["Demands"]
+    assert [d["taxHeadMasterCode"] for d in doc["demandDetails"]] == ["TL_TAX"]        # no TL_ROUNDOFF added
+
+
+@pytest.mark.parametrize("case, code", [
+    ("negative line part-used", "EG_DEMAND_DEATIL_INVALID"),
+    ("unknown payer", "EG_BS_USER_UUID_NOTFOUND"),
+    ("employee payer", "EG_BS_EMPLOYEE_UUID_NOTALLOWED"),
+])
+def test_demand_refusals_name_digits_codes(store, tmp_path, case, code):
+    lines = [("TL_TAX", "1250", "0")]
+    payer = None
+    if case == "negative line part-used":
+        lines.append(("TL_ADHOC_REBATE", "-50", "-20"))
+    elif case == "unknown payer":
+        payer = {"uuid": "9c6f1a52-0000-4000-8000-000000000000"}
+    else:
+        payer = {"uuid": _uuid_of(store, "clerk.amritsar")}
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps({"Demands": [_demand("TL-CLI-R", lines, payer)]}))
+    res = run(store, "-o", "json", "demand", "create", "-f", str(path))
+    assert res.exit_code == 2, res.output
+    assert json.loads(res.stdout)["Errors"][0]["code"] == code
+    listed = run(store, "-o", "json", "demand", "list", "--tenant", "pb.amritsar", "--consumer-code", "TL-CLI-R")
+    assert json.loads(listed.stdout)["Demands"] == []                                 # nothing written

@@ -1,4 +1,5 @@
-"""Billing on the bundled state: demands (DIGIT's validator codes, round-off, all or nothing),
+"""Billing on the bundled state: demands (DIGIT's validator codes, payers, advance carried, no
+round-off added, all or nothing),
 _fetchbill (reuse, expiry, regeneration, by mobile / application) and the NewTL fee hook.
 
 Tax periods: the bundled TL periods end in 2021 (DIGIT's real data), so demands here use TL
@@ -41,7 +42,11 @@ def counts(app) -> dict[str, int]:
         return {m.__tablename__: conn.execute(select(func.count()).select_from(m)).scalar_one() for m in TABLES}
 
 
-def demand(consumer: str = "TL-CC-1", *, service: str = "TL", lines=(("TL_TAX", "1250.40", "0"),),
+# a calculator's demand: the fee and its round-off line (demand create adds none)
+FEE = (("TL_TAX", "1250.40", "0"), ("TL_ROUNDOFF", "-0.40", "0"))
+
+
+def demand(consumer: str = "TL-CC-1", *, service: str = "TL", lines=FEE,
            period=(TL_FROM, TL_TO), mobile: str = "9876543210") -> dict:
     return {"tenantId": AMRITSAR, "consumerCode": consumer, "businessService": service,
             "taxPeriodFrom": period[0], "taxPeriodTo": period[1], "minimumAmountPayable": 0,
@@ -55,11 +60,11 @@ def create(app, *items, who: str = "clerk.amritsar"):
 
 
 # -- demands -------------------------------------------------------------------------------------
-def test_create_adds_round_off_encrypts_the_payer_and_records_an_event(world):
+def test_create_keeps_the_lines_as_given_encrypts_the_payer_and_records_an_event(world):
     app = world
-    [doc] = create(app, demand())
+    [doc] = create(app, demand(lines=(("TL_TAX", "1250.40", "0"),)))
     lines = {d["taxHeadMasterCode"]: d["taxAmount"] for d in doc["demandDetails"]}
-    assert lines == {"TL_TAX": "1250.40", "TL_ROUNDOFF": "-0.40"}
+    assert lines == {"TL_TAX": "1250.40"}             # DemandService adds no round-off: calculators do
     assert doc["payer"]["name"] == "Simran Kaur" and doc["status"] == "ACTIVE"
     with app.uow(app.base_context(), readonly=True) as uow:
         row = uow.session.get(Demand, doc["id"])
@@ -68,7 +73,7 @@ def test_create_adds_round_off_encrypts_the_payer_and_records_an_event(world):
         assert row.payer_mobile_bidx == app.keyring.blind_index(AMRITSAR, "9876543210", "mobile")
         paise = sorted(uow.session.execute(select(DemandDetail.tax_amount_paise)
                                            .where(DemandDetail.demand_id == row.id)).scalars())
-        assert paise == [-40, 125040]
+        assert paise == [125040]
         mobile_enc = row.payer_mobile_enc
     with app.store.engine.connect() as conn:
         events = conn.execute(select(OutboxEvent.event_type, OutboxEvent.payload, OutboxEvent.entity_id)
@@ -86,6 +91,10 @@ def test_create_adds_round_off_encrypts_the_payer_and_records_an_event(world):
     (demand(service="NOPE"), "EG_BS_BUSINESSSERVICE_NOTFOUND"),
     (demand(period=(1767225600000, 1798761599000)), "EG_BS_TAXPERIODS_DEMAND"),   # 2026: no TL period
     (demand(lines=(("TL_TAX", "100", "150"),)), "EG_DEMAND_DEATIL_INVALID"),      # collection > tax
+    (demand(lines=(("TL_TAX", "100", "0"), ("TL_ADHOC_REBATE", "-10", "-5"))),
+     "EG_DEMAND_DEATIL_INVALID"),                                                  # a negative line part-used
+    (demand(lines=(("TL_TAX", "100", "0"), ("TL_ADHOC_REBATE", "-10", "5"))), "EG_DEMAND_DEATIL_INVALID"),
+    ({**demand(), "payer": {"uuid": "no-such-user", "name": "X"}}, "EG_BS_USER_UUID_NOTFOUND"),
 ])
 def test_refusals_write_nothing(world, item, code):
     app = world
@@ -109,6 +118,84 @@ def test_duplicate_consumer_code_and_period_is_refused(world):
     assert counts(app) == before
 
 
+def test_a_negative_line_untouched_or_used_in_full_is_accepted(world):
+    app = world
+    [doc] = create(app, demand(lines=(("TL_TAX", "100", "100"), ("TL_ADHOC_REBATE", "-10", "-10"),
+                                      ("TL_ADHOC_PENALTY", "20", "0"), ("TL_ADHOC_REBATE", "-5", "0"))))
+    assert len(doc["demandDetails"]) == 4
+
+
+def test_an_employee_cannot_own_a_demand(world):
+    app = world
+    clerk = ctx_as(app, "clerk.amritsar")
+    before = counts(app)
+    with pytest.raises(InvalidInput) as err:
+        create(app, {**demand(), "payer": {"uuid": clerk.actor.uuid}})
+    assert err.value.code == "EG_BS_EMPLOYEE_UUID_NOTALLOWED" and err.value.params["uuid"] == clerk.actor.uuid
+    assert counts(app) == before
+
+
+def test_a_payer_given_by_uuid_becomes_that_citizen(world):
+    app = world
+    citizen = ctx_as(app, "9876500002")                     # Navdeep Gill, CITIZEN
+    [doc] = create(app, {**demand(), "payer": {"uuid": citizen.actor.uuid}})
+    assert doc["payer"]["uuid"] == citizen.actor.uuid and doc["payer"]["name"] == "Navdeep Gill"
+    [bill] = fetch(app, mobile="9876500002")                  # found by the citizen's own mobile
+    assert bill["consumerCode"] == "TL-CC-1"
+
+
+def test_only_an_active_demand_blocks_the_same_period(world):
+    app = world
+    [first] = create(app, demand())
+    for status in ("CANCELLED", "ADJUSTED"):
+        with app.store.engine.begin() as conn:
+            conn.execute(update(Demand).where(Demand.consumer_code == "TL-CC-1").values(status=status))
+        [again] = create(app, demand())                       # DemandQueryBuilder looks at ACTIVE demands only
+        assert again["id"] != first["id"]
+    with pytest.raises(InvalidInput) as err:
+        create(app, demand())                                 # the last one is ACTIVE
+    assert err.value.code == "EG_BS_DUPLICATE_CONSUMERCODE"
+
+
+WC2018, WC2021 = (1554076800000, 1617235199999), (1617215400000, 1648771199999)
+
+
+def test_an_advance_held_is_carried_into_the_new_demand(world):
+    app = world
+    # WS allows advance: an earlier demand, paid in full, holds ₹200 credit on WS_ADVANCE_CARRYFORWARD
+    [old] = create(app, demand("WS-ADV", service="WS", period=WC2018,
+                               lines=(("WS_CHARGE", "500", "500"), ("WS_ADVANCE_CARRYFORWARD", "-200", "0"))))
+    [new] = create(app, demand("WS-ADV", service="WS", period=WC2021,
+                               lines=(("WS_CHARGE", "300", "0"), ("WS_TIME_PENALTY", "30", "0"))))
+    lines = {d["taxHeadMasterCode"]: (d["taxAmount"], d["collectionAmount"]) for d in new["demandDetails"]}
+    assert lines == {"WS_CHARGE": ("300.00", "170.00"), "WS_TIME_PENALTY": ("30.00", "30.00")}   # smaller first
+    [after] = [d for d in billing.list_demands(app, ctx_as(app, "clerk.amritsar"), AMRITSAR, consumer_code="WS-ADV")
+               if d["id"] == old["id"]]
+    advance = [(d["taxAmount"], d["collectionAmount"]) for d in after["demandDetails"]
+               if d["taxHeadMasterCode"] == "WS_ADVANCE_CARRYFORWARD"]
+    assert advance == [("-200.00", "-200.00")] and after["isPaymentCompleted"] is True     # used in full
+    [bill] = fetch(app, consumer_code="WS-ADV", business_service="WS")
+    assert bill["totalAmount"] == "130.00" and len(bill["billDetails"]) == 1
+    with app.store.engine.connect() as conn:
+        updated = conn.execute(select(OutboxEvent.entity_id).where(
+            OutboxEvent.event_type == "billing.demand.updated")).scalars().all()
+    assert updated == [old["id"]]
+
+
+def test_an_advance_bigger_than_the_new_demand_is_used_as_far_as_needed(world):
+    app = world
+    [old] = create(app, demand("WS-ADV", service="WS", period=WC2018,
+                               lines=(("WS_CHARGE", "500", "500"), ("WS_ADVANCE_CARRYFORWARD", "-800", "0"))))
+    [new] = create(app, demand("WS-ADV", service="WS", period=WC2021, lines=(("WS_CHARGE", "300", "0"),)))
+    lines = [(d["taxHeadMasterCode"], d["taxAmount"], d["collectionAmount"]) for d in new["demandDetails"]]
+    assert lines == [("WS_CHARGE", "300.00", "300.00")] and new["isPaymentCompleted"] is True
+    # (DIGIT would settle every line here, its gross taxes adding up to 0, and lose ₹500: see carry_advance)
+    with app.store.engine.connect() as conn:      # the rest (₹500) stays credit where it was
+        advance = conn.execute(select(DemandDetail.tax_amount_paise, DemandDetail.collection_amount_paise).where(
+            DemandDetail.demand_id == old["id"], DemandDetail.tax_head_code == "WS_ADVANCE_CARRYFORWARD")).one()
+    assert tuple(advance) == (-80000, -30000)
+
+
 def test_create_needs_the_demand_create_action(world):
     app = world
     before = counts(app)
@@ -125,14 +212,14 @@ def fetch(app, who: str = "clerk.amritsar", **kw):
 
 def test_fetch_amount_is_tax_less_collected_and_expires_end_of_day_ist(world):
     app = world
-    create(app, demand(lines=(("TL_TAX", "1250.40", "250"),)))
+    create(app, demand(lines=(("TL_TAX", "1250.40", "250"), ("TL_ROUNDOFF", "-0.40", "0"))))
     [bill] = fetch(app, consumer_code="TL-CC-1", business_service="TL")
     heads = {a["taxHeadCode"]: a["amount"] for a in bill["billDetails"][0]["billAccountDetails"]}
     assert heads == {"TL_TAX": "1000.40", "TL_ROUNDOFF": "-0.40"}
     assert bill["totalAmount"] == "1000.00" and bill["status"] == "ACTIVE"
     assert bill["billNumber"] == "C01/BILL-000001"
     expiry = dt.datetime.fromtimestamp(bill["billDetails"][0]["expiryDate"] / 1000, IST)
-    assert expiry == dt.datetime(2026, 12, 2, 23, 59, 59, tzinfo=IST)     # TL demandUpdateTime: 7 days
+    assert expiry == dt.datetime(2026, 11, 25, 23, 59, 59, tzinfo=IST)    # today: demandUpdateTime is no expiry
     assert "|" not in (bill["payerName"] or "") and bill["payerName"]      # shown, never ciphertext
     with app.uow(app.base_context(), readonly=True) as uow:
         row, domain = billing.bill_in(uow, app, AMRITSAR, bill["id"])
@@ -175,12 +262,23 @@ def test_a_bill_expired_by_the_clock_is_regenerated(world, frozen_clock):
     app = world
     create(app, demand())
     first = fetch(app, consumer_code="TL-CC-1", business_service="TL")[0]
-    frozen_clock.advance(days=7, hours=12)              # 2026-12-02 23:00 IST: still valid
+    frozen_clock.advance(hours=12)                      # 2026-11-25 23:00 IST: still valid
     assert fetch(app, consumer_code="TL-CC-1", business_service="TL")[0]["id"] == first["id"]
     frozen_clock.advance(hours=1)                       # past 23:59:59 IST
     second = fetch(app, consumer_code="TL-CC-1", business_service="TL")[0]
     assert second["id"] != first["id"]
-    assert dt.datetime.fromtimestamp(second["billDetails"][0]["expiryDate"] / 1000, IST).date() == dt.date(2026, 12, 10)
+    assert dt.datetime.fromtimestamp(second["billDetails"][0]["expiryDate"] / 1000, IST).date() == dt.date(2026, 11, 26)
+
+
+def test_a_demands_bill_expiry_time_and_fixed_date_set_the_bills_expiry(world):
+    app = world
+    week = 7 * 86_400_000
+    fixed = int(dt.datetime(2027, 1, 10, 9, 0, tzinfo=IST).timestamp() * 1000)
+    create(app, {**demand("TL-EXP-1"), "billExpiryTime": week}, {**demand("TL-EXP-2"), "fixedBillExpiryDate": fixed})
+    days = {c: dt.datetime.fromtimestamp(fetch(app, consumer_code=c, business_service="TL")[0]["billDetails"][0]
+                                         ["expiryDate"] / 1000, IST) for c in ("TL-EXP-1", "TL-EXP-2")}
+    assert days == {"TL-EXP-1": dt.datetime(2026, 12, 2, 23, 59, 59, tzinfo=IST),
+                    "TL-EXP-2": dt.datetime(2027, 1, 10, 23, 59, 59, tzinfo=IST)}
 
 
 def test_fetch_by_mobile_and_by_application(world):

@@ -203,8 +203,13 @@ def test_collection_above_tax_is_refused(masters):
     assert err.value.params["taxHeadMasterCodes"] == ["TL_TAX"]
     with refused("EG_DEMAND_DEATIL_INVALID"):
         b.validate_demand(tl_demand(("TL_TAX", "500", "-1")), masters)
-    # a negative (rebate) line is not held to it, as in DIGIT
+    # a negative (rebate) line is untouched or used in full (DemandValidatorV1's negative-tax rule)
     b.validate_demand(tl_demand(("TL_TAX", "500"), ("TL_ADHOC_REBATE", "-20", "-20")), masters)
+    b.validate_demand(tl_demand(("TL_TAX", "500"), ("TL_ADHOC_REBATE", "-20", "0")), masters)
+    for part in ("-5", "5", "-25"):
+        with refused("EG_DEMAND_DEATIL_INVALID") as err:
+            b.validate_demand(tl_demand(("TL_TAX", "500"), ("TL_ADHOC_REBATE", "-20", part)), masters)
+        assert "in case of negative Tax" in err.value.message
 
 
 def test_a_second_demand_for_the_same_consumer_and_period_is_refused(masters):
@@ -218,7 +223,48 @@ def test_a_second_demand_for_the_same_consumer_and_period_is_refused(masters):
     b.validate_demand(tl_demand(("TL_TAX", "500"), period=TL_2018), masters, existing=[first])
     b.validate_demand(tl_demand(("TL_TAX", "500"), code="PB-TL-OTHER"), masters, existing=[first])
     b.validate_demand(again, masters, existing=[tl_demand(("TL_TAX", "1"), status="CANCELLED")])
+    b.validate_demand(again, masters, existing=[tl_demand(("TL_TAX", "1"), status="ADJUSTED")])   # ACTIVE only
     b.validate_demand(first, masters, existing=[first])
+
+
+# --- an advance carried into a new demand ------------------------------------------------------------------
+
+def ws_demand(period, *lines, id=None) -> Demand:
+    return Demand("WS/9", "WS", *period, [DemandDetail(c, t, x) for c, t, x in lines], id=id)
+
+
+def test_carry_advance_pays_the_new_demand_from_the_credit(masters):
+    old = ws_demand(WS_2018, ("WS_CHARGE", "500", "500"), ("WS_ADVANCE_CARRYFORWARD", "-200", "0"), id="old")
+    new = ws_demand(WS_2021, ("WS_CHARGE", "300", "0"), ("WS_TIME_PENALTY", "30", "0"))
+    carried, changed = b.carry_advance(new, [old], masters)
+    assert [(x.tax_head_code, x.collection_amount) for x in carried.details] == [
+        ("WS_CHARGE", Decimal("170.00")), ("WS_TIME_PENALTY", Decimal("30.00"))]
+    assert [(d.id, [x.collection_amount for x in d.details]) for d in changed] == [
+        ("old", [Decimal("500.00"), Decimal("-200.00")])]
+
+
+def test_carry_advance_leaves_the_rest_as_credit_on_the_new_demand(masters):
+    # DIGIT counts the old demand's gross tax as still needing credit, takes it all, and puts
+    # what the lines did not need back as a new advance line on the latest demand
+    old = ws_demand(WS_2018, ("WS_CHARGE", "500", "500"), ("WS_ADVANCE_CARRYFORWARD", "-400", "0"), id="old")
+    new = ws_demand(WS_2021, ("WS_CHARGE", "300", "0"))
+    carried, [after] = b.carry_advance(new, [old], masters)
+    assert [(x.tax_head_code, x.tax_amount, x.collection_amount) for x in carried.details] == [
+        ("WS_CHARGE", Decimal("300.00"), Decimal("300.00")),
+        ("WS_ADVANCE_CARRYFORWARD", Decimal("-100.00"), ZERO)]
+    assert after.details[1].collection_amount == Decimal("-400.00")
+    total_credit = sum((x.tax_amount - x.collection_amount for d in (carried, after) for x in d.details
+                        if x.tax_head_code == "WS_ADVANCE_CARRYFORWARD"), ZERO)
+    assert total_credit == Decimal("-100.00")                  # 400 credit − 300 used: nothing lost
+
+
+def test_carry_advance_does_nothing_without_advance_or_credit(masters):
+    paid = ws_demand(WS_2018, ("WS_CHARGE", "500", "500"), id="old")
+    new = ws_demand(WS_2021, ("WS_CHARGE", "300", "0"))
+    assert b.carry_advance(new, [paid], masters) == (new, [])
+    tl_old = tl_demand(("TL_TAX", "500", "500"), period=TL_2018)
+    tl_new = tl_demand(("TL_TAX", "500"))
+    assert b.carry_advance(tl_new, [tl_old], masters) == (tl_new, [])      # TL: isAdvanceAllowed false
 
 
 # --- bills --------------------------------------------------------------------------------------------------
@@ -234,7 +280,7 @@ def ws_demands():
 
 def test_bill_amounts_are_tax_minus_collected_per_head(masters):
     old, new = ws_demands()
-    bill = b.make_bill([new, old], masters.tax_heads, NOW, DAY, service=masters.business_services["WS"],
+    bill = b.make_bill([new, old], masters.tax_heads, NOW, service=masters.business_services["WS"],
                        new_id=ids())
     assert [d.demand_id for d in bill.bill_details] == ["dem-old", "dem-new"]          # oldest first
     first = bill.bill_details[0]
@@ -253,14 +299,26 @@ def test_bill_amounts_are_tax_minus_collected_per_head(masters):
                                                                     "order", "demandDetailId"}
 
 
-def test_bill_expires_at_235959_ist_of_now_plus_the_service_period(masters):
-    demand = tl_demand(("TL_TAX", "500"))
-    bill = b.make_bill([demand], masters.tax_heads, NOW, masters.business_services["TL"].demand_update_time)
+def test_bill_expires_at_235959_ist_today_whatever_the_service_demand_update_time(masters):
+    # BillServicev2.getExpiryDateForDemand reads only the demand: TL's demandUpdateTime (7 days) is no expiry
+    assert masters.business_services["TL"].demand_update_time == 7 * DAY
+    bill = b.make_bill([tl_demand(("TL_TAX", "500"))], masters.tax_heads, NOW,
+                       service=masters.business_services["TL"])
     expiry = dt.datetime.fromtimestamp(bill.bill_details[0].expiry_date / 1000, IST)
-    assert expiry == dt.datetime(2026, 12, 2, 23, 59, 59, tzinfo=IST)             # 25 Nov + 7 days
+    assert expiry == dt.datetime(2026, 11, 25, 23, 59, 59, tzinfo=IST)
     assert not bill.is_expired(NOW)
-    assert not bill.is_expired(dt.datetime(2026, 12, 2, 23, 59, 58, tzinfo=IST))
-    assert bill.is_expired(dt.datetime(2026, 12, 2, 23, 59, 59, tzinfo=IST))
+    assert not bill.is_expired(dt.datetime(2026, 11, 25, 23, 59, 58, tzinfo=IST))
+    assert bill.is_expired(dt.datetime(2026, 11, 25, 23, 59, 59, tzinfo=IST))
+
+
+def test_each_bill_detail_expires_as_its_own_demand_says(masters):
+    fixed = int(dt.datetime(2027, 1, 10, 9, 0, tzinfo=IST).timestamp() * 1000)
+    old = tl_demand(("TL_TAX", "500"), period=TL_2018, bill_expiry_time=3 * DAY)
+    new = tl_demand(("TL_TAX", "700"), fixed_bill_expiry_date=fixed)
+    bill = b.make_bill([old, new], masters.tax_heads, NOW)
+    days = [dt.datetime.fromtimestamp(d.expiry_date / 1000, IST) for d in bill.bill_details]
+    assert days == [dt.datetime(2026, 11, 28, 23, 59, 59, tzinfo=IST), dt.datetime(2027, 1, 10, 23, 59, 59, tzinfo=IST)]
+    assert bill.expiry_date == bill.bill_details[0].expiry_date          # the bill lives as long as its first detail
 
 
 def test_expiry_day_is_the_ist_day_not_the_utc_day():
@@ -275,29 +333,23 @@ def test_expiry_day_is_the_ist_day_not_the_utc_day():
     assert b.expiry_date(NOW, DAY, past) == b.expiry_date(NOW, DAY)
 
 
-def test_a_demands_own_expiry_period_wins(masters):
-    demand = tl_demand(("TL_TAX", "500"), bill_expiry_time=3 * DAY)
-    bill = b.make_bill([demand], masters.tax_heads, NOW, 7 * DAY)
-    assert dt.datetime.fromtimestamp(bill.expiry_date / 1000, IST).date() == dt.date(2026, 11, 28)
-
-
 def test_only_active_unsettled_demands_are_billed(masters):
     paid = tl_demand(("TL_TAX", "500", "500"), period=TL_2018)
     cancelled = tl_demand(("TL_TAX", "900"), status="CANCELLED")
     with refused("EG_BS_BILL_NO_DEMANDS_FOUND"):
-        b.make_bill([paid, cancelled], masters.tax_heads, NOW, DAY)
-    bill = b.make_bill([paid, cancelled, tl_demand(("TL_TAX", "100"))], masters.tax_heads, NOW, DAY)
+        b.make_bill([paid, cancelled], masters.tax_heads, NOW)
+    bill = b.make_bill([paid, cancelled, tl_demand(("TL_TAX", "100"))], masters.tax_heads, NOW)
     assert len(bill.bill_details) == 1 and bill.total_amount == Decimal("100.00")
 
 
 def test_make_bill_refusals(masters):
     with refused("EG_BS_TAXHEADS_NOTFOUND"):
-        b.make_bill([tl_demand(("TL_GHOST", "5"))], masters.tax_heads, NOW, DAY)
+        b.make_bill([tl_demand(("TL_GHOST", "5"))], masters.tax_heads, NOW)
     with refused("EG_BS_BILL_CONSUMERCODES_MIXED"):
         b.make_bill([tl_demand(("TL_TAX", "5")), tl_demand(("TL_TAX", "5"), code="OTHER")],
-                    masters.tax_heads, NOW, DAY)
+                    masters.tax_heads, NOW)
     with refused("INVALID_BILL_AMOUNT"):
-        b.make_bill([tl_demand(("TL_ADHOC_REBATE", "-5"))], masters.tax_heads, NOW, DAY)
+        b.make_bill([tl_demand(("TL_ADHOC_REBATE", "-5"))], masters.tax_heads, NOW)
 
 
 def test_make_bills_groups_by_consumer_code(masters):
@@ -330,7 +382,7 @@ def test_payment_amount_rules():
 
 def ws_bill(masters) -> Bill:
     old, new = ws_demands()
-    return b.make_bill([old, new], masters.tax_heads, NOW, DAY, new_id=ids())
+    return b.make_bill([old, new], masters.tax_heads, NOW, new_id=ids())
 
 
 def shares(allocations) -> list[tuple[int, str, Decimal]]:
@@ -338,8 +390,7 @@ def shares(allocations) -> list[tuple[int, str, Decimal]]:
 
 
 def ws_apportion(bill, amount, **kw):
-    args: dict[str, Any] = dict(advance_allowed=True, advance_tax_head="WS_ADVANCE_CARRYFORWARD", part_payment_allowed=True,
-                min_amount_payable="100")
+    args: dict[str, Any] = dict(advance_allowed=True, advance_tax_head="WS_ADVANCE_CARRYFORWARD", part_payment_allowed=True)
     args.update(kw)
     return b.apportion(bill, amount, **args)
 
@@ -350,8 +401,8 @@ def test_partial_payment_fills_the_oldest_period_first_rebate_first(masters):
     assert shares(out) == [
         (WS_2018[0], "WS_TIME_REBATE", Decimal("-50.00")),
         (WS_2018[0], "WS_CHARGE", Decimal("420.00")),
-        (WS_2021[0], "WS_CHARGE", Decimal("30.00")),
-        (WS_2021[0], "WS_TIME_PENALTY", Decimal("0.00")),
+        (WS_2021[0], "WS_TIME_PENALTY", Decimal("30.00")),      # the smaller line first (DIGIT: by value)
+        (WS_2021[0], "WS_CHARGE", Decimal("0.00")),
     ]
     assert sum(a.amount for a in out) == Decimal("400")
     after = b.apply_apportionment(bill, out)
@@ -359,19 +410,26 @@ def test_partial_payment_fills_the_oldest_period_first_rebate_first(masters):
     assert b.bill_status_after(bill, "400") == "PARTIALLY_PAID"
 
 
-def test_within_a_period_heads_go_by_their_order(masters):
-    # PT_TAX order 0, PT_CANCER_CESS 1, PT_TIME_PENALTY 3, PT_FIRE_CESS 7; PT_TIME_REBATE (order 2) is negative
+def test_within_a_period_lines_go_by_amount_then_order_as_digit_ships_it(masters):
+    # OrderByPriority with egov.apportion.default.value.order=true: buckets sorted by amount, then by
+    # order (PT_TAX 0, PT_CANCER_CESS 1, PT_TIME_PENALTY 3, PT_FIRE_CESS 7; the rebate is negative: first)
     demand = Demand("PT-1", "PT", 1554076799000, 1585679399000,
                     [DemandDetail("PT_FIRE_CESS", "40"), DemandDetail("PT_TIME_PENALTY", "30"),
                      DemandDetail("PT_TIME_REBATE", "-10"), DemandDetail("PT_CANCER_CESS", "20"),
                      DemandDetail("PT_TAX", "1000")])
-    bill = b.make_bill([demand], masters.tax_heads, NOW, DAY)
-    out = b.apportion(bill, "1030", advance_allowed=False, advance_tax_head=None, part_payment_allowed=True,
-                      min_amount_payable="100")
+    bill = b.make_bill([demand], masters.tax_heads, NOW)
+    out = b.apportion(bill, "1030", advance_allowed=False, advance_tax_head=None, part_payment_allowed=True)
     assert [(a.account_detail.tax_head_code, a.amount) for a in out] == [
-        ("PT_TIME_REBATE", Decimal("-10.00")), ("PT_TAX", Decimal("1000.00")),
-        ("PT_CANCER_CESS", Decimal("20.00")), ("PT_TIME_PENALTY", Decimal("20.00")),
-        ("PT_FIRE_CESS", Decimal("0.00"))]
+        ("PT_TIME_REBATE", Decimal("-10.00")), ("PT_CANCER_CESS", Decimal("20.00")),
+        ("PT_TIME_PENALTY", Decimal("30.00")), ("PT_FIRE_CESS", Decimal("40.00")),
+        ("PT_TAX", Decimal("950.00"))]
+    tie = Demand("PT-2", "PT", 1554076799000, 1585679399000,
+                 [DemandDetail("PT_FIRE_CESS", "50"), DemandDetail("PT_TIME_PENALTY", "50"),
+                  DemandDetail("PT_CANCER_CESS", "50")])
+    out = b.apportion(b.make_bill([tie], masters.tax_heads, NOW), "60", advance_allowed=False,
+                      advance_tax_head=None, part_payment_allowed=True)
+    assert [(a.account_detail.tax_head_code, a.amount) for a in out] == [     # equal amounts: by order
+        ("PT_CANCER_CESS", Decimal("50.00")), ("PT_TIME_PENALTY", Decimal("10.00")), ("PT_FIRE_CESS", Decimal("0.00"))]
 
 
 def test_full_payment_clears_every_due(masters):
@@ -396,36 +454,39 @@ def test_excess_goes_to_the_advance_head_when_allowed(masters):
 
 
 def test_excess_is_refused_when_advance_is_not_allowed(masters):
-    bill = b.make_bill([tl_demand(("TL_TAX", "500"))], masters.tax_heads, NOW, DAY)
+    bill = b.make_bill([tl_demand(("TL_TAX", "500"))], masters.tax_heads, NOW)
     tl = masters.business_services["TL"]
     with refused("INVALID_AMT_PAID_ADV"):
         b.apportion(bill, "600", advance_allowed=tl.is_advance_allowed,
                     advance_tax_head=masters.advance_tax_head("TL"),
-                    part_payment_allowed=tl.part_payment_allowed, min_amount_payable=tl.min_amount_payable)
+                    part_payment_allowed=tl.part_payment_allowed)
 
 
 def test_part_payment_is_refused_when_not_allowed(masters):
-    bill = b.make_bill([tl_demand(("TL_TAX", "500"))], masters.tax_heads, NOW, DAY)
+    bill = b.make_bill([tl_demand(("TL_TAX", "500"))], masters.tax_heads, NOW)
     with refused("INVALID_AMT_PAID_CODE"):
         b.apportion(bill, "499", advance_allowed=False, advance_tax_head=None, part_payment_allowed=False)
     out = b.apportion(bill, "500", advance_allowed=False, advance_tax_head=None, part_payment_allowed=False)
     assert shares(out) == [(TL_2019[0], "TL_TAX", Decimal("500.00"))]
 
 
-def test_part_payment_below_the_minimum_is_refused(masters):
-    bill = ws_bill(masters)
-    with refused("AMOUNT_MISMATCH"):
-        ws_apportion(bill, "99")
-    ws_apportion(bill, "100")
+def test_a_part_payment_below_the_masters_min_amount_payable_is_taken(masters):
+    # DIGIT's v2 bills carry no minimum (BillServicev2, PaymentEnricher): PT's minAmountPayable 100 is not enforced
+    assert masters.business_services["PT"].min_amount_payable == Decimal("100.00")
+    demand = Demand("PT-1", "PT", *TL_2019, [DemandDetail("PT_TAX", "1000")])
+    bill = b.make_bill([demand], masters.tax_heads, NOW, service=masters.business_services["PT"])
+    out = b.apportion(bill, "50", advance_allowed=False, advance_tax_head=None, part_payment_allowed=True)
+    assert shares(out) == [(TL_2019[0], "PT_TAX", Decimal("50.00"))]
+    assert b.bill_status_after(bill, "50") == "PARTIALLY_PAID"
 
 
 def test_zero_and_negative_amounts(masters):
     bill = ws_bill(masters)
     with refused("INVALID_AMOUNT"):
-        ws_apportion(bill, "0", min_amount_payable=None)
+        ws_apportion(bill, "0")
     with refused("INVALID_AMT_PAID_NEG_CODE"):
         ws_apportion(bill, "-5")
-    zero_bill = b.make_bill([tl_demand(("TL_TAX", "20"), ("TL_ADHOC_REBATE", "-20"))], masters.tax_heads, NOW, DAY)
+    zero_bill = b.make_bill([tl_demand(("TL_TAX", "20"), ("TL_ADHOC_REBATE", "-20"))], masters.tax_heads, NOW)
     out = b.apportion(zero_bill, "0", advance_allowed=False, advance_tax_head=None, part_payment_allowed=False)
     assert sorted(a.amount for a in out) == [Decimal("-20.00"), Decimal("20.00")]
     assert b.bill_status_after(zero_bill, "0") == "PAID"
@@ -434,7 +495,7 @@ def test_zero_and_negative_amounts(masters):
 def test_an_advance_credit_on_the_bill_is_used_first(masters):
     old, new = ws_demands()
     new = Demand("WS/1", "WS", *WS_2021, list(new.details) + [DemandDetail("WS_ADVANCE_CARRYFORWARD", "-200")])
-    bill = b.make_bill([old, new], masters.tax_heads, NOW, DAY)
+    bill = b.make_bill([old, new], masters.tax_heads, NOW)
     assert bill.total_amount == Decimal("500.00")
     out = ws_apportion(bill, "500")
     assert out[0].account_detail.tax_head_code == "WS_ADVANCE_CARRYFORWARD" and out[0].amount == Decimal("-200.00")
@@ -490,7 +551,7 @@ def bills(draw):
 
 def run(bill: Bill, amount: Decimal):
     return b.apportion(bill, amount, advance_allowed=True, advance_tax_head="WS_ADVANCE_CARRYFORWARD",
-                       part_payment_allowed=True, min_amount_payable=None)
+                       part_payment_allowed=True)
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
