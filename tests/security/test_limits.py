@@ -112,9 +112,16 @@ def test_mdms_apply_refuses_a_billion_laughs(tmp_path):
     bomb = tmp_path / "bomb.yaml"
     bomb.write_text(BILLION_LAUGHS)
     res = run(url, "-o", "json", "mdms", "apply", str(bomb))
+    # the only file cannot be loaded: the apply is refused and says why
+    assert res.exit_code == 2, res.output
+    assert [e["code"] for e in json.loads(res.stdout)["Errors"]] == ["MDMS_YAML_ALIAS_LIMIT"]
+    # beside a good file, the bomb is reported and the rest loads
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"tenantId": "pb", "moduleName": "M", "X": [{"code": "A"}]}))
+    res = run(url, "-o", "json", "mdms", "apply", str(bomb), str(good))
     report = json.loads(res.stdout)
     assert [e["code"] for e in report["errors"]] == ["MDMS_YAML_ALIAS_LIMIT"], res.output
-    assert report["totals"]["added"] == 0
+    assert report["totals"]["added"] == 1
     res = run(url, "-o", "json", "mdms", "apply", "--strict", str(bomb))
     assert res.exit_code == 2
 
