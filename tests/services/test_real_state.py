@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from digitctl.errors import InvalidInput
+from digitctl.errors import InvalidInput, NotFound
 from digitctl.services import access, mdms, users, workflow
 from local_store.models import MdmsRecord
 
@@ -201,3 +201,35 @@ def test_schemas_of_another_state_are_refused_unless_retargeted(app, reference):
         apply_schemas(app, app.context("pb"), [reference / "mdms-v2-schemas" / "common-masters.Department.json"])
     assert err.value.code == "MDMS_SCHEMA_TENANT_MISMATCH"
     assert "'pg'" in err.value.message and "--tenant pb" in err.value.message
+
+
+PT_PERIOD = (1554076799000, 1585679399000)      # PTAN2019, the real pb TaxPeriod
+
+
+@pytest.mark.parametrize("city", PB_CITIES)
+def test_a_collector_at_any_city_fetches_a_bill_and_takes_cash(pb_tree_app, as_user, city):
+    from decimal import Decimal
+
+    from digitctl.services import billing, collection, shifts
+
+    app = pb_tree_app
+    admin = as_user(app, "admin")
+    name = f"cashier.{city.split('.')[1]}"
+    users.create_user(app, admin, users.NewUser(
+        user_name=name, name="Harpreet Singh", type="EMPLOYEE", tenant_id=city, mobile="9814012347",
+        roles=[("UC_EMP", city), ("EMPLOYEE", city)], password="Counter@123"))
+    billing.create_demands(app, admin, [{
+        "tenantId": city, "consumerCode": f"PT-{city}-1", "businessService": "PT",
+        "taxPeriodFrom": PT_PERIOD[0], "taxPeriodTo": PT_PERIOD[1],
+        "payer": {"name": "Simran Kaur", "mobileNumber": "9876543210"},
+        "demandDetails": [{"taxHeadMasterCode": "PT_TAX", "taxAmount": Decimal("1250"),
+                           "collectionAmount": Decimal("0")}]}])
+    cashier = as_user(app, name)
+    shifts.open_shift(app, cashier, "1000")
+    [bill] = billing.fetch_bill(app, cashier, city, consumer_code=f"PT-{city}-1", business_service="PT")
+    assert bill["totalAmount"] == "1250.00"
+    payment = collection.pay(app, cashier, tenant_id=city, bill_id=bill["id"], mode="CASH", amount="1250")
+    assert payment["paymentDetails"][0]["receiptNumber"]
+    with pytest.raises(NotFound) as settled:
+        billing.fetch_bill(app, cashier, city, consumer_code=f"PT-{city}-1", business_service="PT")
+    assert settled.value.code == "EG_BS_BILL_NO_DEMANDS_FOUND"
