@@ -163,5 +163,6 @@ def response_info(ctx: "RequestContext", status: str = "SUCCESSFUL") -> dict[str
 
 
 def response(ctx: "RequestContext", ids: Sequence[str]) -> dict[str, Any]:
-    """egov-idgen's IdGenerationResponse: {"ResponseInfo", "idResponses": [{"id"}]}."""
-    return {"ResponseInfo": response_info(ctx), "idResponses": [{"id": i} for i in ids]}
+    """egov-idgen's IdGenerationResponse: {"responseInfo", "idResponses": [{"id"}]} (its own
+    spelling: lower-case r, as the contract and IdGenerationResponse.java have it)."""
+    return {"responseInfo": response_info(ctx), "idResponses": [{"id": i} for i in ids]}
