@@ -247,7 +247,10 @@ def contract(reference: Path):
     """contract(file, definition, payload, *, closed=False, patch=None) -> problems (empty when
     `payload` is valid against that Swagger 2.0 definition of contracts/<file>). closed: the
     payload's own top-level keys must all be properties the definition names (an envelope).
-    patch: {"Definition": {...}} replaces definitions where the contract is known wrong."""
+    patch, where a contract is known to differ from DIGIT's own Java (say why in the test):
+    {"Def": schema} replaces a definition, {"Def.prop": schema} one property, {"Def!required":
+    [...]} its required list; "Def" may name another file's as "file.yml:Def"; "$ref": "#X"
+    in a patch means definition X of the same file."""
     import jsonschema
 
     folder = reference / "contracts"
@@ -258,8 +261,26 @@ def contract(reference: Path):
         if file not in cache:
             cache[file] = _contract_bundle(folder, file)
         defs = dict(cache[file])
+
+        def local(node: Any) -> Any:
+            if isinstance(node, dict):
+                return {k: (f"#/definitions/{file}:{v[1:]}" if k == "$ref" and v.startswith("#") and "/" not in v
+                            else local(v)) for k, v in node.items()}
+            return [local(x) for x in node] if isinstance(node, list) else node
+
         for key, schema in (patch or {}).items():
-            defs[key if ":" in key else f"{file}:{key}"] = schema
+            schema = local(schema)
+            owner, _, rest = key.rpartition(":")
+            rest, _, required = rest.partition("!")
+            rest, _, prop = rest.partition(".")
+            name = f"{owner or file}:{rest}"
+            if required:
+                defs[name] = {**defs[name], "required": schema}
+            elif prop:
+                defs[name] = {**defs[name], "properties": {**defs[name]["properties"],
+                                                           prop: {"anyOf": [schema, {"type": "null"}]}}}
+            else:
+                defs[name] = schema
         root = defs[f"{file}:{definition}"]
         problems = []
         if closed:
