@@ -154,3 +154,35 @@ def test_workflow_show_is_a_business_service_search_result_with_uuids(world, con
     assert again["BusinessServices"] == doc["BusinessServices"]
     table = run(world, "workflow", "show", "NewTL", "--tenant", "pb.amritsar")
     assert table.exit_code == 0 and "PENDINGPAYMENT" in table.stdout
+
+
+# -- employees: egov-hrms -------------------------------------------------------------------------
+# HRMS's EmployeeResponse writes the list as "Employees" (the contract's EmployeeRes says "Employee").
+EMPLOYEES_AS_HRMS_WRITES_THEM = {"EmployeeRes.Employees": {"type": "array", "items": {"$ref": "#Employee"}}}
+
+
+def test_an_employee_is_hrms_employees_with_epoch_dates(world, contract):
+    created = js(run(world, "user", "create", "--type", "EMPLOYEE", "--username", "clerk9", "--name", "Harpreet Singh",
+                     "--mobile", "9814012345", "--role", "TL_CEMP@pb.amritsar", "--tenant", "pb.amritsar",
+                     "--department", "DEPT_1", "--designation", "DESIG_1", "-o", "json"))
+    shown = js(run(world, "user", "show", "clerk9", "--tenant", "pb.amritsar", "-o", "json"))
+    for doc in (created, shown):
+        assert set(doc) == {"ResponseInfo", "Employees"}
+        assert contract("hrms-v1.0.0.yaml", "EmployeeRes", doc, closed=True,
+                        patch=EMPLOYEES_AS_HRMS_WRITES_THEM) == []
+        [emp] = doc["Employees"]
+        assert emp["tenantId"] == "pb.amritsar" and emp["isActive"] is True
+        assert emp["uuid"] == emp["user"]["uuid"] and emp["user"]["userName"] == "clerk9"
+        assert "employee" not in emp["user"]
+        [a] = emp["assignments"]
+        midnight = int(dt.datetime(2026, 11, 25, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30)))
+                       .timestamp() * 1000)
+        assert (a["department"], a["designation"], a["fromDate"], a["toDate"]) == ("DEPT_1", "DESIG_1", midnight,
+                                                                                  None)
+        assert [j["boundary"] for j in emp["jurisdictions"]] == ["pb.amritsar"]
+    # a user without an HRMS record stays egov-user's {"user": [...]}
+    citizen = js(run(world, "user", "create", "--type", "CITIZEN", "--username", "cit9", "--name", "Simran",
+                     "--mobile", "9876500001", "-o", "json"))
+    assert set(citizen) == {"user"}
+    table = run(world, "user", "show", "clerk9", "--tenant", "pb.amritsar")
+    assert table.exit_code == 0 and "DEPT_1 / DESIG_1" in table.stdout
