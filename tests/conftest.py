@@ -290,8 +290,13 @@ def contract(reference: Path):
             problems += [f"{k}: not in {definition}" for k in payload if k not in named]
         schema = {"$ref": f"#/definitions/{file}:{definition}", "definitions": defs}
         validator = jsonschema.Draft4Validator(schema)
-        problems += [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
-                     for e in sorted(validator.iter_errors(payload), key=lambda e: list(e.absolute_path))]
+        for e in sorted(validator.iter_errors(payload), key=lambda e: [str(p) for p in e.absolute_path]):
+            while e.context:            # the real reason inside anyOf [schema, null]: the deepest
+                found = [c for c in e.context if not (c.validator == "type" and c.validator_value == "null")]
+                if not found:
+                    break
+                e = max(found, key=lambda c: len(c.absolute_path))
+            problems.append(f"{'/'.join(map(str, e.absolute_path))}: {e.message}")
         return problems
 
     return check
