@@ -54,6 +54,11 @@ class RequestContext:
     def for_tenant(self, tenant_id: str | None) -> "RequestContext":
         return replace(self, tenant_id=tenant_id)
 
+    def response_info(self, status: str = "SUCCESSFUL") -> dict[str, Any]:
+        """DIGIT's ResponseInfo for a response to this request (status SUCCESSFUL or FAILED)."""
+        return {"apiId": self.api_id, "ver": "1.0", "ts": int(self.now().timestamp() * 1000),
+                "resMsgId": self.msg_id, "msgId": self.msg_id, "status": status}
+
     def request_info(self) -> dict[str, Any]:
         """DIGIT's RequestInfo envelope for outgoing payloads."""
         return {

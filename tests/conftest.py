@@ -301,3 +301,149 @@ def clerk_cli_store(demo_users_url: str) -> str:
                         input=quickstart.DEMO_PASSWORD + "\n", env=env)
     assert res.exit_code == 0, res.output
     return demo_users_url
+
+
+# -- DIGIT's JSON: the error envelope and the contracts ----------------------------------------------
+def _error_of(output: Any) -> tuple[str, str, list[str]]:
+    import json
+
+    text = output if isinstance(output, str) else output.stdout
+    doc = json.loads(text)
+    assert set(doc) == {"ResponseInfo", "Errors"}, doc
+    err = doc["Errors"][0]
+    assert isinstance(err["params"], list) and all(isinstance(p, str) for p in err["params"]), err
+    return err["code"], err["message"], err["params"]
+
+
+def _params_dict(params: list[str]) -> dict[str, str]:
+    """["key: value", ...] -> {"key": "value"} (values stay text; json.loads the structured ones)."""
+    return dict(p.split(": ", 1) for p in params)
+
+
+@pytest.fixture
+def error_of():
+    """error_of(result_or_stdout) -> (code, message, params) of the first error in the DIGIT error
+    envelope `-o json` printed; params is DIGIT's list of strings, each "key: value"
+    (error_of.params_dict(params) gives {"key": "value"}, the values as text)."""
+    _error_of.params_dict = _params_dict  # type: ignore[attr-defined]
+    return _error_of
+
+
+_CONTRACT_URLS = {
+    "https://raw.githubusercontent.com/egovernments/egov-services/master/docs/common/contracts/v1-0-0.yml":
+        "common-contract.yml",
+    "https://raw.githubusercontent.com/egovernments/egov-services/master/docs/common/contracts/v1-1-1.yml":
+        "common-contract.yml",
+    "https://raw.githubusercontent.com/egovernments/egov-services/master/docs/egov-user/contracts/v1-0-0.yml":
+        "egov-user-contract.yml",
+    "https://raw.githubusercontent.com/egovernments/egov-services/master/docs/egov-user/contracts/v1-1-0.yml":
+        "egov-user-contract.yml",
+}
+
+
+def _contract_definitions(folder: Path, name: str) -> dict[str, Any]:
+    """A Swagger 2.0 file's `definitions` (billing-service-v2.yml: its `definitions:` block alone,
+    the file as a whole is not valid YAML)."""
+    import yaml  # type: ignore[import-untyped]
+
+    text = (folder / name).read_text(encoding="utf-8")
+    if name == "billing-service-v2.yml":
+        text = text[text.index("\ndefinitions:") + 1:]
+    return dict(yaml.safe_load(text)["definitions"])
+
+
+def _contract_bundle(folder: Path, name: str) -> dict[str, Any]:
+    """Every definition reachable from `name`, keyed "file:Definition", $refs rewritten to them;
+    refs to contracts the reference folder lacks accept anything. Each property also accepts
+    null: Swagger 2.0 cannot say nullable, and DIGIT's Jackson writes null fields."""
+    bundle: dict[str, Any] = {}
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        if any(k.startswith(current + ":") for k in bundle):
+            continue
+
+        def fix(node: Any) -> Any:
+            if isinstance(node, dict):
+                out = {}
+                for k, v in node.items():
+                    if k == "$ref" and isinstance(v, str):
+                        where, _, pointer = v.partition("#/definitions/")
+                        target = current if not where else _CONTRACT_URLS.get(where)
+                        if target is None or not pointer:
+                            return {}
+                        if target != current:
+                            todo.append(target)
+                        return {"$ref": f"#/definitions/{target}:{pointer}"}
+                    if k == "properties" and isinstance(v, dict):
+                        out[k] = {p: {"anyOf": [fix(s), {"type": "null"}]} for p, s in v.items()}
+                    else:
+                        out[k] = fix(v)
+                return out
+            if isinstance(node, list):
+                return [fix(x) for x in node]
+            return node
+
+        for key, schema in _contract_definitions(folder, current).items():
+            bundle[f"{current}:{key}"] = fix(schema)
+    return bundle
+
+
+@pytest.fixture(scope="session")
+def contract(reference: Path):
+    """contract(file, definition, payload, *, closed=False, patch=None) -> problems (empty when
+    `payload` is valid against that Swagger 2.0 definition of contracts/<file>). closed: the
+    payload's own top-level keys must all be properties the definition names (an envelope).
+    patch, where a contract is known to differ from DIGIT's own Java (say why in the test):
+    {"Def": schema} replaces a definition, {"Def.prop": schema} one property, {"Def!required":
+    [...]} its required list; "Def" may name another file's as "file.yml:Def"; "$ref": "#X"
+    in a patch means definition X of the same file."""
+    import jsonschema
+
+    folder = reference / "contracts"
+    cache: dict[str, dict[str, Any]] = {}
+
+    def check(file: str, definition: str, payload: Any, *, closed: bool = False,
+              patch: dict[str, Any] | None = None) -> list[str]:
+        if file not in cache:
+            cache[file] = _contract_bundle(folder, file)
+        defs = dict(cache[file])
+
+        def local(node: Any) -> Any:
+            if isinstance(node, dict):
+                return {k: (f"#/definitions/{file}:{v[1:]}" if k == "$ref" and v.startswith("#") and "/" not in v
+                            else local(v)) for k, v in node.items()}
+            return [local(x) for x in node] if isinstance(node, list) else node
+
+        for key, schema in (patch or {}).items():
+            schema = local(schema)
+            owner, _, rest = key.rpartition(":")
+            rest, _, required = rest.partition("!")
+            rest, _, prop = rest.partition(".")
+            name = f"{owner or file}:{rest}"
+            if required:
+                defs[name] = {**defs[name], "required": schema}
+            elif prop:
+                defs[name] = {**defs[name], "properties": {**defs[name]["properties"],
+                                                           prop: {"anyOf": [schema, {"type": "null"}]}}}
+            else:
+                defs[name] = schema
+        root = defs[f"{file}:{definition}"]
+        problems = []
+        if closed:
+            named = set(root.get("properties") or {})
+            for part in root.get("allOf") or []:
+                named |= set(part.get("properties") or {})
+            problems += [f"{k}: not in {definition}" for k in payload if k not in named]
+        schema = {"$ref": f"#/definitions/{file}:{definition}", "definitions": defs}
+        validator = jsonschema.Draft4Validator(schema)
+        for e in sorted(validator.iter_errors(payload), key=lambda e: [str(p) for p in e.absolute_path]):
+            while e.context:            # the real reason inside anyOf [schema, null]: the deepest
+                found = [c for c in e.context if not (c.validator == "type" and c.validator_value == "null")]
+                if not found:
+                    break
+                e = max(found, key=lambda c: len(c.absolute_path))
+            problems.append(f"{'/'.join(map(str, e.absolute_path))}: {e.message}")
+        return problems
+
+    return check

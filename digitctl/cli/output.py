@@ -198,16 +198,31 @@ def emit(document: Any, *, rows: Iterable[Sequence[Any]] | None = None,
             con.print_json(to_json(document))
 
 
+def error_response_info() -> dict[str, Any]:
+    """ResponseInfo (status FAILED) for an error envelope, on the command's clock (the store's
+    app if one was built, else the clock a new App would get)."""
+    from digitctl import bootstrap
+    from digitctl.context import RequestContext
+
+    clock = None
+    try:
+        obj = state()
+        clock = obj._app.clock if obj._app is not None else None
+    except RuntimeError:          # no click context (called outside a command)
+        pass
+    return RequestContext(clock=clock or bootstrap.clock_factory()).response_info("FAILED")
+
+
 def emit_error(code: str, message: str, params: dict[str, Any] | None = None,
                description: str | None = None, fmt: str | None = None) -> None:
+    """DIGIT's ErrorRes: {"ResponseInfo", "Errors": [{"code", "message", "description", "params"}]},
+    params as a list of "key: value" strings (tracer's Error); people get one line per param."""
+    from digitctl.errors import error_object
+
     fmt = fmt or state().output
-    err: dict[str, Any] = {"code": code, "message": message}
-    if description:
-        err["description"] = description
-    if params:
-        err["params"] = params
+    err = error_object(code, message, params, description)
     if fmt in ("json", "yaml"):
-        sys.stdout.write(to_json({"Errors": [err]}) + "\n")
+        sys.stdout.write(to_json({"ResponseInfo": error_response_info(), "Errors": [err]}) + "\n")
     else:
-        detail = "".join(f"\n  {k}: {v}" for k, v in (params or {}).items())
+        detail = "".join(f"\n  {p}" for p in err["params"])
         sys.stderr.write(neutralise(f"Error {code}: {message}{detail}") + "\n")

@@ -20,6 +20,19 @@ def _rows(users: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
              "yes" if u.get("accountLocked") else "") for u in users]
 
 
+def emit_one(doc: dict[str, Any], human: Any = None) -> None:
+    """One user as DIGIT answers for it: an employee with an HRMS record as egov-hrms's
+    {"ResponseInfo", "Employees": [...]}, anyone else as egov-user's {"user": [...]}."""
+    from digitctl.services import users
+
+    if doc.get("employee"):
+        document: dict[str, Any] = {"ResponseInfo": state().app.context().response_info(),
+                                    "Employees": [users.employee_json(doc)]}
+    else:
+        document = {"user": [doc]}
+    emit(document, rows=_rows([doc]), columns=COLUMNS, human=human)
+
+
 def read_password_stdin() -> str:
     line = sys.stdin.readline()
     if not line:
@@ -60,7 +73,7 @@ def create(
                          email=email, gender=gender, roles=[users.parse_role(r, tenant_id) for r in role or []],
                          password=read_password_stdin() if password_stdin else None, employee=emp)
     doc = users.create_user(st.app, st.app.context(tenant_id), spec)
-    emit({"user": [doc]}, rows=_rows([doc]), columns=COLUMNS)
+    emit_one(doc)
 
 
 @app.command("list")
@@ -112,7 +125,7 @@ def show(
                 con.print(f"  assigned {a['department']} / {a['designation']} from {a['fromDate']}")
             con.print("  serves   " + ", ".join(j["boundary"] for j in emp["jurisdictions"]))
 
-    emit({"user": [doc]}, rows=_rows([doc]), columns=COLUMNS, human=human)
+    emit_one(doc, human)
 
 
 @app.command("update")
@@ -138,7 +151,7 @@ def update(
     doc = users.update_user(st.app, st.app.context(tenant_id), who, tenant_id=tenant_id, name=name, mobile=mobile,
                             email=email, add_roles=[users.parse_role(r, default) for r in add_role or []],
                             remove_roles=[users.parse_role(r, default) for r in remove_role or []], active=active)
-    emit({"user": [doc]}, rows=_rows([doc]), columns=COLUMNS)
+    emit_one(doc)
 
 
 def _lock(who: str, tenant: str | None, locked: bool) -> None:
@@ -150,7 +163,7 @@ def _lock(who: str, tenant: str | None, locked: bool) -> None:
     require_initialized(st.app)
     tenant_id = tenant_option_value(tenant)
     doc = users.set_locked(st.app, st.app.context(tenant_id), who, locked, tenant_id)
-    emit({"user": [doc]}, rows=_rows([doc]), columns=COLUMNS)
+    emit_one(doc)
 
 
 @app.command("lock")

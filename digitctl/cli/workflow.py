@@ -71,7 +71,8 @@ def list_cmd(tenant: str = typer.Option(None, "--tenant")) -> None:
 @app.command("show")
 def show_cmd(code: str = typer.Argument(...), tenant: str = typer.Option(None, "--tenant"),
              fmt: str = typer.Option("table", "--format", help="table | mermaid | dot")) -> None:
-    """A definition's states and actions, or its graph."""
+    """A definition's states and actions, or its graph; -o json is DIGIT's businessservice/_search
+    result (uuids on the service, states and actions; actions name states by uuid)."""
     from digitctl.cli.main import tenant_option_value
     from digitctl.domain import workflow as wf
     from digitctl.errors import InvalidInput
@@ -81,7 +82,8 @@ def show_cmd(code: str = typer.Argument(...), tenant: str = typer.Option(None, "
     st = state()
     require_initialized(st.app)
     t = tenant_option_value(tenant) or st.app.state_tenant or ""
-    doc, defn = workflow.get_definition(st.app, st.app.context(t), code, t)
+    ctx = st.app.context(t)
+    doc, defn = workflow.get_definition(st.app, ctx, code, t)
     if fmt in ("mermaid", "dot"):
         sys.stdout.write((wf.mermaid(defn) if fmt == "mermaid" else wf.dot(defn)) + "\n")
         return
@@ -91,7 +93,7 @@ def show_cmd(code: str = typer.Argument(...), tenant: str = typer.Option(None, "
              ("terminate " if s.is_terminate else "") + ("docs " if s.doc_upload_required else ""),
              a.action, a.next_state, ", ".join(a.roles))
             for s in defn.states for a in (s.actions or (wf.Action("", "", ()),))]
-    emit({"BusinessServices": [doc]}, rows=rows,
+    emit({"ResponseInfo": ctx.response_info(), "BusinessServices": [doc]}, rows=rows,
          columns=["state", "applicationStatus", "sla", "flags", "action", "nextState", "roles"])
 
 
@@ -140,7 +142,8 @@ def transition_cmd(
 
 @app.command("history")
 def history_cmd(business_id: str = typer.Argument(...), tenant: str = typer.Option(None, "--tenant")) -> None:
-    """The timeline: who did what when, comments, SLA left."""
+    """The timeline, newest first as DIGIT's process search returns it: who did what when,
+    comments, SLA left."""
     from digitctl.cli.main import tenant_option_value
     from digitctl.services import workflow
     from digitctl.services.store import require_initialized
@@ -148,9 +151,10 @@ def history_cmd(business_id: str = typer.Argument(...), tenant: str = typer.Opti
     st = state()
     require_initialized(st.app)
     t = tenant_option_value(tenant) or ""
-    items = workflow.history(st.app, st.app.context(t), t, business_id)
+    ctx = st.app.context(t)
+    items = workflow.history(st.app, ctx, t, business_id, newest_first=True)
     rows = [(i["auditDetails"]["createdTime"], i["assigner"]["userName"], i["action"],
-             f"{i.get('fromState') or '(start)'} -> {i['state']['state']}", i.get("comment") or "",
+             f"{i.get('previousStatus') or '(start)'} -> {i['state']['state']}", i.get("comment") or "",
              ", ".join(a["userName"] or "" for a in i["assignes"]),
              _ms(i["stateSla"]) if "stateSla" in i else "took " + _ms(i.get("timeInStateMs")))
             for i in items]
@@ -169,8 +173,8 @@ def history_cmd(business_id: str = typer.Argument(...), tenant: str = typer.Opti
             when = dt.datetime.fromtimestamp(r[0] / 1000, IST).strftime("%Y-%m-%d %H:%M")
             t_.add_row(when, *[str(x) for x in r[1:]])
         con.print(t_)
-        last = items[-1]
+        last = items[0]
         con.print("next actions for you: " + (", ".join(a["action"] for a in last["nextActions"]) or "none"))
 
-    emit({"ProcessInstances": items}, rows=rows,
+    emit({"ResponseInfo": ctx.response_info(), "ProcessInstances": items}, rows=rows,
          columns=["createdTime", "assigner", "action", "transition", "comment", "assignees", "sla"], human=human)

@@ -219,11 +219,15 @@ class DemandDetail:
                    collection_amount=_amount(row.get("collectionAmount", 0)), id=row.get("id"),
                    additional_details=row.get("additionalDetails"))
 
-    def to_digit(self) -> dict[str, Any]:
+    def to_digit(self, demand_id: str | None = None, tenant_id: str | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {"taxHeadMasterCode": self.tax_head_code, "taxAmount": self.tax_amount,
                                "collectionAmount": self.collection_amount}
         if self.id:
             out["id"] = self.id
+        if demand_id:
+            out["demandId"] = demand_id       # DIGIT's DemandDetail names its demand and tenant
+        if tenant_id:
+            out["tenantId"] = tenant_id
         if self.additional_details is not None:
             out["additionalDetails"] = self.additional_details
         return out
@@ -289,7 +293,7 @@ class Demand:
             "consumerType": self.consumer_type, "businessService": self.business_service,
             "payer": dict(self.payer) if self.payer is not None else None,
             "taxPeriodFrom": self.tax_period_from, "taxPeriodTo": self.tax_period_to,
-            "demandDetails": [d.to_digit() for d in self.details],
+            "demandDetails": [d.to_digit(self.id, self.tenant_id) for d in self.details],
             "minimumAmountPayable": self.minimum_amount_payable, "status": self.status,
             "billExpiryTime": self.bill_expiry_time, "additionalDetails": self.additional_details}
         if self.fixed_bill_expiry_date is not None:
@@ -527,8 +531,9 @@ class BillAccountDetail:
     def due(self) -> Decimal:
         return self.amount - self.adjusted_amount
 
-    def to_digit(self) -> dict[str, Any]:
-        return {"id": self.id, "demandDetailId": self.demand_detail_id, "order": self.order,
+    def to_digit(self, bill_detail_id: str | None = None, tenant_id: str | None = None) -> dict[str, Any]:
+        return {"id": self.id, "tenantId": tenant_id, "billDetailId": bill_detail_id,
+                "demandDetailId": self.demand_detail_id, "order": self.order,
                 "amount": self.amount, "adjustedAmount": self.adjusted_amount,
                 "isActualDemand": self.is_actual_demand, "taxHeadCode": self.tax_head_code,
                 "purpose": self.purpose}
@@ -552,12 +557,12 @@ class BillDetail:
     def amount(self) -> Decimal:
         return sum((a.amount for a in self.account_details), ZERO)
 
-    def to_digit(self, bill_id: str | None = None) -> dict[str, Any]:
-        return {"id": self.id, "billId": bill_id, "demandId": self.demand_id,
+    def to_digit(self, bill_id: str | None = None, tenant_id: str | None = None) -> dict[str, Any]:
+        return {"id": self.id, "tenantId": tenant_id, "billId": bill_id, "demandId": self.demand_id,
                 "fromPeriod": self.from_period, "toPeriod": self.to_period,
                 "expiryDate": self.expiry_date, "amount": self.amount, "amountPaid": self.amount_paid,
                 "additionalDetails": self.additional_details,
-                "billAccountDetails": [a.to_digit() for a in self.account_details]}
+                "billAccountDetails": [a.to_digit(self.id, tenant_id) for a in self.account_details]}
 
 
 @dataclass(frozen=True)
@@ -608,7 +613,7 @@ class Bill:
                 "minimumAmountToBePaid": self.minimum_amount_to_be_paid,
                 "collectionModesNotAllowed": list(self.collection_modes_not_allowed),
                 "additionalDetails": self.additional_details,
-                "billDetails": [d.to_digit(self.id) for d in self.bill_details]}
+                "billDetails": [d.to_digit(self.id, self.tenant_id) for d in self.bill_details]}
 
 
 def _epoch_ms(value: dt.datetime) -> int:

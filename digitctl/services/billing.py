@@ -148,10 +148,17 @@ def _details_by_demand(s: "Session", ids: list[str]) -> dict[str, list[DemandDet
 
 
 def demand_json(row: DemandRow, details: Iterable[DemandDetailRow]) -> dict[str, Any]:
+    details = list(details)
     doc = demand_of(row, details).to_digit()
     doc["isPaymentCompleted"] = row.is_payment_completed
     doc["auditDetails"] = {"createdBy": row.created_by, "createdTime": _ms(row.created_at),
                            "lastModifiedBy": row.created_by, "lastModifiedTime": _ms(row.updated_at)}
+    lines = {d.id: d for d in details}
+    for line in doc["demandDetails"]:          # DIGIT's DemandDetail carries its own auditDetails
+        stored = lines.get(line.get("id"))
+        if stored is not None:
+            line["auditDetails"] = {"createdBy": row.created_by, "createdTime": _ms(stored.created_at),
+                                    "lastModifiedBy": row.created_by, "lastModifiedTime": _ms(stored.updated_at)}
     return jsonable(doc)
 
 

@@ -159,10 +159,10 @@ def generate(app: "App", ctx: "RequestContext", id_name: str, tenant_id: str, co
 
 def response_info(ctx: "RequestContext", status: str = "SUCCESSFUL") -> dict[str, Any]:
     """DIGIT's ResponseInfo for a request made with `ctx`."""
-    return {"apiId": ctx.api_id, "ver": "1.0", "ts": int(ctx.now().timestamp() * 1000),
-            "resMsgId": ctx.msg_id, "msgId": ctx.msg_id, "status": status}
+    return ctx.response_info(status)
 
 
 def response(ctx: "RequestContext", ids: Sequence[str]) -> dict[str, Any]:
-    """egov-idgen's IdGenerationResponse: {"ResponseInfo", "idResponses": [{"id"}]}."""
-    return {"ResponseInfo": response_info(ctx), "idResponses": [{"id": i} for i in ids]}
+    """egov-idgen's IdGenerationResponse: {"responseInfo", "idResponses": [{"id"}]} (its own
+    spelling: lower-case r, as the contract and IdGenerationResponse.java have it)."""
+    return {"responseInfo": response_info(ctx), "idResponses": [{"id": i} for i in ids]}

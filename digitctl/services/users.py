@@ -271,12 +271,14 @@ def user_json(s: "Session", row: UserAccount, app: "App", *, decrypt: bool) -> d
     if emp is not None:
         doc["employee"] = {
             "code": emp.code, "employeeStatus": emp.employee_status, "employeeType": emp.employee_type,
-            "assignments": [{"department": a.department, "designation": a.designation,
+            "tenantId": emp.tenant_id,
+            "dateOfAppointment": emp.date_of_appointment.isoformat() if emp.date_of_appointment else None,
+            "assignments": [{"id": str(a.id), "department": a.department, "designation": a.designation,
                              "fromDate": a.from_date.isoformat(), "toDate": a.to_date.isoformat() if a.to_date else None,
                              "isCurrentAssignment": a.is_current}
                             for a in s.execute(select(EmployeeAssignment).where(
                                 EmployeeAssignment.user_uuid == row.uuid)).scalars()],
-            "jurisdictions": [{"hierarchy": j.hierarchy, "boundaryType": j.boundary_type, "boundary": j.boundary,
+            "jurisdictions": [{"id": str(j.id), "hierarchy": j.hierarchy, "boundaryType": j.boundary_type, "boundary": j.boundary,
                                "tenantId": j.tenant_id}
                               for j in s.execute(select(EmployeeJurisdiction).where(
                                   EmployeeJurisdiction.user_uuid == row.uuid)).scalars()],
@@ -291,6 +293,38 @@ def revoke_sessions(s: "Session", user_uuid: str, now: dt.datetime) -> int:
     done = s.execute(update(SessionToken).where(SessionToken.user_uuid == user_uuid,
                                                 SessionToken.revoked_at.is_(None)).values(revoked_at=now))
     return int(getattr(done, "rowcount", 0) or 0)
+
+
+def _epoch_ms_of_date(text: str | None) -> int | None:
+    """An ISO date as HRMS keeps dates: epoch ms of that day's start in India."""
+    from digitctl.clock import IST
+
+    if not text:
+        return None
+    return int(dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), IST).timestamp() * 1000)
+
+
+def employee_json(doc: dict[str, Any]) -> dict[str, Any]:
+    """egov-hrms's Employee for a user doc that has an HRMS record (as `user_json` / `present`
+    give it, PII already masked): tenantId, uuid, code, isActive, the egov-user `user`, and
+    assignments / jurisdictions with dates as epoch ms; the lists digitctl does not keep
+    (service history, education, tests, documents, (de/re)activation) are empty."""
+    emp = doc["employee"]
+    return {
+        "uuid": doc["uuid"], "code": emp["code"], "tenantId": emp.get("tenantId") or doc["tenantId"],
+        "employeeStatus": emp["employeeStatus"], "employeeType": emp["employeeType"],
+        "dateOfAppointment": _epoch_ms_of_date(emp.get("dateOfAppointment")), "isActive": doc["active"],
+        "user": {k: v for k, v in doc.items() if k != "employee"},
+        "assignments": [{"id": a.get("id"), "position": None, "department": a["department"],
+                         "designation": a["designation"], "fromDate": _epoch_ms_of_date(a["fromDate"]),
+                         "toDate": _epoch_ms_of_date(a.get("toDate")), "govtOrderNumber": None,
+                         "reportingTo": None, "isHOD": False, "isCurrentAssignment": a["isCurrentAssignment"]}
+                        for a in emp["assignments"]],
+        "jurisdictions": [{"id": j.get("id"), "hierarchy": j["hierarchy"], "boundaryType": j["boundaryType"],
+                           "boundary": j["boundary"], "tenantId": j["tenantId"]} for j in emp["jurisdictions"]],
+        "serviceHistory": [], "education": [], "tests": [], "deactivationDetails": [],
+        "reactivationDetails": [], "documents": [],
+    }
 
 
 def is_locked(row: UserAccount, now: dt.datetime | None) -> bool:

@@ -195,10 +195,45 @@ def list_definitions(app: "App", ctx: "RequestContext", tenant_id: str | None = 
 
 
 def get_definition(app: "App", ctx: "RequestContext", code: str, tenant_id: str) -> tuple[dict[str, Any], wf.Definition]:
+    """(DIGIT's BusinessService as `businessservice/_search` returns it, the parsed definition)."""
     authorize(app, ctx, SEARCH_DEFINITION_ACTION, tenant_id)
     with app.uow(ctx, readonly=True) as uow:
         row, defn = load(uow.session, tenant_id, code)
-        return {**row.definition, "version": row.version}, defn
+        return business_service_json(row), defn
+
+
+_UUID_NAMESPACE = uuid.UUID("6f1c4f3e-52d1-4d0e-9a53-0c6b7e2f4a10")     # digitctl's workflow uuids
+
+
+def _stable_uuid(*parts: Any) -> str:
+    return str(uuid.uuid5(_UUID_NAMESPACE, "|".join("" if p is None else str(p) for p in parts)))
+
+
+def business_service_json(row: WfBusinessService) -> dict[str, Any]:
+    """A stored definition as egov-workflow-v2 returns it from `_search`: uuids on the service,
+    its states and actions (EnrichmentService gives them on create and keeps them on update; a
+    file that carries them keeps them), each action's `currentState` and `nextState` as STATE
+    uuids (as DIGIT stores them), tenantId on every part. Uuids digitctl gives are derived from
+    tenant, business service and names, so they stay the same across versions and reads."""
+    raw = row.definition
+    tenant, code = row.tenant_id, row.code
+    bs_uuid = raw.get("uuid") or _stable_uuid(tenant, code)
+    created = int(row.created_at.timestamp() * 1000)
+    audit = {"createdBy": None, "createdTime": created, "lastModifiedBy": None, "lastModifiedTime": created}
+    state_uuid = {s.get("state"): s.get("uuid") or _stable_uuid(tenant, code, "state", s.get("state"))
+                  for s in raw.get("states") or []}
+    states = []
+    for s in raw.get("states") or []:
+        sid = state_uuid[s.get("state")]
+        actions = [{**a, "uuid": a.get("uuid") or _stable_uuid(tenant, code, "action", s.get("state"), a.get("action")),
+                    "tenantId": tenant, "currentState": sid,
+                    "nextState": state_uuid.get(a.get("nextState"), a.get("nextState")),
+                    "active": a.get("active", True), "auditDetails": audit}
+                   for a in s.get("actions") or []]
+        states.append({**s, "uuid": sid, "tenantId": tenant, "businessServiceId": bs_uuid,
+                       "actions": actions or s.get("actions"), "auditDetails": audit})
+    return {**raw, "uuid": bs_uuid, "tenantId": tenant, "businessService": code, "version": row.version,
+            "states": states, "auditDetails": audit}
 
 
 # -- transitions ---------------------------------------------------------------------------------
@@ -388,8 +423,10 @@ def instance_json(s: "Session", row: WfProcessInstance, defn: wf.Definition, vie
         "comment": row.comment, "documents": row.documents or [],
         "assigner": _user_brief(s, row.assigner_uuid),
         "assignes": [_user_brief(s, u) for u in row.assignees or []],
-        "auditDetails": {"createdBy": row.assigner_uuid, "createdTime": int(row.created_at.timestamp() * 1000)},
-        "fromState": row.from_state, "version": row.bs_version,
+        "auditDetails": {"createdBy": row.assigner_uuid, "createdTime": int(row.created_at.timestamp() * 1000),
+                         "lastModifiedBy": row.assigner_uuid,
+                         "lastModifiedTime": int(row.created_at.timestamp() * 1000)},
+        "fromState": row.from_state, "previousStatus": row.from_state, "version": row.bs_version,
     }
     if latest:
         out["nextActions"] = next_actions(defn, row.state, viewer, row.tenant_id)
@@ -398,7 +435,10 @@ def instance_json(s: "Session", row: WfProcessInstance, defn: wf.Definition, vie
     return out
 
 
-def history(app: "App", ctx: "RequestContext", tenant_id: str, business_id: str) -> list[dict[str, Any]]:
+def history(app: "App", ctx: "RequestContext", tenant_id: str, business_id: str, *,
+            newest_first: bool = False) -> list[dict[str, Any]]:
+    """Every process instance of a business id, oldest first; newest_first gives DIGIT's
+    `_search?history=true` order (lastModifiedTime DESC)."""
     authorize(app, ctx, SEARCH_ACTION, tenant_id)
     now = ctx.now()
     with app.uow(ctx, readonly=True) as uow:
@@ -418,7 +458,7 @@ def history(app: "App", ctx: "RequestContext", tenant_id: str, business_id: str)
             if not latest:
                 doc["timeInStateMs"] = int((rows[i + 1].created_at - r.created_at).total_seconds() * 1000)
             out.append(doc)
-        return out
+        return out[::-1] if newest_first else out
 
 
 def current_state(s: "Session", tenant_id: str, business_id: str) -> WfCurrent | None:

@@ -97,15 +97,16 @@ def test_a_tampered_chain_exits_2_naming_the_record(store: str) -> None:
     assert "chain intact" not in done.stdout
 
 
-def test_a_tampered_chain_in_json_is_the_error_envelope(store: str) -> None:
+def test_a_tampered_chain_in_json_is_the_error_envelope(store: str, error_of) -> None:
     victim = chain(store)[-2]
     edit(store, victim["seq"], signature=None, key_id=None)
     done = run(store, "audit", "verify", "-o", "json")
     assert done.exit_code == 2, done.output
-    [error] = json.loads(done.stdout)["Errors"]
-    assert error["code"] == "AUDIT_CHAIN_BROKEN"
-    assert error["params"]["kind"] == "UNSIGNED"
-    assert (error["params"]["seq"], error["params"]["recordId"]) == (victim["seq"], victim["record_id"])
+    code, _, params = error_of(done)
+    assert code == "AUDIT_CHAIN_BROKEN"
+    found = error_of.params_dict(params)
+    assert found["kind"] == "UNSIGNED"
+    assert (found["seq"], found["recordId"]) == (str(victim["seq"]), victim["record_id"])
 
 
 def test_log_prints_a_table_newest_first(store: str) -> None:

@@ -116,9 +116,9 @@ def test_a_counter_day_end_to_end(tmp_path):
 
     # -- the application is APPROVED --------------------------------------------------------------------
     history = js(store, "workflow", "history", no, "--tenant", TENANT)["ProcessInstances"]
-    steps = [(h["action"], h["state"]["state"]) for h in history]
+    steps = [(h["action"], h["state"]["state"]) for h in history][::-1]        # DIGIT lists newest first
     assert steps[-2:] == [("APPROVE", "PENDINGPAYMENT"), ("PAY", "APPROVED")], steps
-    assert [h["assigner"]["userName"] for h in history][:5] == [
+    assert [h["assigner"]["userName"] for h in history][::-1][:5] == [
         "clerk.amritsar", "clerk.amritsar", "verifier.amritsar", "inspector.amritsar", "approver.amritsar"]
     shown = js(store, "application", "show", no)["Applications"][0]
     assert shown["applicationStatus"] == "APPROVED" and shown["workflow"]["state"] == "APPROVED"

@@ -62,14 +62,16 @@ def test_generate_prints_a_table_of_ids(store: str) -> None:
     assert "PT/107/2026-27/000001" in again.stdout
 
 
-def test_json_output_is_digits_idgen_response(store: str) -> None:
+def test_json_output_is_digits_idgen_response(store: str, contract) -> None:
     done = run(store, "id", "generate", "waterservice.connection.id", "--tenant", "pb.amritsar",
                "-n", "3", "-o", "json")
     assert done.exit_code == 0, done.output
     doc = json.loads(done.stdout)
-    assert set(doc) == {"ResponseInfo", "idResponses"}
+    # egov-idgen's IdGenerationResponse spells it `responseInfo` (lower r), unlike other services
+    assert set(doc) == {"responseInfo", "idResponses"}
+    assert contract("idgen-contract.yml", "IdGenerationResponse", doc, closed=True) == []
     assert doc["idResponses"] == [{"id": f"WS/107/2026-27/00000{i}"} for i in (1, 2, 3)]
-    info = doc["ResponseInfo"]
+    info = doc["responseInfo"]
     assert info["status"] == "SUCCESSFUL"
     assert info["ts"] == int(dt.datetime.fromisoformat(NOW).timestamp() * 1000)
     assert {"apiId", "ver", "resMsgId", "msgId"} <= set(info)

@@ -71,8 +71,8 @@ def test_clerk_lifecycle_and_access_check(store):
               "--tenant", "pb.amritsar", "--department", "DEPT_1", "--designation", "DESIG_1",
               "--password-stdin", stdin="Clerk@12345\n")
     assert res.exit_code == 0, res.output
-    shown = json.loads(run(store, "user", "show", "clerk1", "-o", "json").stdout)["user"][0]
-    assert shown["uuid"] and shown["employee"]["assignments"][0]["department"] == "DEPT_1"
+    shown = json.loads(run(store, "user", "show", "clerk1", "-o", "json").stdout)["Employees"][0]   # HRMS
+    assert shown["uuid"] == shown["user"]["uuid"] and shown["assignments"][0]["department"] == "DEPT_1"
 
     ok = run(store, "access", "check", "--action", "/collection-services/payments/_create",
              "--tenant", "pb.amritsar", "--user", "clerk1")

@@ -98,7 +98,7 @@ def test_problems_are_reported_and_the_rest_applies(store: str, tmp_path: Path) 
     assert [s.code for s in schemas_in(store)] == ["A.Good"]
 
 
-def test_strict_with_problems_exits_2_and_writes_nothing(store: str, tmp_path: Path) -> None:
+def test_strict_with_problems_exits_2_and_writes_nothing(store: str, tmp_path: Path, error_of) -> None:
     (tmp_path / "A.Good.json").write_text(json.dumps(GOOD))
     (tmp_path / "A.Bad.json").write_text(json.dumps({"type": "objekt", "required": ["code"], "x-unique": ["code"],
                                                      "properties": {"code": {}}}))
@@ -107,9 +107,10 @@ def test_strict_with_problems_exits_2_and_writes_nothing(store: str, tmp_path: P
     assert "MDMS_SCHEMA_INVALID" in result.stderr and "INVALID_SCHEMA_DEFINITION" in result.stderr
     as_json_result = run("--store", store, "mdms", "schema", "apply", str(tmp_path), "--strict", "-o", "json")
     assert as_json_result.exit_code == 2
-    err = as_json(as_json_result)["Errors"][0]
-    assert err["code"] == "MDMS_SCHEMA_INVALID"
-    assert [p["code"] for p in err["params"]["problems"]] == ["INVALID_SCHEMA_DEFINITION"]
+    code, _, params = error_of(as_json_result)
+    assert code == "MDMS_SCHEMA_INVALID"
+    problems = json.loads(error_of.params_dict(params)["problems"])
+    assert [p["code"] for p in problems] == ["INVALID_SCHEMA_DEFINITION"]
     assert len(schemas_in(store)) == 0
 
 

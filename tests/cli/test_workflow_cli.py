@@ -170,8 +170,9 @@ def test_an_application_through_the_command_line(store, tmp_path):
     login(store, "inspector.amritsar")
     hist = json.loads(run(store, "workflow", "history", no, "--tenant", "pb.amritsar", "-o", "json").stdout)
     steps = [(h["action"], h["assigner"]["userName"], h["state"]["state"]) for h in hist["ProcessInstances"]]
-    assert steps == [("INITIATE", "clerk.amritsar", "INITIATED"), ("APPLY", "clerk.amritsar", "APPLIED"),
-                     ("FORWARD", "verifier.amritsar", "FIELDINSPECTION")]
+    assert steps == [("FORWARD", "verifier.amritsar", "FIELDINSPECTION"), ("APPLY", "clerk.amritsar", "APPLIED"),
+                     ("INITIATE", "clerk.amritsar", "INITIATED")]          # newest first, as DIGIT's search
+    assert [h["previousStatus"] for h in hist["ProcessInstances"]] == ["APPLIED", "INITIATED", None]
     assert hist["ProcessInstances"][1]["comment"] == "documents checked at the counter"
     assert len(hist["ProcessInstances"][1]["documents"]) == 1        # the scan went to the file store
     text = run(store, "workflow", "history", no, "--tenant", "pb.amritsar")

@@ -64,7 +64,7 @@ def test_a_huge_name_is_refused(demo_store):
     before = applications(demo_store)
     res = create(demo_store, name="A" * 100_000)
     assert res.exit_code == 2 and code_of(res) == "TOO_LONG", res.output
-    assert json.loads(res.stdout)["Errors"][0]["params"]["maxLength"] == 100     # egov-user's name column
+    assert "maxLength: 100" in json.loads(res.stdout)["Errors"][0]["params"]     # egov-user's name column
     res = run(demo_store, "-o", "json", "user", "create", "--type", "CITIZEN", "--username", "9811111111",
               "--name", "B" * 100_000, "--mobile", "9811111111")
     assert res.exit_code == 2 and code_of(res) == "TOO_LONG"

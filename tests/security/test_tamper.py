@@ -44,7 +44,9 @@ def refused(store: str, *command: str) -> dict[str, Any]:
     res = run(store, "-o", "json", *command)
     assert res.exit_code == 2, f"{' '.join(command)} passed a tampered store:\n{res.output}"
     err = json.loads(res.stdout)["Errors"][0]
-    return err
+    # DIGIT's params are "key: value" strings; structured values are compact JSON
+    pairs = (p.split(": ", 1) for p in err["params"])
+    return dict(err, params={k: json.loads(v) if v[:1] in "[{" else v for k, v in pairs})
 
 
 def both_refuse(store: str) -> dict[str, Any]:
