@@ -141,4 +141,4 @@ def test_a_gro_at_a_city_sees_citizens_masked_as_the_security_policy_says(world)
         assert "Simran" not in res.stdout and CITIZEN not in res.stdout
     # their own city's employees are masked for them too
     res = run(store, "-o", "json", "user", "show", "clerk.amritsar", token=gro)
-    assert json.loads(res.stdout)["user"][0]["name"] == "H******* S****"
+    assert json.loads(res.stdout)["Employees"][0]["user"]["name"] == "H******* S****"
