@@ -4,10 +4,12 @@
   of collection-services `PaymentValidator` (cheque/DD number and date, not in the future and at
   most 90 days old, counted in IST; bank, branch and an IFSC of the form ^[A-Z]{4}0[A-Z0-9]{6}$;
   the service's `collectionModesNotAllowed`), the amount rules and apportionment of
-  `digitctl.domain.billing`, and in ONE unit of work: the receipt number (idgen), the demand's
-  collected amounts, the bill's status (PAID / PARTIALLY_PAID, row and JSON), the Payment row and
-  its DIGIT JSON, a "collection.payment.created" event (outbox + audit) and, when the consumer code
-  is an application whose demand is now fully paid, the workflow's PAY (applications.pay_in).
+  `digitctl.domain.billing`, one live payment per bill (a part-paid bill is refused
+  BILL_ALREADY_PAID: the rest is paid on a fresh bill, as DIGIT does), and in ONE unit of work:
+  the receipt number (idgen), the demand's collected amounts, the bill's status (PAID /
+  PARTIALLY_PAID, row and JSON), the Payment row and its DIGIT JSON, a "collection.payment.created"
+  event (outbox + audit) and, when the consumer code is an application whose demand is now fully
+  paid, the workflow's PAY (applications.pay_in).
 - `cancel`, `dishonour` and `remit` are `/collection-services/payments/_workflow` with DIGIT's
   actions CANCEL (latest payment of a consumer code only, a reason from
   common-masters.CancelReceiptReason), DISHONOUR (cheque / DD) and REMIT (a deposit slip listing
@@ -63,6 +65,7 @@ MODES = ("CASH", "CHEQUE", "DD", "OFFLINE_NEFT", "OFFLINE_RTGS", "POSTAL_ORDER",
 INSTRUMENT_MODES = ("CHEQUE", "DD")
 DEPOSITED_MODES = ("CASH", "CHEQUE", "DD", "POSTAL_ORDER")     # what a deposit slip carries to the bank
 REFERENCE_MODES = ("OFFLINE_NEFT", "OFFLINE_RTGS", "POSTAL_ORDER")   # carry a transaction / order number
+LIVE_INSTRUMENT_STATUSES = ("APPROVED", "APPROVAL_PENDING", "REMITTED")   # PaymentValidator: the bill is paid
 MAX_INSTRUMENT_AGE_DAYS = 90
 IFSC = re.compile(r"^[A-Z]{4}0[A-Z0-9]{6}$")
 RECEIPT_FALLBACK_FORMAT = "[COUNTER]/[CITY.CODE]/[fy:yyyy-yy]/[SEQ_COUNTER_RCPT_[TENANT_ID]]"
@@ -317,6 +320,18 @@ def demand_hash_now(uow: "UnitOfWork", tenant_id: str, consumer_code: str, servi
 
 def _check_bill(uow: "UnitOfWork", row: BillRow, bill: bl.Bill, now: dt.datetime) -> None:
     params = {"billId": row.id, "billNumber": row.bill_number, "consumerCode": row.consumer_code}
+    # DIGIT's PaymentValidator.validateIPaymentForBillPresent: one live payment per bill, part-paid
+    # or not; what is still due is paid on a fresh bill
+    live = uow.session.execute(select(Payment.receipt_number, Payment.instrument_status).where(
+        Payment.tenant_id == row.tenant_id, Payment.consumer_code == row.consumer_code,     # ix_payment_consumer
+        Payment.business_service == row.business_service, Payment.bill_id == row.id,
+        Payment.instrument_status.in_(LIVE_INSTRUMENT_STATUSES))
+        .order_by(Payment.created_at)).first()
+    if live is not None:
+        raise Conflict(E_BILL_PAID, f"bill {row.bill_number} of {row.consumer_code} already has payment "
+                       f"{live.receipt_number} ({live.instrument_status}): a bill is paid once; fetch a fresh "
+                       f"bill for what is still due (digitctl bill fetch --consumer-code {row.consumer_code})",
+                       {**params, "receiptNumber": live.receipt_number, "instrumentStatus": live.instrument_status})
     if row.status == "PAID":
         raise Conflict(E_BILL_PAID, f"bill {row.bill_number} of {row.consumer_code} is already paid in full", params)
     if row.status == "CANCELLED":

@@ -17,6 +17,7 @@ runner = CliRunner()
 NOW = "2026-11-25T11:00:00+05:30"
 CONFIGS = bundled("configs")
 TL_FROM, TL_TO = 1585679399000, 1617172199000
+PT_PERIOD = (1554076799000, 1585679399000)      # PTAN2019
 
 
 CLI = cli_app
@@ -31,18 +32,27 @@ def store(clerk_cli_store) -> str:
     return clerk_cli_store
 
 
-def _bill(store: str, tmp_path: Path, consumer: str) -> dict:
+def _bill(store: str, tmp_path: Path, consumer: str, service: str = "TL", head: str = "TL_TAX",
+          amount: str = "1250", period: tuple[int, int] = (TL_FROM, TL_TO)) -> dict:
     path = tmp_path / f"{consumer}.json"
     path.write_text(json.dumps({"Demands": [{
-        "tenantId": "pb.amritsar", "consumerCode": consumer, "businessService": "TL", "taxPeriodFrom": TL_FROM,
-        "taxPeriodTo": TL_TO, "payer": {"name": "Simran Kaur", "mobileNumber": "9876543210"},
-        "demandDetails": [{"taxHeadMasterCode": "TL_TAX", "taxAmount": "1250", "collectionAmount": "0"}]}]}))
+        "tenantId": "pb.amritsar", "consumerCode": consumer, "businessService": service, "taxPeriodFrom": period[0],
+        "taxPeriodTo": period[1], "payer": {"name": "Simran Kaur", "mobileNumber": "9876543210"},
+        "demandDetails": [{"taxHeadMasterCode": head, "taxAmount": amount, "collectionAmount": "0"}]}]}))
     res = run(store, "-o", "json", "demand", "create", "-f", str(path))
     assert res.exit_code == 0, res.output
+    return _fetch(store, consumer, service)
+
+
+def _fetch(store: str, consumer: str, service: str = "TL") -> dict:
     res = run(store, "-o", "json", "bill", "fetch", "--tenant", "pb.amritsar", "--consumer-code", consumer,
-              "--service", "TL")
+              "--service", service)
     assert res.exit_code == 0, res.output
     return json.loads(res.stdout)["Bill"][0]
+
+
+def _code(res) -> str:
+    return json.loads(res.stdout)["Errors"][0]["code"]
 
 
 def test_pay_print_reprint_cancel(store, tmp_path):
@@ -112,6 +122,24 @@ def test_pay_print_reprint_cancel(store, tmp_path):
     third = scratch / "third.pdf"
     res = run(store, "-o", "json", "receipt", "print", receipt, "--tenant", "pb.amritsar", "--copy", "-o", str(third))
     assert res.exit_code == 0 and json.loads(res.stdout)["Receipt"]["marks"] == ["DUPLICATE", "CANCELLED"]
+
+
+def test_a_part_paid_bill_is_not_paid_again_the_clerk_fetches_a_fresh_one(store, tmp_path):
+    assert run(store, "shift", "open", "--float", "0").exit_code == 0
+    bill = _bill(store, tmp_path, "PT-CLI-1", service="PT", head="PT_TAX", amount="1000", period=PT_PERIOD)
+    res = run(store, "-o", "json", "pay", "--bill", bill["id"], "--tenant", "pb.amritsar", "--mode", "CASH",
+              "--amount", "400")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["Payments"][0]["paymentDetails"][0]["bill"]["status"] == "PARTIALLY_PAID"
+    again = run(store, "-o", "json", "pay", "--bill", bill["id"], "--tenant", "pb.amritsar", "--mode", "CASH",
+                "--amount", "600")
+    assert again.exit_code == 2 and _code(again) == "BILL_ALREADY_PAID", again.output
+    fresh = _fetch(store, "PT-CLI-1", "PT")
+    assert fresh["id"] != bill["id"] and Decimal(str(fresh["totalAmount"])) == 600
+    res = run(store, "-o", "json", "pay", "--bill", fresh["id"], "--tenant", "pb.amritsar", "--mode", "CASH",
+              "--amount", "600")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["Payments"][0]["paymentDetails"][0]["bill"]["status"] == "PAID"
 
 
 def test_remit_prints_a_slip(store, tmp_path):
