@@ -90,21 +90,31 @@ def pay(
     tenant: str = typer.Option(None, "--tenant"),
     mode: str = typer.Option(..., "--mode", help="CASH | CHEQUE | DD | OFFLINE_NEFT | OFFLINE_RTGS | POSTAL_ORDER | CARD"),
     amount: str = typer.Option(..., "--amount", help="Rupees, whole (no paise)."),
-    instrument_number: str = typer.Option(None, "--instrument-number", help="Cheque / DD number, NEFT/RTGS reference."),
-    instrument_date: str = typer.Option(None, "--instrument-date", help="Date on the cheque / DD (YYYY-MM-DD)."),
+    instrument_number: str = typer.Option(None, "--instrument-number",
+                                          help="Cheque / DD number, NEFT / RTGS reference, postal order number; "
+                                               "for CARD the card's number (e.g. its last four digits)."),
+    instrument_date: str = typer.Option(None, "--instrument-date",
+                                        help="Date on the cheque / DD, of the NEFT / RTGS transfer or postal "
+                                             "order (YYYY-MM-DD, not after today)."),
+    transaction_number: str = typer.Option(None, "--transaction-number",
+                                           help="CARD: the card machine's transaction number (required)."),
     bank: str = typer.Option(None, "--bank", help="Bank the cheque / DD is drawn on."),
     branch: str = typer.Option(None, "--branch", help="Its branch."),
     ifsc: str = typer.Option(None, "--ifsc", help="Branch IFSC (e.g. PUNB0012300)."),
     payer_name: str = typer.Option(None, "--payer-name", help="Who pays, when not the bill's payer."),
     mobile: str = typer.Option(None, "--mobile", help="Payer's mobile."),
 ) -> None:
-    """Take a payment against a bill (needs an open shift); -o json prints DIGIT's Payment."""
+    """Take a payment against a bill (needs an open shift); -o json prints DIGIT's Payment.
+
+    A bill takes one payment: a part-paid bill is refused BILL_ALREADY_PAID (fetch a fresh bill
+    for the rest). A CARD payment is deposited when taken, so it cannot be cancelled."""
     from digitctl.services import collection
 
     application, ctx, t = _app_ctx(tenant)
     doc = collection.pay(application, ctx, tenant_id=t, bill_id=bill, mode=mode, amount=amount,
                          instrument_number=instrument_number, instrument_date=_date(instrument_date), bank=bank,
-                         branch=branch, ifsc=ifsc, payer_name=payer_name, mobile=mobile)
+                         branch=branch, ifsc=ifsc, payer_name=payer_name, mobile=mobile,
+                         transaction_number=transaction_number)
     _emit_payment(doc, "Payment recorded")
 
 

@@ -64,7 +64,10 @@ WORKFLOW_URL = "/collection-services/payments/_workflow"
 MODES = ("CASH", "CHEQUE", "DD", "OFFLINE_NEFT", "OFFLINE_RTGS", "POSTAL_ORDER", "CARD")
 INSTRUMENT_MODES = ("CHEQUE", "DD")
 DEPOSITED_MODES = ("CASH", "CHEQUE", "DD", "POSTAL_ORDER")     # what a deposit slip carries to the bank
-REFERENCE_MODES = ("OFFLINE_NEFT", "OFFLINE_RTGS", "POSTAL_ORDER")   # carry a transaction / order number
+REFERENCE_MODES = ("OFFLINE_NEFT", "OFFLINE_RTGS", "POSTAL_ORDER")   # carry a transaction / order number and date
+# PaymentEnricher: these start DEPOSITED / REMITTED (the money reaches the bank by itself), so they
+# are never on a deposit slip and cannot be cancelled (DIGIT cancels APPROVED payments only)
+REMITTED_MODES = ("CARD",)
 LIVE_INSTRUMENT_STATUSES = ("APPROVED", "APPROVAL_PENDING", "REMITTED")   # PaymentValidator: the bill is paid
 MAX_INSTRUMENT_AGE_DAYS = 90
 IFSC = re.compile(r"^[A-Z]{4}0[A-Z0-9]{6}$")
@@ -81,6 +84,7 @@ E_MODE = "INVALID_PAYMENT_MODE"
 E_MODE_NOT_ALLOWED = "PAYMENT_MODE_NOT_ALLOWED"
 E_INSTRUMENT_NUMBER = "INVALID_INSTRUMENT_NUMBER"
 E_INSTRUMENT_DATE = "INVALID_INSTRUMENT_DATE"
+E_TXN_NUMBER = "INVALID_TXN_NUMBER"
 E_BANK = "INVALID_BANK_DETAILS"
 E_IFSC = "INVALID_IFSC"
 E_MOBILE = "INVALID_MOBILE_NUMBER"
@@ -120,11 +124,23 @@ def check_mode(mode: str, not_allowed: tuple[str, ...] | list[str], service: str
 
 
 def check_instrument(mode: str, today: dt.date, *, number_: str | None, date_: dt.date | None,
-                     bank: str | None, branch: str | None, ifsc: str | None) -> str | None:
-    """Cheque / DD: number, date (not after today, at most 90 days before, IST), bank, branch and
-    IFSC. NEFT / RTGS / postal order: a reference number; IFSC checked when given. Returns the
-    normalised IFSC."""
+                     bank: str | None, branch: str | None, ifsc: str | None,
+                     txn: str | None = None) -> str | None:
+    """PaymentValidator.validateInstrument. Cheque / DD: number, date (not after today, at most 90
+    days before, IST), bank, branch and IFSC. NEFT / RTGS / postal order: a reference number and
+    a date not after today. Card: the transaction number and the card's instrument number. Cash:
+    no transaction number (DIGIT numbers it). IFSC checked when given. Returns the normalised IFSC."""
     code = (ifsc or "").strip().upper() or None
+    if mode == "CASH" and (txn or "").strip():
+        raise InvalidInput(E_TXN_NUMBER, "a cash payment takes no --transaction-number: its transaction is "
+                           "numbered by the counter", {"paymentMode": mode, "transactionNumber": txn})
+    if mode == "CARD":
+        if not (txn or "").strip():
+            raise InvalidInput(E_TXN_NUMBER, "a card payment needs the card machine's transaction number "
+                               "(--transaction-number)", {"paymentMode": mode})
+        if not (number_ or "").strip():
+            raise InvalidInput(E_INSTRUMENT_NUMBER, "a card payment needs the card's instrument number, e.g. its "
+                               "last four digits (--instrument-number)", {"paymentMode": mode})
     if mode in INSTRUMENT_MODES:
         if not (number_ or "").strip():
             raise InvalidInput(E_INSTRUMENT_NUMBER, f"a {mode.lower()} payment needs the {mode.lower()} number "
@@ -149,9 +165,17 @@ def check_instrument(mode: str, today: dt.date, *, number_: str | None, date_: d
         if code is None:
             raise InvalidInput(E_IFSC, f"a {mode.lower()} payment needs the bank branch's IFSC (--ifsc)",
                                {"paymentMode": mode})
-    elif mode in REFERENCE_MODES and not (number_ or "").strip():
-        raise InvalidInput(E_INSTRUMENT_NUMBER, f"a {mode} payment needs its transaction / order number "
-                           "(--instrument-number)", {"paymentMode": mode})
+    elif mode in REFERENCE_MODES:
+        if not (number_ or "").strip():
+            raise InvalidInput(E_INSTRUMENT_NUMBER, f"a {mode} payment needs its transaction / order number "
+                               "(--instrument-number)", {"paymentMode": mode})
+        if date_ is None:
+            raise InvalidInput(E_INSTRUMENT_DATE, f"a {mode} payment needs the date of the transfer / order "
+                               "(--instrument-date YYYY-MM-DD)", {"paymentMode": mode})
+        if date_ > today:
+            raise InvalidInput(E_INSTRUMENT_DATE, f"the {mode} is dated {date_.isoformat()}, after today "
+                               f"({today.isoformat()})", {"instrumentDate": date_.isoformat(),
+                                                           "today": today.isoformat()})
     if code is not None and not IFSC.match(code):
         raise InvalidInput(E_IFSC, f"{ifsc!r} is not an IFSC: 4 letters, a zero, then 6 letters or digits "
                            "(e.g. PUNB0012300)", {"ifsc": ifsc})
@@ -371,7 +395,8 @@ def _maybe_pay_application(uow: "UnitOfWork", app: "App", ctx: "RequestContext",
 def pay(app: "App", ctx: "RequestContext", *, tenant_id: str, bill_id: str, mode: str,
         amount: str | Decimal | int, instrument_number: str | None = None,
         instrument_date: dt.date | None = None, bank: str | None = None, branch: str | None = None,
-        ifsc: str | None = None, payer_name: str | None = None, mobile: str | None = None) -> dict[str, Any]:
+        ifsc: str | None = None, payer_name: str | None = None, mobile: str | None = None,
+        transaction_number: str | None = None) -> dict[str, Any]:
     """`/collection-services/payments/_create` for one bill at this counter: DIGIT's Payment JSON."""
     if not tenant_id:
         raise InvalidInput("INVALID_TENANT_ID", "a tenant is needed (--tenant pb.amritsar)")
@@ -404,7 +429,7 @@ def pay(app: "App", ctx: "RequestContext", *, tenant_id: str, bill_id: str, mode
                                            *(config.collection_modes_not_allowed if config else ())]))
         m = check_mode(mode, not_allowed, bill.business_service)
         code = check_instrument(m, today, number_=instrument_number, date_=instrument_date, bank=bank,
-                                branch=branch, ifsc=ifsc)
+                                branch=branch, ifsc=ifsc, txn=transaction_number)
         part = config.part_payment_allowed if config else bill.part_payment_allowed
         advance = config.is_advance_allowed if config else bill.is_advance_allowed
         minimum = (config.min_amount_payable if config and config.min_amount_payable is not None
@@ -430,14 +455,19 @@ def pay(app: "App", ctx: "RequestContext", *, tenant_id: str, bill_id: str, mode
         name_enc = ring.encrypt(uow, tenant_id, payer_name) if payer_name else bill.payer_name
         mobile_enc = ring.encrypt(uow, tenant_id, mobile_n) if mobile_n else bill.mobile_number
         pid = str(uuid.uuid4())
-        instrument_status = "APPROVED"           # DIGIT: every offline mode starts APPROVED / NEW
+        # PaymentEnricher: a card starts REMITTED / DEPOSITED, dated when taken; the rest APPROVED / NEW
+        remitted = m in REMITTED_MODES
+        instrument_status, payment_status = ("REMITTED", "DEPOSITED") if remitted else ("APPROVED", "NEW")
+        inst_ms = _ms(dt.datetime.combine(instrument_date, dt.time(), IST)) if instrument_date else None
+        if remitted:
+            instrument_date, inst_ms = today, _ms(now)
+        txn = (transaction_number or "").strip() or (instrument_number or "").strip() or receipt_no
         audit = {"createdBy": ctx.actor.uuid, "createdTime": _ms(now), "lastModifiedBy": ctx.actor.uuid,
                  "lastModifiedTime": _ms(now)}
         doc: dict[str, Any] = {
             "id": pid, "tenantId": tenant_id, "totalDue": _s(total_due), "totalAmountPaid": _s(value),
-            "transactionNumber": (instrument_number or "").strip() or receipt_no, "transactionDate": _ms(now),
-            "paymentMode": m,
-            "instrumentDate": _ms(dt.datetime.combine(instrument_date, dt.time(), IST)) if instrument_date else None,
+            "transactionNumber": txn, "transactionDate": _ms(now), "paymentMode": m,
+            "instrumentDate": inst_ms,
             "instrumentNumber": (instrument_number or "").strip() or None, "instrumentStatus": instrument_status,
             "ifscCode": code,
             "additionalDetails": {"bankName": (bank or "").strip() or None,
@@ -451,14 +481,14 @@ def pay(app: "App", ctx: "RequestContext", *, tenant_id: str, bill_id: str, mode
                 "billId": row.id, "bill": bill_doc, "auditDetails": audit}],
             "paidBy": name_enc if payer_name else "OWNER", "mobileNumber": mobile_enc, "payerName": name_enc,
             "payerAddress": bill.payer_address, "payerEmail": bill.payer_email, "payerId": bill.payer_id,
-            "paymentStatus": "NEW", "fileStoreId": None, "auditDetails": audit,
+            "paymentStatus": payment_status, "fileStoreId": None, "auditDetails": audit,
         }
         s.add(Payment(id=pid, tenant_id=tenant_id, receipt_number=receipt_no, receipt_date=now, counter_code=counter,
                       shift_id=shift.id, collector_uuid=ctx.actor.uuid, bill_id=row.id,
                       business_service=bill.business_service, consumer_code=bill.consumer_code, payment_mode=m,
                       total_due_paise=to_paise(total_due), amount_paid_paise=to_paise(value),
                       instrument_number=doc["instrumentNumber"], instrument_date=instrument_date,
-                      instrument_status=instrument_status, payment_status="NEW", payment=doc,
+                      instrument_status=instrument_status, payment_status=payment_status, payment=doc,
                       created_at=now, updated_at=now))
         s.flush()
         uow.record(Event("collection.payment.created", tenant_id, "Payment", pid, CREATE_URL, {"Payments": [doc]},
@@ -597,8 +627,10 @@ def _cancel_checks(app: "App", uow: "UnitOfWork", tenant_id: str, row: Payment, 
                            {"reason": reason, "allowed": reasons})
     _workflow_checks(row)
     if row.payment_status == "DEPOSITED":
-        raise Conflict(E_REMITTED, f"receipt {row.receipt_number} was already deposited in the bank "
-                       "(remitted): it cannot be cancelled", {"receiptNumber": row.receipt_number})
+        how = ("a card payment is deposited by the card network when taken" if row.payment_mode in REMITTED_MODES
+               else "it was already deposited in the bank (remitted)")
+        raise Conflict(E_REMITTED, f"receipt {row.receipt_number} cannot be cancelled: {how}",
+                       {"receiptNumber": row.receipt_number, "paymentMode": row.payment_mode})
     # "latest" in recording order: the payment's own audit record (the clock may stand still)
     created = (select(AuditRecord.seq).where(AuditRecord.entity_type == "Payment", AuditRecord.entity_id == Payment.id,
                                              AuditRecord.operation == CREATE_URL)
@@ -704,7 +736,9 @@ def remit(app: "App", ctx: "RequestContext", tenant_id: str, receipt_nos: list[s
             for r in rows:
                 _workflow_checks(r)
                 if r.payment_status != "NEW":
-                    raise Conflict(E_REMITTED, f"receipt {r.receipt_number} is {r.payment_status}: only NEW "
+                    how = (" (a card payment is deposited by the card network)" if r.payment_mode in REMITTED_MODES
+                           else "")
+                    raise Conflict(E_REMITTED, f"receipt {r.receipt_number} is {r.payment_status}{how}: only NEW "
                                    "payments can be remitted", {"receiptNumber": r.receipt_number})
                 if r.payment_mode not in DEPOSITED_MODES:
                     raise InvalidInput(E_REMIT_MODE, f"receipt {r.receipt_number} was paid by {r.payment_mode}: "

@@ -142,6 +142,20 @@ def test_a_part_paid_bill_is_not_paid_again_the_clerk_fetches_a_fresh_one(store,
     assert json.loads(res.stdout)["Payments"][0]["paymentDetails"][0]["bill"]["status"] == "PAID"
 
 
+def test_card_needs_its_transaction_number_and_is_deposited_at_once(store, tmp_path):
+    assert run(store, "shift", "open", "--float", "0").exit_code == 0
+    bill = _bill(store, tmp_path, "TL-CLI-CARD")
+    pay = ("-o", "json", "pay", "--bill", bill["id"], "--tenant", "pb.amritsar", "--mode", "CARD", "--amount", "1250",
+           "--instrument-number", "4111")
+    refused = run(store, *pay)
+    assert refused.exit_code == 2 and _code(refused) == "INVALID_TXN_NUMBER", refused.output
+    res = run(store, *pay, "--transaction-number", "TXN-778899")
+    assert res.exit_code == 0, res.output
+    [payment] = json.loads(res.stdout)["Payments"]
+    assert payment["transactionNumber"] == "TXN-778899"
+    assert (payment["paymentStatus"], payment["instrumentStatus"]) == ("DEPOSITED", "REMITTED")
+
+
 def test_remit_prints_a_slip(store, tmp_path):
     assert run(store, "shift", "open", "--float", "0").exit_code == 0
     for consumer in ("TL-CLI-1", "TL-CLI-2"):

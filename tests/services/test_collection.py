@@ -152,6 +152,31 @@ def test_part_payment_then_the_rest_on_a_new_bill(world, clerk):
     assert _collected(app, "PT-1") == 100000
 
 
+def test_card_is_deposited_at_once_and_cannot_be_cancelled(world, clerk):
+    """PaymentEnricher: a card payment starts DEPOSITED / REMITTED (the card network pays the
+    bank), dated when taken; DIGIT cancels only APPROVED payments, so it cannot be cancelled."""
+    app = world
+    doc = pay(app, clerk, bill_for(app, "TL-CARD-1"), "1250", mode="CARD", instrument_number="4111",
+              transaction_number="TXN-778899")
+    assert (doc["paymentStatus"], doc["instrumentStatus"]) == ("DEPOSITED", "REMITTED")
+    assert doc["transactionNumber"] == "TXN-778899" and doc["instrumentNumber"] == "4111"
+    assert doc["instrumentDate"] == doc["transactionDate"]
+    receipt = doc["paymentDetails"][0]["receiptNumber"]
+    before = counts(app)
+    with pytest.raises(InvalidInput) as err:
+        collection.cancel(app, ctx_as(app, "supervisor.amritsar"), AMRITSAR, receipt, "ERRORRECEIPT")
+    assert err.value.code == "PAYMENT_ALREADY_REMITTED" and "card" in err.value.message
+    assert counts(app) == before and _collected(app, "TL-CARD-1") == 125000
+
+
+def test_neft_takes_its_reference_and_date(world, clerk):
+    app = world
+    doc = pay(app, clerk, bill_for(app, "WS-NEFT", **WS_BILL), "500", mode="OFFLINE_NEFT",
+              instrument_number="UTR123456", instrument_date=TODAY - dt.timedelta(days=200))   # no 90-day rule
+    assert doc["instrumentNumber"] == "UTR123456" and doc["paymentStatus"] == "NEW"
+    assert doc["instrumentStatus"] == "APPROVED" and doc["instrumentDate"] is not None
+
+
 def test_advance_goes_to_the_advance_head(world, clerk):
     app = world
     bill = bill_for(app, "WS-1", service="WS", lines=(("WS_CHARGE", "500", "0"),), period=WS_PERIOD)
@@ -166,6 +191,7 @@ def test_advance_goes_to_the_advance_head(world, clerk):
 
 
 # -- refusals ---------------------------------------------------------------------------------------
+WS_BILL = {"service": "WS", "lines": (("WS_CHARGE", "500", "0"),), "period": WS_PERIOD}     # WS takes NEFT
 REFUSALS = [
     # (bill kwargs, pay kwargs, code)
     ({}, dict(amount="1250", mode="DD", **CHEQUE), "PAYMENT_MODE_NOT_ALLOWED"),     # TL refuses DD
@@ -191,10 +217,20 @@ REFUSALS = [
     ({"service": "PT", "lines": (("PT_TAX", "1000", "0"),), "period": PT_PERIOD},
      dict(amount="50"), "AMOUNT_MISMATCH"),                                         # PT: minAmountPayable 100
     ({}, dict(amount="1250", mobile="12345"), "INVALID_MOBILE_NUMBER"),
+    # PaymentValidator: a card needs the transaction number and the card's instrument number
+    ({}, dict(amount="1250", mode="CARD", instrument_number="4111"), "INVALID_TXN_NUMBER"),
+    ({}, dict(amount="1250", mode="CARD", transaction_number="TXN-778899"), "INVALID_INSTRUMENT_NUMBER"),
+    # ... cash's transaction number is DIGIT's own, not typed
+    ({}, dict(amount="1250", transaction_number="TXN-1"), "INVALID_TXN_NUMBER"),
+    # ... NEFT / RTGS / postal order: a number and a date, not in the future
+    (WS_BILL, dict(amount="500", mode="OFFLINE_NEFT", instrument_number="UTR123456"), "INVALID_INSTRUMENT_DATE"),
+    (WS_BILL, dict(amount="500", mode="OFFLINE_RTGS", instrument_number="UTR123456",
+                   instrument_date=TODAY + dt.timedelta(days=1)), "INVALID_INSTRUMENT_DATE"),
+    (WS_BILL, dict(amount="500", mode="POSTAL_ORDER", instrument_date=TODAY), "INVALID_INSTRUMENT_NUMBER"),
 ]
 
 
-@pytest.mark.parametrize("bill_kw,pay_kw,code", REFUSALS, ids=[c for _, _, c in REFUSALS])
+@pytest.mark.parametrize("bill_kw,pay_kw,code", REFUSALS, ids=[f"{i}-{c}" for i, (_, _, c) in enumerate(REFUSALS)])
 def test_refusals_write_nothing(world, clerk, bill_kw, pay_kw, code):
     app = world
     bill = bill_for(app, "CC-R", **bill_kw)
@@ -349,14 +385,15 @@ def test_remit_the_shift_makes_a_deposit_slip(world, clerk):
     pay(app, clerk, bill_for(app, "TL-CC-1"), "1250")
     pay(app, clerk, bill_for(app, "TL-CC-2"), "1250", mode="CHEQUE", **CHEQUE)
     pay(app, clerk, bill_for(app, "TL-CC-3"), "1250")
-    card = pay(app, clerk, bill_for(app, "TL-CC-4"), "1250", mode="CARD")["paymentDetails"][0]["receiptNumber"]
+    card = pay(app, clerk, bill_for(app, "TL-CC-4"), "1250", mode="CARD", instrument_number="4111",
+               transaction_number="TXN-1")["paymentDetails"][0]["receiptNumber"]
     before = counts(app)
     with pytest.raises(InvalidInput) as err:           # the drawer is counted first
         collection.remit(app, clerk, AMRITSAR)
     assert err.value.code == "NOTHING_TO_REMIT" and "close your open shift" in err.value.message
-    with pytest.raises(InvalidInput) as err:
+    with pytest.raises(InvalidInput) as err:           # a card is deposited by the card network
         collection.remit(app, clerk, AMRITSAR, [card])
-    assert err.value.code == "REMIT_MODE_NOT_ALLOWED" and counts(app) == before
+    assert err.value.code == "PAYMENT_ALREADY_REMITTED" and counts(app) == before
     shifts.close_shift(app, clerk, "500x7")             # float 1000 + cash 2500
     slip = collection.remit(app, clerk, AMRITSAR, bank="State Bank of India, Hall Bazar")
     assert slip["cashTotal"] == "2500.00" and slip["instrumentsTotal"] == "1250.00" and slip["total"] == "3750.00"
@@ -364,7 +401,8 @@ def test_remit_the_shift_makes_a_deposit_slip(world, clerk):
     assert len(slip["cash"]["receipts"]) == 2 and "C01" in slip["slipNumber"]
     with app.store.engine.connect() as conn:
         states = dict(conn.execute(select(Payment.payment_mode, Payment.payment_status)).all())
-        assert states == {"CASH": "DEPOSITED", "CHEQUE": "DEPOSITED", "CARD": "NEW"}   # card money is not on the slip
+        assert states == {"CASH": "DEPOSITED", "CHEQUE": "DEPOSITED", "CARD": "DEPOSITED"}   # card: from the start
+        assert conn.execute(select(Payment.remittance_id).where(Payment.payment_mode == "CARD")).scalar_one() is None
         assert conn.execute(select(func.count()).select_from(Remittance)).scalar_one() == 1
     with pytest.raises(InvalidInput) as err:
         collection.remit(app, clerk, AMRITSAR)
