@@ -89,7 +89,8 @@ def pay(
     bill: str = typer.Option(..., "--bill", help="Bill id or bill number (from `digitctl bill fetch`)."),
     tenant: str = typer.Option(None, "--tenant"),
     mode: str = typer.Option(..., "--mode", help="CASH | CHEQUE | DD | OFFLINE_NEFT | OFFLINE_RTGS | POSTAL_ORDER | CARD"),
-    amount: str = typer.Option(..., "--amount", help="Rupees, whole (no paise)."),
+    amount: str = typer.Option(..., "--amount", help="Rupees, whole (no paise): 1250, or grouped the Indian way "
+                                                     "(1,250 / 1,25,000); other commas are refused."),
     instrument_number: str = typer.Option(None, "--instrument-number",
                                           help="Cheque / DD number, NEFT / RTGS reference, postal order number; "
                                                "for CARD the card's number (e.g. its last four digits)."),

@@ -182,19 +182,23 @@ def check_instrument(mode: str, today: dt.date, *, number_: str | None, date_: d
     return code
 
 
-_TYPED_AMOUNT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?", re.ASCII)
+# ASCII digits, either ungrouped or in Indian grouping (1,000 / 1,00,000 / 10,00,000.00: the last
+# three digits, then twos), an optional fraction
+_TYPED_AMOUNT = re.compile(r"-?(?:[0-9]+|[0-9]{1,2}(?:,[0-9]{2})*,[0-9]{3})(?:\.[0-9]+)?", re.ASCII)
 
 
 def parse_amount(amount: str | Decimal | int) -> Decimal:
-    """An amount as a clerk types it: ASCII digits, commas as they like ("1,25,000"), a decimal
-    point; not 1e3, 1_000 or other scripts' digits, which Decimal() would take. A fraction is
-    judged on what was typed, before anything rounds it (500.001 is refused, not taken as 500)."""
+    """An amount as a clerk types it: ASCII digits, ungrouped or with commas in Indian grouping
+    ("1,250", "1,25,000"), a decimal point. A comma anywhere else ("5,00", "1,0,0", "1,00,00")
+    is a typo and refused, never read as ₹500 or ₹100; so are 1e3, 1_000 and other scripts'
+    digits, which Decimal() would take. A fraction is judged on what was typed, before anything
+    rounds it (500.001 is refused, not taken as 500)."""
     if isinstance(amount, str):
-        text = amount.strip().replace(",", "")
+        text = amount.strip()
         if not _TYPED_AMOUNT.fullmatch(text):
-            raise InvalidInput(E_AMOUNT, f"{amount!r} is not an amount of rupees (digits, e.g. 1250)",
-                               {"amount": amount})
-        amount = Decimal(text)          # exact: the fraction check below sees what was typed
+            raise InvalidInput(E_AMOUNT, f"{amount!r} is not an amount of rupees: digits, grouped the Indian way "
+                               "if at all (1250, 1,250, 1,25,000)", {"amount": amount})
+        amount = Decimal(text.replace(",", ""))     # exact: the fraction check below sees what was typed
     try:
         value = number(amount)
     except (TypeError, ValueError):

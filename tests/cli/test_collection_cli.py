@@ -67,8 +67,12 @@ def test_pay_print_reprint_cancel(store, tmp_path):
               "--bank", "PNB", "--branch", "Hall Bazar", "--ifsc", "PUNB0012300")
     assert bad.exit_code == 2 and json.loads(bad.stdout)["Errors"][0]["code"] == "INVALID_INSTRUMENT_DATE"
 
+    typo = run(store, "-o", "json", "pay", "--bill", bill["billNumber"], "--tenant", "pb.amritsar", "--mode", "CASH",
+               "--amount", "12,50")                  # a stray comma is a typo, not ₹1,250
+    assert typo.exit_code == 2 and _code(typo) == "INVALID_AMOUNT"
+
     res = run(store, "-o", "json", "pay", "--bill", bill["billNumber"], "--tenant", "pb.amritsar", "--mode", "CASH",
-              "--amount", "1250", "--payer-name", "Simran Kaur")
+              "--amount", "1,250", "--payer-name", "Simran Kaur")
     assert res.exit_code == 0, res.output
     [payment] = json.loads(res.stdout, parse_float=Decimal)["Payments"]
     receipt = payment["paymentDetails"][0]["receiptNumber"]

@@ -212,6 +212,8 @@ REFUSALS = [
     ({}, dict(amount="１２５０"), "INVALID_AMOUNT"),                                   # full-width digits
     ({}, dict(amount="-5"), "INVALID_AMT_PAID_NEG_CODE"),
     ({}, dict(amount="abc"), "INVALID_AMOUNT"),
+    ({}, dict(amount="1,2,5,0"), "INVALID_AMOUNT"),                                 # not ₹1,250
+    ({}, dict(amount="12,50"), "INVALID_AMOUNT"),
     ({}, dict(amount="1000"), "INVALID_AMT_PAID_CODE"),                             # TL: no part payment
     ({}, dict(amount="1300"), "INVALID_AMT_PAID_ADV"),                              # TL: no advance
     ({"service": "PT", "lines": (("PT_TAX", "1000", "0"),), "period": PT_PERIOD},
@@ -228,6 +230,23 @@ REFUSALS = [
                    instrument_date=TODAY + dt.timedelta(days=1)), "INVALID_INSTRUMENT_DATE"),
     (WS_BILL, dict(amount="500", mode="POSTAL_ORDER", instrument_date=TODAY), "INVALID_INSTRUMENT_NUMBER"),
 ]
+
+
+@pytest.mark.parametrize("typed,rupees", [("1,000", "1000"), ("1,00,000", "100000"), ("10,00,000.00", "1000000"),
+                                          ("12,34,567", "1234567"), ("99,999", "99999"), ("1250", "1250"),
+                                          (" 1,250 ", "1250")])
+def test_amounts_in_indian_grouping_are_taken(typed, rupees):
+    assert collection.parse_amount(typed) == Decimal(rupees)
+
+
+@pytest.mark.parametrize("typed", ["5,00", "1,0,0", "1,00,00", ",100", "100,", "1,,000", "100,000", "1,000,000",
+                                   "12,345,678", "1,000.", ".5", "1,000.00,0"])
+def test_amounts_with_stray_commas_are_refused(typed):
+    """`--amount 5,00` was ₹500 and `1,0,0` ₹100: only well-formed Indian grouping (1,000,
+    1,00,000, 10,00,000.00) is taken, anything else is a typo to be typed again."""
+    with pytest.raises(InvalidInput) as err:
+        collection.parse_amount(typed)
+    assert err.value.code == "INVALID_AMOUNT" and err.value.params["amount"] == typed
 
 
 @pytest.mark.parametrize("bill_kw,pay_kw,code", REFUSALS, ids=[f"{i}-{c}" for i, (_, _, c) in enumerate(REFUSALS)])
