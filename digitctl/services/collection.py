@@ -11,8 +11,9 @@
   event (outbox + audit) and, when the consumer code is an application whose demand is now fully
   paid, the workflow's PAY (applications.pay_in).
 - `cancel`, `dishonour` and `remit` are `/collection-services/payments/_workflow` with DIGIT's
-  actions CANCEL (latest payment of a consumer code only, a reason from
-  common-masters.CancelReceiptReason), DISHONOUR (cheque / DD) and REMIT (a deposit slip listing
+  actions CANCEL (the latest APPROVED payment of a consumer code only, a reason from
+  common-masters.CancelReceiptReason), DISHONOUR (the latest cheque / DD, APPROVED or REMITTED, a
+  reason code likewise; both guarded by the service's payments/<SVC>/_workflow) and REMIT (a deposit slip listing
   the instruments and cash); cancel and dishonour reverse the demand collections.
 - `receipt_pdf` renders the receipt; the first print is the original, every later one a
   DUPLICATE (the print count is kept in the payment JSON's additionalDetails, each print audited).
@@ -98,6 +99,8 @@ E_REASON = "INVALID_CANCEL_REASON"
 E_REMIT_MODE = "REMIT_MODE_NOT_ALLOWED"
 E_REMIT_SHIFT_OPEN = "SHIFT_STILL_OPEN"
 E_CANCEL_FORBIDDEN = "RECEIPT_CANCEL_NOT_AUTHORIZED"
+E_DISHONOUR_FORBIDDEN = "RECEIPT_DISHONOUR_NOT_AUTHORIZED"
+E_DISHONOUR_REASON = "INVALID_DISHONOUR_REASON"
 E_DISHONOUR_MODE = "DISHONOUR_NOT_ALLOWED"
 E_NOTHING_TO_REMIT = "NOTHING_TO_REMIT"
 
@@ -602,53 +605,86 @@ def cancel_url(business_service: str) -> str:
     return f"/collection-services/payments/{business_service}/_workflow"
 
 
-def _authorize_cancel(app: "App", ctx: "RequestContext", tenant_id: str, row: Payment) -> None:
+def _authorize_cancel(app: "App", ctx: "RequestContext", tenant_id: str, row: Payment,
+                      action: str = "CANCEL") -> None:
+    """The per-service `_workflow` action that guards CANCEL and DISHONOUR of a receipt."""
     url = cancel_url(row.business_service)
+    code, doing = ((E_CANCEL_FORBIDDEN, "cancelling") if action == "CANCEL"
+                   else (E_DISHONOUR_FORBIDDEN, "dishonouring"))
     try:
         authorize(app, ctx, url, tenant_id)
     except Unauthenticated:
         raise
     except Forbidden as exc:
         would = exc.params.get("rolesThatWouldGrant") or []
-        raise Forbidden(E_CANCEL_FORBIDDEN,
-                        f"cancelling a {row.business_service} receipt needs a supervisor: a receipt cancellator "
+        raise Forbidden(code,
+                        f"{doing} a {row.business_service} receipt needs a supervisor: a receipt cancellator "
                         f"role ({', '.join(would) or 'none is configured for this service; SUPERUSER only'}) "
                         f"that maps to {url}; {ctx.actor.user_name} has none",
                         {**exc.params, "receiptNumber": row.receipt_number}) from None
 
 
-def _cancel_checks(app: "App", uow: "UnitOfWork", tenant_id: str, row: Payment, reason: str) -> None:
-    """What makes a cancellation wrong whoever asks: the reason, the payment's state, and that it
-    is the latest live payment of its consumer code."""
-    s = uow.session
+def _reason_code(app: "App", uow: "UnitOfWork", tenant_id: str, reason: str | None, action: str) -> str:
+    """A code of common-masters.CancelReceiptReason (active). DIGIT keeps the reason of a cancel and
+    of a dishonour in the same field (the bill's reasonForCancellation) and its data has no other
+    receipt-reason master, so both take these codes (CHEQUEBOUNCE is the dishonour's)."""
     code = (reason or "").strip().upper()
     reasons = [r.get("code") for r in app.mdms.master(tenant_id, "common-masters", "CancelReceiptReason",
-                                                      conn=s.connection())
+                                                      conn=uow.session.connection())
                if isinstance(r, dict) and bl.parse_bool(r.get("active"), True)]
     if code not in reasons:
-        raise InvalidInput(E_REASON, f"{reason!r} is not a reason to cancel a receipt: one of "
+        err, what = (E_REASON, "cancel") if action == "CANCEL" else (E_DISHONOUR_REASON, "dishonour")
+        raise InvalidInput(err, f"{reason!r} is not a reason to {what} a receipt: one of "
                            f"{', '.join(map(str, reasons)) or '(none in common-masters.CancelReceiptReason)'}",
                            {"reason": reason, "allowed": reasons})
+    return code
+
+
+def _latest_check(uow: "UnitOfWork", tenant_id: str, row: Payment, action: str) -> None:
+    """PaymentWorkflowValidator.validateForCancel: only the latest payment of the consumer code, among
+    those PaymentWorkflowService searches: APPROVED ones for a cancel, cheques / DDs APPROVED or
+    REMITTED for a dishonour. "Latest" is recording order (the payment's own audit record: the
+    clock may stand still)."""
+    s = uow.session
+    created = (select(AuditRecord.seq).where(AuditRecord.entity_type == "Payment", AuditRecord.entity_id == Payment.id,
+                                             AuditRecord.operation == CREATE_URL)
+               .correlate(Payment).scalar_subquery())
+    mine = s.execute(select(created).where(Payment.id == row.id)).scalar()
+    among = ([Payment.instrument_status == "APPROVED"] if action == "CANCEL"
+             else [Payment.instrument_status.in_(("APPROVED", "REMITTED")), Payment.payment_mode.in_(INSTRUMENT_MODES)])
+    later = list(s.execute(select(Payment.receipt_number).where(
+        Payment.tenant_id == tenant_id, Payment.consumer_code == row.consumer_code,
+        Payment.business_service == row.business_service, Payment.id != row.id, *among,
+        created > (mine or 0)).order_by(created.desc())).scalars())
+    if later:
+        what, verb = ("payment", "cancelled") if action == "CANCEL" else ("cheque / DD", "dishonoured")
+        raise InvalidInput(E_NOT_LATEST, f"only the latest {what} of {row.consumer_code} can be {verb}: "
+                           f"{later[0]} is later; it goes first", {"receiptNumber": row.receipt_number,
+                                                                   "latestReceiptNumber": later[0]})
+
+
+def _cancel_checks(app: "App", uow: "UnitOfWork", tenant_id: str, row: Payment, reason: str) -> None:
+    """What makes a cancellation wrong whoever asks: the reason, the payment's state, and that it
+    is the latest APPROVED payment of its consumer code."""
+    _reason_code(app, uow, tenant_id, reason, "CANCEL")
     _workflow_checks(row)
     if row.payment_status == "DEPOSITED":
         how = ("a card payment is deposited by the card network when taken" if row.payment_mode in REMITTED_MODES
                else "it was already deposited in the bank (remitted)")
         raise Conflict(E_REMITTED, f"receipt {row.receipt_number} cannot be cancelled: {how}",
                        {"receiptNumber": row.receipt_number, "paymentMode": row.payment_mode})
-    # "latest" in recording order: the payment's own audit record (the clock may stand still)
-    created = (select(AuditRecord.seq).where(AuditRecord.entity_type == "Payment", AuditRecord.entity_id == Payment.id,
-                                             AuditRecord.operation == CREATE_URL)
-               .correlate(Payment).scalar_subquery())
-    mine = s.execute(select(created).where(Payment.id == row.id)).scalar()
-    later = list(s.execute(select(Payment.receipt_number).where(
-        Payment.tenant_id == tenant_id, Payment.consumer_code == row.consumer_code,
-        Payment.business_service == row.business_service, Payment.id != row.id,
-        Payment.payment_status.not_in(("CANCELLED", "DISHONOURED")),
-        created > (mine or 0)).order_by(created.desc())).scalars())
-    if later:
-        raise InvalidInput(E_NOT_LATEST, f"only the latest payment of {row.consumer_code} can be cancelled: "
-                           f"cancel {later[0]} first", {"receiptNumber": row.receipt_number,
-                                                        "latestReceiptNumber": later[0]})
+    _latest_check(uow, tenant_id, row, "CANCEL")
+
+
+def _dishonour_checks(app: "App", uow: "UnitOfWork", tenant_id: str, row: Payment, reason: str | None) -> None:
+    """What makes a dishonour wrong whoever asks: the reason, that it is a cheque / DD not cancelled
+    or dishonoured already, and the latest such of its consumer code."""
+    _reason_code(app, uow, tenant_id, reason, "DISHONOUR")
+    _workflow_checks(row)
+    if row.payment_mode not in INSTRUMENT_MODES:
+        raise InvalidInput(E_DISHONOUR_MODE, f"receipt {row.receipt_number} was paid by {row.payment_mode}: "
+                           "only a cheque or DD can be dishonoured", {"paymentMode": row.payment_mode})
+    _latest_check(uow, tenant_id, row, "DISHONOUR")
 
 
 def check_cancel(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str, reason: str) -> None:
@@ -659,9 +695,16 @@ def check_cancel(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: 
         _cancel_checks(app, uow, tenant_id, _payment_row(uow, tenant_id, receipt_no), reason)
 
 
+def check_dishonour(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str, reason: str) -> None:
+    """check_cancel for a dishonour."""
+    authorize(app, ctx, WORKFLOW_URL, tenant_id)
+    with app.uow(ctx, readonly=True) as uow:
+        _dishonour_checks(app, uow, tenant_id, _payment_row(uow, tenant_id, receipt_no), reason)
+
+
 def cancel(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str, reason: str,
            comment: str | None = None, approver: "Actor | None" = None) -> dict[str, Any]:
-    """CANCEL: the latest live payment of its consumer code only, with a CancelReceiptReason, by a
+    """CANCEL: the latest APPROVED payment of its consumer code only, with a CancelReceiptReason, by a
     supervisor: DIGIT guards cancellation per service with `/collection-services/payments/<SVC>/_workflow`,
     held by a receipt cancellator role (CR_PT for property tax in the real data), not by the counter
     clerks who hold the generic `_workflow`. A service without such an action is SUPERUSER's only.
@@ -696,26 +739,35 @@ def cancel(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str, r
     return out
 
 
-def dishonour(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str, reason: str | None = None,
-              comment: str | None = None) -> dict[str, Any]:
-    """DISHONOUR: a cheque or DD that bounced; the demand is owed again."""
-    authorize(app, ctx, WORKFLOW_URL, tenant_id)
+def dishonour(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str, reason: str | None,
+              comment: str | None = None, approver: "Actor | None" = None) -> dict[str, Any]:
+    """DISHONOUR: a cheque or DD that bounced, the latest cheque / DD (APPROVED or REMITTED) of its
+    consumer code only; the demand is owed again. Guarded as a cancel is (DIGIT's one `_workflow`
+    does both): the service's `/collection-services/payments/<SVC>/_workflow`, held by the actor or
+    by the `approver` standing by at the counter; the reason is a CancelReceiptReason code
+    (CHEQUEBOUNCE), free text goes in `comment`."""
     now = ctx.now()
+    if approver is not None:
+        authorize(app, ctx, WORKFLOW_URL, tenant_id)
     with app.uow(ctx) as uow:
         row = _locked_payment_row(uow, tenant_id, receipt_no)
-        _workflow_checks(row)
-        if row.payment_mode not in INSTRUMENT_MODES:
-            raise InvalidInput(E_DISHONOUR_MODE, f"receipt {row.receipt_number} was paid by {row.payment_mode}: "
-                               "only a cheque or DD can be dishonoured", {"paymentMode": row.payment_mode})
+        _authorize_cancel(app, ctx if approver is None else replace(ctx, actor=approver), tenant_id, row,
+                          "DISHONOUR")
+        approved_by = (approver or ctx.actor).user_name
+        _dishonour_checks(app, uow, tenant_id, row, reason)
+        code = (reason or "").strip().upper()
         before = {"paymentStatus": row.payment_status, "instrumentStatus": row.instrument_status}
         notice = _reverse_payment(uow, row, now, "DISHONOURED")
+        row.cancel_reason = code
         doc = _set_status(row, now, ctx.actor.uuid, payment_status="DISHONOURED", instrument_status="DISHONOURED",
-                          extra={"dishonourReason": reason or "CHEQUEBOUNCE", "dishonourComment": comment,
+                          extra={"dishonourReason": code, "dishonourComment": comment,
+                                 "dishonouredBy": ctx.actor.user_name, "dishonourApprovedBy": approved_by,
                                  **({"applicationNotice": notice} if notice else {})})
         uow.session.flush()
         uow.record(Event("collection.payment.dishonoured", tenant_id, "Payment", row.id, WORKFLOW_URL,
-                         {"Payments": [doc], "action": "DISHONOUR"},
-                         before=before, after={"paymentStatus": "DISHONOURED", "reason": reason}))
+                         {"Payments": [doc], "action": "DISHONOUR", "reason": code},
+                         before=before, after={"paymentStatus": "DISHONOURED", "reason": code, "comment": comment,
+                                               "approvedBy": approved_by}))
         out = present(app, uow, ctx, doc)
         uow.commit()
     return out

@@ -160,6 +160,29 @@ def test_card_needs_its_transaction_number_and_is_deposited_at_once(store, tmp_p
     assert (payment["paymentStatus"], payment["instrumentStatus"]) == ("DEPOSITED", "REMITTED")
 
 
+def test_dishonour_takes_a_reason_code_and_a_supervisor(store, tmp_path):
+    assert run(store, "shift", "open", "--float", "0").exit_code == 0
+    bill = _bill(store, tmp_path, "TL-CLI-BOUNCE")
+    res = run(store, "-o", "json", "pay", "--bill", bill["id"], "--tenant", "pb.amritsar", "--mode", "CHEQUE",
+              "--amount", "1250", "--instrument-number", "123456", "--instrument-date", "2026-11-20",
+              "--bank", "PNB", "--branch", "Hall Bazar", "--ifsc", "PUNB0012300")
+    assert res.exit_code == 0, res.output
+    receipt = json.loads(res.stdout)["Payments"][0]["paymentDetails"][0]["receiptNumber"]
+    base = ("-o", "json", "payment", "dishonour", receipt, "--tenant", "pb.amritsar")
+    alone = run(store, *base, "--reason", "CHEQUEBOUNCE")            # the clerk alone: no cancellator role
+    assert alone.exit_code == 3 and _code(alone) == "RECEIPT_DISHONOUR_NOT_AUTHORIZED", alone.output
+    # free text is no reason code: refused before the supervisor's password is even read
+    text = run(store, *base, "--reason", "insufficient funds", "--supervisor", "supervisor.amritsar",
+               "--password-stdin", stdin="not-even-read\n")
+    assert text.exit_code == 2 and _code(text) == "INVALID_DISHONOUR_REASON", text.output
+    done = run(store, *base, "--reason", "CHEQUEBOUNCE", "--comment", "insufficient funds",
+               "--supervisor", "supervisor.amritsar", "--password-stdin", stdin=quickstart.DEMO_PASSWORD + "\n")
+    assert done.exit_code == 0, done.output
+    [payment] = json.loads(done.stdout)["Payments"]
+    assert payment["paymentStatus"] == "DISHONOURED"
+    assert payment["additionalDetails"]["dishonourApprovedBy"] == "supervisor.amritsar"
+
+
 def test_remit_prints_a_slip(store, tmp_path):
     assert run(store, "shift", "open", "--float", "0").exit_code == 0
     for consumer in ("TL-CLI-1", "TL-CLI-2"):

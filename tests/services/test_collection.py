@@ -356,16 +356,71 @@ def test_a_tl_receipt_is_cancelled_by_its_cancellator_role_not_by_the_clerk(worl
     assert done["paymentStatus"] == "CANCELLED" and _collected(app, "TL-CC-1") == 0
 
 
-def test_dishonour_a_cheque_only(world, clerk):
+def test_dishonour_a_cheque_only_by_a_supervisor_with_a_reason_code(world, clerk):
+    """Dishonour is guarded as cancel is (the service's /collection-services/payments/<SVC>/_workflow,
+    a receipt cancellator: DIGIT's PaymentWorkflowService does both through one _workflow) and
+    takes a reason code of common-masters.CancelReceiptReason, the master DIGIT's bill
+    reasonForCancellation holds for both (there is no dishonour reason master)."""
     app = world
     cash = pay(app, clerk, bill_for(app, "TL-CC-1"), "1250")
     cheque = pay(app, clerk, bill_for(app, "TL-CC-2"), "1250", mode="CHEQUE", **CHEQUE)
+    bounced = cheque["paymentDetails"][0]["receiptNumber"]
+    supervisor = ctx_as(app, "supervisor.amritsar")
+    before = counts(app)
+    with pytest.raises(Forbidden) as denied:          # the clerk who took it cannot bounce it alone
+        collection.dishonour(app, clerk, AMRITSAR, bounced, "CHEQUEBOUNCE")
+    assert denied.value.code == "RECEIPT_DISHONOUR_NOT_AUTHORIZED" and counts(app) == before
+    assert denied.value.params["rolesThatWouldGrant"] == ["CR_TL"]
     with pytest.raises(InvalidInput) as err:
-        collection.dishonour(app, clerk, AMRITSAR, cash["paymentDetails"][0]["receiptNumber"])
+        collection.dishonour(app, supervisor, AMRITSAR, cash["paymentDetails"][0]["receiptNumber"], "CHEQUEBOUNCE")
     assert err.value.code == "DISHONOUR_NOT_ALLOWED"
-    done = collection.dishonour(app, clerk, AMRITSAR, cheque["paymentDetails"][0]["receiptNumber"])
+    for reason in ("insufficient funds", "", None):
+        with pytest.raises(InvalidInput) as err:
+            collection.dishonour(app, supervisor, AMRITSAR, bounced, reason)
+        assert err.value.code == "INVALID_DISHONOUR_REASON" and "CHEQUEBOUNCE" in err.value.message
+    assert counts(app) == before
+    done = collection.dishonour(app, clerk, AMRITSAR, bounced, "chequebounce", comment="insufficient funds",
+                                approver=supervisor.actor)
     assert done["paymentStatus"] == "DISHONOURED" and done["instrumentStatus"] == "DISHONOURED"
+    extra = done["additionalDetails"]
+    assert (extra["dishonourReason"], extra["dishonourComment"]) == ("CHEQUEBOUNCE", "insufficient funds")
+    assert (extra["dishonouredBy"], extra["dishonourApprovedBy"]) == ("clerk.amritsar", "supervisor.amritsar")
     assert _collected(app, "TL-CC-2") == 0 and _collected(app, "TL-CC-1") == 125000
+
+
+def test_dishonour_only_the_latest_cheque_of_a_consumer_code(world, clerk):
+    """PaymentWorkflowService.dishonour: "latest" among the consumer code's cheques and DDs still
+    APPROVED or REMITTED; a later cash payment does not count."""
+    app = world
+    supervisor = ctx_as(app, "supervisor.amritsar")
+    first = pay(app, clerk, bill_for(app, "PT-1", service="PT", lines=(("PT_TAX", "1000", "0"),), period=PT_PERIOD),
+                "400", mode="CHEQUE", **CHEQUE)
+    [b2] = billing.fetch_bill(app, clerk, AMRITSAR, consumer_code="PT-1")
+    second = pay(app, clerk, b2, "200", mode="CHEQUE", **{**CHEQUE, "instrument_number": "654321"})
+    [b3] = billing.fetch_bill(app, clerk, AMRITSAR, consumer_code="PT-1")
+    pay(app, clerk, b3, "100")                                         # cash, later than both cheques
+    r1, r2 = (p["paymentDetails"][0]["receiptNumber"] for p in (first, second))
+    before = counts(app)
+    with pytest.raises(InvalidInput) as err:
+        collection.dishonour(app, supervisor, AMRITSAR, r1, "CHEQUEBOUNCE")
+    assert err.value.code == "PAYMENT_NOT_LATEST" and err.value.params["latestReceiptNumber"] == r2
+    assert counts(app) == before
+    collection.dishonour(app, supervisor, AMRITSAR, r2, "CHEQUEBOUNCE")
+    collection.dishonour(app, supervisor, AMRITSAR, r1, "CHEQUEBOUNCE")      # now the latest cheque
+    assert _collected(app, "PT-1") == 10000
+
+
+def test_cancel_latest_is_among_approved_payments(world, clerk):
+    """PaymentWorkflowService.cancel: "latest" among the consumer code's APPROVED payments; a later
+    card payment (REMITTED from the start) does not stop an earlier cash receipt's cancellation."""
+    app = world
+    cash = pay(app, clerk, bill_for(app, "PT-1", service="PT", lines=(("PT_TAX", "1000", "0"),), period=PT_PERIOD),
+               "400")
+    [again] = billing.fetch_bill(app, clerk, AMRITSAR, consumer_code="PT-1")
+    pay(app, clerk, again, "200", mode="CARD", instrument_number="4111", transaction_number="TXN-1")
+    done = collection.cancel(app, ctx_as(app, "supervisor.amritsar"), AMRITSAR,
+                             cash["paymentDetails"][0]["receiptNumber"], "ERRORRECEIPT")
+    assert done["paymentStatus"] == "CANCELLED" and _collected(app, "PT-1") == 20000
 
 
 def test_a_bounced_cheque_of_an_approved_licence_is_flagged_on_the_application(world, clerk):
@@ -378,7 +433,7 @@ def test_a_bounced_cheque_of_an_approved_licence_is_flagged_on_the_application(w
     receipt = cheque["paymentDetails"][0]["receiptNumber"]
     with app.store.engine.connect() as conn:
         assert conn.execute(select(Application.application_status).where(Application.application_no == no)).scalar_one() == "APPROVED"
-    done = collection.dishonour(app, clerk, AMRITSAR, receipt)
+    done = collection.dishonour(app, ctx_as(app, "supervisor.amritsar"), AMRITSAR, receipt, "CHEQUEBOUNCE")
     notice = done["additionalDetails"]["applicationNotice"]
     assert notice["applicationNumber"] == no and notice["applicationStatus"] == "APPROVED"
     assert "owed again" in notice["message"] and receipt in notice["message"]
