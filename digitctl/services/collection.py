@@ -18,10 +18,11 @@
 - `receipt_pdf` renders the receipt; the first print is the original, every later one a
   DUPLICATE (the print count is kept in the payment JSON's additionalDetails, each print audited).
 
-Receipt numbers carry the counter code so that two offline counters never issue the same
-number: the first of `counter.<svc>.receipt.id`, `counter.receipt.id` in IdFormat whose format
-has `[COUNTER]`; failing that `<svc>.receipt.id` / `receipt.id` with the counter code prefixed
-("C01/..."), and failing that a built-in counter format.
+Receipt numbers are collection-services' (IdGenRepository): `receipt.id`, or `<svc>.receipt.id`
+when the store was set up with service-based numbering (`init --receipt-numbers-by-service`,
+DIGIT's receiptnumber.servicebased). They carry the counter code so that two offline counters
+never issue the same number: `counter.<name>` where IdFormat has one with `[COUNTER]`, else
+`<name>` with the counter code in front ("C01/...").
 
 Money is Decimal in the domain, integer paise in the store, exact decimal strings in the stored
 and returned JSON (DIGIT's contract types them as numbers: convert at the boundary, never float).
@@ -72,7 +73,8 @@ REMITTED_MODES = ("CARD",)
 LIVE_INSTRUMENT_STATUSES = ("APPROVED", "APPROVAL_PENDING", "REMITTED")   # PaymentValidator: the bill is paid
 MAX_INSTRUMENT_AGE_DAYS = 90
 IFSC = re.compile(r"^[A-Z]{4}0[A-Z0-9]{6}$")
-RECEIPT_FALLBACK_FORMAT = "[COUNTER]/[CITY.CODE]/[fy:yyyy-yy]/[SEQ_COUNTER_RCPT_[TENANT_ID]]"
+RECEIPT_ID_NAME = "receipt.id"                                          # receiptnumber.idname
+RECEIPT_STATE_LEVEL_FORMAT = "[cy:MM]/[fy:yyyy-yy]/[SEQ_COLL_RCPT_NUM]"  # receiptnumber.state.level.format
 SLIP_ID_NAME = "remittance.slip.id"
 SLIP_FALLBACK_FORMAT = "SLIP/[COUNTER]/[CITY.CODE]/[fy:yyyy-yy]/[SEQ_REMIT_SLIP_[TENANT_ID]]"
 
@@ -214,15 +216,19 @@ def parse_amount(amount: str | Decimal | int) -> Decimal:
 
 # -- receipt numbers -------------------------------------------------------------------------------
 def _receipt_number(uow: "UnitOfWork", app: "App", tenant_id: str, service: str) -> str:
-    formats = idgen.formats(app, tenant_id, uow.session.connection())
-    svc = service.lower()
-    for name in (f"counter.{svc}.receipt.id", "counter.receipt.id"):
-        if "[COUNTER]" in formats.get(name, "").upper():
-            return idgen.generate_in(uow, app, name, tenant_id)[0]
-    for name in (f"{svc}.receipt.id", "receipt.id"):
-        if formats.get(name):
-            return idgen.generate_for_counter(uow, app, name, tenant_id)
-    return idgen.generate_in(uow, app, "counter.receipt.id", tenant_id, fmt=RECEIPT_FALLBACK_FORMAT)[0]
+    """IdGenRepository.generateReceiptNumber: `receipt.id` (with DIGIT's state-level format when the
+    state has no IdFormat for it), or `<svc>.receipt.id` when the store numbers receipts by service
+    (receiptnumber.servicebased; then a service without one is ID_NOT_FOUND, as in DIGIT). The
+    counter variant `counter.<name>` is used where the state has one with [COUNTER]; otherwise the
+    counter code goes in front (idgen.generate_for_counter)."""
+    from digitctl.services.store import RECEIPT_NUMBERING_META
+
+    by_service = (uow.meta(RECEIPT_NUMBERING_META) or "").lower() == "true"
+    name = f"{service.lower()}.{RECEIPT_ID_NAME}" if by_service else RECEIPT_ID_NAME
+    if "[COUNTER]" in idgen.formats(app, tenant_id, uow.session.connection()).get(f"counter.{name}", "").upper():
+        return idgen.generate_in(uow, app, f"counter.{name}", tenant_id)[0]
+    return idgen.generate_for_counter(uow, app, name, tenant_id,
+                                      fmt=None if by_service else RECEIPT_STATE_LEVEL_FORMAT)
 
 
 # -- demand updates ---------------------------------------------------------------------------------

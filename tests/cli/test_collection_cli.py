@@ -183,6 +183,25 @@ def test_dishonour_takes_a_reason_code_and_a_supervisor(store, tmp_path):
     assert payment["additionalDetails"]["dishonourApprovedBy"] == "supervisor.amritsar"
 
 
+def test_receipts_are_numbered_in_one_series_unless_the_store_numbers_them_by_service(store, tmp_path):
+    assert run(store, "shift", "open", "--float", "0").exit_code == 0
+    pt = dict(service="PT", head="PT_TAX", amount="1000", period=PT_PERIOD)
+
+    def receipt(consumer: str) -> str:
+        bill = _bill(store, tmp_path, consumer, **pt)
+        res = run(store, "-o", "json", "pay", "--bill", bill["id"], "--tenant", "pb.amritsar", "--mode", "CASH",
+                  "--amount", "1000")
+        assert res.exit_code == 0, res.output
+        return json.loads(res.stdout)["Payments"][0]["paymentDetails"][0]["receiptNumber"]
+
+    assert receipt("PT-CLI-A") == "C01/107/2026-27/000001"                 # counter.receipt.id, DIGIT's default
+    res = run(store, "-o", "json", "init", "--receipt-numbers-by-service")
+    assert res.exit_code == 0, res.output
+    assert receipt("PT-CLI-B") == "PT/C01/107/2026-27/000001"              # counter.pt.receipt.id
+    res = run(store, "-o", "json", "init", "--receipt-numbers-state-level")
+    assert res.exit_code == 2 and _code(res) == "RECEIPT_NUMBERING_MISMATCH"
+
+
 def test_remit_prints_a_slip(store, tmp_path):
     assert run(store, "shift", "open", "--float", "0").exit_code == 0
     for consumer in ("TL-CLI-1", "TL-CLI-2"):

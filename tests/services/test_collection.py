@@ -535,14 +535,19 @@ def test_payment_json_matches_the_collection_contract(world, clerk, reference):
     assert app is world
 
 
+@pytest.mark.parametrize("by_service", [False, True], ids=["receipt.id", "servicebased"])
 def test_a_state_without_counter_series_numbers_receipts_from_its_own_with_the_counter_in_front(
-        app, tmp_path, as_user):
+        app, tmp_path, as_user, by_service):
     """DIGIT's own IdFormats (pt.receipt.id, receipt.id) have no [COUNTER]: digitctl puts the
-    store's counter code in front, so two offline counters still never issue the same number."""
+    store's counter code in front, so two offline counters still never issue the same number.
+    Which one: `receipt.id` for every service, as collection-services does by default
+    (receiptnumber.servicebased=false); `<svc>.receipt.id` when the store is set up service-based,
+    and then a service with none (TL here) is refused ID_NOT_FOUND, as DIGIT's idgen refuses it."""
     import shutil
 
     from digitctl.resources import bundled
     from digitctl.services import quickstart
+    from digitctl.services.store import init_store
 
     configs = bundled("configs") / "mdms"
     state = tmp_path / "pb"
@@ -553,10 +558,35 @@ def test_a_state_without_counter_series_numbers_receipts_from_its_own_with_the_c
     id_file.write_text(json.dumps(doc), encoding="utf-8")
     mdms.apply(app, app.context("pb"), [state], master_config=configs / "master-config.json")
     quickstart.demo_users(app, app.context())
+    if by_service:
+        init_store(app, app.context(), receipt_numbers_by_service=True)
     clerk = as_user(app, "clerk.amritsar")
     shifts.open_shift(app, clerk, "0")
     pt = pay(app, clerk, bill_for(app, "PT-9", service="PT", lines=(("PT_TAX", "1000", "0"),), period=PT_PERIOD),
              "1000")
-    tl = pay(app, clerk, bill_for(app, "TL-9"), "1250")
+    tl_bill = bill_for(app, "TL-9")
+    if not by_service:
+        tl = pay(app, clerk, tl_bill, "1250")
+        assert pt["paymentDetails"][0]["receiptNumber"] == "C01/11/2026-27/000001"      # receipt.id: [cy:MM]/...
+        assert tl["paymentDetails"][0]["receiptNumber"] == "C01/11/2026-27/000002"      # one series for all
+        return
     assert pt["paymentDetails"][0]["receiptNumber"] == "C01/PT/107/2026-27/000001"      # pt.receipt.id
-    assert tl["paymentDetails"][0]["receiptNumber"] == "C01/11/2026-27/000001"          # receipt.id: [cy:MM]/...
+    before = counts(app)
+    with pytest.raises(InvalidInput) as err:
+        pay(app, clerk, tl_bill, "1250")
+    assert err.value.code == "ID_NOT_FOUND" and err.value.params["idName"] == "tl.receipt.id"
+    assert counts(app) == before
+
+
+@pytest.mark.parametrize("by_service", [False, True], ids=["receipt.id", "servicebased"])
+def test_the_counter_series_follow_receipt_numbering(world, clerk, by_service):
+    """The bundled counter series: counter.receipt.id for every service by default; with
+    service-based numbering counter.<svc>.receipt.id where the state has one."""
+    from digitctl.services.store import init_store
+
+    app = world
+    if by_service:
+        init_store(app, app.context(), receipt_numbers_by_service=True)
+    pt = pay(app, clerk, bill_for(app, "PT-1", service="PT", lines=(("PT_TAX", "1000", "0"),), period=PT_PERIOD),
+             "1000")["paymentDetails"][0]["receiptNumber"]
+    assert pt == ("PT/C01/107/2026-27/000001" if by_service else "C01/107/2026-27/000001")
