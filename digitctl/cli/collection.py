@@ -63,6 +63,10 @@ def _summary(doc: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("cancelled for", extra["cancellationReason"]))
         rows.append(("cancelled by", " / approved by ".join(dict.fromkeys(
             v for v in (extra.get("cancelledBy"), extra.get("cancellationApprovedBy")) if v))))
+    if extra.get("dishonourReason") and doc.get("paymentStatus") == "DISHONOURED":
+        rows.append(("dishonoured for", extra["dishonourReason"]))
+        rows.append(("dishonoured by", " / approved by ".join(dict.fromkeys(
+            v for v in (extra.get("dishonouredBy"), extra.get("dishonourApprovedBy")) if v))))
     return rows
 
 
@@ -89,22 +93,33 @@ def pay(
     bill: str = typer.Option(..., "--bill", help="Bill id or bill number (from `digitctl bill fetch`)."),
     tenant: str = typer.Option(None, "--tenant"),
     mode: str = typer.Option(..., "--mode", help="CASH | CHEQUE | DD | OFFLINE_NEFT | OFFLINE_RTGS | POSTAL_ORDER | CARD"),
-    amount: str = typer.Option(..., "--amount", help="Rupees, whole (no paise)."),
-    instrument_number: str = typer.Option(None, "--instrument-number", help="Cheque / DD number, NEFT/RTGS reference."),
-    instrument_date: str = typer.Option(None, "--instrument-date", help="Date on the cheque / DD (YYYY-MM-DD)."),
+    amount: str = typer.Option(..., "--amount", help="Rupees, whole (no paise): 1250, or grouped the Indian way "
+                                                     "(1,250 / 1,25,000); other commas are refused."),
+    instrument_number: str = typer.Option(None, "--instrument-number",
+                                          help="Cheque / DD number, NEFT / RTGS reference, postal order number; "
+                                               "for CARD the card's number (e.g. its last four digits)."),
+    instrument_date: str = typer.Option(None, "--instrument-date",
+                                        help="Date on the cheque / DD, of the NEFT / RTGS transfer or postal "
+                                             "order (YYYY-MM-DD, not after today)."),
+    transaction_number: str = typer.Option(None, "--transaction-number",
+                                           help="CARD: the card machine's transaction number (required)."),
     bank: str = typer.Option(None, "--bank", help="Bank the cheque / DD is drawn on."),
     branch: str = typer.Option(None, "--branch", help="Its branch."),
     ifsc: str = typer.Option(None, "--ifsc", help="Branch IFSC (e.g. PUNB0012300)."),
     payer_name: str = typer.Option(None, "--payer-name", help="Who pays, when not the bill's payer."),
     mobile: str = typer.Option(None, "--mobile", help="Payer's mobile."),
 ) -> None:
-    """Take a payment against a bill (needs an open shift); -o json prints DIGIT's Payment."""
+    """Take a payment against a bill (needs an open shift); -o json prints DIGIT's Payment.
+
+    A bill takes one payment: a part-paid bill is refused BILL_ALREADY_PAID (fetch a fresh bill
+    for the rest). A CARD payment is deposited when taken, so it cannot be cancelled."""
     from digitctl.services import collection
 
     application, ctx, t = _app_ctx(tenant)
     doc = collection.pay(application, ctx, tenant_id=t, bill_id=bill, mode=mode, amount=amount,
                          instrument_number=instrument_number, instrument_date=_date(instrument_date), bank=bank,
-                         branch=branch, ifsc=ifsc, payer_name=payer_name, mobile=mobile)
+                         branch=branch, ifsc=ifsc, payer_name=payer_name, mobile=mobile,
+                         transaction_number=transaction_number)
     _emit_payment(doc, "Payment recorded")
 
 
@@ -118,37 +133,46 @@ def show_cmd(receipt_no: str = typer.Argument(..., metavar="RECEIPT_NO"),
     _emit_payment(collection.get_payment(application, ctx, t, receipt_no), "Payment")
 
 
+def _approver(application: Any, supervisor: str | None, password_stdin: bool, check: Any) -> Any:
+    """The supervisor approving at this counter (their password asked, or read from stdin), after
+    `check()` has refused what is wrong anyway (reason, state, not the latest) before a password
+    is typed and a login recorded; None without --supervisor."""
+    from digitctl.services import auth
+
+    if supervisor:
+        from digitctl.cli.users import read_password_stdin
+
+        check()
+        password = (read_password_stdin() if password_stdin
+                    else typer.prompt(f"Password of {supervisor}", hide_input=True, err=True))
+        return auth.approver(application, application.base_context(), supervisor, password)
+    if password_stdin:
+        from digitctl.errors import InvalidInput
+
+        raise InvalidInput("INVALID_OPTIONS", "--password-stdin is the supervisor's password: give --supervisor USER")
+    return None
+
+
+_SUPERVISOR_HELP = ("The supervisor approving at this counter (asked for their password) when you hold no "
+                    "cancellator role.")
+
+
 @payment_app.command("cancel")
 def cancel_cmd(receipt_no: str = typer.Argument(..., metavar="RECEIPT_NO"),
                tenant: str = typer.Option(None, "--tenant"),
                reason: str = typer.Option(..., "--reason", help="ERRORRECEIPT | CHEQUEBOUNCE | OTHER "
                                           "(common-masters.CancelReceiptReason)"),
                comment: str = typer.Option(None, "--comment"),
-               supervisor: str = typer.Option(None, "--supervisor", metavar="USER",
-                                              help="The supervisor approving at this counter (asked for "
-                                                   "their password) when you hold no cancellator role."),
+               supervisor: str = typer.Option(None, "--supervisor", metavar="USER", help=_SUPERVISOR_HELP),
                password_stdin: bool = typer.Option(False, "--password-stdin",
                                                    help="Read the supervisor's password from standard input.")) -> None:
-    """Cancel the latest payment of a consumer code; what it paid is owed again. Needs a
+    """Cancel the latest APPROVED payment of a consumer code; what it paid is owed again. Needs a
     supervisor: a receipt cancellator role (CR_PT, CR_TL ...), yours or --supervisor's."""
-    from digitctl.services import auth, collection
+    from digitctl.services import collection
 
     application, ctx, t = _app_ctx(tenant)
-    approver = None
-    if supervisor:
-        from digitctl.cli.users import read_password_stdin
-
-        # refuse what is wrong anyway (reason, state, not the latest) before a password is typed
-        # and a login recorded
-        collection.check_cancel(application, ctx, t, receipt_no, reason)
-
-        password = (read_password_stdin() if password_stdin
-                    else typer.prompt(f"Password of {supervisor}", hide_input=True, err=True))
-        approver = auth.approver(application, application.base_context(), supervisor, password)
-    elif password_stdin:
-        from digitctl.errors import InvalidInput
-
-        raise InvalidInput("INVALID_OPTIONS", "--password-stdin is the supervisor's password: give --supervisor USER")
+    approver = _approver(application, supervisor, password_stdin,
+                         lambda: collection.check_cancel(application, ctx, t, receipt_no, reason))
     _emit_payment(collection.cancel(application, ctx, t, receipt_no, reason, comment, approver=approver),
                   "Payment cancelled")
 
@@ -156,13 +180,23 @@ def cancel_cmd(receipt_no: str = typer.Argument(..., metavar="RECEIPT_NO"),
 @payment_app.command("dishonour")
 def dishonour_cmd(receipt_no: str = typer.Argument(..., metavar="RECEIPT_NO"),
                   tenant: str = typer.Option(None, "--tenant"),
-                  reason: str = typer.Option(None, "--reason"),
-                  comment: str = typer.Option(None, "--comment")) -> None:
-    """Mark a cheque / DD payment dishonoured (bounced); what it paid is owed again."""
+                  reason: str = typer.Option(..., "--reason", help="CHEQUEBOUNCE | OTHER | ... "
+                                             "(common-masters.CancelReceiptReason: DIGIT has no dishonour "
+                                             "reason master)"),
+                  comment: str = typer.Option(None, "--comment", help="Free text, e.g. the bank's return memo."),
+                  supervisor: str = typer.Option(None, "--supervisor", metavar="USER", help=_SUPERVISOR_HELP),
+                  password_stdin: bool = typer.Option(False, "--password-stdin",
+                                                      help="Read the supervisor's password from standard input.")
+                  ) -> None:
+    """Mark a cheque / DD payment dishonoured (bounced); what it paid is owed again. Only the
+    latest cheque / DD of its consumer code; needs a supervisor, as a cancel does."""
     from digitctl.services import collection
 
     application, ctx, t = _app_ctx(tenant)
-    _emit_payment(collection.dishonour(application, ctx, t, receipt_no, reason, comment), "Payment dishonoured")
+    approver = _approver(application, supervisor, password_stdin,
+                         lambda: collection.check_dishonour(application, ctx, t, receipt_no, reason))
+    _emit_payment(collection.dishonour(application, ctx, t, receipt_no, reason, comment, approver=approver),
+                  "Payment dishonoured")
 
 
 @payment_app.command("remit")

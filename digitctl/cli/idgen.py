@@ -12,7 +12,8 @@ def generate(
     tenant: str = typer.Option(None, "--tenant", help="Tenant to number for, e.g. pb.amritsar."),
     count: int = typer.Option(1, "--count", "-n", help="How many ids (1..10000)."),
     fmt: str = typer.Option(None, "--format", "-f",
-                            help="Format to use when the MDMS has none for ID_NAME (the MDMS one wins)."),
+                            help="Format to use when the MDMS has none for ID_NAME (the MDMS one wins); it may use only "
+                                 "sequences that exist (egov-idgen creates none for an unconfigured name)."),
 ) -> None:
     """Generate ids as DIGIT's /egov-idgen/id/_generate does; -o json prints its response."""
     from digitctl.cli.main import tenant_option_value

@@ -43,6 +43,10 @@ def init(
     admin_username: str = typer.Option(None, "--admin-username", help="Create the first superuser."),
     admin_password_stdin: bool = typer.Option(False, "--admin-password-stdin",
                                               help="Read the superuser's password from standard input."),
+    receipt_numbers_by_service: bool = typer.Option(
+        None, "--receipt-numbers-by-service/--receipt-numbers-state-level",
+        help="Number receipts per service (<svc>.receipt.id) instead of one receipt.id series "
+             "(DIGIT's receiptnumber.servicebased, default false); fixed once set."),
 ) -> None:
     """Create a store, or upgrade an existing one to the current schema."""
     from digitctl.services.store import init_store
@@ -55,7 +59,8 @@ def init(
         password = read_password_stdin() if admin_password_stdin else typer.prompt(
             f"Password for {admin_username}", hide_input=True, confirmation_prompt=True)
     info = init_store(st.app, st.app.base_context(), state_tenant, counter,
-                      admin_username=admin_username, admin_password=password)
+                      admin_username=admin_username, admin_password=password,
+                      receipt_numbers_by_service=receipt_numbers_by_service)
 
     def human(con):  # type: ignore[no-untyped-def]
         verb = "Created" if info.created else ("Upgraded" if info.revision_before != info.revision else "Checked")

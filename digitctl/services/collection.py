@@ -4,21 +4,25 @@
   of collection-services `PaymentValidator` (cheque/DD number and date, not in the future and at
   most 90 days old, counted in IST; bank, branch and an IFSC of the form ^[A-Z]{4}0[A-Z0-9]{6}$;
   the service's `collectionModesNotAllowed`), the amount rules and apportionment of
-  `digitctl.domain.billing`, and in ONE unit of work: the receipt number (idgen), the demand's
-  collected amounts, the bill's status (PAID / PARTIALLY_PAID, row and JSON), the Payment row and
-  its DIGIT JSON, a "collection.payment.created" event (outbox + audit) and, when the consumer code
-  is an application whose demand is now fully paid, the workflow's PAY (applications.pay_in).
+  `digitctl.domain.billing`, one live payment per bill (a part-paid bill is refused
+  BILL_ALREADY_PAID: the rest is paid on a fresh bill, as DIGIT does), and in ONE unit of work:
+  the receipt number (idgen), the demand's collected amounts, the bill's status (PAID /
+  PARTIALLY_PAID, row and JSON), the Payment row and its DIGIT JSON, a "collection.payment.created"
+  event (outbox + audit) and, when the consumer code is an application whose demand is now fully
+  paid, the workflow's PAY (applications.pay_in).
 - `cancel`, `dishonour` and `remit` are `/collection-services/payments/_workflow` with DIGIT's
-  actions CANCEL (latest payment of a consumer code only, a reason from
-  common-masters.CancelReceiptReason), DISHONOUR (cheque / DD) and REMIT (a deposit slip listing
+  actions CANCEL (the latest APPROVED payment of a consumer code only, a reason from
+  common-masters.CancelReceiptReason), DISHONOUR (the latest cheque / DD, APPROVED or REMITTED, a
+  reason code likewise; both guarded by the service's payments/<SVC>/_workflow) and REMIT (a deposit slip listing
   the instruments and cash); cancel and dishonour reverse the demand collections.
 - `receipt_pdf` renders the receipt; the first print is the original, every later one a
   DUPLICATE (the print count is kept in the payment JSON's additionalDetails, each print audited).
 
-Receipt numbers carry the counter code so that two offline counters never issue the same
-number: the first of `counter.<svc>.receipt.id`, `counter.receipt.id` in IdFormat whose format
-has `[COUNTER]`; failing that `<svc>.receipt.id` / `receipt.id` with the counter code prefixed
-("C01/..."), and failing that a built-in counter format.
+Receipt numbers are collection-services' (IdGenRepository): `receipt.id`, or `<svc>.receipt.id`
+when the store was set up with service-based numbering (`init --receipt-numbers-by-service`,
+DIGIT's receiptnumber.servicebased). They carry the counter code so that two offline counters
+never issue the same number: `counter.<name>` where IdFormat has one with `[COUNTER]`, else
+`<name>` with the counter code in front ("C01/...").
 
 Money is Decimal in the domain, integer paise in the store, exact decimal strings in the stored
 and returned JSON (DIGIT's contract types them as numbers: convert at the boundary, never float).
@@ -63,10 +67,15 @@ WORKFLOW_URL = "/collection-services/payments/_workflow"
 MODES = ("CASH", "CHEQUE", "DD", "OFFLINE_NEFT", "OFFLINE_RTGS", "POSTAL_ORDER", "CARD")
 INSTRUMENT_MODES = ("CHEQUE", "DD")
 DEPOSITED_MODES = ("CASH", "CHEQUE", "DD", "POSTAL_ORDER")     # what a deposit slip carries to the bank
-REFERENCE_MODES = ("OFFLINE_NEFT", "OFFLINE_RTGS", "POSTAL_ORDER")   # carry a transaction / order number
+REFERENCE_MODES = ("OFFLINE_NEFT", "OFFLINE_RTGS", "POSTAL_ORDER")   # carry a transaction / order number and date
+# PaymentEnricher: these start DEPOSITED / REMITTED (the money reaches the bank by itself), so they
+# are never on a deposit slip and cannot be cancelled (DIGIT cancels APPROVED payments only)
+REMITTED_MODES = ("CARD",)
+LIVE_INSTRUMENT_STATUSES = ("APPROVED", "APPROVAL_PENDING", "REMITTED")   # PaymentValidator: the bill is paid
 MAX_INSTRUMENT_AGE_DAYS = 90
 IFSC = re.compile(r"^[A-Z]{4}0[A-Z0-9]{6}$")
-RECEIPT_FALLBACK_FORMAT = "[COUNTER]/[CITY.CODE]/[fy:yyyy-yy]/[SEQ_COUNTER_RCPT_[TENANT_ID]]"
+RECEIPT_ID_NAME = "receipt.id"                                          # receiptnumber.idname
+RECEIPT_STATE_LEVEL_FORMAT = "[cy:MM]/[fy:yyyy-yy]/[SEQ_COLL_RCPT_NUM]"  # receiptnumber.state.level.format
 SLIP_ID_NAME = "remittance.slip.id"
 SLIP_FALLBACK_FORMAT = "SLIP/[COUNTER]/[CITY.CODE]/[fy:yyyy-yy]/[SEQ_REMIT_SLIP_[TENANT_ID]]"
 
@@ -79,6 +88,7 @@ E_MODE = "INVALID_PAYMENT_MODE"
 E_MODE_NOT_ALLOWED = "PAYMENT_MODE_NOT_ALLOWED"
 E_INSTRUMENT_NUMBER = "INVALID_INSTRUMENT_NUMBER"
 E_INSTRUMENT_DATE = "INVALID_INSTRUMENT_DATE"
+E_TXN_NUMBER = "INVALID_TXN_NUMBER"
 E_BANK = "INVALID_BANK_DETAILS"
 E_IFSC = "INVALID_IFSC"
 E_MOBILE = "INVALID_MOBILE_NUMBER"
@@ -92,6 +102,8 @@ E_REASON = "INVALID_CANCEL_REASON"
 E_REMIT_MODE = "REMIT_MODE_NOT_ALLOWED"
 E_REMIT_SHIFT_OPEN = "SHIFT_STILL_OPEN"
 E_CANCEL_FORBIDDEN = "RECEIPT_CANCEL_NOT_AUTHORIZED"
+E_DISHONOUR_FORBIDDEN = "RECEIPT_DISHONOUR_NOT_AUTHORIZED"
+E_DISHONOUR_REASON = "INVALID_DISHONOUR_REASON"
 E_DISHONOUR_MODE = "DISHONOUR_NOT_ALLOWED"
 E_NOTHING_TO_REMIT = "NOTHING_TO_REMIT"
 
@@ -118,11 +130,23 @@ def check_mode(mode: str, not_allowed: tuple[str, ...] | list[str], service: str
 
 
 def check_instrument(mode: str, today: dt.date, *, number_: str | None, date_: dt.date | None,
-                     bank: str | None, branch: str | None, ifsc: str | None) -> str | None:
-    """Cheque / DD: number, date (not after today, at most 90 days before, IST), bank, branch and
-    IFSC. NEFT / RTGS / postal order: a reference number; IFSC checked when given. Returns the
-    normalised IFSC."""
+                     bank: str | None, branch: str | None, ifsc: str | None,
+                     txn: str | None = None) -> str | None:
+    """PaymentValidator.validateInstrument. Cheque / DD: number, date (not after today, at most 90
+    days before, IST), bank, branch and IFSC. NEFT / RTGS / postal order: a reference number and
+    a date not after today. Card: the transaction number and the card's instrument number. Cash:
+    no transaction number (DIGIT numbers it). IFSC checked when given. Returns the normalised IFSC."""
     code = (ifsc or "").strip().upper() or None
+    if mode == "CASH" and (txn or "").strip():
+        raise InvalidInput(E_TXN_NUMBER, "a cash payment takes no --transaction-number: its transaction is "
+                           "numbered by the counter", {"paymentMode": mode, "transactionNumber": txn})
+    if mode == "CARD":
+        if not (txn or "").strip():
+            raise InvalidInput(E_TXN_NUMBER, "a card payment needs the card machine's transaction number "
+                               "(--transaction-number)", {"paymentMode": mode})
+        if not (number_ or "").strip():
+            raise InvalidInput(E_INSTRUMENT_NUMBER, "a card payment needs the card's instrument number, e.g. its "
+                               "last four digits (--instrument-number)", {"paymentMode": mode})
     if mode in INSTRUMENT_MODES:
         if not (number_ or "").strip():
             raise InvalidInput(E_INSTRUMENT_NUMBER, f"a {mode.lower()} payment needs the {mode.lower()} number "
@@ -147,28 +171,40 @@ def check_instrument(mode: str, today: dt.date, *, number_: str | None, date_: d
         if code is None:
             raise InvalidInput(E_IFSC, f"a {mode.lower()} payment needs the bank branch's IFSC (--ifsc)",
                                {"paymentMode": mode})
-    elif mode in REFERENCE_MODES and not (number_ or "").strip():
-        raise InvalidInput(E_INSTRUMENT_NUMBER, f"a {mode} payment needs its transaction / order number "
-                           "(--instrument-number)", {"paymentMode": mode})
+    elif mode in REFERENCE_MODES:
+        if not (number_ or "").strip():
+            raise InvalidInput(E_INSTRUMENT_NUMBER, f"a {mode} payment needs its transaction / order number "
+                               "(--instrument-number)", {"paymentMode": mode})
+        if date_ is None:
+            raise InvalidInput(E_INSTRUMENT_DATE, f"a {mode} payment needs the date of the transfer / order "
+                               "(--instrument-date YYYY-MM-DD)", {"paymentMode": mode})
+        if date_ > today:
+            raise InvalidInput(E_INSTRUMENT_DATE, f"the {mode} is dated {date_.isoformat()}, after today "
+                               f"({today.isoformat()})", {"instrumentDate": date_.isoformat(),
+                                                           "today": today.isoformat()})
     if code is not None and not IFSC.match(code):
         raise InvalidInput(E_IFSC, f"{ifsc!r} is not an IFSC: 4 letters, a zero, then 6 letters or digits "
                            "(e.g. PUNB0012300)", {"ifsc": ifsc})
     return code
 
 
-_TYPED_AMOUNT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?", re.ASCII)
+# ASCII digits, either ungrouped or in Indian grouping (1,000 / 1,00,000 / 10,00,000.00: the last
+# three digits, then twos), an optional fraction
+_TYPED_AMOUNT = re.compile(r"-?(?:[0-9]+|[0-9]{1,2}(?:,[0-9]{2})*,[0-9]{3})(?:\.[0-9]+)?", re.ASCII)
 
 
 def parse_amount(amount: str | Decimal | int) -> Decimal:
-    """An amount as a clerk types it: ASCII digits, commas as they like ("1,25,000"), a decimal
-    point; not 1e3, 1_000 or other scripts' digits, which Decimal() would take. A fraction is
-    judged on what was typed, before anything rounds it (500.001 is refused, not taken as 500)."""
+    """An amount as a clerk types it: ASCII digits, ungrouped or with commas in Indian grouping
+    ("1,250", "1,25,000"), a decimal point. A comma anywhere else ("5,00", "1,0,0", "1,00,00")
+    is a typo and refused, never read as ₹500 or ₹100; so are 1e3, 1_000 and other scripts'
+    digits, which Decimal() would take. A fraction is judged on what was typed, before anything
+    rounds it (500.001 is refused, not taken as 500)."""
     if isinstance(amount, str):
-        text = amount.strip().replace(",", "")
+        text = amount.strip()
         if not _TYPED_AMOUNT.fullmatch(text):
-            raise InvalidInput(E_AMOUNT, f"{amount!r} is not an amount of rupees (digits, e.g. 1250)",
-                               {"amount": amount})
-        amount = Decimal(text)          # exact: the fraction check below sees what was typed
+            raise InvalidInput(E_AMOUNT, f"{amount!r} is not an amount of rupees: digits, grouped the Indian way "
+                               "if at all (1250, 1,250, 1,25,000)", {"amount": amount})
+        amount = Decimal(text.replace(",", ""))     # exact: the fraction check below sees what was typed
     try:
         value = number(amount)
     except (TypeError, ValueError):
@@ -181,15 +217,19 @@ def parse_amount(amount: str | Decimal | int) -> Decimal:
 
 # -- receipt numbers -------------------------------------------------------------------------------
 def _receipt_number(uow: "UnitOfWork", app: "App", tenant_id: str, service: str) -> str:
-    formats = idgen.formats(app, tenant_id, uow.session.connection())
-    svc = service.lower()
-    for name in (f"counter.{svc}.receipt.id", "counter.receipt.id"):
-        if "[COUNTER]" in formats.get(name, "").upper():
-            return idgen.generate_in(uow, app, name, tenant_id)[0]
-    for name in (f"{svc}.receipt.id", "receipt.id"):
-        if formats.get(name):
-            return idgen.generate_for_counter(uow, app, name, tenant_id)
-    return idgen.generate_in(uow, app, "counter.receipt.id", tenant_id, fmt=RECEIPT_FALLBACK_FORMAT)[0]
+    """IdGenRepository.generateReceiptNumber: `receipt.id` (with DIGIT's state-level format when the
+    state has no IdFormat for it), or `<svc>.receipt.id` when the store numbers receipts by service
+    (receiptnumber.servicebased; then a service without one is ID_NOT_FOUND, as in DIGIT). The
+    counter variant `counter.<name>` is used where the state has one with [COUNTER]; otherwise the
+    counter code goes in front (idgen.generate_for_counter)."""
+    from digitctl.services.store import RECEIPT_NUMBERING_META
+
+    by_service = (uow.meta(RECEIPT_NUMBERING_META) or "").lower() == "true"
+    name = f"{service.lower()}.{RECEIPT_ID_NAME}" if by_service else RECEIPT_ID_NAME
+    if "[COUNTER]" in idgen.formats(app, tenant_id, uow.session.connection()).get(f"counter.{name}", "").upper():
+        return idgen.generate_in(uow, app, f"counter.{name}", tenant_id)[0]
+    return idgen.generate_for_counter(uow, app, name, tenant_id,
+                                      fmt=None if by_service else RECEIPT_STATE_LEVEL_FORMAT)
 
 
 # -- demand updates ---------------------------------------------------------------------------------
@@ -318,6 +358,18 @@ def demand_hash_now(uow: "UnitOfWork", tenant_id: str, consumer_code: str, servi
 
 def _check_bill(uow: "UnitOfWork", row: BillRow, bill: bl.Bill, now: dt.datetime) -> None:
     params = {"billId": row.id, "billNumber": row.bill_number, "consumerCode": row.consumer_code}
+    # DIGIT's PaymentValidator.validateIPaymentForBillPresent: one live payment per bill, part-paid
+    # or not; what is still due is paid on a fresh bill
+    live = uow.session.execute(select(Payment.receipt_number, Payment.instrument_status).where(
+        Payment.tenant_id == row.tenant_id, Payment.consumer_code == row.consumer_code,     # ix_payment_consumer
+        Payment.business_service == row.business_service, Payment.bill_id == row.id,
+        Payment.instrument_status.in_(LIVE_INSTRUMENT_STATUSES))
+        .order_by(Payment.created_at)).first()
+    if live is not None:
+        raise Conflict(E_BILL_PAID, f"bill {row.bill_number} of {row.consumer_code} already has payment "
+                       f"{live.receipt_number} ({live.instrument_status}): a bill is paid once; fetch a fresh "
+                       f"bill for what is still due (digitctl bill fetch --consumer-code {row.consumer_code})",
+                       {**params, "receiptNumber": live.receipt_number, "instrumentStatus": live.instrument_status})
     if row.status == "PAID":
         raise Conflict(E_BILL_PAID, f"bill {row.bill_number} of {row.consumer_code} is already paid in full", params)
     if row.status == "CANCELLED":
@@ -357,7 +409,8 @@ def _maybe_pay_application(uow: "UnitOfWork", app: "App", ctx: "RequestContext",
 def pay(app: "App", ctx: "RequestContext", *, tenant_id: str, bill_id: str, mode: str,
         amount: str | Decimal | int, instrument_number: str | None = None,
         instrument_date: dt.date | None = None, bank: str | None = None, branch: str | None = None,
-        ifsc: str | None = None, payer_name: str | None = None, mobile: str | None = None) -> dict[str, Any]:
+        ifsc: str | None = None, payer_name: str | None = None, mobile: str | None = None,
+        transaction_number: str | None = None) -> dict[str, Any]:
     """`/collection-services/payments/_create` for one bill at this counter: DIGIT's Payment JSON."""
     if not tenant_id:
         raise InvalidInput("INVALID_TENANT_ID", "a tenant is needed (--tenant pb.amritsar)")
@@ -391,7 +444,7 @@ def pay(app: "App", ctx: "RequestContext", *, tenant_id: str, bill_id: str, mode
                                            *(config.collection_modes_not_allowed if config else ())]))
         m = check_mode(mode, not_allowed, bill.business_service)
         code = check_instrument(m, today, number_=instrument_number, date_=instrument_date, bank=bank,
-                                branch=branch, ifsc=ifsc)
+                                branch=branch, ifsc=ifsc, txn=transaction_number)
         part = config.part_payment_allowed if config else bill.part_payment_allowed
         advance = config.is_advance_allowed if config else bill.is_advance_allowed
         advance_head = masters.advance_tax_head(bill.business_service)
@@ -415,14 +468,19 @@ def pay(app: "App", ctx: "RequestContext", *, tenant_id: str, bill_id: str, mode
         name_enc = ring.encrypt(uow, tenant_id, payer_name) if payer_name else bill.payer_name
         mobile_enc = ring.encrypt(uow, tenant_id, mobile_n) if mobile_n else bill.mobile_number
         pid = str(uuid.uuid4())
-        instrument_status = "APPROVED"           # DIGIT: every offline mode starts APPROVED / NEW
+        # PaymentEnricher: a card starts REMITTED / DEPOSITED, dated when taken; the rest APPROVED / NEW
+        remitted = m in REMITTED_MODES
+        instrument_status, payment_status = ("REMITTED", "DEPOSITED") if remitted else ("APPROVED", "NEW")
+        inst_ms = _ms(dt.datetime.combine(instrument_date, dt.time(), IST)) if instrument_date else None
+        if remitted:
+            instrument_date, inst_ms = today, _ms(now)
+        txn = (transaction_number or "").strip() or (instrument_number or "").strip() or receipt_no
         audit = {"createdBy": ctx.actor.uuid, "createdTime": _ms(now), "lastModifiedBy": ctx.actor.uuid,
                  "lastModifiedTime": _ms(now)}
         doc: dict[str, Any] = {
             "id": pid, "tenantId": tenant_id, "totalDue": _s(total_due), "totalAmountPaid": _s(value),
-            "transactionNumber": (instrument_number or "").strip() or receipt_no, "transactionDate": _ms(now),
-            "paymentMode": m,
-            "instrumentDate": _ms(dt.datetime.combine(instrument_date, dt.time(), IST)) if instrument_date else None,
+            "transactionNumber": txn, "transactionDate": _ms(now), "paymentMode": m,
+            "instrumentDate": inst_ms,
             "instrumentNumber": (instrument_number or "").strip() or None, "instrumentStatus": instrument_status,
             "ifscCode": code,
             "additionalDetails": {"bankName": (bank or "").strip() or None,
@@ -436,14 +494,14 @@ def pay(app: "App", ctx: "RequestContext", *, tenant_id: str, bill_id: str, mode
                 "billId": row.id, "bill": bill_doc, "auditDetails": audit}],
             "paidBy": name_enc if payer_name else "OWNER", "mobileNumber": mobile_enc, "payerName": name_enc,
             "payerAddress": bill.payer_address, "payerEmail": bill.payer_email, "payerId": bill.payer_id,
-            "paymentStatus": "NEW", "fileStoreId": None, "auditDetails": audit,
+            "paymentStatus": payment_status, "fileStoreId": None, "auditDetails": audit,
         }
         s.add(Payment(id=pid, tenant_id=tenant_id, receipt_number=receipt_no, receipt_date=now, counter_code=counter,
                       shift_id=shift.id, collector_uuid=ctx.actor.uuid, bill_id=row.id,
                       business_service=bill.business_service, consumer_code=bill.consumer_code, payment_mode=m,
                       total_due_paise=to_paise(total_due), amount_paid_paise=to_paise(value),
                       instrument_number=doc["instrumentNumber"], instrument_date=instrument_date,
-                      instrument_status=instrument_status, payment_status="NEW", payment=doc,
+                      instrument_status=instrument_status, payment_status=payment_status, payment=doc,
                       created_at=now, updated_at=now))
         s.flush()
         uow.record(Event("collection.payment.created", tenant_id, "Payment", pid, CREATE_URL, {"Payments": [doc]},
@@ -555,51 +613,86 @@ def cancel_url(business_service: str) -> str:
     return f"/collection-services/payments/{business_service}/_workflow"
 
 
-def _authorize_cancel(app: "App", ctx: "RequestContext", tenant_id: str, row: Payment) -> None:
+def _authorize_cancel(app: "App", ctx: "RequestContext", tenant_id: str, row: Payment,
+                      action: str = "CANCEL") -> None:
+    """The per-service `_workflow` action that guards CANCEL and DISHONOUR of a receipt."""
     url = cancel_url(row.business_service)
+    code, doing = ((E_CANCEL_FORBIDDEN, "cancelling") if action == "CANCEL"
+                   else (E_DISHONOUR_FORBIDDEN, "dishonouring"))
     try:
         authorize(app, ctx, url, tenant_id)
     except Unauthenticated:
         raise
     except Forbidden as exc:
         would = exc.params.get("rolesThatWouldGrant") or []
-        raise Forbidden(E_CANCEL_FORBIDDEN,
-                        f"cancelling a {row.business_service} receipt needs a supervisor: a receipt cancellator "
+        raise Forbidden(code,
+                        f"{doing} a {row.business_service} receipt needs a supervisor: a receipt cancellator "
                         f"role ({', '.join(would) or 'none is configured for this service; SUPERUSER only'}) "
                         f"that maps to {url}; {ctx.actor.user_name} has none",
                         {**exc.params, "receiptNumber": row.receipt_number}) from None
 
 
-def _cancel_checks(app: "App", uow: "UnitOfWork", tenant_id: str, row: Payment, reason: str) -> None:
-    """What makes a cancellation wrong whoever asks: the reason, the payment's state, and that it
-    is the latest live payment of its consumer code."""
-    s = uow.session
+def _reason_code(app: "App", uow: "UnitOfWork", tenant_id: str, reason: str | None, action: str) -> str:
+    """A code of common-masters.CancelReceiptReason (active). DIGIT keeps the reason of a cancel and
+    of a dishonour in the same field (the bill's reasonForCancellation) and its data has no other
+    receipt-reason master, so both take these codes (CHEQUEBOUNCE is the dishonour's)."""
     code = (reason or "").strip().upper()
     reasons = [r.get("code") for r in app.mdms.at_state(tenant_id, "common-masters", "CancelReceiptReason",
-                                                      conn=s.connection())
+                                                        conn=uow.session.connection())
                if isinstance(r, dict) and bl.parse_bool(r.get("active"), True)]
     if code not in reasons:
-        raise InvalidInput(E_REASON, f"{reason!r} is not a reason to cancel a receipt: one of "
+        err, what = (E_REASON, "cancel") if action == "CANCEL" else (E_DISHONOUR_REASON, "dishonour")
+        raise InvalidInput(err, f"{reason!r} is not a reason to {what} a receipt: one of "
                            f"{', '.join(map(str, reasons)) or '(none in common-masters.CancelReceiptReason)'}",
                            {"reason": reason, "allowed": reasons})
-    _workflow_checks(row)
-    if row.payment_status == "DEPOSITED":
-        raise Conflict(E_REMITTED, f"receipt {row.receipt_number} was already deposited in the bank "
-                       "(remitted): it cannot be cancelled", {"receiptNumber": row.receipt_number})
-    # "latest" in recording order: the payment's own audit record (the clock may stand still)
+    return code
+
+
+def _latest_check(uow: "UnitOfWork", tenant_id: str, row: Payment, action: str) -> None:
+    """PaymentWorkflowValidator.validateForCancel: only the latest payment of the consumer code, among
+    those PaymentWorkflowService searches: APPROVED ones for a cancel, cheques / DDs APPROVED or
+    REMITTED for a dishonour. "Latest" is recording order (the payment's own audit record: the
+    clock may stand still)."""
+    s = uow.session
     created = (select(AuditRecord.seq).where(AuditRecord.entity_type == "Payment", AuditRecord.entity_id == Payment.id,
                                              AuditRecord.operation == CREATE_URL)
                .correlate(Payment).scalar_subquery())
     mine = s.execute(select(created).where(Payment.id == row.id)).scalar()
+    among = ([Payment.instrument_status == "APPROVED"] if action == "CANCEL"
+             else [Payment.instrument_status.in_(("APPROVED", "REMITTED")), Payment.payment_mode.in_(INSTRUMENT_MODES)])
     later = list(s.execute(select(Payment.receipt_number).where(
         Payment.tenant_id == tenant_id, Payment.consumer_code == row.consumer_code,
-        Payment.business_service == row.business_service, Payment.id != row.id,
-        Payment.payment_status.not_in(("CANCELLED", "DISHONOURED")),
+        Payment.business_service == row.business_service, Payment.id != row.id, *among,
         created > (mine or 0)).order_by(created.desc())).scalars())
     if later:
-        raise InvalidInput(E_NOT_LATEST, f"only the latest payment of {row.consumer_code} can be cancelled: "
-                           f"cancel {later[0]} first", {"receiptNumber": row.receipt_number,
-                                                        "latestReceiptNumber": later[0]})
+        what, verb = ("payment", "cancelled") if action == "CANCEL" else ("cheque / DD", "dishonoured")
+        raise InvalidInput(E_NOT_LATEST, f"only the latest {what} of {row.consumer_code} can be {verb}: "
+                           f"{later[0]} is later; it goes first", {"receiptNumber": row.receipt_number,
+                                                                   "latestReceiptNumber": later[0]})
+
+
+def _cancel_checks(app: "App", uow: "UnitOfWork", tenant_id: str, row: Payment, reason: str) -> None:
+    """What makes a cancellation wrong whoever asks: the reason, the payment's state, and that it
+    is the latest APPROVED payment of its consumer code."""
+    _reason_code(app, uow, tenant_id, reason, "CANCEL")
+    _workflow_checks(row)
+    if row.payment_status == "DEPOSITED":
+        how = ("a card payment is deposited by the card network when taken" if row.payment_mode in REMITTED_MODES
+               else "it was already deposited in the bank (remitted)")
+        raise Conflict(E_REMITTED, f"receipt {row.receipt_number} cannot be cancelled: {how}",
+                       {"receiptNumber": row.receipt_number, "paymentMode": row.payment_mode})
+    _latest_check(uow, tenant_id, row, "CANCEL")
+
+
+def _dishonour_checks(app: "App", uow: "UnitOfWork", tenant_id: str, row: Payment, reason: str | None) -> None:
+    """What makes a dishonour wrong whoever asks: the reason, that it is a cheque / DD not cancelled
+    or dishonoured already, and the latest such of its consumer code."""
+    _reason_code(app, uow, tenant_id, reason, "DISHONOUR")
+    _workflow_checks(row)
+    if row.payment_mode not in INSTRUMENT_MODES:
+        raise InvalidInput(E_DISHONOUR_MODE, f"receipt {row.receipt_number} was paid by {row.payment_mode}: "
+                           "only a cheque or DD can be dishonoured", {"paymentMode": row.payment_mode})
+    _latest_check(uow, tenant_id, row, "DISHONOUR")
 
 
 def check_cancel(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str, reason: str) -> None:
@@ -610,9 +703,16 @@ def check_cancel(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: 
         _cancel_checks(app, uow, tenant_id, _payment_row(uow, tenant_id, receipt_no), reason)
 
 
+def check_dishonour(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str, reason: str) -> None:
+    """check_cancel for a dishonour."""
+    authorize(app, ctx, WORKFLOW_URL, tenant_id)
+    with app.uow(ctx, readonly=True) as uow:
+        _dishonour_checks(app, uow, tenant_id, _payment_row(uow, tenant_id, receipt_no), reason)
+
+
 def cancel(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str, reason: str,
            comment: str | None = None, approver: "Actor | None" = None) -> dict[str, Any]:
-    """CANCEL: the latest live payment of its consumer code only, with a CancelReceiptReason, by a
+    """CANCEL: the latest APPROVED payment of its consumer code only, with a CancelReceiptReason, by a
     supervisor: DIGIT guards cancellation per service with `/collection-services/payments/<SVC>/_workflow`,
     held by a receipt cancellator role (CR_PT for property tax in the real data), not by the counter
     clerks who hold the generic `_workflow`. A service without such an action is SUPERUSER's only.
@@ -648,27 +748,36 @@ def cancel(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str, r
     return out
 
 
-def dishonour(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str, reason: str | None = None,
-              comment: str | None = None) -> dict[str, Any]:
-    """DISHONOUR: a cheque or DD that bounced; the demand is owed again."""
-    authorize(app, ctx, WORKFLOW_URL, tenant_id)
+def dishonour(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str, reason: str | None,
+              comment: str | None = None, approver: "Actor | None" = None) -> dict[str, Any]:
+    """DISHONOUR: a cheque or DD that bounced, the latest cheque / DD (APPROVED or REMITTED) of its
+    consumer code only; the demand is owed again. Guarded as a cancel is (DIGIT's one `_workflow`
+    does both): the service's `/collection-services/payments/<SVC>/_workflow`, held by the actor or
+    by the `approver` standing by at the counter; the reason is a CancelReceiptReason code
+    (CHEQUEBOUNCE), free text goes in `comment`."""
     safetext.check_text(comment, "comment", max_length=safetext.COMMENT_MAX, allow_lines=True)
     now = ctx.now()
+    if approver is not None:
+        authorize(app, ctx, WORKFLOW_URL, tenant_id)
     with app.uow(ctx) as uow:
         row = _locked_payment_row(uow, tenant_id, receipt_no)
-        _workflow_checks(row)
-        if row.payment_mode not in INSTRUMENT_MODES:
-            raise InvalidInput(E_DISHONOUR_MODE, f"receipt {row.receipt_number} was paid by {row.payment_mode}: "
-                               "only a cheque or DD can be dishonoured", {"paymentMode": row.payment_mode})
+        _authorize_cancel(app, ctx if approver is None else replace(ctx, actor=approver), tenant_id, row,
+                          "DISHONOUR")
+        approved_by = (approver or ctx.actor).user_name
+        _dishonour_checks(app, uow, tenant_id, row, reason)
+        code = (reason or "").strip().upper()
         before = {"paymentStatus": row.payment_status, "instrumentStatus": row.instrument_status}
         notice = _reverse_payment(uow, row, now, "DISHONOURED")
+        row.cancel_reason = code
         doc = _set_status(row, now, ctx.actor.uuid, payment_status="DISHONOURED", instrument_status="DISHONOURED",
-                          extra={"dishonourReason": reason or "CHEQUEBOUNCE", "dishonourComment": comment,
+                          extra={"dishonourReason": code, "dishonourComment": comment,
+                                 "dishonouredBy": ctx.actor.user_name, "dishonourApprovedBy": approved_by,
                                  **({"applicationNotice": notice} if notice else {})})
         uow.session.flush()
         uow.record(Event("collection.payment.dishonoured", tenant_id, "Payment", row.id, WORKFLOW_URL,
-                         {"Payments": [doc], "action": "DISHONOUR"},
-                         before=before, after={"paymentStatus": "DISHONOURED", "reason": reason}))
+                         {"Payments": [doc], "action": "DISHONOUR", "reason": code},
+                         before=before, after={"paymentStatus": "DISHONOURED", "reason": code, "comment": comment,
+                                               "approvedBy": approved_by}))
         out = present(app, uow, ctx, doc)
         uow.commit()
     return out
@@ -693,7 +802,9 @@ def remit(app: "App", ctx: "RequestContext", tenant_id: str, receipt_nos: list[s
             for r in rows:
                 _workflow_checks(r)
                 if r.payment_status != "NEW":
-                    raise Conflict(E_REMITTED, f"receipt {r.receipt_number} is {r.payment_status}: only NEW "
+                    how = (" (a card payment is deposited by the card network)" if r.payment_mode in REMITTED_MODES
+                           else "")
+                    raise Conflict(E_REMITTED, f"receipt {r.receipt_number} is {r.payment_status}{how}: only NEW "
                                    "payments can be remitted", {"receiptNumber": r.receipt_number})
                 if r.payment_mode not in DEPOSITED_MODES:
                     raise InvalidInput(E_REMIT_MODE, f"receipt {r.receipt_number} was paid by {r.payment_mode}: "

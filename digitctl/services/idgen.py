@@ -1,7 +1,9 @@
 """ID generation: DIGIT's `/egov-idgen/id/_generate` over the store's sequences.
 
 The format comes from `common-masters.IdFormat` (city -> state fallback; it overrides a format the
-caller passes, as in egov-idgen). A block of `count` numbers is taken from each sequence with one
+caller passes, as in egov-idgen). A name with no IdFormat is ID_NOT_FOUND; with the caller's
+format it may use only sequences that exist (SEQ_DOES_NOT_EXIST otherwise, egov-idgen's
+autoCreateNewSeqFlag): `generate` never starts a new series for an unknown name. A block of `count` numbers is taken from each sequence with one
 `UPDATE id_sequence SET value = value + :count ... RETURNING value` inside the unit of work, so:
 
 - two processes (or two counters on one PostgreSQL) never get the same number: SQLite writers
@@ -18,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, select, update
 
 from digitctl.domain import idformat
 from digitctl.domain.events import Event
@@ -45,6 +47,7 @@ class IdPlan:
     format: idformat.IdFormat
     count: int
     city_code: str | None
+    configured: bool = True        # the format is the MDMS IdFormat's, not the caller's
 
 
 def plan(app: "App", id_name: str, tenant_id: str, count: int = 1, fmt: str | None = None,
@@ -71,7 +74,7 @@ def plan(app: "App", id_name: str, tenant_id: str, count: int = 1, fmt: str | No
     parsed = idformat.parse(chosen, tenant_id, id_name)
     city = tenant.get("city") if isinstance(tenant.get("city"), dict) else {}
     code = city.get("code") if city else None
-    return IdPlan(parsed, count, str(code) if code not in (None, "") else None)
+    return IdPlan(parsed, count, str(code) if code not in (None, "") else None, configured=configured is not None)
 
 
 def issue(uow: "UnitOfWork", plan_: IdPlan) -> list[str]:
@@ -152,9 +155,28 @@ def generate(app: "App", ctx: "RequestContext", id_name: str, tenant_id: str, co
         raise InvalidInput("IDGEN_RESERVED_SERIES", f"{id_name} numbers this counter's receipts: they are issued "
                            "only with a payment (digitctl pay)", {"idName": id_name, "tenantId": tenant_id})
     with app.uow(ctx) as uow:
+        if not request.configured:
+            _require_sequences(uow, request)
         ids = issue(uow, request)
         uow.commit()
     return ids
+
+
+def _require_sequences(uow: "UnitOfWork", request: IdPlan) -> None:
+    """egov-idgen with the caller's format (no IdFormat for the name) does not auto-create a
+    sequence (autoCreateNewSeqFlag false): the format may only draw on sequences that exist, so a
+    mistyped id name never starts a new series silently."""
+    names = list(request.format.sequence_names)
+    if not names:
+        return
+    have = set(uow.session.connection().execute(select(_SEQ.c.name).where(_SEQ.c.name.in_(names))).scalars())
+    missing = [n for n in names if n not in have]
+    if missing:
+        fmt = request.format
+        raise NotFound("SEQ_DOES_NOT_EXIST", f"{fmt.id_name!r} has no IdFormat at {fmt.tenant_id} and sequence "
+                       f"{', '.join(missing)} does not exist: auto creation of a sequence is allowed only for an "
+                       "id name configured in common-masters.IdFormat",
+                       {"idName": fmt.id_name, "tenantId": fmt.tenant_id, "sequences": missing})
 
 
 def response_info(ctx: "RequestContext", status: str = "SUCCESSFUL") -> dict[str, Any]:

@@ -167,7 +167,8 @@ def _receipt_line(r: Any, names: dict[str, str], late: set[str]) -> dict[str, An
     cancelled_by = approved_by = dishonoured_by = None
     if r.payment_status == DISHONOURED:
         reason = _text(extra.get("dishonourReason")) or r.cancel_reason
-        dishonoured_by = changed_by
+        dishonoured_by = _text(extra.get("dishonouredBy")) or changed_by
+        approved_by = _text(extra.get("dishonourApprovedBy"))
     else:
         reason = r.cancel_reason or _text(extra.get("cancellationReason"))
         cancelled_by = _text(extra.get("cancelledBy")) or changed_by

@@ -14,6 +14,7 @@ from local_store.migrate import head_revision
 if TYPE_CHECKING:
     from digitctl.bootstrap import App
     from digitctl.context import RequestContext
+    from local_store.uow import UnitOfWork
 
 COUNTER_RE = re.compile(r"^[A-Z0-9]{1,8}$")
 CAMEL = {"state_tenant": "stateTenantId", "counter_code": "counterCode"}
@@ -52,10 +53,12 @@ def validate_init(state_tenant: str | None, counter: str | None) -> None:
 
 def init_store(app: "App", ctx: "RequestContext", state_tenant: str | None = None,
                counter: str | None = None, *, admin_username: str | None = None,
-               admin_password: str | None = None) -> StoreInfo:
+               admin_password: str | None = None, receipt_numbers_by_service: bool | None = None) -> StoreInfo:
     """Bring a new or old store to the head schema; give a new store its identity.
 
-    A store's state and counter code are fixed once set: numbering on this counter depends on them."""
+    A store's state and counter code are fixed once set: numbering on this counter depends on them.
+    So is `receipt_numbers_by_service`, collection-services' `receiptnumber.servicebased` (unset:
+    false, one `receipt.id` series for every service)."""
     validate_init(state_tenant, counter)
     store = app.store
     before, after = store.upgrade()
@@ -93,12 +96,33 @@ def init_store(app: "App", ctx: "RequestContext", state_tenant: str | None = Non
                                  "Store", store_id, "/digitctl/store/_init",
                                  {"storeId": store_id, CAMEL[key]: value},
                                  before=None, after={CAMEL[key]: value}))
+        if receipt_numbers_by_service is not None:
+            _set_receipt_numbering(uow, store_id, receipt_numbers_by_service)
         info = StoreInfo(store.display_url(), store.dialect, before, after, store_id,
                          uow.meta("state_tenant"), uow.meta("counter_code"), created)
         uow.commit()
     if admin_username:
         info.admin = create_admin(app, ctx, admin_username, admin_password)
     return info
+
+
+RECEIPT_NUMBERING_META = "receiptnumber.servicebased"      # collection-services' application.properties
+
+
+def _set_receipt_numbering(uow: "UnitOfWork", store_id: str, by_service: bool) -> None:
+    value = "true" if by_service else "false"
+    current = uow.meta(RECEIPT_NUMBERING_META)
+    if current == value:
+        return
+    if current is not None:
+        raise InvalidInput("RECEIPT_NUMBERING_MISMATCH", f"this store numbers receipts "
+                           f"{'by service' if current == 'true' else 'in one receipt.id series'}; refusing to "
+                           "change it (its receipt series would change mid-way)",
+                           {"receiptNumbersByService": current == "true", "requested": by_service})
+    uow.set_meta(RECEIPT_NUMBERING_META, value)
+    uow.record(Event("store.configured", uow.meta("state_tenant") or "*", "Store", store_id, "/digitctl/store/_init",
+                     {"storeId": store_id, "receiptNumbersByService": by_service},
+                     before=None, after={"receiptNumbersByService": by_service}))
 
 
 def create_admin(app: "App", ctx: "RequestContext", user_name: str, password: str | None) -> str:

@@ -17,6 +17,7 @@ runner = CliRunner()
 NOW = "2026-11-25T11:00:00+05:30"
 CONFIGS = bundled("configs")
 TL_FROM, TL_TO = 1585679399000, 1617172199000
+PT_PERIOD = (1554076799000, 1585679399000)      # PTAN2019
 
 
 CLI = cli_app
@@ -31,18 +32,27 @@ def store(clerk_cli_store) -> str:
     return clerk_cli_store
 
 
-def _bill(store: str, tmp_path: Path, consumer: str) -> dict:
+def _bill(store: str, tmp_path: Path, consumer: str, service: str = "TL", head: str = "TL_TAX",
+          amount: str = "1250", period: tuple[int, int] = (TL_FROM, TL_TO)) -> dict:
     path = tmp_path / f"{consumer}.json"
     path.write_text(json.dumps({"Demands": [{
-        "tenantId": "pb.amritsar", "consumerCode": consumer, "businessService": "TL", "taxPeriodFrom": TL_FROM,
-        "taxPeriodTo": TL_TO, "payer": {"name": "Simran Kaur", "mobileNumber": "9876543210"},
-        "demandDetails": [{"taxHeadMasterCode": "TL_TAX", "taxAmount": "1250", "collectionAmount": "0"}]}]}))
+        "tenantId": "pb.amritsar", "consumerCode": consumer, "businessService": service, "taxPeriodFrom": period[0],
+        "taxPeriodTo": period[1], "payer": {"name": "Simran Kaur", "mobileNumber": "9876543210"},
+        "demandDetails": [{"taxHeadMasterCode": head, "taxAmount": amount, "collectionAmount": "0"}]}]}))
     res = run(store, "-o", "json", "demand", "create", "-f", str(path))
     assert res.exit_code == 0, res.output
+    return _fetch(store, consumer, service)
+
+
+def _fetch(store: str, consumer: str, service: str = "TL") -> dict:
     res = run(store, "-o", "json", "bill", "fetch", "--tenant", "pb.amritsar", "--consumer-code", consumer,
-              "--service", "TL")
+              "--service", service)
     assert res.exit_code == 0, res.output
     return json.loads(res.stdout)["Bill"][0]
+
+
+def _code(res) -> str:
+    return json.loads(res.stdout)["Errors"][0]["code"]
 
 
 def test_pay_print_reprint_cancel(store, tmp_path):
@@ -57,8 +67,12 @@ def test_pay_print_reprint_cancel(store, tmp_path):
               "--bank", "PNB", "--branch", "Hall Bazar", "--ifsc", "PUNB0012300")
     assert bad.exit_code == 2 and json.loads(bad.stdout)["Errors"][0]["code"] == "INVALID_INSTRUMENT_DATE"
 
+    typo = run(store, "-o", "json", "pay", "--bill", bill["billNumber"], "--tenant", "pb.amritsar", "--mode", "CASH",
+               "--amount", "12,50")                  # a stray comma is a typo, not ₹1,250
+    assert typo.exit_code == 2 and _code(typo) == "INVALID_AMOUNT"
+
     res = run(store, "-o", "json", "pay", "--bill", bill["billNumber"], "--tenant", "pb.amritsar", "--mode", "CASH",
-              "--amount", "1250", "--payer-name", "Simran Kaur")
+              "--amount", "1,250", "--payer-name", "Simran Kaur")
     assert res.exit_code == 0, res.output
     [payment] = json.loads(res.stdout, parse_float=Decimal)["Payments"]
     receipt = payment["paymentDetails"][0]["receiptNumber"]
@@ -112,6 +126,80 @@ def test_pay_print_reprint_cancel(store, tmp_path):
     third = scratch / "third.pdf"
     res = run(store, "-o", "json", "receipt", "print", receipt, "--tenant", "pb.amritsar", "--copy", "-o", str(third))
     assert res.exit_code == 0 and json.loads(res.stdout)["Receipt"]["marks"] == ["DUPLICATE", "CANCELLED"]
+
+
+def test_a_part_paid_bill_is_not_paid_again_the_clerk_fetches_a_fresh_one(store, tmp_path):
+    assert run(store, "shift", "open", "--float", "0").exit_code == 0
+    bill = _bill(store, tmp_path, "PT-CLI-1", service="PT", head="PT_TAX", amount="1000", period=PT_PERIOD)
+    res = run(store, "-o", "json", "pay", "--bill", bill["id"], "--tenant", "pb.amritsar", "--mode", "CASH",
+              "--amount", "400")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["Payments"][0]["paymentDetails"][0]["bill"]["status"] == "PARTIALLY_PAID"
+    again = run(store, "-o", "json", "pay", "--bill", bill["id"], "--tenant", "pb.amritsar", "--mode", "CASH",
+                "--amount", "600")
+    assert again.exit_code == 2 and _code(again) == "BILL_ALREADY_PAID", again.output
+    fresh = _fetch(store, "PT-CLI-1", "PT")
+    assert fresh["id"] != bill["id"] and Decimal(str(fresh["totalAmount"])) == 600
+    res = run(store, "-o", "json", "pay", "--bill", fresh["id"], "--tenant", "pb.amritsar", "--mode", "CASH",
+              "--amount", "600")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["Payments"][0]["paymentDetails"][0]["bill"]["status"] == "PAID"
+
+
+def test_card_needs_its_transaction_number_and_is_deposited_at_once(store, tmp_path):
+    assert run(store, "shift", "open", "--float", "0").exit_code == 0
+    bill = _bill(store, tmp_path, "TL-CLI-CARD")
+    pay = ("-o", "json", "pay", "--bill", bill["id"], "--tenant", "pb.amritsar", "--mode", "CARD", "--amount", "1250",
+           "--instrument-number", "4111")
+    refused = run(store, *pay)
+    assert refused.exit_code == 2 and _code(refused) == "INVALID_TXN_NUMBER", refused.output
+    res = run(store, *pay, "--transaction-number", "TXN-778899")
+    assert res.exit_code == 0, res.output
+    [payment] = json.loads(res.stdout)["Payments"]
+    assert payment["transactionNumber"] == "TXN-778899"
+    assert (payment["paymentStatus"], payment["instrumentStatus"]) == ("DEPOSITED", "REMITTED")
+
+
+def test_dishonour_takes_a_reason_code_and_a_supervisor(store, tmp_path):
+    assert run(store, "shift", "open", "--float", "0").exit_code == 0
+    bill = _bill(store, tmp_path, "TL-CLI-BOUNCE")
+    res = run(store, "-o", "json", "pay", "--bill", bill["id"], "--tenant", "pb.amritsar", "--mode", "CHEQUE",
+              "--amount", "1250", "--instrument-number", "123456", "--instrument-date", "2026-11-20",
+              "--bank", "PNB", "--branch", "Hall Bazar", "--ifsc", "PUNB0012300")
+    assert res.exit_code == 0, res.output
+    receipt = json.loads(res.stdout)["Payments"][0]["paymentDetails"][0]["receiptNumber"]
+    base = ("-o", "json", "payment", "dishonour", receipt, "--tenant", "pb.amritsar")
+    alone = run(store, *base, "--reason", "CHEQUEBOUNCE")            # the clerk alone: no cancellator role
+    assert alone.exit_code == 3 and _code(alone) == "RECEIPT_DISHONOUR_NOT_AUTHORIZED", alone.output
+    # free text is no reason code: refused before the supervisor's password is even read
+    text = run(store, *base, "--reason", "insufficient funds", "--supervisor", "supervisor.amritsar",
+               "--password-stdin", stdin="not-even-read\n")
+    assert text.exit_code == 2 and _code(text) == "INVALID_DISHONOUR_REASON", text.output
+    done = run(store, *base, "--reason", "CHEQUEBOUNCE", "--comment", "insufficient funds",
+               "--supervisor", "supervisor.amritsar", "--password-stdin", stdin=quickstart.DEMO_PASSWORD + "\n")
+    assert done.exit_code == 0, done.output
+    [payment] = json.loads(done.stdout)["Payments"]
+    assert payment["paymentStatus"] == "DISHONOURED"
+    assert payment["additionalDetails"]["dishonourApprovedBy"] == "supervisor.amritsar"
+
+
+def test_receipts_are_numbered_in_one_series_unless_the_store_numbers_them_by_service(store, tmp_path):
+    assert run(store, "shift", "open", "--float", "0").exit_code == 0
+    pt = dict(service="PT", head="PT_TAX", amount="1000", period=PT_PERIOD)
+
+    def receipt(consumer: str) -> str:
+        bill = _bill(store, tmp_path, consumer, **pt)
+        res = run(store, "-o", "json", "pay", "--bill", bill["id"], "--tenant", "pb.amritsar", "--mode", "CASH",
+                  "--amount", "1000")
+        assert res.exit_code == 0, res.output
+        return json.loads(res.stdout)["Payments"][0]["paymentDetails"][0]["receiptNumber"]
+
+    assert receipt("PT-CLI-A") == "C01/107/2026-27/000001"                 # counter.receipt.id, DIGIT's default
+    res = run(store, "-o", "json", "init", "--receipt-numbers-by-service")
+    assert res.exit_code == 0, res.output
+    assert receipt("PT-CLI-B") == "PT/C01/107/2026-27/000001"              # counter.pt.receipt.id
+    res = run(store, "-o", "json", "init", "--receipt-numbers-state-level")
+    assert res.exit_code == 2 and _code(res) == "RECEIPT_NUMBERING_MISMATCH"
 
 
 def test_remit_prints_a_slip(store, tmp_path):

@@ -103,10 +103,16 @@ def test_tenant_falls_back_to_the_global_option_and_env(store: str) -> None:
 
 
 def test_format_option_for_an_unconfigured_name(store: str) -> None:
+    """egov-idgen: the caller's format for a name with no IdFormat may not start a new sequence."""
     done = run(store, "id", "generate", "my.series", "--tenant", "pb.amritsar",
                "--format", "[COUNTER]-[SEQ_MY_SERIES]", "-o", "json")
+    assert done.exit_code == 2, done.output
+    assert [e["code"] for e in json.loads(done.stdout)["Errors"]] == ["SEQ_DOES_NOT_EXIST"]
+    assert run(store, "id", "generate", "receipt.id", "--tenant", "pb.amritsar").exit_code == 0
+    done = run(store, "id", "generate", "my.series", "--tenant", "pb.amritsar",
+               "--format", "[COUNTER]-[SEQ_COLL_RCPT_NUM]", "-o", "json")       # an existing sequence
     assert done.exit_code == 0, done.output
-    assert json.loads(done.stdout)["idResponses"] == [{"id": "C01-000001"}]
+    assert json.loads(done.stdout)["idResponses"] == [{"id": "C01-000002"}]
 
 
 @pytest.mark.parametrize("args, code", [
@@ -117,6 +123,7 @@ def test_format_option_for_an_unconfigured_name(store: str) -> None:
     (["receipt.id", "--tenant", "pb.nowhere"], "INVALID_TENANTID"),
     (["receipt.id"], "INVALID_TENANTID"),
     (["x.id", "--tenant", "pb.amritsar", "--format", "[SEQ_X"], "IDGEN_INVALID_FORMAT"),
+    (["x.id", "--tenant", "pb.amritsar", "--format", "X-[SEQ_X]"], "SEQ_DOES_NOT_EXIST"),
 ])
 def test_refusals_exit_2_with_digits_error_envelope(store: str, args: list[str], code: str) -> None:
     done = run(store, "id", "generate", *args, "-o", "json")

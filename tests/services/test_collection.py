@@ -127,33 +127,63 @@ def test_a_part_payment_below_minamountpayable_is_taken_as_digit_takes_it(world,
 
 
 def test_part_payment_then_the_rest_on_a_new_bill(world, clerk):
+    """DIGIT's PaymentValidator refuses a bill that has a live payment (instrument APPROVED,
+    APPROVAL_PENDING or REMITTED) BILL_ALREADY_PAID, part-paid or not: the clerk fetches a fresh
+    bill for what is still due."""
     app = world
     bill = bill_for(app, "PT-1", service="PT", lines=(("PT_TAX", "1000", "0"),), period=PT_PERIOD)
     part = pay(app, clerk, bill, "400")
     assert part["paymentDetails"][0]["bill"]["status"] == "PARTIALLY_PAID"
-    more = pay(app, clerk, bill, "200")          # a part-paid bill may be paid again ...
+    before = counts(app)
+    with pytest.raises(InvalidInput) as err:     # a part-paid bill is not paid again ...
+        pay(app, clerk, bill, "200")
+    assert err.value.code == "BILL_ALREADY_PAID" and counts(app) == before
+    assert err.value.params["receiptNumber"] == part["paymentDetails"][0]["receiptNumber"]
+    assert "fetch" in err.value.message
+    [again] = billing.fetch_bill(app, clerk, AMRITSAR, consumer_code="PT-1")     # ... a fresh one is
+    assert again["totalAmount"] == "600.00" and again["id"] != bill["id"] and again["status"] == "ACTIVE"
+    more = pay(app, clerk, again, "200")
     assert more["paymentDetails"][0]["bill"]["status"] == "PARTIALLY_PAID"
-    # ... and each payment's copy of the bill shows what THAT payment paid, so its receipt adds up
+    # each payment's copy of the bill shows what THAT payment paid, so its receipt adds up
     [line] = more["paymentDetails"][0]["bill"]["billDetails"][0]["billAccountDetails"]
-    assert (line["taxHeadCode"], line["amount"], line["adjustedAmount"]) == ("PT_TAX", "1000.00", "200.00")
+    assert (line["taxHeadCode"], line["amount"], line["adjustedAmount"]) == ("PT_TAX", "600.00", "200.00")
     assert more["paymentDetails"][0]["bill"]["billDetails"][0]["amountPaid"] == "200.00"
-    with app.store.engine.connect() as conn:        # the bill itself keeps the running total
-        stored = conn.execute(select(Bill.bill).where(Bill.id == bill["id"])).scalar_one()
-    assert stored["billDetails"][0]["billAccountDetails"][0]["adjustedAmount"] == "600.00"
-    [again] = billing.fetch_bill(app, clerk, AMRITSAR, consumer_code="PT-1")
-    assert again["totalAmount"] == "400.00" and again["id"] != bill["id"]
-    with pytest.raises(InvalidInput) as err:     # ... until a new bill is made for the dues: then it is stale
-        pay(app, clerk, bill, "100")
-    assert err.value.code == "BILL_EXPIRED"
-    with app.store.engine.connect() as conn:
+    with app.store.engine.connect() as conn:        # the old bill went stale when the fresh one was made
         assert conn.execute(select(Bill.status).where(Bill.id == bill["id"])).scalar_one() == "EXPIRED"
+    for stale in (bill, again):
+        with pytest.raises(InvalidInput) as err:
+            pay(app, clerk, stale, "100")
+        assert err.value.code == "BILL_ALREADY_PAID"
     [third] = billing.fetch_bill(app, clerk, AMRITSAR, consumer_code="PT-1")
     assert third["totalAmount"] == "400.00"
     rest = pay(app, clerk, third, "400")
     assert rest["paymentDetails"][0]["bill"]["status"] == "PAID"
+    assert _collected(app, "PT-1") == 100000
+
+
+def test_card_is_deposited_at_once_and_cannot_be_cancelled(world, clerk):
+    """PaymentEnricher: a card payment starts DEPOSITED / REMITTED (the card network pays the
+    bank), dated when taken; DIGIT cancels only APPROVED payments, so it cannot be cancelled."""
+    app = world
+    doc = pay(app, clerk, bill_for(app, "TL-CARD-1"), "1250", mode="CARD", instrument_number="4111",
+              transaction_number="TXN-778899")
+    assert (doc["paymentStatus"], doc["instrumentStatus"]) == ("DEPOSITED", "REMITTED")
+    assert doc["transactionNumber"] == "TXN-778899" and doc["instrumentNumber"] == "4111"
+    assert doc["instrumentDate"] == doc["transactionDate"]
+    receipt = doc["paymentDetails"][0]["receiptNumber"]
+    before = counts(app)
     with pytest.raises(InvalidInput) as err:
-        pay(app, clerk, bill, "100")
-    assert err.value.code == "BILL_EXPIRED"
+        collection.cancel(app, ctx_as(app, "supervisor.amritsar"), AMRITSAR, receipt, "ERRORRECEIPT")
+    assert err.value.code == "PAYMENT_ALREADY_REMITTED" and "card" in err.value.message
+    assert counts(app) == before and _collected(app, "TL-CARD-1") == 125000
+
+
+def test_neft_takes_its_reference_and_date(world, clerk):
+    app = world
+    doc = pay(app, clerk, bill_for(app, "WS-NEFT", **WS_BILL), "500", mode="OFFLINE_NEFT",
+              instrument_number="UTR123456", instrument_date=TODAY - dt.timedelta(days=200))   # no 90-day rule
+    assert doc["instrumentNumber"] == "UTR123456" and doc["paymentStatus"] == "NEW"
+    assert doc["instrumentStatus"] == "APPROVED" and doc["instrumentDate"] is not None
 
 
 def test_advance_goes_to_the_advance_head(world, clerk):
@@ -170,6 +200,7 @@ def test_advance_goes_to_the_advance_head(world, clerk):
 
 
 # -- refusals ---------------------------------------------------------------------------------------
+WS_BILL = {"service": "WS", "lines": (("WS_CHARGE", "500", "0"),), "period": WS_PERIOD}     # WS takes NEFT
 REFUSALS = [
     # (bill kwargs, pay kwargs, code)
     ({}, dict(amount="1250", mode="DD", **CHEQUE), "PAYMENT_MODE_NOT_ALLOWED"),     # TL refuses DD
@@ -190,13 +221,42 @@ REFUSALS = [
     ({}, dict(amount="１２５０"), "INVALID_AMOUNT"),                                   # full-width digits
     ({}, dict(amount="-5"), "INVALID_AMT_PAID_NEG_CODE"),
     ({}, dict(amount="abc"), "INVALID_AMOUNT"),
+    ({}, dict(amount="1,2,5,0"), "INVALID_AMOUNT"),                                 # not ₹1,250
+    ({}, dict(amount="12,50"), "INVALID_AMOUNT"),
     ({}, dict(amount="1000"), "INVALID_AMT_PAID_CODE"),                             # TL: no part payment
     ({}, dict(amount="1300"), "INVALID_AMT_PAID_ADV"),                              # TL: no advance
     ({}, dict(amount="1250", mobile="12345"), "INVALID_MOBILE_NUMBER"),
+    # PaymentValidator: a card needs the transaction number and the card's instrument number
+    ({}, dict(amount="1250", mode="CARD", instrument_number="4111"), "INVALID_TXN_NUMBER"),
+    ({}, dict(amount="1250", mode="CARD", transaction_number="TXN-778899"), "INVALID_INSTRUMENT_NUMBER"),
+    # ... cash's transaction number is DIGIT's own, not typed
+    ({}, dict(amount="1250", transaction_number="TXN-1"), "INVALID_TXN_NUMBER"),
+    # ... NEFT / RTGS / postal order: a number and a date, not in the future
+    (WS_BILL, dict(amount="500", mode="OFFLINE_NEFT", instrument_number="UTR123456"), "INVALID_INSTRUMENT_DATE"),
+    (WS_BILL, dict(amount="500", mode="OFFLINE_RTGS", instrument_number="UTR123456",
+                   instrument_date=TODAY + dt.timedelta(days=1)), "INVALID_INSTRUMENT_DATE"),
+    (WS_BILL, dict(amount="500", mode="POSTAL_ORDER", instrument_date=TODAY), "INVALID_INSTRUMENT_NUMBER"),
 ]
 
 
-@pytest.mark.parametrize("bill_kw,pay_kw,code", REFUSALS, ids=[c for _, _, c in REFUSALS])
+@pytest.mark.parametrize("typed,rupees", [("1,000", "1000"), ("1,00,000", "100000"), ("10,00,000.00", "1000000"),
+                                          ("12,34,567", "1234567"), ("99,999", "99999"), ("1250", "1250"),
+                                          (" 1,250 ", "1250")])
+def test_amounts_in_indian_grouping_are_taken(typed, rupees):
+    assert collection.parse_amount(typed) == Decimal(rupees)
+
+
+@pytest.mark.parametrize("typed", ["5,00", "1,0,0", "1,00,00", ",100", "100,", "1,,000", "100,000", "1,000,000",
+                                   "12,345,678", "1,000.", ".5", "1,000.00,0"])
+def test_amounts_with_stray_commas_are_refused(typed):
+    """`--amount 5,00` was ₹500 and `1,0,0` ₹100: only well-formed Indian grouping (1,000,
+    1,00,000, 10,00,000.00) is taken, anything else is a typo to be typed again."""
+    with pytest.raises(InvalidInput) as err:
+        collection.parse_amount(typed)
+    assert err.value.code == "INVALID_AMOUNT" and err.value.params["amount"] == typed
+
+
+@pytest.mark.parametrize("bill_kw,pay_kw,code", REFUSALS, ids=[f"{i}-{c}" for i, (_, _, c) in enumerate(REFUSALS)])
 def test_refusals_write_nothing(world, clerk, bill_kw, pay_kw, code):
     app = world
     bill = bill_for(app, "CC-R", **bill_kw)
@@ -303,16 +363,71 @@ def test_a_tl_receipt_is_cancelled_by_its_cancellator_role_not_by_the_clerk(worl
     assert done["paymentStatus"] == "CANCELLED" and _collected(app, "TL-CC-1") == 0
 
 
-def test_dishonour_a_cheque_only(world, clerk):
+def test_dishonour_a_cheque_only_by_a_supervisor_with_a_reason_code(world, clerk):
+    """Dishonour is guarded as cancel is (the service's /collection-services/payments/<SVC>/_workflow,
+    a receipt cancellator: DIGIT's PaymentWorkflowService does both through one _workflow) and
+    takes a reason code of common-masters.CancelReceiptReason, the master DIGIT's bill
+    reasonForCancellation holds for both (there is no dishonour reason master)."""
     app = world
     cash = pay(app, clerk, bill_for(app, "TL-CC-1"), "1250")
     cheque = pay(app, clerk, bill_for(app, "TL-CC-2"), "1250", mode="CHEQUE", **CHEQUE)
+    bounced = cheque["paymentDetails"][0]["receiptNumber"]
+    supervisor = ctx_as(app, "supervisor.amritsar")
+    before = counts(app)
+    with pytest.raises(Forbidden) as denied:          # the clerk who took it cannot bounce it alone
+        collection.dishonour(app, clerk, AMRITSAR, bounced, "CHEQUEBOUNCE")
+    assert denied.value.code == "RECEIPT_DISHONOUR_NOT_AUTHORIZED" and counts(app) == before
+    assert denied.value.params["rolesThatWouldGrant"] == ["CR_TL"]
     with pytest.raises(InvalidInput) as err:
-        collection.dishonour(app, clerk, AMRITSAR, cash["paymentDetails"][0]["receiptNumber"])
+        collection.dishonour(app, supervisor, AMRITSAR, cash["paymentDetails"][0]["receiptNumber"], "CHEQUEBOUNCE")
     assert err.value.code == "DISHONOUR_NOT_ALLOWED"
-    done = collection.dishonour(app, clerk, AMRITSAR, cheque["paymentDetails"][0]["receiptNumber"])
+    for reason in ("insufficient funds", "", None):
+        with pytest.raises(InvalidInput) as err:
+            collection.dishonour(app, supervisor, AMRITSAR, bounced, reason)
+        assert err.value.code == "INVALID_DISHONOUR_REASON" and "CHEQUEBOUNCE" in err.value.message
+    assert counts(app) == before
+    done = collection.dishonour(app, clerk, AMRITSAR, bounced, "chequebounce", comment="insufficient funds",
+                                approver=supervisor.actor)
     assert done["paymentStatus"] == "DISHONOURED" and done["instrumentStatus"] == "DISHONOURED"
+    extra = done["additionalDetails"]
+    assert (extra["dishonourReason"], extra["dishonourComment"]) == ("CHEQUEBOUNCE", "insufficient funds")
+    assert (extra["dishonouredBy"], extra["dishonourApprovedBy"]) == ("clerk.amritsar", "supervisor.amritsar")
     assert _collected(app, "TL-CC-2") == 0 and _collected(app, "TL-CC-1") == 125000
+
+
+def test_dishonour_only_the_latest_cheque_of_a_consumer_code(world, clerk):
+    """PaymentWorkflowService.dishonour: "latest" among the consumer code's cheques and DDs still
+    APPROVED or REMITTED; a later cash payment does not count."""
+    app = world
+    supervisor = ctx_as(app, "supervisor.amritsar")
+    first = pay(app, clerk, bill_for(app, "PT-1", service="PT", lines=(("PT_TAX", "1000", "0"),), period=PT_PERIOD),
+                "400", mode="CHEQUE", **CHEQUE)
+    [b2] = billing.fetch_bill(app, clerk, AMRITSAR, consumer_code="PT-1")
+    second = pay(app, clerk, b2, "200", mode="CHEQUE", **{**CHEQUE, "instrument_number": "654321"})
+    [b3] = billing.fetch_bill(app, clerk, AMRITSAR, consumer_code="PT-1")
+    pay(app, clerk, b3, "100")                                         # cash, later than both cheques
+    r1, r2 = (p["paymentDetails"][0]["receiptNumber"] for p in (first, second))
+    before = counts(app)
+    with pytest.raises(InvalidInput) as err:
+        collection.dishonour(app, supervisor, AMRITSAR, r1, "CHEQUEBOUNCE")
+    assert err.value.code == "PAYMENT_NOT_LATEST" and err.value.params["latestReceiptNumber"] == r2
+    assert counts(app) == before
+    collection.dishonour(app, supervisor, AMRITSAR, r2, "CHEQUEBOUNCE")
+    collection.dishonour(app, supervisor, AMRITSAR, r1, "CHEQUEBOUNCE")      # now the latest cheque
+    assert _collected(app, "PT-1") == 10000
+
+
+def test_cancel_latest_is_among_approved_payments(world, clerk):
+    """PaymentWorkflowService.cancel: "latest" among the consumer code's APPROVED payments; a later
+    card payment (REMITTED from the start) does not stop an earlier cash receipt's cancellation."""
+    app = world
+    cash = pay(app, clerk, bill_for(app, "PT-1", service="PT", lines=(("PT_TAX", "1000", "0"),), period=PT_PERIOD),
+               "400")
+    [again] = billing.fetch_bill(app, clerk, AMRITSAR, consumer_code="PT-1")
+    pay(app, clerk, again, "200", mode="CARD", instrument_number="4111", transaction_number="TXN-1")
+    done = collection.cancel(app, ctx_as(app, "supervisor.amritsar"), AMRITSAR,
+                             cash["paymentDetails"][0]["receiptNumber"], "ERRORRECEIPT")
+    assert done["paymentStatus"] == "CANCELLED" and _collected(app, "PT-1") == 20000
 
 
 def test_a_bounced_cheque_of_an_approved_licence_is_flagged_on_the_application(world, clerk):
@@ -325,7 +440,7 @@ def test_a_bounced_cheque_of_an_approved_licence_is_flagged_on_the_application(w
     receipt = cheque["paymentDetails"][0]["receiptNumber"]
     with app.store.engine.connect() as conn:
         assert conn.execute(select(Application.application_status).where(Application.application_no == no)).scalar_one() == "APPROVED"
-    done = collection.dishonour(app, clerk, AMRITSAR, receipt)
+    done = collection.dishonour(app, ctx_as(app, "supervisor.amritsar"), AMRITSAR, receipt, "CHEQUEBOUNCE")
     notice = done["additionalDetails"]["applicationNotice"]
     assert notice["applicationNumber"] == no and notice["applicationStatus"] == "APPROVED"
     assert "owed again" in notice["message"] and receipt in notice["message"]
@@ -351,14 +466,15 @@ def test_remit_the_shift_makes_a_deposit_slip(world, clerk):
     pay(app, clerk, bill_for(app, "TL-CC-1"), "1250")
     pay(app, clerk, bill_for(app, "TL-CC-2"), "1250", mode="CHEQUE", **CHEQUE)
     pay(app, clerk, bill_for(app, "TL-CC-3"), "1250")
-    card = pay(app, clerk, bill_for(app, "TL-CC-4"), "1250", mode="CARD")["paymentDetails"][0]["receiptNumber"]
+    card = pay(app, clerk, bill_for(app, "TL-CC-4"), "1250", mode="CARD", instrument_number="4111",
+               transaction_number="TXN-1")["paymentDetails"][0]["receiptNumber"]
     before = counts(app)
     with pytest.raises(InvalidInput) as err:           # the drawer is counted first
         collection.remit(app, clerk, AMRITSAR)
     assert err.value.code == "NOTHING_TO_REMIT" and "close your open shift" in err.value.message
-    with pytest.raises(InvalidInput) as err:
+    with pytest.raises(InvalidInput) as err:           # a card is deposited by the card network
         collection.remit(app, clerk, AMRITSAR, [card])
-    assert err.value.code == "REMIT_MODE_NOT_ALLOWED" and counts(app) == before
+    assert err.value.code == "PAYMENT_ALREADY_REMITTED" and counts(app) == before
     shifts.close_shift(app, clerk, "500x7")             # float 1000 + cash 2500
     slip = collection.remit(app, clerk, AMRITSAR, bank="State Bank of India, Hall Bazar")
     assert slip["cashTotal"] == "2500.00" and slip["instrumentsTotal"] == "1250.00" and slip["total"] == "3750.00"
@@ -366,7 +482,8 @@ def test_remit_the_shift_makes_a_deposit_slip(world, clerk):
     assert len(slip["cash"]["receipts"]) == 2 and "C01" in slip["slipNumber"]
     with app.store.engine.connect() as conn:
         states = dict(conn.execute(select(Payment.payment_mode, Payment.payment_status)).all())
-        assert states == {"CASH": "DEPOSITED", "CHEQUE": "DEPOSITED", "CARD": "NEW"}   # card money is not on the slip
+        assert states == {"CASH": "DEPOSITED", "CHEQUE": "DEPOSITED", "CARD": "DEPOSITED"}   # card: from the start
+        assert conn.execute(select(Payment.remittance_id).where(Payment.payment_mode == "CARD")).scalar_one() is None
         assert conn.execute(select(func.count()).select_from(Remittance)).scalar_one() == 1
     with pytest.raises(InvalidInput) as err:
         collection.remit(app, clerk, AMRITSAR)
@@ -425,14 +542,19 @@ def test_payment_json_matches_the_collection_contract(world, clerk, reference):
     assert app is world
 
 
+@pytest.mark.parametrize("by_service", [False, True], ids=["receipt.id", "servicebased"])
 def test_a_state_without_counter_series_numbers_receipts_from_its_own_with_the_counter_in_front(
-        app, tmp_path, as_user):
+        app, tmp_path, as_user, by_service):
     """DIGIT's own IdFormats (pt.receipt.id, receipt.id) have no [COUNTER]: digitctl puts the
-    store's counter code in front, so two offline counters still never issue the same number."""
+    store's counter code in front, so two offline counters still never issue the same number.
+    Which one: `receipt.id` for every service, as collection-services does by default
+    (receiptnumber.servicebased=false); `<svc>.receipt.id` when the store is set up service-based,
+    and then a service with none (TL here) is refused ID_NOT_FOUND, as DIGIT's idgen refuses it."""
     import shutil
 
     from digitctl.resources import bundled
     from digitctl.services import quickstart
+    from digitctl.services.store import init_store
 
     configs = bundled("configs") / "mdms"
     state = tmp_path / "pb"
@@ -443,10 +565,35 @@ def test_a_state_without_counter_series_numbers_receipts_from_its_own_with_the_c
     id_file.write_text(json.dumps(doc), encoding="utf-8")
     mdms.apply(app, app.context("pb"), [state], master_config=configs / "master-config.json")
     quickstart.demo_users(app, app.context())
+    if by_service:
+        init_store(app, app.context(), receipt_numbers_by_service=True)
     clerk = as_user(app, "clerk.amritsar")
     shifts.open_shift(app, clerk, "0")
     pt = pay(app, clerk, bill_for(app, "PT-9", service="PT", lines=(("PT_TAX", "1000", "0"),), period=PT_PERIOD),
              "1000")
-    tl = pay(app, clerk, bill_for(app, "TL-9"), "1250")
+    tl_bill = bill_for(app, "TL-9")
+    if not by_service:
+        tl = pay(app, clerk, tl_bill, "1250")
+        assert pt["paymentDetails"][0]["receiptNumber"] == "C01/11/2026-27/000001"      # receipt.id: [cy:MM]/...
+        assert tl["paymentDetails"][0]["receiptNumber"] == "C01/11/2026-27/000002"      # one series for all
+        return
     assert pt["paymentDetails"][0]["receiptNumber"] == "C01/PT/107/2026-27/000001"      # pt.receipt.id
-    assert tl["paymentDetails"][0]["receiptNumber"] == "C01/11/2026-27/000001"          # receipt.id: [cy:MM]/...
+    before = counts(app)
+    with pytest.raises(InvalidInput) as err:
+        pay(app, clerk, tl_bill, "1250")
+    assert err.value.code == "ID_NOT_FOUND" and err.value.params["idName"] == "tl.receipt.id"
+    assert counts(app) == before
+
+
+@pytest.mark.parametrize("by_service", [False, True], ids=["receipt.id", "servicebased"])
+def test_the_counter_series_follow_receipt_numbering(world, clerk, by_service):
+    """The bundled counter series: counter.receipt.id for every service by default; with
+    service-based numbering counter.<svc>.receipt.id where the state has one."""
+    from digitctl.services.store import init_store
+
+    app = world
+    if by_service:
+        init_store(app, app.context(), receipt_numbers_by_service=True)
+    pt = pay(app, clerk, bill_for(app, "PT-1", service="PT", lines=(("PT_TAX", "1000", "0"),), period=PT_PERIOD),
+             "1000")["paymentDetails"][0]["receiptNumber"]
+    assert pt == ("PT/C01/107/2026-27/000001" if by_service else "C01/107/2026-27/000001")

@@ -149,9 +149,16 @@ def test_random_digits(app: App) -> None:
 
 
 def test_caller_format_is_used_only_when_mdms_has_none(app: App) -> None:
-    assert gen(app, "my.thing", fmt="THING/[tenantid]/[SEQ_THING]") == ["THING/pb.amritsar/000001"]
+    # egov-idgen: a name with no IdFormat takes the caller's format, but no new sequence is made for
+    # it (autoCreateNewSeqFlag false): a mistyped name never starts a series silently
+    err = refused("SEQ_DOES_NOT_EXIST", gen, app, "my.thing", fmt="THING/[tenantid]/[SEQ_THING]")
+    assert err.params["sequences"] == ["SEQ_THING"] and err.params["idName"] == "my.thing"
+    assert sequences(app) == {} and event_rows(app) == ([], [])
+    assert gen(app, "receipt.id") == ["11/2026-27/000001"]                     # SEQ_COLL_RCPT_NUM exists now
+    assert gen(app, "my.thing", fmt="THING/[tenantid]/[SEQ_COLL_RCPT_NUM]") == ["THING/pb.amritsar/000002"]
+    assert gen(app, "my.thing", fmt="THING-[cy:yyyy]") == ["THING-2026"]        # no sequence at all: fine
     # a configured idname: the MDMS format overrides the caller's (egov-idgen does the same)
-    assert gen(app, "receipt.id", fmt="IGNORED-[SEQ_IGNORED]") == ["11/2026-27/000001"]
+    assert gen(app, "receipt.id", fmt="IGNORED-[SEQ_IGNORED]") == ["11/2026-27/000003"]
     assert "SEQ_IGNORED" not in sequences(app)
 
 
@@ -164,10 +171,13 @@ def test_city_level_idformat_overrides_the_state_one(app: App) -> None:
 
 def test_counter_code_in_the_series(app: App, tmp_path: Path) -> None:
     fmt = "[COUNTER]/[fy:yyyy-yy]/[SEQ_RCPT_COUNTER]"
-    assert gen(app, "counter.receipt", fmt=fmt) == ["C01/2026-27/000001"]
+    counter_format = {("pb", "common-masters", "IdFormat"): [{"idname": "counter.receipt", "format": fmt}]}
+    seed_mdms(app, files=(), extra=counter_format)
+    assert gen(app, "counter.receipt") == ["C01/2026-27/000001"]
     bare = make_app(f"sqlite:///{tmp_path}/bare.db", counter=None)
+    seed_mdms(bare, files=(), extra=counter_format)
     try:
-        err = refused("IDGEN_NO_COUNTER", gen, bare, "counter.receipt", fmt=fmt)
+        err = refused("IDGEN_NO_COUNTER", gen, bare, "counter.receipt")
         assert err.params["format"] == fmt
         assert sequences(bare) == {} and event_rows(bare) == ([], [])
     finally:

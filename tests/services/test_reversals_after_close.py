@@ -60,7 +60,8 @@ def day(world):
                                                   period=PT_PERIOD), "400"))
     cheque = receipt_of(pay(app, clerk, bill_for(app, "TL-CC-2"), "1250", mode="CHEQUE", **CHEQUE))
     tl_cash = receipt_of(pay(app, clerk, bill_for(app, "TL-CC-1"), "1250"))
-    collection.dishonour(app, clerk, AMRITSAR, cheque, reason="insufficient funds")
+    collection.dishonour(app, clerk, AMRITSAR, cheque, reason="CHEQUEBOUNCE", comment="insufficient funds",
+                         approver=ctx_as(app, "supervisor.amritsar").actor)
     return {"app": app, "clerk": clerk, "pt_cash": pt_cash, "cheque": cheque, "tl_cash": tl_cash}
 
 
@@ -74,8 +75,9 @@ def test_a_dishonoured_cheque_leaves_the_open_shift_and_the_day_book_alike(day):
     book = reports.daybook(app, clerk)
     assert [m["paymentMode"] for m in book["totalsByMode"]] == ["CASH"]
     [bounced] = book["dishonoured"]
-    assert bounced["receiptNumber"] == day["cheque"] and bounced["reason"] == "insufficient funds"
-    assert bounced["dishonouredBy"] == "clerk.amritsar"
+    assert bounced["receiptNumber"] == day["cheque"] and bounced["reason"] == "CHEQUEBOUNCE"
+    assert bounced["comment"] == "insufficient funds" and bounced["dishonouredBy"] == "clerk.amritsar"
+    assert bounced["approvedBy"] == "supervisor.amritsar"
     assert book["reconciliation"]["ok"] is True
 
 
