@@ -106,7 +106,14 @@ def transition_cmd(
     document: list[Path] = typer.Option(None, "--document", help="A file to attach (goes to the file store)."),
     expect_state: str = typer.Option(None, "--expect-state", help="Refuse (STATE_CHANGED) unless it is in this state."),
 ) -> None:
-    """Take a workflow action on an application/complaint."""
+    """Take a workflow action on an application/complaint.
+
+    DIGIT's rules: a state-changing action needs one of its roles ("*": any role), one that keeps
+    the state any role of the workflow (and keeps the state's SLA deadline); an assignee must be
+    able to act in the next state; a citizen acts only on their own applications, and only as
+    the assignee once one is assigned. Stricter than DIGIT: PAY (any action a payment takes) is
+    refused here with ACTION_BY_PAYMENT_ONLY, whoever asks: the system takes it when the bill is
+    paid in full (`digitctl pay`)."""
     from digitctl.cli.main import tenant_option_value
     from digitctl.services import users, workflow
     from digitctl.services.store import require_initialized

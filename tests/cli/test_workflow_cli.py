@@ -119,7 +119,7 @@ def test_an_application_through_the_command_line(store, tmp_path):
     login(store, "clerk.amritsar")
     res = run(store, "application", "create", "--service", "NewTL", "--tenant", "pb.amritsar",
               "--applicant-name", "Simran Kaur", "--applicant-mobile", "9876543210", "--locality", "SUN04",
-              "--details", '{"tradeName": "Kaur Sweets", "tradeType": "GOODS.RETAIL.TST-4"}', "-o", "json")
+              "--details", '{"tradeName": "Kaur Sweets", "tradeType": "GOODS.RETAIL.TST-29"}', "-o", "json")
     assert res.exit_code == 0, res.output
     created = json.loads(res.stdout)["Applications"][0]
     no = created["applicationNo"]
@@ -192,3 +192,76 @@ def test_an_application_through_the_command_line(store, tmp_path):
     other = run(store, "application", "show", no, "-o", "json")
     assert other.exit_code == 3 and json.loads(other.stdout)["Errors"][0]["code"] == "ACCESS_DENIED"
     assert json.loads(run(store, "inbox", "-o", "json").stdout)["totalCount"] == 0
+
+
+def _tl_at_pending_payment(store: str, mobile: str = "9876543210") -> str:
+    login(store, "clerk.amritsar")
+    res = run(store, "application", "create", "--service", "NewTL", "--tenant", "pb.amritsar",
+              "--applicant-name", "Simran Kaur", "--applicant-mobile", mobile, "--locality", "SUN04",
+              "--details", '{"tradeType": "GOODS.RETAIL.TST-29"}', "-o", "json")
+    assert res.exit_code == 0, res.output
+    no = json.loads(res.stdout)["Applications"][0]["applicationNo"]
+    for user, action in (("clerk.amritsar", "APPLY"), ("verifier.amritsar", "FORWARD"),
+                         ("inspector.amritsar", "FORWARD"), ("approver.amritsar", "APPROVE")):
+        login(store, user)
+        res = run(store, "workflow", "transition", no, "--action", action, "--tenant", "pb.amritsar")
+        assert res.exit_code == 0, res.output
+    return no
+
+
+@pytest.mark.parametrize("who", ["clerk.amritsar", "9876543210", "approver.amritsar"])
+def test_nobody_takes_pay_through_workflow_transition(store, who):
+    apply_real(store)
+    no = _tl_at_pending_payment(store)
+    login(store, who)
+    before = count(store, OutboxEvent)
+    res = run(store, "workflow", "transition", no, "--action", "PAY", "--tenant", "pb.amritsar", "-o", "json")
+    assert res.exit_code == 3, res.output
+    assert json.loads(res.stdout)["Errors"][0]["code"] == "ACTION_BY_PAYMENT_ONLY"
+    assert count(store, OutboxEvent) == before
+    login(store, "clerk.amritsar")
+    shown = json.loads(run(store, "application", "show", no, "-o", "json").stdout)["Applications"][0]
+    assert shown["applicationStatus"] == "PENDINGPAYMENT"
+    assert "PAY" not in {a["action"] for a in shown["workflow"]["nextActions"]}
+
+
+def test_a_citizen_cannot_move_someone_elses_application(store):
+    apply_real(store)
+    login(store, "clerk.amritsar")
+    res = run(store, "application", "create", "--service", "NewTL", "--tenant", "pb.amritsar",
+              "--applicant-name", "Navdeep Gill", "--applicant-mobile", "9123456789", "--locality", "SUN04",
+              "--details", '{"tradeType": "GOODS.RETAIL.TST-29"}', "-o", "json")
+    no = json.loads(res.stdout)["Applications"][0]["applicationNo"]
+    login(store, "9876543210")
+    res = run(store, "workflow", "transition", no, "--action", "APPLY", "--tenant", "pb.amritsar", "-o", "json")
+    assert res.exit_code == 2, res.output
+    assert json.loads(res.stdout)["Errors"][0]["code"] == "APPLICATION_NOT_FOUND"
+    login(store, "clerk.amritsar")
+    shown = json.loads(run(store, "application", "show", no, "-o", "json").stdout)["Applications"][0]
+    assert shown["applicationStatus"] == "INITIATED"
+
+
+@pytest.mark.parametrize("args,code", [
+    (["--details", '{"tradeType": "BOGUS"}', "--locality", "SUN04"], "INVALID_TRADETYPE"),
+    (["--details", '{"tradeType": "GOODS.RETAIL.TST-29"}'], "LOCALITY_REQUIRED"),
+    (["--details", '{"tradeType": "GOODS.RETAIL.TST-29"}', "--locality", "JLC476"], "INVALID_LOCALITY"),
+])
+def test_application_fields_are_checked_against_master_data(store, args, code):
+    apply_real(store)
+    login(store, "clerk.amritsar")
+    before = count(store, OutboxEvent)
+    res = run(store, "application", "create", "--service", "NewTL", "--tenant", "pb.amritsar",
+              "--applicant-name", "Simran Kaur", "--applicant-mobile", "9876543210", *args, "-o", "json")
+    assert res.exit_code == 2, res.output
+    assert json.loads(res.stdout)["Errors"][0]["code"] == code
+    assert count(store, OutboxEvent) == before
+
+
+def test_a_pgr_complaint_needs_a_known_service_code(store):
+    apply_real(store)
+    login(store, "clerk.amritsar")
+    base = ["application", "create", "--service", "PGR", "--tenant", "pb.amritsar", "--applicant-name", "Simran Kaur",
+            "--applicant-mobile", "9876543210", "--locality", "SUN04", "-o", "json"]
+    res = run(store, *base, "--details", '{"serviceCode": "BOGUS"}')
+    assert res.exit_code == 2 and json.loads(res.stdout)["Errors"][0]["code"] == "INVALID_SERVICECODE"
+    assert run(store, *base, "--details", '{"serviceCode": "StrayAnimals"}').exit_code == 0
