@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from decimal import Decimal, InvalidOperation
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,7 @@ SEARCH_ACTION = "/egov-workflow-v2/egov-wf/process/_search"
 SEND_BACK_TO_CITIZEN = ("SENDBACKTOCITIZEN", "SEND_BACK_TO_CITIZEN")
 PAYMENT_ROLE = "SYSTEM_PAYMENT"
 PAYMENT_ACTIONS = frozenset({"PAY"})
+AUTO_ESCALATE_ROLE = "AUTO_ESCALATE"
 ALL_SERVICES = "*"
 UNSET: Any = object()
 
@@ -514,3 +516,131 @@ def count_by_status(s: "Session", tenant_id: str, business_service: str | None =
     if business_service:
         q = q.where(WfCurrent.business_service == business_service)
     return {str(k): int(v) for k, v in s.execute(q.group_by(WfCurrent.application_status))}
+
+
+# -- auto-escalation -------------------------------------------------------------------------------
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """One `Workflow.AutoEscalation` record: take `action` on what stands in `state` longer than
+    its SLA plus `stateSLA` days (and/or the business SLA plus `businessSLA` days)."""
+
+    business_service: str
+    module: str | None
+    state: str
+    action: str
+    state_exceeded_ms: int | None
+    business_exceeded_ms: int | None
+    active: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {"businessService": self.business_service, "module": self.module, "state": self.state,
+                "action": self.action, "stateSlaExceededBy": self.state_exceeded_ms,
+                "businessSlaExceededBy": self.business_exceeded_ms, "active": self.active}
+
+
+def _days_to_ms(value: Any, where: str) -> int | None:
+    """EscalationUtil.daysToMillisecond: days (a number, fractions allowed) to milliseconds."""
+    if value is None or value == "":
+        return None
+    try:
+        days = Decimal(str(value))
+    except InvalidOperation:
+        raise InvalidInput("INVALID_CONFIG", f"Workflow.AutoEscalation {where}: {value!r} is not a number of days",
+                           {"value": str(value)}) from None
+    if not days.is_finite() or days < 0:
+        raise InvalidInput("INVALID_CONFIG", f"Workflow.AutoEscalation {where}: {value!r} is not a number of days",
+                           {"value": str(value)})
+    return int(days * DAY_MS)
+
+
+def escalations(app: "App", tenant_id: str, business_service: str | None = None) -> list[Escalation]:
+    """The AutoEscalation records (read at the state, where DIGIT's cron reads them), of one
+    business service or all. A record with neither SLA is INVALID_CONFIG, as in DIGIT."""
+    out = []
+    for rec in app.mdms.master(state_of(tenant_id), "Workflow", "AutoEscalation"):
+        if not isinstance(rec, dict) or not rec.get("businessService") or not rec.get("state") or not rec.get("action"):
+            continue
+        if business_service and str(rec["businessService"]).lower() != business_service.lower():
+            continue
+        where = f"{rec['businessService']}/{rec['state']}/{rec['action']}"
+        esc = Escalation(str(rec["businessService"]), rec.get("module"), str(rec["state"]), str(rec["action"]),
+                         _days_to_ms(rec.get("stateSLA"), where + " stateSLA"),
+                         _days_to_ms(rec.get("businessSLA"), where + " businessSLA"),
+                         str(rec.get("active", True)).strip().lower() != "false")
+        if esc.state_exceeded_ms is None and esc.business_exceeded_ms is None:
+            raise InvalidInput("INVALID_CONFIG", f"Both stateSLA and businessSLA are null for config with state: "
+                               f"{esc.state} and action: {esc.action}", {"businessService": esc.business_service})
+        out.append(esc)
+    return out
+
+
+def _overdue(cur: WfCurrent, esc: Escalation, now: Any) -> tuple[bool, int | None, int | None]:
+    """EscalationQueryBuilder: now - (time of the last action + SLA left then) > exceededBy, for
+    the state SLA and the business SLA each configured (a state without an SLA never is)."""
+    def past(deadline: Any) -> int | None:
+        return int((now - deadline).total_seconds() * 1000) if deadline is not None else None
+
+    state_past, business_past = past(cur.state_deadline), past(cur.business_deadline)
+    ok = True
+    if esc.state_exceeded_ms is not None:
+        ok = ok and state_past is not None and state_past > esc.state_exceeded_ms
+    if esc.business_exceeded_ms is not None:
+        ok = ok and business_past is not None and business_past > esc.business_exceeded_ms
+    return ok, state_past, business_past
+
+
+def escalate(app: "App", ctx: "RequestContext", *, business_service: str | None = None,
+             tenant_id: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+    """DIGIT's EscalationService: for each active AutoEscalation record, every business object of
+    that service standing in its state past the configured breach takes the configured action,
+    as the user running it, who must hold AUTO_ESCALATE at the state (DIGIT's cron calls with
+    such a user); the workflow's own rules apply to each one (so the action must list
+    AUTO_ESCALATE among its roles). Each one is its own transaction; a refused one is reported
+    and the rest go on. `dry_run` takes every step and rolls each back."""
+    state = state_of(tenant_id or ctx.tenant_id or app.state_tenant or "")
+    if not state:
+        raise InvalidInput("INVALID_TENANT_ID", "a tenant is needed (--tenant pb)")
+    actor = ctx.actor
+    if not _is_local_system(actor) and not any(
+            r.code == AUTO_ESCALATE_ROLE and r.tenant_id in (state, "*") for r in actor.roles):
+        raise Forbidden("AUTO_ESCALATE_ROLE_REQUIRED", f"{actor.user_name} does not hold {AUTO_ESCALATE_ROLE}@{state}: "
+                        "only such a user runs auto-escalation (as DIGIT's escalation cron does)",
+                        {"user": actor.user_name, "role": AUTO_ESCALATE_ROLE, "tenantId": state})
+    configs = escalations(app, state, business_service)
+    now = ctx.now()
+    items: list[dict[str, Any]] = []
+    for esc in configs:
+        if not esc.active:
+            continue
+        with app.uow(ctx, readonly=True) as uow:
+            q = select(WfCurrent).where(WfCurrent.business_service == esc.business_service,
+                                        WfCurrent.state == esc.state)
+            q = q.where(WfCurrent.tenant_id == tenant_id) if tenant_id and tenant_id != state else \
+                q.where((WfCurrent.tenant_id == state) | WfCurrent.tenant_id.startswith(state + "."))
+            due = []
+            for cur in uow.session.execute(q.order_by(WfCurrent.tenant_id, WfCurrent.business_id)).scalars():
+                ok, state_past, business_past = _overdue(cur, esc, now)
+                if ok:
+                    due.append((cur.tenant_id, cur.business_id, state_past, business_past))
+        for tenant, business_id, state_past, business_past in due:
+            item = {"tenantId": tenant, "businessId": business_id, "businessService": esc.business_service,
+                    "state": esc.state, "action": esc.action, "stateSlaBreachedByMs": state_past,
+                    "businessSlaBreachedByMs": business_past}
+            days = (state_past if esc.state_exceeded_ms is not None else business_past) or 0
+            comment = (f"auto-escalated: {days / DAY_MS:.1f} days past the "
+                       f"{'state' if esc.state_exceeded_ms is not None else 'business'} SLA")
+            try:
+                with app.uow(ctx) as uow:
+                    pi = transition_in(uow, app, ctx, tenant_id=tenant, business_id=business_id, action=esc.action,
+                                       comment=comment, expected_state=esc.state)
+                    if not dry_run:
+                        uow.commit()
+                item.update(result="would escalate" if dry_run else "escalated", nextState=pi["state"]["state"])
+            except (InvalidInput, Forbidden) as err:
+                item.update(result="refused", code=err.code, message=err.message)
+            items.append(item)
+    return {"dryRun": dry_run, "tenantId": tenant_id or state, "escalations": [e.as_json() for e in configs],
+            "items": items}

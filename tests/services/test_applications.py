@@ -23,7 +23,7 @@ from local_store.models import (Application, AuditRecord, FileStoreObject, Outbo
 
 CONFIGS = bundled("configs")
 AMRITSAR = "pb.amritsar"
-HOUR = 3_600_000
+HOUR, DAY = 3_600_000, 86_400_000
 # DIGIT URLs the bundled action subset leaves out; their real pb records are added from the reference.
 EXTRA_URLS = {"/pgr-services/v2/request/_create", "/pgr-services/v2/request/_search",
               "/property-services/property/_create", "/property-services/property/_search",
@@ -697,6 +697,85 @@ def test_assignees_are_checked_against_the_next_states_moving_roles_on_state_cha
         act(app, "clerk.amritsar", fresh, "APPLY", assignees=[clerk])
     assert err.value.code == "INVALID_ASSIGNEE"
     assert act(app, "clerk.amritsar", fresh, "APPLY", assignees=[verifier])["assignes"][0]["uuid"] == verifier
+
+
+# -- auto-escalation ----------------------------------------------------------------------------------
+def escalation_masters(reference: Path, folder: Path) -> Path:
+    """The real pb Workflow.AutoEscalation file and the real AUTO_ESCALATE role, as an MDMS folder."""
+    pb = reference / "mdms" / "data" / "pb"
+    (folder / "Workflow").mkdir(parents=True)
+    (folder / "Workflow" / "AutoEscalation.json").write_text((pb / "Workflow" / "AutoEscalation.json").read_text())
+    bundled_roles = json.loads((CONFIGS / "mdms" / "data" / "pb" / "ACCESSCONTROL-ROLES" / "roles.json").read_text())
+    real = [r for r in json.loads((pb / "ACCESSCONTROL-ROLES" / "roles.json").read_text())["roles"]
+            if r["code"] == "AUTO_ESCALATE"]
+    (folder / "ACCESSCONTROL-ROLES").mkdir()
+    (folder / "ACCESSCONTROL-ROLES" / "roles.json").write_text(json.dumps(
+        {**bundled_roles, "roles": [*bundled_roles["roles"], *real]}))
+    return folder
+
+
+@pytest.fixture
+def escalation_world(world, reference, tmp_path):
+    app = world
+    mdms.apply(app, app.context("pb"), [escalation_masters(reference, tmp_path / "esc")])
+    users.create_user(app, app.context("pb"), users.NewUser(
+        user_name="escalator", name="Auto Escalation", type="EMPLOYEE", tenant_id="pb", mobile="9800000019",
+        roles=[("AUTO_ESCALATE", "pb")]))
+    return app
+
+
+def _to_pending_approval(app) -> str:
+    no = new_tl(app)
+    for who, action in (("clerk.amritsar", "APPLY"), ("verifier.amritsar", "FORWARD"),
+                        ("inspector.amritsar", "FORWARD")):
+        act(app, who, no, action)
+    return no
+
+
+def test_escalate_takes_the_configured_action_two_days_past_the_state_sla(escalation_world, tmp_path, frozen_clock):
+    app = escalation_world
+
+    def auto_approve(states):                              # as DIGIT's escalation instructions say
+        states["PENDINGAPPROVAL"]["actions"][1]["roles"] = ["TL_APPROVER", "AUTO_ESCALATE"]
+
+    workflow.apply(app, app.context(), [_variant(tmp_path, "NewTL", auto_approve)])
+    late = _to_pending_approval(app)                       # PENDINGAPPROVAL: 12 h SLA, then 2 days' grace
+    frozen_clock.advance(hours=12)
+    recent = _to_pending_approval(app)
+    frozen_clock.advance(days=2, minutes=1)
+    escalator = ctx_as(app, "escalator")
+    before = counts(app)
+    dry = workflow.escalate(app, escalator, dry_run=True)
+    assert [(i["businessId"], i["result"], i["nextState"]) for i in dry["items"]] == \
+        [(late, "would escalate", "PENDINGPAYMENT")]
+    assert counts(app) == before and status(app, late) == ("PENDINGAPPROVAL", "PENDINGAPPROVAL")
+    done = workflow.escalate(app, escalator, business_service="NewTL")
+    assert [(i["businessId"], i["result"]) for i in done["items"]] == [(late, "escalated")]
+    assert done["items"][0]["stateSlaBreachedByMs"] == 2 * DAY + 60_000
+    assert status(app, late) == ("PENDINGPAYMENT", "PENDINGPAYMENT")
+    assert status(app, recent) == ("PENDINGAPPROVAL", "PENDINGAPPROVAL")
+    last = workflow.history(app, ctx_as(app, "approver.amritsar"), AMRITSAR, late)[-1]
+    assert (last["action"], last["assigner"]["userName"]) == ("APPROVE", "escalator")
+    assert last["comment"].startswith("auto-escalated")
+    assert workflow.escalate(app, escalator)["items"] == []          # nothing left past its SLA
+
+
+def test_escalate_reports_what_the_workflow_refuses_and_changes_nothing(escalation_world, frozen_clock):
+    app = escalation_world
+    no = _to_pending_approval(app)              # the real NewTL: APPROVE is TL_APPROVER's alone
+    frozen_clock.advance(days=3)
+    before = counts(app)
+    report = workflow.escalate(app, ctx_as(app, "escalator"))
+    assert [(i["businessId"], i["result"], i["code"]) for i in report["items"]] == \
+        [(no, "refused", "INVALID_ROLE_FOR_ACTION")]
+    assert counts(app) == before and status(app, no)[1] == "PENDINGAPPROVAL"
+
+
+@pytest.mark.parametrize("who", ["clerk.amritsar", "admin", "approver.amritsar"])
+def test_only_an_auto_escalate_user_runs_escalation(escalation_world, who):
+    with pytest.raises(Forbidden) as err:
+        workflow.escalate(escalation_world, ctx_as(escalation_world, who))
+    assert err.value.code == "AUTO_ESCALATE_ROLE_REQUIRED"
 
 
 # -- versions ----------------------------------------------------------------------------------------
