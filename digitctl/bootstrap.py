@@ -36,7 +36,9 @@ class App:
 
     def __post_init__(self) -> None:
         # modules that hook workflow states register themselves on import (billing raises the
-        # NewTL demand on PENDINGPAYMENT); importing them here covers every way an App is made
+        # NewTL demand on PENDINGPAYMENT and refuses PAY while unpaid; applications refuses a
+        # record that disagrees with its workflow); importing them here covers every way an App is made
+        import digitctl.services.applications  # noqa: F401
         import digitctl.services.billing  # noqa: F401
 
     @cached_property

@@ -1,4 +1,4 @@
-"""`digitctl workflow apply|list|show|transition|history`."""
+"""`digitctl workflow apply|list|show|transition|history|escalate`."""
 from __future__ import annotations
 
 import sys
@@ -108,7 +108,14 @@ def transition_cmd(
     document: list[Path] = typer.Option(None, "--document", help="A file to attach (goes to the file store)."),
     expect_state: str = typer.Option(None, "--expect-state", help="Refuse (STATE_CHANGED) unless it is in this state."),
 ) -> None:
-    """Take a workflow action on an application/complaint."""
+    """Take a workflow action on an application/complaint.
+
+    DIGIT's rules: a state-changing action needs one of its roles ("*": any role), one that keeps
+    the state any role of the workflow (and keeps the state's SLA deadline); an assignee must be
+    able to act in the next state; a citizen acts only on their own applications, and only as
+    the assignee once one is assigned. Stricter than DIGIT: PAY (any action a payment takes) is
+    refused here with ACTION_BY_PAYMENT_ONLY, whoever asks: the system takes it when the bill is
+    paid in full (`digitctl pay`)."""
     from digitctl.cli.main import tenant_option_value
     from digitctl.services import users, workflow
     from digitctl.services.store import require_initialized
@@ -178,3 +185,45 @@ def history_cmd(business_id: str = typer.Argument(...), tenant: str = typer.Opti
 
     emit({"ResponseInfo": ctx.response_info(), "ProcessInstances": items}, rows=rows,
          columns=["createdTime", "assigner", "action", "transition", "comment", "assignees", "sla"], human=human)
+
+
+@app.command("escalate")
+def escalate_cmd(
+    service: str = typer.Option(None, "--service", help="Only this business service's escalations."),
+    tenant: str = typer.Option(None, "--tenant", help="Only this city (default: every city of the state)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be escalated; change nothing."),
+) -> None:
+    """Auto-escalation as DIGIT's EscalationService does it: for each active Workflow.AutoEscalation
+    record (read at the state), whatever stands in its state longer than its SLA plus `stateSLA`
+    days (or the business SLA plus `businessSLA` days) takes its action. Run by a user holding
+    AUTO_ESCALATE at the state, as DIGIT's cron is; each transition passes the workflow's own
+    rules, so the action must list AUTO_ESCALATE among its roles (DIGIT's instructions say to add
+    it). Stricter than DIGIT: records with "active": "false" are skipped, and a refused
+    application is reported (exit 1) while the others are still escalated."""
+    from digitctl.services import workflow
+    from digitctl.services.store import require_initialized
+
+    st = state()
+    require_initialized(st.app)
+    t = tenant or st.tenant or None           # not the user's own city: the whole state by default
+    report = workflow.escalate(st.app, st.app.context(t), business_service=service, tenant_id=t, dry_run=dry_run)
+    rows = [(i["tenantId"], i["businessId"], i["businessService"], i["state"], i["action"],
+             _ms(i["stateSlaBreachedByMs"]), i["result"] + (f" {i['code']}: {i['message']}" if "code" in i else ""))
+            for i in report["items"]]
+
+    def human(con: Any) -> None:
+        from rich.table import Table
+
+        t_ = Table(title="workflow escalate" + (" (dry run)" if dry_run else ""))
+        for c in ("tenant", "businessId", "service", "state", "action", "state SLA breached by", "result"):
+            t_.add_column(c)
+        for r in rows:
+            t_.add_row(*map(str, r))
+        con.print(t_)
+        if not rows:
+            con.print("nothing to escalate")
+
+    emit(report, rows=rows,
+         columns=["tenantId", "businessId", "businessService", "state", "action", "breachedBy", "result"], human=human)
+    if any(i["result"] == "refused" for i in report["items"]):
+        raise typer.Exit(1)

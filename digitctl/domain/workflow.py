@@ -2,16 +2,19 @@
 roles, SLAs), checks on load, and what a transition may do.
 
 Facts kept from egov-workflow-v2: the start pseudo-state has `"state": null`; an action names
-its next state by name; `roles: ["*"]` means any role used in the service; terminate states can
-still have actions (PGR: REOPEN, RATE); SLAs are milliseconds and go negative when breached."""
+its next state by name; `roles: ["*"]` means any role at all (WorkflowUtil.isRoleAvailable);
+terminate states can still have actions (PGR: REOPEN, RATE); SLAs are milliseconds and go
+negative when breached."""
 from __future__ import annotations
 
 import datetime as dt
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 START = None          # the start pseudo-state's name
+ANY_ROLE = "*"
 
 
 @dataclass(frozen=True)
@@ -60,14 +63,35 @@ class Definition:
 
     @property
     def all_roles(self) -> set[str]:
-        return {r for s in self.states for a in s.actions for r in a.roles if r != "*"}
+        """The roles named by the service's actions ("*" left out)."""
+        return {r for s in self.states for a in s.actions for r in a.roles if r != ANY_ROLE}
 
-    def roles_for(self, action: Action) -> set[str]:
-        return self.all_roles if "*" in action.roles else set(action.roles)
+    @property
+    def service_roles(self) -> set[str]:
+        """DIGIT's `rolesAllowedInService`: every action's roles, "*" included."""
+        return {r for s in self.states for a in s.actions for r in a.roles}
+
+    def roles_needed(self, state: State, action: Action) -> set[str]:
+        """WorkflowValidator.validateAction: a state-changing action needs one of its own roles;
+        one that keeps the state, any role of the service."""
+        return set(action.roles) if is_state_changing(state, action) else self.service_roles
+
+    @staticmethod
+    def next_state_roles(state: State) -> set[str]:
+        """WorkflowValidator.getRolesFromState: the roles of the state's state-changing actions
+        (what an assignee must hold to be given the application there)."""
+        return {r for a in state.actions if a.next_state != state.name for r in a.roles}
 
     def actionable_states(self, roles: set[str]) -> set[str | None]:
         """States in which someone holding `roles` has at least one action."""
-        return {s.name for s in self.states for a in s.actions if self.roles_for(a) & roles}
+        return {s.name for s in self.states for a in s.actions if roles_allow(a.roles, roles)}
+
+
+def roles_allow(needed: Iterable[str], held: set[str]) -> bool:
+    """DIGIT's WorkflowUtil.isRoleAvailable: one of `held` is among `needed`, or `needed` has
+    "*", which admits any role (a user holding no role at all is never admitted)."""
+    wanted = set(needed)
+    return bool(held) and (ANY_ROLE in wanted or bool(wanted & held))
 
 
 def _int_or_none(v: Any) -> int | None:

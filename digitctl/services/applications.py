@@ -9,7 +9,14 @@ business services digitctl does not know map to `/digitctl/application/_create|_
 
 Modules act on workflow states with `workflow.on_enter` (billing raises the NewTL demand on
 PENDINGPAYMENT); on payment the collection side calls `pay_in`, which takes PAY with
-SYSTEM_PAYMENT added to the payer's roles, as DIGIT's tl-services PaymentUpdateService does."""
+SYSTEM_PAYMENT added to the payer's roles, as DIGIT's tl-services PaymentUpdateService does.
+Nobody else takes PAY (workflow refuses ACTION_BY_PAYMENT_ONLY).
+
+What the modules check on create, as DIGIT's do: the applicant's name fits egov-user's `name`
+(100 characters); fields that name master data are in it (NewTL `tradeType` in
+TradeLicense.TradeType as tl-services' MDMSValidator, PGR `serviceCode` in
+RAINMAKER-PGR.ServiceDefs as pgr-services' validator), both required; NewTL, PGR and PT.CREATE
+need a locality of the city's own boundary (their address.locality is mandatory)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -25,7 +32,7 @@ from digitctl.domain import workflow as wf
 from digitctl.domain.events import Event
 from digitctl.domain.identity import normalize_mobile, valid_mobile
 from digitctl.domain.tenancy import fallback_chain, state_of
-from digitctl.errors import Forbidden, InvalidInput, NotFound
+from digitctl.errors import Conflict, Forbidden, InvalidInput, NotFound
 from digitctl.services import idgen, masking, workflow
 from digitctl.services.access import authorize
 from local_store.models import Application, FileStoreObject, UserAccount, WfAssignee, WfCurrent
@@ -43,23 +50,42 @@ MAX_LIST = 1000
 
 
 @dataclass(frozen=True)
+class MasterField:
+    """A `details` field that names a master record: required, and one of the master's active
+    records' `key` values (read through app.mdms at the application's tenant)."""
+
+    field: str
+    module: str
+    master: str
+    key: str
+    code: str                 # the refusal's code
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
-    """What a module's application needs: its DIGIT URLs and its number series."""
+    """What a module's application needs: its DIGIT URLs, its number series, what it checks."""
 
     create_url: str
     search_url: str
     id_name: str
     fallback_format: str      # used when common-masters.IdFormat has no `id_name`; {STATE} = PB
+    needs_locality: bool = False
+    master_fields: tuple[MasterField, ...] = ()
 
 
 # The real URLs (pb ACCESSCONTROL-ACTIONS-TEST) and idnames (each module's application.properties).
 SERVICES: dict[str, ServiceSpec] = {
     "NewTL": ServiceSpec("/tl-services/v1/_create", "/tl-services/v1/_search", "tl.aplnumber",
-                         "{STATE}-TL-[cy:yyyy-MM-dd]-[SEQ_EG_TL_APL]"),
+                         "{STATE}-TL-[cy:yyyy-MM-dd]-[SEQ_EG_TL_APL]", needs_locality=True,
+                         master_fields=(MasterField("tradeType", "TradeLicense", "TradeType", "code",
+                                                    "INVALID_TRADETYPE"),)),
     "PGR": ServiceSpec("/pgr-services/v2/request/_create", "/pgr-services/v2/request/_search",
-                       "pgr.servicerequestid", "{STATE}-PGR-[cy:yyyy-MM-dd]-[SEQ_EG_PGR_ID]"),
+                       "pgr.servicerequestid", "{STATE}-PGR-[cy:yyyy-MM-dd]-[SEQ_EG_PGR_ID]", needs_locality=True,
+                       master_fields=(MasterField("serviceCode", "RAINMAKER-PGR", "ServiceDefs", "serviceCode",
+                                                  "INVALID_SERVICECODE"),)),
     "PT.CREATE": ServiceSpec("/property-services/property/_create", "/property-services/property/_search",
-                             "pt.acknowledgementnumber", "{STATE}-AC-[cy:yyyy-MM-dd]-[SEQ_EG_PT_ACK]"),
+                             "pt.acknowledgementnumber", "{STATE}-AC-[cy:yyyy-MM-dd]-[SEQ_EG_PT_ACK]",
+                             needs_locality=True),
     "NewWS1": ServiceSpec("/ws-services/wc/_create", "/ws-services/wc/_search", "waterservice.application.id",
                           "WS_AP/[CITY.CODE]/[fy:yyyy-yy]/[SEQ_WS_APP_[TENANT_ID]]"),
     "FIRENOC": ServiceSpec("/firenoc-services/v1/_create", "/firenoc-services/v1/_search", "noc.application.number",
@@ -110,6 +136,24 @@ def _check_locality(app: "App", tenant_id: str, locality: str, conn: Any) -> str
                        {"locality": locality, "tenantId": tenant_id, "valid": sorted(known)[:5]})
 
 
+def _check_master_fields(app: "App", spec: ServiceSpec, business_service: str, tenant_id: str,
+                         details: dict[str, Any] | None, conn: Any) -> None:
+    for mf in spec.master_fields:
+        value = (details or {}).get(mf.field)
+        where = f"{mf.module}.{mf.master}"
+        if value is None or value == "":
+            raise InvalidInput(mf.code, f"{business_service} needs details.{mf.field} (a code of {where})",
+                               {"field": mf.field})
+        known = {str(r.get(mf.key)) for r in app.mdms.master(tenant_id, mf.module, mf.master, conn)
+                 if isinstance(r, dict) and r.get(mf.key) is not None
+                 and str(r.get("active", True)).strip().lower() != "false"}
+        if not isinstance(value, str) or value not in known:
+            sample = ", ".join(sorted(known)[:5])
+            raise InvalidInput(mf.code, f"{mf.field} {value!r} is not in {where} at {tenant_id}"
+                               + (f" (e.g. {sample})" if known else f": {where} is not loaded"),
+                               {"field": mf.field, "value": str(value), "master": where})
+
+
 def _check_documents(s: "Session", tenant_id: str, documents: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     docs = []
     for d in documents or []:
@@ -154,6 +198,10 @@ def create(app: "App", ctx: "RequestContext", *, business_service: str, tenant_i
         raise InvalidInput("INVALID_NAME", "the applicant's name is required", {"field": "applicantName"})
     safetext.check_text(name, "applicantName", max_length=safetext.NAME_MAX)
     safetext.check_text(comment, "comment", max_length=safetext.COMMENT_MAX, allow_lines=True)
+    if spec.needs_locality and not locality:
+        raise InvalidInput("LOCALITY_REQUIRED", f"a {business_service} application needs a locality of {tenant_id} "
+                           f"(--locality CODE; see `digitctl boundary show --tenant {tenant_id}`)",
+                           {"field": "locality", "tenantId": tenant_id})
     mobile = None
     if applicant_mobile is not None:
         mobile = normalize_mobile(applicant_mobile)
@@ -175,6 +223,7 @@ def create(app: "App", ctx: "RequestContext", *, business_service: str, tenant_i
         addr = dict(address or {})
         if locality:
             addr["locality"] = {"code": locality, "name": _check_locality(app, tenant_id, locality, conn)}
+        _check_master_fields(app, spec, defn.code, tenant_id, details, conn)
         docs = _check_documents(s, tenant_id, documents)
         number = idgen.generate_in(uow, app, spec.id_name, tenant_id,
                                    fmt=spec.fallback_format.replace("{STATE}", state_of(tenant_id).upper()))[0]
@@ -360,6 +409,24 @@ def transition(app: "App", ctx: "RequestContext", application_no: str, action: s
     return pi
 
 
+def _application_agrees(uow: "UnitOfWork", app: "App", ctx: "RequestContext", step: dict[str, Any]) -> None:
+    """Workflow guard: an application moves on only from the status the workflow left it in (a
+    record changed behind the workflow's back is refused, not silently overwritten)."""
+    if step["fromState"] is None:
+        return
+    appl = uow.session.get(Application, step["businessId"])
+    if appl is None or appl.tenant_id != step["tenantId"]:
+        return
+    if appl.application_status != step["fromStatus"]:
+        raise Conflict("APPLICATION_STATUS_MISMATCH", f"{appl.application_no} says {appl.application_status} but its "
+                       f"workflow stands at {step['fromStatus']}: refused until the two agree (digitctl audit verify)",
+                       {"applicationNo": appl.application_no, "applicationStatus": appl.application_status,
+                        "workflowStatus": step["fromStatus"]})
+
+
+workflow.guard(workflow.ALL_SERVICES, _application_agrees)
+
+
 def system_payment_context(ctx: "RequestContext", tenant_id: str) -> "RequestContext":
     """`ctx` with SYSTEM_PAYMENT at `tenant_id` added to the actor's roles for this one call (not
     granted in the store; the roles master does not even have it): exactly what tl-services'
@@ -373,7 +440,9 @@ def system_payment_context(ctx: "RequestContext", tenant_id: str) -> "RequestCon
 def pay_in(uow: "UnitOfWork", app: "App", ctx: "RequestContext", application_no: str, *, action: str = "PAY",
            comment: str | None = None) -> dict[str, Any]:
     """Take PAY on an application inside the payment's own unit of work (the payment operation
-    was the one authorized). Refused with the workflow's own errors when PAY is not possible now."""
+    was the one authorized): the only way a payment action is ever taken. Refused with the
+    workflow's own errors when PAY is not possible now, and by billing's guard while any of the
+    application's demands is unpaid."""
     appl = _get(uow.session, application_no)
     return workflow.transition_in(uow, app, system_payment_context(ctx, appl.tenant_id), tenant_id=appl.tenant_id,
-                                  business_id=application_no, action=action, comment=comment)
+                                  business_id=application_no, action=action, comment=comment, by_payment=True)

@@ -696,3 +696,21 @@ def raise_tl_demand(uow: "UnitOfWork", app: "App", ctx: "RequestContext", pi: di
 
 if raise_tl_demand not in workflow._HOOKS.get(("NewTL", "PENDINGPAYMENT"), []):     # once, even on reload
     workflow.on_enter("NewTL", "PENDINGPAYMENT", raise_tl_demand)
+
+
+def refuse_payment_action_while_unpaid(uow: "UnitOfWork", app: "App", ctx: "RequestContext",
+                                       step: dict[str, Any]) -> None:
+    """Workflow guard: a payment action (PAY) is taken only once the business object's demands
+    (consumer code = its id) exist and are all settled (isPaymentCompleted), whoever asks."""
+    if not step.get("isPaymentAction"):
+        return
+    settled = uow.session.execute(select(DemandRow.is_payment_completed).where(
+        DemandRow.tenant_id == step["tenantId"], DemandRow.consumer_code == step["businessId"],
+        DemandRow.status == "ACTIVE")).scalars().all()
+    if not settled or not all(settled):
+        raise InvalidInput("DEMAND_NOT_SETTLED", f"{step['action']} on {step['businessId']} waits for its fee: "
+                           + ("no demand has been raised" if not settled else "a demand is not paid in full"),
+                           {"businessId": step["businessId"], "action": step["action"]})
+
+
+workflow.guard(workflow.ALL_SERVICES, refuse_payment_action_while_unpaid)

@@ -127,6 +127,8 @@ DEMO_APPLICATIONS = [
       ("approver.amritsar", "APPROVE")]),
     ("PGR", "Simran Kaur", "9876543210", "SUN04", []),
 ]
+# what each module checks against its masters (TradeLicense.TradeType, RAINMAKER-PGR.ServiceDefs)
+DEMO_DETAILS = {"NewTL": {"tradeType": "GOODS.RETAIL.TST-29"}, "PGR": {"serviceCode": "StreetLightNotWorking"}}
 
 
 def demo_applications(app: "App", ctx: "RequestContext") -> list[dict[str, str]]:
@@ -150,8 +152,7 @@ def demo_applications(app: "App", ctx: "RequestContext") -> list[dict[str, str]]
     for service, name, mobile, locality, steps in DEMO_APPLICATIONS:
         created = applications.create(app, as_user("clerk.amritsar"), business_service=service,
                                       tenant_id="pb.amritsar", applicant_name=name, applicant_mobile=mobile,
-                                      locality=locality, details={"demo": True, "tradeType": "GOODS.RETAIL.TST-4"}
-                                      if service == "NewTL" else {"demo": True})
+                                      locality=locality, details={"demo": True, **DEMO_DETAILS.get(service, {})})
         number = created["applicationNo"]
         status = created.get("applicationStatus")
         for who, action in steps:

@@ -4,11 +4,19 @@ objects through them with DIGIT's rules, and keep the history and SLAs.
 Every transition inserts a process-instance row numbered per business object; the unique
 (tenant, business id, seq_no) makes two concurrent transitions on the same state impossible:
 the loser gets STATE_CHANGED ("reload"). Modules hook into "entering a state" (billing raises a
-demand when NewTL enters PENDINGPAYMENT) through `on_enter`."""
+demand when NewTL enters PENDINGPAYMENT) through `on_enter`, and are asked before every
+transition through `guard` (a guard may refuse: billing refuses PAY while a demand is unpaid).
+
+Who may act (WorkflowValidator): a state-changing action needs one of its roles, one that keeps
+the state any role of the service, "*" any role; a citizen acts only on what is theirs and, when
+citizens are assigned, only as one of them. Stricter than DIGIT: a payment action (PAY, or any
+action SYSTEM_PAYMENT may take) is taken only by the payment itself (`by_payment`), never through
+`workflow transition`, whatever roles the definition gives it."""
 from __future__ import annotations
 
 import json
 import uuid
+from decimal import Decimal, InvalidOperation
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,16 +48,37 @@ SEARCH_DEFINITION_ACTION = "/egov-workflow-v2/egov-wf/businessservice/_search"
 TRANSITION_ACTION = "/egov-workflow-v2/egov-wf/process/_transition"
 SEARCH_ACTION = "/egov-workflow-v2/egov-wf/process/_search"
 SEND_BACK_TO_CITIZEN = ("SENDBACKTOCITIZEN", "SEND_BACK_TO_CITIZEN")
+PAYMENT_ROLE = "SYSTEM_PAYMENT"
+PAYMENT_ACTIONS = frozenset({"PAY"})
+AUTO_ESCALATE_ROLE = "AUTO_ESCALATE"
+ALL_SERVICES = "*"
 UNSET: Any = object()
 
 Hook = Callable[["UnitOfWork", "App", "RequestContext", dict[str, Any]], None]
 _HOOKS: dict[tuple[str, str], list[Hook]] = {}
+_GUARDS: dict[str, list[Hook]] = {}
 
 
 def on_enter(business_service: str, state: str, hook: Hook) -> None:
     """Run `hook(uow, app, ctx, processInstance)` inside the transition's own unit of work
     whenever `business_service` enters `state`."""
     _HOOKS.setdefault((business_service, state), []).append(hook)
+
+
+def guard(business_service: str, hook: Hook) -> None:
+    """Ask `hook(uow, app, ctx, step)` before every transition of `business_service` ("*": of
+    every service), after the workflow's own checks and before anything is written; the hook
+    refuses by raising a DigitError. `step`: tenantId, businessId, businessService, action,
+    fromState, toState, fromStatus, toStatus, isStateChanging, isPaymentAction, byPayment.
+    Registering the same hook twice is a no-op (modules may be reloaded)."""
+    hooks = _GUARDS.setdefault(business_service, [])
+    if hook not in hooks:
+        hooks.append(hook)
+
+
+def is_payment_action(action: wf.Action) -> bool:
+    """An action a payment takes: PAY, or one the definition gives to SYSTEM_PAYMENT."""
+    return action.action in PAYMENT_ACTIONS or PAYMENT_ROLE in action.roles
 
 
 # -- definitions ---------------------------------------------------------------------------------
@@ -248,12 +277,16 @@ def _is_local_system(actor: "Actor") -> bool:
 
 
 def next_actions(defn: wf.Definition, state: str | None, actor: "Actor", tenant_id: str) -> list[dict[str, Any]]:
+    """The actions `actor` could take now (payment actions never: the payment takes them)."""
     st = defn.state(state)
+    if st is None:
+        return []
     roles = _roles_at(actor, tenant_id)
     out = []
-    for a in st.actions if st else ():
-        needed = defn.roles_for(a) if wf.is_state_changing(st, a) else defn.all_roles
-        if _is_local_system(actor) or needed & roles:
+    for a in st.actions:
+        if is_payment_action(a):
+            continue
+        if _is_local_system(actor) or wf.roles_allow(defn.roles_needed(st, a), roles):
             out.append({"action": a.action, "nextState": a.next_state, "roles": list(a.roles)})
     return out
 
@@ -267,12 +300,28 @@ def _user_roles(s: "Session", user_uuid: str, tenant_id: str) -> tuple[UserAccou
     return user, roles
 
 
+def _citizen_owns(s: "Session", actor: "Actor", tenant_id: str, business_id: str, cur: WfCurrent | None) -> bool:
+    """A citizen's own: an application they applied for or made; a bare business object they
+    started (DIGIT's modules search a citizen's own records only)."""
+    appl = s.get(Application, business_id)
+    if appl is not None and appl.tenant_id == tenant_id:
+        return actor.uuid in (appl.applicant_uuid, appl.created_by)
+    if cur is None:
+        return True                       # starting a new one: it becomes theirs
+    starter = s.execute(select(WfProcessInstance.assigner_uuid).where(
+        WfProcessInstance.tenant_id == tenant_id, WfProcessInstance.business_id == business_id,
+        WfProcessInstance.seq_no == 1)).scalar()
+    return starter == actor.uuid
+
+
 def transition_in(uow: "UnitOfWork", app: "App", ctx: "RequestContext", *, tenant_id: str, business_id: str,
                   action: str, business_service: str | None = None, comment: str | None = None,
                   assignees: list[str] | None = None, documents: list[dict[str, Any]] | None = None,
-                  expected_state: Any = UNSET, module_name: str | None = None) -> dict[str, Any]:
+                  expected_state: Any = UNSET, module_name: str | None = None,
+                  by_payment: bool = False) -> dict[str, Any]:
     """One transition inside the caller's unit of work (no access check of its own beyond the
-    workflow's role rules: the caller's operation was authorized)."""
+    workflow's role rules: the caller's operation was authorized). `by_payment` only from the
+    payment's own unit of work (applications.pay_in): it alone may take a payment action."""
     safetext.check_text(comment, "comment", max_length=safetext.COMMENT_MAX, allow_lines=True)
     s = uow.session
     now = ctx.now()
@@ -295,6 +344,12 @@ def transition_in(uow: "UnitOfWork", app: "App", ctx: "RequestContext", *, tenan
             WfProcessInstance.tenant_id == tenant_id, WfProcessInstance.business_id == business_id,
             WfProcessInstance.seq_no == cur.seq_no)).scalar_one()
         started = first
+    if actor.type == "CITIZEN" and not _citizen_owns(s, actor, tenant_id, business_id, cur):
+        # not theirs: as if it did not exist (nothing about its state is told)
+        if s.get(Application, business_id) is not None:
+            raise NotFound("APPLICATION_NOT_FOUND", f"no application {business_id}", {"applicationNo": business_id})
+        raise NotFound("BUSINESSID_NOT_FOUND", f"{business_id} has no workflow at {tenant_id}",
+                       {"businessId": business_id})
     if expected_state is not UNSET and expected_state != current_name:
         raise Conflict("STATE_CHANGED", f"{business_id} is now in {current_name or 'the start state'}, not "
                        f"{expected_state}: someone acted first; reload and try again",
@@ -307,18 +362,27 @@ def transition_in(uow: "UnitOfWork", app: "App", ctx: "RequestContext", *, tenan
         raise InvalidInput("INVALID_ACTION", f"{action} is not an action of state {current_name or '(start)'} in "
                            f"{defn.code} (valid: {valid})", {"businessId": business_id, "state": current_name,
                                                                "action": action})
+    payment_action = is_payment_action(act)
+    if payment_action and not by_payment:
+        raise Forbidden("ACTION_BY_PAYMENT_ONLY", f"{action} is taken by the system when the bill of {business_id} "
+                        "is paid in full (digitctl bill fetch, then digitctl pay); nobody takes it by hand",
+                        {"businessId": business_id, "action": action})
     roles = _roles_at(actor, tenant_id)
-    needed = defn.roles_for(act) if wf.is_state_changing(state, act) else defn.all_roles
-    if not _is_local_system(actor) and not needed & roles:
+    changing = wf.is_state_changing(state, act)
+    needed = defn.roles_needed(state, act)
+    if not _is_local_system(actor) and not wf.roles_allow(needed, roles):
         raise Forbidden("INVALID_ROLE_FOR_ACTION", f"{actor.user_name} cannot {action} in {current_name or '(start)'}: "
                         f"needs one of {', '.join(sorted(needed))} at {tenant_id}",
                         {"businessId": business_id, "action": action, "rolesNeeded": sorted(needed)})
-    if last_action in SEND_BACK_TO_CITIZEN and actor.type == "CITIZEN":
-        current_assignees = {u for (u,) in s.execute(select(WfAssignee.user_uuid).where(
-            WfAssignee.tenant_id == tenant_id, WfAssignee.business_id == business_id))}
-        if actor.uuid not in current_assignees:
-            raise Forbidden("NOT_ASSIGNEE", "this application was sent back to its applicant; only that citizen "
-                            "may act on it", {"businessId": business_id})
+    if actor.type == "CITIZEN" and cur is not None:
+        # WorkflowValidator: sent back to a citizen, or assigned to citizens, only those act
+        citizen_assignees = {u for (u,) in s.execute(select(WfAssignee.user_uuid).join(
+            UserAccount, UserAccount.uuid == WfAssignee.user_uuid).where(
+            WfAssignee.tenant_id == tenant_id, WfAssignee.business_id == business_id,
+            UserAccount.type == "CITIZEN"))}
+        if (last_action in SEND_BACK_TO_CITIZEN or citizen_assignees) and actor.uuid not in citizen_assignees:
+            raise Forbidden("NOT_ASSIGNEE", "this application is assigned to another citizen (its applicant); "
+                            "only they may act on it", {"businessId": business_id})
     nxt = defn.state(act.next_state)
     assert nxt is not None
     docs = list(documents or [])
@@ -338,25 +402,39 @@ def transition_in(uow: "UnitOfWork", app: "App", ctx: "RequestContext", *, tenan
                 and appl_.applicant_uuid not in (assignees or []):
             assignees = [appl_.applicant_uuid, *(assignees or [])]
     assignee_rows = []
-    next_roles = {r for a in nxt.actions for r in defn.roles_for(a)}
+    next_roles = defn.next_state_roles(nxt)
     for u in dict.fromkeys(assignees or []):
         user, uroles = _user_roles(s, u, tenant_id)
         if user is None:
             raise InvalidInput("INVALID_ASSIGNEE", f"no user {u}", {"assignee": u})
-        if not uroles & next_roles:
+        # WorkflowValidator: on a state-changing action the assignee must be able to move the
+        # application on from the next state; an action that keeps the state checks no roles
+        if changing and not wf.roles_allow(next_roles, uroles):
             raise InvalidInput("INVALID_ASSIGNEE", f"{user.user_name} cannot act in {nxt.name} (needs one of "
-                               f"{', '.join(sorted(next_roles)) or 'no role: the state has no actions'})",
+                               f"{', '.join(sorted(next_roles)) or 'no role: nothing leaves that state'})",
                                {"assignee": user.user_name, "state": nxt.name})
         assignee_rows.append(user)
+    step = {"tenantId": tenant_id, "businessId": business_id, "businessService": defn.code, "action": action,
+            "fromState": current_name, "toState": nxt.name, "fromStatus": cur.application_status if cur else None,
+            "toStatus": nxt.application_status, "isStateChanging": changing, "isPaymentAction": payment_action,
+            "byPayment": by_payment}
+    for hook in [*_GUARDS.get(defn.code, []), *_GUARDS.get(ALL_SERVICES, [])]:
+        hook(uow, app, ctx, step)
     pi_id = str(uuid.uuid4())
     business_deadline = _deadline(started, defn.sla_ms)
-    state_deadline = _deadline(now, nxt.sla_ms)
+    if changing or cur is None:
+        state_sla_ms, state_deadline = nxt.sla_ms, _deadline(now, nxt.sla_ms)
+    else:
+        # EnrichmentService: an action that keeps the state keeps its deadline (the instance
+        # stores what is left of the state's SLA, negative once breached)
+        state_deadline = cur.state_deadline
+        state_sla_ms = int((state_deadline - now).total_seconds() * 1000) if state_deadline is not None else None
     s.add(WfProcessInstance(
         id=pi_id, tenant_id=tenant_id, business_service=defn.code, bs_version=row.version,
         module_name=module_name or defn.business, business_id=business_id, seq_no=seq_no + 1, action=action,
         from_state=current_name, state=str(nxt.name), application_status=nxt.application_status, comment=comment,
         assigner_uuid=actor.uuid, assignees=[u.uuid for u in assignee_rows], documents=docs or None,
-        state_sla_ms=nxt.sla_ms, business_sla_ms=defn.sla_ms, business_started_at=started, created_at=now))
+        state_sla_ms=state_sla_ms, business_sla_ms=defn.sla_ms, business_started_at=started, created_at=now))
     try:
         s.flush()
     except IntegrityError:
@@ -482,3 +560,131 @@ def count_by_status(s: "Session", tenant_id: str, business_service: str | None =
     if business_service:
         q = q.where(WfCurrent.business_service == business_service)
     return {str(k): int(v) for k, v in s.execute(q.group_by(WfCurrent.application_status))}
+
+
+# -- auto-escalation -------------------------------------------------------------------------------
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """One `Workflow.AutoEscalation` record: take `action` on what stands in `state` longer than
+    its SLA plus `stateSLA` days (and/or the business SLA plus `businessSLA` days)."""
+
+    business_service: str
+    module: str | None
+    state: str
+    action: str
+    state_exceeded_ms: int | None
+    business_exceeded_ms: int | None
+    active: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {"businessService": self.business_service, "module": self.module, "state": self.state,
+                "action": self.action, "stateSlaExceededBy": self.state_exceeded_ms,
+                "businessSlaExceededBy": self.business_exceeded_ms, "active": self.active}
+
+
+def _days_to_ms(value: Any, where: str) -> int | None:
+    """EscalationUtil.daysToMillisecond: days (a number, fractions allowed) to milliseconds."""
+    if value is None or value == "":
+        return None
+    try:
+        days = Decimal(str(value))
+    except InvalidOperation:
+        raise InvalidInput("INVALID_CONFIG", f"Workflow.AutoEscalation {where}: {value!r} is not a number of days",
+                           {"value": str(value)}) from None
+    if not days.is_finite() or days < 0:
+        raise InvalidInput("INVALID_CONFIG", f"Workflow.AutoEscalation {where}: {value!r} is not a number of days",
+                           {"value": str(value)})
+    return int(days * DAY_MS)
+
+
+def escalations(app: "App", tenant_id: str, business_service: str | None = None) -> list[Escalation]:
+    """The AutoEscalation records (read at the state, where DIGIT's cron reads them), of one
+    business service or all. A record with neither SLA is INVALID_CONFIG, as in DIGIT."""
+    out = []
+    for rec in app.mdms.master(state_of(tenant_id), "Workflow", "AutoEscalation"):
+        if not isinstance(rec, dict) or not rec.get("businessService") or not rec.get("state") or not rec.get("action"):
+            continue
+        if business_service and str(rec["businessService"]).lower() != business_service.lower():
+            continue
+        where = f"{rec['businessService']}/{rec['state']}/{rec['action']}"
+        esc = Escalation(str(rec["businessService"]), rec.get("module"), str(rec["state"]), str(rec["action"]),
+                         _days_to_ms(rec.get("stateSLA"), where + " stateSLA"),
+                         _days_to_ms(rec.get("businessSLA"), where + " businessSLA"),
+                         str(rec.get("active", True)).strip().lower() != "false")
+        if esc.state_exceeded_ms is None and esc.business_exceeded_ms is None:
+            raise InvalidInput("INVALID_CONFIG", f"Both stateSLA and businessSLA are null for config with state: "
+                               f"{esc.state} and action: {esc.action}", {"businessService": esc.business_service})
+        out.append(esc)
+    return out
+
+
+def _overdue(cur: WfCurrent, esc: Escalation, now: Any) -> tuple[bool, int | None, int | None]:
+    """EscalationQueryBuilder: now - (time of the last action + SLA left then) > exceededBy, for
+    the state SLA and the business SLA each configured (a state without an SLA never is)."""
+    def past(deadline: Any) -> int | None:
+        return int((now - deadline).total_seconds() * 1000) if deadline is not None else None
+
+    state_past, business_past = past(cur.state_deadline), past(cur.business_deadline)
+    ok = True
+    if esc.state_exceeded_ms is not None:
+        ok = ok and state_past is not None and state_past > esc.state_exceeded_ms
+    if esc.business_exceeded_ms is not None:
+        ok = ok and business_past is not None and business_past > esc.business_exceeded_ms
+    return ok, state_past, business_past
+
+
+def escalate(app: "App", ctx: "RequestContext", *, business_service: str | None = None,
+             tenant_id: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+    """DIGIT's EscalationService: for each active AutoEscalation record, every business object of
+    that service standing in its state past the configured breach takes the configured action,
+    as the user running it, who must hold AUTO_ESCALATE at the state (DIGIT's cron calls with
+    such a user); the workflow's own rules apply to each one (so the action must list
+    AUTO_ESCALATE among its roles). Each one is its own transaction; a refused one is reported
+    and the rest go on. `dry_run` takes every step and rolls each back."""
+    state = state_of(tenant_id or ctx.tenant_id or app.state_tenant or "")
+    if not state:
+        raise InvalidInput("INVALID_TENANT_ID", "a tenant is needed (--tenant pb)")
+    actor = ctx.actor
+    if not _is_local_system(actor) and not any(
+            r.code == AUTO_ESCALATE_ROLE and r.tenant_id in (state, "*") for r in actor.roles):
+        raise Forbidden("AUTO_ESCALATE_ROLE_REQUIRED", f"{actor.user_name} does not hold {AUTO_ESCALATE_ROLE}@{state}: "
+                        "only such a user runs auto-escalation (as DIGIT's escalation cron does)",
+                        {"user": actor.user_name, "role": AUTO_ESCALATE_ROLE, "tenantId": state})
+    configs = escalations(app, state, business_service)
+    now = ctx.now()
+    items: list[dict[str, Any]] = []
+    for esc in configs:
+        if not esc.active:
+            continue
+        with app.uow(ctx, readonly=True) as uow:
+            q = select(WfCurrent).where(WfCurrent.business_service == esc.business_service,
+                                        WfCurrent.state == esc.state)
+            q = q.where(WfCurrent.tenant_id == tenant_id) if tenant_id and tenant_id != state else \
+                q.where((WfCurrent.tenant_id == state) | WfCurrent.tenant_id.startswith(state + "."))
+            due = []
+            for cur in uow.session.execute(q.order_by(WfCurrent.tenant_id, WfCurrent.business_id)).scalars():
+                ok, state_past, business_past = _overdue(cur, esc, now)
+                if ok:
+                    due.append((cur.tenant_id, cur.business_id, state_past, business_past))
+        for tenant, business_id, state_past, business_past in due:
+            item = {"tenantId": tenant, "businessId": business_id, "businessService": esc.business_service,
+                    "state": esc.state, "action": esc.action, "stateSlaBreachedByMs": state_past,
+                    "businessSlaBreachedByMs": business_past}
+            days = (state_past if esc.state_exceeded_ms is not None else business_past) or 0
+            comment = (f"auto-escalated: {days / DAY_MS:.1f} days past the "
+                       f"{'state' if esc.state_exceeded_ms is not None else 'business'} SLA")
+            try:
+                with app.uow(ctx) as uow:
+                    pi = transition_in(uow, app, ctx, tenant_id=tenant, business_id=business_id, action=esc.action,
+                                       comment=comment, expected_state=esc.state)
+                    if not dry_run:
+                        uow.commit()
+                item.update(result="would escalate" if dry_run else "escalated", nextState=pi["state"]["state"])
+            except (InvalidInput, Forbidden) as err:
+                item.update(result="refused", code=err.code, message=err.message)
+            items.append(item)
+    return {"dryRun": dry_run, "tenantId": tenant_id or state, "escalations": [e.as_json() for e in configs],
+            "items": items}

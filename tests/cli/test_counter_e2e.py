@@ -78,7 +78,7 @@ def test_a_counter_day_end_to_end(tmp_path):
     login(store, "clerk.amritsar")
     created = js(store, "application", "create", "--service", "NewTL", "--tenant", TENANT,
                  "--applicant-name", APPLICANT, "--applicant-mobile", "9812345673", "--locality", "SUN04",
-                 "--details", json.dumps({"tradeType": "GOODS.RETAIL.TST-4"}))["Applications"][0]
+                 "--details", json.dumps({"tradeType": "GOODS.RETAIL.TST-29"}))["Applications"][0]
     no = created["applicationNo"]
     assert created["applicationStatus"] == "INITIATED"
     for user, action in (("clerk.amritsar", "APPLY"), ("verifier.amritsar", "FORWARD"),

@@ -119,7 +119,7 @@ def test_an_application_through_the_command_line(store, tmp_path):
     login(store, "clerk.amritsar")
     res = run(store, "application", "create", "--service", "NewTL", "--tenant", "pb.amritsar",
               "--applicant-name", "Simran Kaur", "--applicant-mobile", "9876543210", "--locality", "SUN04",
-              "--details", '{"tradeName": "Kaur Sweets", "tradeType": "GOODS.RETAIL.TST-4"}', "-o", "json")
+              "--details", '{"tradeName": "Kaur Sweets", "tradeType": "GOODS.RETAIL.TST-29"}', "-o", "json")
     assert res.exit_code == 0, res.output
     created = json.loads(res.stdout)["Applications"][0]
     no = created["applicationNo"]
@@ -193,3 +193,133 @@ def test_an_application_through_the_command_line(store, tmp_path):
     other = run(store, "application", "show", no, "-o", "json")
     assert other.exit_code == 3 and json.loads(other.stdout)["Errors"][0]["code"] == "ACCESS_DENIED"
     assert json.loads(run(store, "inbox", "-o", "json").stdout)["totalCount"] == 0
+
+
+def _tl_at_pending_payment(store: str, mobile: str = "9876543210") -> str:
+    login(store, "clerk.amritsar")
+    res = run(store, "application", "create", "--service", "NewTL", "--tenant", "pb.amritsar",
+              "--applicant-name", "Simran Kaur", "--applicant-mobile", mobile, "--locality", "SUN04",
+              "--details", '{"tradeType": "GOODS.RETAIL.TST-29"}', "-o", "json")
+    assert res.exit_code == 0, res.output
+    no = json.loads(res.stdout)["Applications"][0]["applicationNo"]
+    for user, action in (("clerk.amritsar", "APPLY"), ("verifier.amritsar", "FORWARD"),
+                         ("inspector.amritsar", "FORWARD"), ("approver.amritsar", "APPROVE")):
+        login(store, user)
+        res = run(store, "workflow", "transition", no, "--action", action, "--tenant", "pb.amritsar")
+        assert res.exit_code == 0, res.output
+    return no
+
+
+@pytest.mark.parametrize("who", ["clerk.amritsar", "9876543210", "approver.amritsar"])
+def test_nobody_takes_pay_through_workflow_transition(store, who):
+    apply_real(store)
+    no = _tl_at_pending_payment(store)
+    login(store, who)
+    before = count(store, OutboxEvent)
+    res = run(store, "workflow", "transition", no, "--action", "PAY", "--tenant", "pb.amritsar", "-o", "json")
+    assert res.exit_code == 3, res.output
+    assert json.loads(res.stdout)["Errors"][0]["code"] == "ACTION_BY_PAYMENT_ONLY"
+    assert count(store, OutboxEvent) == before
+    login(store, "clerk.amritsar")
+    shown = json.loads(run(store, "application", "show", no, "-o", "json").stdout)["Applications"][0]
+    assert shown["applicationStatus"] == "PENDINGPAYMENT"
+    assert "PAY" not in {a["action"] for a in shown["workflow"]["nextActions"]}
+
+
+def test_a_citizen_cannot_move_someone_elses_application(store):
+    apply_real(store)
+    login(store, "clerk.amritsar")
+    res = run(store, "application", "create", "--service", "NewTL", "--tenant", "pb.amritsar",
+              "--applicant-name", "Navdeep Gill", "--applicant-mobile", "9123456789", "--locality", "SUN04",
+              "--details", '{"tradeType": "GOODS.RETAIL.TST-29"}', "-o", "json")
+    no = json.loads(res.stdout)["Applications"][0]["applicationNo"]
+    login(store, "9876543210")
+    res = run(store, "workflow", "transition", no, "--action", "APPLY", "--tenant", "pb.amritsar", "-o", "json")
+    assert res.exit_code == 2, res.output
+    assert json.loads(res.stdout)["Errors"][0]["code"] == "APPLICATION_NOT_FOUND"
+    login(store, "clerk.amritsar")
+    shown = json.loads(run(store, "application", "show", no, "-o", "json").stdout)["Applications"][0]
+    assert shown["applicationStatus"] == "INITIATED"
+
+
+@pytest.mark.parametrize("args,code", [
+    (["--details", '{"tradeType": "BOGUS"}', "--locality", "SUN04"], "INVALID_TRADETYPE"),
+    (["--details", '{"tradeType": "GOODS.RETAIL.TST-29"}'], "LOCALITY_REQUIRED"),
+    (["--details", '{"tradeType": "GOODS.RETAIL.TST-29"}', "--locality", "JLC476"], "INVALID_LOCALITY"),
+])
+def test_application_fields_are_checked_against_master_data(store, args, code):
+    apply_real(store)
+    login(store, "clerk.amritsar")
+    before = count(store, OutboxEvent)
+    res = run(store, "application", "create", "--service", "NewTL", "--tenant", "pb.amritsar",
+              "--applicant-name", "Simran Kaur", "--applicant-mobile", "9876543210", *args, "-o", "json")
+    assert res.exit_code == 2, res.output
+    assert json.loads(res.stdout)["Errors"][0]["code"] == code
+    assert count(store, OutboxEvent) == before
+
+
+def test_a_pgr_complaint_needs_a_known_service_code(store):
+    apply_real(store)
+    login(store, "clerk.amritsar")
+    base = ["application", "create", "--service", "PGR", "--tenant", "pb.amritsar", "--applicant-name", "Simran Kaur",
+            "--applicant-mobile", "9876543210", "--locality", "SUN04", "-o", "json"]
+    res = run(store, *base, "--details", '{"serviceCode": "BOGUS"}')
+    assert res.exit_code == 2 and json.loads(res.stdout)["Errors"][0]["code"] == "INVALID_SERVICECODE"
+    assert run(store, *base, "--details", '{"serviceCode": "StrayAnimals"}').exit_code == 0
+
+
+@pytest.fixture
+def escalation_store(store, reference, tmp_path) -> str:
+    """The store above plus the real pb Workflow.AutoEscalation, the real AUTO_ESCALATE role, a
+    NewTL whose APPROVE AUTO_ESCALATE may take (DIGIT's instructions) and a user holding it."""
+    from digitctl.services import users, workflow
+
+    pb = reference / "mdms" / "data" / "pb"
+    folder = tmp_path / "esc"
+    (folder / "Workflow").mkdir(parents=True)
+    (folder / "Workflow" / "AutoEscalation.json").write_text((pb / "Workflow" / "AutoEscalation.json").read_text())
+    roles = json.loads((CONFIGS / "mdms" / "data" / "pb" / "ACCESSCONTROL-ROLES" / "roles.json").read_text())
+    roles["roles"] += [r for r in json.loads((pb / "ACCESSCONTROL-ROLES" / "roles.json").read_text())["roles"]
+                       if r["code"] == "AUTO_ESCALATE"]
+    (folder / "ACCESSCONTROL-ROLES").mkdir()
+    (folder / "ACCESSCONTROL-ROLES" / "roles.json").write_text(json.dumps(roles))
+    doc = json.loads((CONFIGS / "workflows" / "NewTL.businessservice.json").read_text())
+    for st in doc["BusinessServices"][0]["states"]:
+        if st["state"] == "PENDINGAPPROVAL":
+            st["actions"][1]["roles"].append("AUTO_ESCALATE")
+    (tmp_path / "NewTL.json").write_text(json.dumps(doc))
+    app = build(store, FixedClock(parse_instant(NOW)))
+    try:
+        mdms.apply(app, app.context("pb"), [folder])
+        workflow.apply(app, app.context(), [CONFIGS / "workflows", tmp_path / "NewTL.json"])
+        users.create_user(app, app.context("pb"), users.NewUser(
+            user_name="escalator", name="Auto Escalation", type="EMPLOYEE", tenant_id="pb", mobile="9800000019",
+            roles=[("AUTO_ESCALATE", "pb")], password=PASSWORD))
+    finally:
+        app.close()
+    return store
+
+
+def test_workflow_escalate_from_the_command_line(escalation_store):
+    store = escalation_store
+    login(store, "clerk.amritsar")
+    res = run(store, "application", "create", "--service", "NewTL", "--tenant", "pb.amritsar",
+              "--applicant-name", "Simran Kaur", "--applicant-mobile", "9876543210", "--locality", "SUN04",
+              "--details", '{"tradeType": "GOODS.RETAIL.TST-29"}', "-o", "json")
+    no = json.loads(res.stdout)["Applications"][0]["applicationNo"]
+    for user, action in (("clerk.amritsar", "APPLY"), ("verifier.amritsar", "FORWARD"),
+                         ("inspector.amritsar", "FORWARD")):
+        login(store, user)
+        assert run(store, "workflow", "transition", no, "--action", action, "--tenant", "pb.amritsar").exit_code == 0
+    later = "2026-11-28T00:00:01+05:30"             # PENDINGAPPROVAL's 12 h ended 2026-11-25 23:00
+    login(store, "clerk.amritsar", now=later)
+    refused = run(store, "workflow", "escalate", "-o", "json", now=later)
+    assert refused.exit_code == 3 and json.loads(refused.stdout)["Errors"][0]["code"] == "AUTO_ESCALATE_ROLE_REQUIRED"
+    login(store, "escalator", now=later)
+    dry = run(store, "workflow", "escalate", "--dry-run", now=later)
+    assert dry.exit_code == 0, dry.output
+    assert no in dry.stdout and "would escalate" in dry.stdout
+    done = json.loads(run(store, "workflow", "escalate", "-o", "json", now=later).stdout)
+    assert [(i["businessId"], i["result"], i["nextState"]) for i in done["items"]] == [(no, "escalated",
+                                                                                        "PENDINGPAYMENT")]
+    assert json.loads(run(store, "workflow", "escalate", "-o", "json", now=later).stdout)["items"] == []

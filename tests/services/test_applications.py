@@ -17,12 +17,13 @@ from digitctl.bootstrap import build
 from digitctl.context import RequestContext
 from digitctl.errors import Conflict, DigitError, Forbidden, InvalidInput, NotFound
 from digitctl.resources import bundled
-from digitctl.services import applications, mdms, quickstart, users, workflow
+from digitctl.services import applications, billing, collection, mdms, quickstart, shifts, users, workflow
 from local_store.models import (Application, AuditRecord, FileStoreObject, OutboxEvent, WfAssignee, WfCurrent,
                                 WfProcessInstance)
 
 CONFIGS = bundled("configs")
 AMRITSAR = "pb.amritsar"
+HOUR, DAY = 3_600_000, 86_400_000
 # DIGIT URLs the bundled action subset leaves out; their real pb records are added from the reference.
 EXTRA_URLS = {"/pgr-services/v2/request/_create", "/pgr-services/v2/request/_search",
               "/property-services/property/_create", "/property-services/property/_search",
@@ -89,7 +90,7 @@ def new_tl(app, who: str = "clerk.amritsar", mobile: str = "9876543210", **kw) -
     kw.setdefault("locality", "SUN04")
     doc = applications.create(app, ctx_as(app, who), business_service="NewTL", tenant_id=AMRITSAR,
                               applicant_name="Simran Kaur", applicant_mobile=mobile,
-                              details={"tradeName": "Kaur Sweets", "tradeType": "GOODS.RETAIL.TST-4"}, **kw)
+                              details={"tradeName": "Kaur Sweets", "tradeType": "GOODS.RETAIL.TST-29"}, **kw)
     return str(doc["applicationNo"])
 
 
@@ -109,7 +110,8 @@ def test_create_numbers_encrypts_links_the_citizen_and_initiates(world):
     app = world
     doc = applications.create(app, ctx_as(app, "clerk.amritsar"), business_service="NewTL", tenant_id=AMRITSAR,
                               applicant_name="Simran Kaur", applicant_mobile="+91 98765 43210", locality="SUN04",
-                              address={"doorNo": "12", "street": "Mall Road"}, details={"tradeName": "Kaur Sweets"})
+                              address={"doorNo": "12", "street": "Mall Road"},
+                              details={"tradeName": "Kaur Sweets", "tradeType": "GOODS.RETAIL.TST-29"})
     assert doc["applicationNo"] == "PB-TL-2026-11-25-000001"          # DIGIT's tl-services fallback format
     assert doc["applicationStatus"] == "INITIATED" and doc["workflow"]["action"] == "INITIATE"
     assert doc["address"]["locality"] == {"code": "SUN04", "name": "Ajit Nagar - Area1"}
@@ -141,7 +143,7 @@ def test_other_services_number_as_digit_does(world):
                               details={"serviceCode": "StreetLightNotWorking"})
     assert pgr["applicationNo"] == "PB-PGR-2026-11-25-000001" and pgr["applicationStatus"] == "PENDINGFORASSIGNMENT"
     pt = applications.create(app, clerk, business_service="PT.CREATE", tenant_id=AMRITSAR,
-                             applicant_name="Simran Kaur", applicant_mobile="9876543210")
+                             applicant_name="Simran Kaur", applicant_mobile="9876543210", locality="SUN04")
     assert pt["applicationNo"] == "PB-AC-2026-11-25-000001"
     assert pt["workflow"]["state"] == "OPEN" and pt["applicationStatus"] == "INWORKFLOW"
 
@@ -160,13 +162,27 @@ def test_other_services_number_as_digit_does(world):
     ("clerk.amritsar", {"business_service": "NewWS1"}, "INVALID_ROLE_FOR_ACTION", Forbidden),
     ("clerk.amritsar", {"business_service": "FIRENOC"}, "ACCESS_DENIED", Forbidden),    # CITIZEN / NOC_CEMP only
     ("admin", {"business_service": "NoSuchService"}, "BUSINESSSERVICE_NOT_FOUND", NotFound),
+    # fields that name master data, the locality, DIGIT's column sizes
+    ("clerk.amritsar", {"details": {"tradeType": "BOGUS"}}, "INVALID_TRADETYPE", InvalidInput),
+    ("clerk.amritsar", {"details": {"tradeName": "Kaur Sweets"}}, "INVALID_TRADETYPE", InvalidInput),
+    ("clerk.amritsar", {"details": {"tradeType": ["GOODS.RETAIL.TST-29"]}}, "INVALID_TRADETYPE", InvalidInput),
+    ("clerk.amritsar", {"business_service": "PGR", "details": {"serviceCode": "BOGUS"}}, "INVALID_SERVICECODE",
+     InvalidInput),
+    ("clerk.amritsar", {"business_service": "PGR", "details": None}, "INVALID_SERVICECODE", InvalidInput),
+    ("clerk.amritsar", {"locality": None}, "LOCALITY_REQUIRED", InvalidInput),
+    ("clerk.amritsar", {"business_service": "PGR", "locality": None, "details": {"serviceCode": "StrayAnimals"}},
+     "LOCALITY_REQUIRED", InvalidInput),
+    ("clerk.amritsar", {"business_service": "PT.CREATE", "locality": None}, "LOCALITY_REQUIRED", InvalidInput),
+    ("clerk.amritsar", {"locality": "JLC476"}, "INVALID_LOCALITY", InvalidInput),       # Jalandhar's
+    ("clerk.amritsar", {"applicant_name": "S" * 101}, "TOO_LONG", InvalidInput),
     ("clerk.jalandhar", {"tenant_id": "pb.jalandhar"}, "BUSINESSSERVICE_NOT_FOUND", NotFound),  # NewTL is Amritsar's
 ])
 def test_refused_creates_write_nothing(world, who, kw, code, exc):
     app = world
     before = counts(app)
     args: dict[str, Any] = dict(business_service="NewTL", tenant_id=AMRITSAR, applicant_name="Simran Kaur",
-                                applicant_mobile="9876543210", locality="SUN04")
+                                applicant_mobile="9876543210", locality="SUN04",
+                                details={"tradeType": "GOODS.RETAIL.TST-29"})
     args.update(kw)
     with pytest.raises(exc) as err:
         applications.create(app, ctx_as(app, who), **args)
@@ -174,6 +190,14 @@ def test_refused_creates_write_nothing(world, who, kw, code, exc):
     assert counts(app) == before
     if code == "INVALID_LOCALITY":
         assert len(err.value.params["valid"]) == 5 and all(v in err.value.message for v in err.value.params["valid"])
+
+
+def test_names_and_master_codes_within_digits_limits_are_accepted(world):
+    app = world
+    doc = applications.create(app, ctx_as(app, "clerk.amritsar"), business_service="NewTL", tenant_id=AMRITSAR,
+                              applicant_name="S" * 100, applicant_mobile="9876543210", locality="SUN04",
+                              details={"tradeType": "GOODS.MANUFACTURE.TST-1"})
+    assert doc["applicant"]["name"] == "S" * 100 and doc["details"]["tradeType"] == "GOODS.MANUFACTURE.TST-1"
 
 
 def test_a_refused_create_does_not_use_up_a_number(world):
@@ -204,25 +228,133 @@ def test_newtl_walk_with_the_right_user_at_each_step_and_paid_by_the_system(worl
         assert status(app, no) == (reached, reached)
         shown = applications.show(app, ctx_as(app, who), no)
         assert shown["applicationStatus"] == reached and shown["workflow"]["state"] == reached
-    # PAY: the SYSTEM user alone may not (SYSTEM_PAYMENT is not a role of the store) ...
+    # PAY: not by hand, not even the SYSTEM user ...
     system = ctx_as(app, "payment.system")
     before = counts(app)
     with app.uow(system) as uow, pytest.raises(Forbidden) as err:
         workflow.transition_in(uow, app, system, tenant_id=AMRITSAR, business_id=no, action="PAY")
-    assert err.value.code == "INVALID_ROLE_FOR_ACTION" and "SYSTEM_PAYMENT" in err.value.params["rolesNeeded"]
+    assert err.value.code == "ACTION_BY_PAYMENT_ONLY"
     assert counts(app) == before
-    # ... but the payment's own transaction takes PAY with SYSTEM_PAYMENT added, as DIGIT does
-    with app.uow(system) as uow:
-        pi = applications.pay_in(uow, app, system, no)
-        uow.commit()
-    assert pi["state"]["state"] == "APPROVED" and pi["assigner"]["userName"] == "payment.system"
+    # ... and the payment's own transaction only once the fee is paid ...
+    with app.uow(system) as uow, pytest.raises(InvalidInput) as err:
+        applications.pay_in(uow, app, system, no)
+    assert err.value.code == "DEMAND_NOT_SETTLED" and counts(app) == before
+    # ... which paying the bill at the counter does, taking PAY with SYSTEM_PAYMENT added, as DIGIT does
+    receipt = pay_at_counter(app, no)
     assert status(app, no) == ("APPROVED", "APPROVED")
     hist = workflow.history(app, ctx_as(app, "approver.amritsar"), AMRITSAR, no)
     assert [h["action"] for h in hist] == ["INITIATE", "APPLY", "FORWARD", "FORWARD", "APPROVE", "PAY"]
+    assert hist[-1]["assigner"]["userName"] == "clerk.amritsar" and hist[-1]["comment"].startswith("paid: ")
+    assert receipt.startswith("C01/")
     assert hist[-1]["nextActions"] == [{"action": "CANCEL", "nextState": "CANCELLED", "roles": ["TL_APPROVER"]}]
-    with app.store.engine.connect() as conn:
-        audit_actor = conn.execute(select(AuditRecord.actor_name).order_by(AuditRecord.seq.desc())).scalars().first()
-    assert audit_actor == "payment.system"
+
+
+def pay_at_counter(app, no: str, who: str = "clerk.amritsar") -> str:
+    """The whole bill of `no` paid in cash at the counter (a shift opened first); the receipt number."""
+    clerk = ctx_as(app, who)
+    shifts.open_shift(app, clerk, "1000")
+    [bill] = billing.fetch_bill(app, clerk, AMRITSAR, application_no=no)
+    doc = collection.pay(app, clerk, tenant_id=AMRITSAR, bill_id=bill["id"], mode="CASH",
+                         amount=str(bill["totalAmount"]))
+    return str(doc["paymentDetails"][0]["receiptNumber"])
+
+
+def to_pending_payment(app, **kw) -> str:
+    no = new_tl(app, **kw)
+    for who, action in (("clerk.amritsar", "APPLY"), ("verifier.amritsar", "FORWARD"),
+                        ("inspector.amritsar", "FORWARD"), ("approver.amritsar", "APPROVE")):
+        act(app, who, no, action)
+    return no
+
+
+@pytest.mark.parametrize("who,code", [
+    ("9876543210", "ACTION_BY_PAYMENT_ONLY"),           # the applicant: PAY lists CITIZEN ...
+    ("clerk.amritsar", "ACTION_BY_PAYMENT_ONLY"),       # ... and TL_CEMP, but nobody takes it by hand
+    ("approver.amritsar", "ACTION_BY_PAYMENT_ONLY"),
+    ("9876500002", "APPLICATION_NOT_FOUND"),            # another citizen: not theirs at all
+])
+def test_nobody_approves_a_licence_by_taking_pay_by_hand(world, who, code):
+    app = world
+    no = to_pending_payment(app)
+    before = counts(app)
+    with pytest.raises(DigitError) as err:           # what `digitctl workflow transition` calls
+        workflow.transition(app, ctx_as(app, who), tenant_id=AMRITSAR, business_id=no, action="PAY")
+    assert err.value.code == code
+    with pytest.raises(DigitError) as err:
+        act(app, who, no, "PAY")
+    assert err.value.code == code
+    assert counts(app) == before and status(app, no) == ("PENDINGPAYMENT", "PENDINGPAYMENT")
+    assert "PAY" not in [a["action"] for a in applications.show(app, ctx_as(app, "clerk.amritsar"), no)
+                         ["workflow"]["nextActions"]]
+
+
+def test_paying_the_whole_bill_is_what_approves_the_licence(world):
+    app = world
+    no = to_pending_payment(app)
+    pay_at_counter(app, no)
+    assert status(app, no) == ("APPROVED", "APPROVED")
+
+
+def test_a_citizen_acts_only_on_their_own_application(world):
+    app = world
+    no = new_tl(app)                                   # made at the counter for 9876543210
+    before = counts(app)
+    for call in (lambda: act(app, "9876500002", no, "APPLY"),
+                 lambda: workflow.transition(app, ctx_as(app, "9876500002"), tenant_id=AMRITSAR, business_id=no,
+                                             action="APPLY")):
+        with pytest.raises(NotFound) as err:
+            call()
+        assert err.value.code == "APPLICATION_NOT_FOUND" and "INITIATED" not in err.value.message
+    assert counts(app) == before and status(app, no) == ("INITIATED", "INITIATED")
+    assert act(app, "9876543210", no, "APPLY")["state"]["state"] == "APPLIED"       # the applicant may
+
+
+def test_a_citizen_acts_only_on_workflows_they_started(world):
+    app = world
+    first = workflow.transition(app, ctx_as(app, "9876543210"), tenant_id=AMRITSAR, business_id="PB-PGR-X-1",
+                                action="APPLY", business_service="PGR")
+    assert first["state"]["state"] == "PENDINGFORASSIGNMENT"
+    act_ = dict(tenant_id=AMRITSAR, business_id="PB-PGR-X-1", action="APPLY")
+    workflow.transition(app, ctx_as(app, "supervisor.amritsar"), tenant_id=AMRITSAR, business_id="PB-PGR-X-1",
+                        action="REJECT")
+    with pytest.raises(NotFound) as err:
+        workflow.transition(app, ctx_as(app, "9876500002"), **{**act_, "action": "RATE"})
+    assert err.value.code == "BUSINESSID_NOT_FOUND"
+    assert workflow.transition(app, ctx_as(app, "9876543210"), **{**act_, "action": "RATE"})["state"]["state"] \
+        == "CLOSEDAFTERREJECTION"
+
+
+def test_a_module_guard_may_refuse_any_transition_and_nothing_is_written(world):
+    app = world
+    no = new_tl(app)
+    asked = []
+
+    def hold(uow, app_, ctx, step):
+        asked.append((step["businessId"], step["action"], step["fromState"], step["toState"]))
+        raise Conflict("TL_ON_HOLD", "the licence is on hold")
+
+    workflow.guard("NewTL", hold)
+    try:
+        before = counts(app)
+        with pytest.raises(Conflict) as err:
+            act(app, "clerk.amritsar", no, "APPLY")
+        assert err.value.code == "TL_ON_HOLD" and counts(app) == before
+    finally:
+        workflow._GUARDS["NewTL"].remove(hold)
+    assert asked == [(no, "APPLY", "INITIATED", "APPLIED")]
+    assert act(app, "clerk.amritsar", no, "APPLY")["state"]["state"] == "APPLIED"
+
+
+def test_an_application_changed_behind_its_workflow_is_not_moved_on(world):
+    app = world
+    no = new_tl(app)
+    with app.uow(app.base_context()) as uow:
+        uow.session.get(Application, no).application_status = "APPROVED"      # as a direct store edit would
+        uow.commit()
+    before = counts(app)
+    with pytest.raises(Conflict) as err:
+        act(app, "clerk.amritsar", no, "APPLY")
+    assert err.value.code == "APPLICATION_STATUS_MISMATCH" and counts(app) == before
 
 
 def test_pay_is_refused_before_approval(world):
@@ -427,7 +559,8 @@ def test_pgr_resolve_reopen_and_rate(world):
 def test_pgr_reject_then_rate_closes_after_rejection(world):
     app = world
     no = applications.create(app, ctx_as(app, "clerk.amritsar"), business_service="PGR", tenant_id=AMRITSAR,
-                             applicant_name="Simran Kaur", applicant_mobile="9876543210")["applicationNo"]
+                             applicant_name="Simran Kaur", applicant_mobile="9876543210", locality="SUN04",
+                             details={"serviceCode": "StrayAnimals"})["applicationNo"]
     act(app, "supervisor.amritsar", no, "REJECT", comment="not a municipal matter")
     act(app, "9876543210", no, "RATE")
     assert status(app, no)[1] == "CLOSEDAFTERREJECTION"
@@ -448,9 +581,9 @@ def test_sent_back_to_the_citizen_only_that_citizen_may_act(world):
     assert pi["state"]["state"] == "CITIZENACTIONREQUIRED"
     assert [a["userName"] for a in pi["assignes"]] == ["9876543210"]
     before = counts(app)
-    with pytest.raises(Forbidden) as err:
-        act(app, "9876500002", no, "FORWARD")               # another citizen
-    assert err.value.code == "NOT_ASSIGNEE" and counts(app) == before
+    with pytest.raises(NotFound) as err:
+        act(app, "9876500002", no, "FORWARD")               # another citizen: not theirs
+    assert err.value.code == "APPLICATION_NOT_FOUND" and counts(app) == before
     with pytest.raises(Forbidden):
         act(app, "inspector.amritsar", no, "FORWARD")       # FORWARD here is the citizen's
     pi = act(app, "9876543210", no, "FORWARD", comment="uploaded")
@@ -471,9 +604,23 @@ def test_send_back_without_a_citizen_account_assigns_nobody(world):
     no = _to_field_inspection(app, mobile="9123456789")        # no CITIZEN user has this mobile
     pi = act(app, "inspector.amritsar", no, "SENDBACKTOCITIZEN")
     assert pi["assignes"] == []
+    with pytest.raises(NotFound) as err:
+        act(app, "9876543210", no, "FORWARD")               # not theirs either
+    assert err.value.code == "APPLICATION_NOT_FOUND"
+
+
+def test_sent_back_the_citizen_who_made_it_for_someone_else_waits_for_the_applicant(world):
+    app = world
+    no = applications.create(app, ctx_as(app, "9876500002"), business_service="NewTL", tenant_id=AMRITSAR,
+                             applicant_name="Simran Kaur", applicant_mobile="9876543210", locality="SUN04",
+                             details={"tradeType": "GOODS.RETAIL.TST-29"})["applicationNo"]
+    act(app, "9876500002", no, "APPLY")
+    act(app, "verifier.amritsar", no, "FORWARD")
+    act(app, "inspector.amritsar", no, "SENDBACKTOCITIZEN")
     with pytest.raises(Forbidden) as err:
-        act(app, "9876543210", no, "FORWARD")
+        act(app, "9876500002", no, "FORWARD")               # made it, but it went back to the applicant
     assert err.value.code == "NOT_ASSIGNEE"
+    assert act(app, "9876543210", no, "FORWARD")["state"]["state"] == "FIELDINSPECTION"
 
 
 # -- SLA ---------------------------------------------------------------------------------------------
@@ -495,6 +642,140 @@ def test_state_and_business_sla_count_down_and_go_negative(world, frozen_clock):
     wf_ = applications.show(app, ctx_as(app, "approver.amritsar"), no)["workflow"]
     assert wf_["stateSla"] == -18 * 3_600_000
     assert wf_["businessServiceSla"] == 48 * 3_600_000 - (2 + 25 + 30) * 3_600_000 - 600_000
+
+
+def test_an_action_that_keeps_the_state_keeps_its_sla_deadline(world, frozen_clock):
+    app = world
+    no = to_pending_payment(app)                            # PENDINGPAYMENT: 12 h
+    frozen_clock.advance(hours=5)
+    pi = act(app, "clerk.amritsar", no, "ADHOC", comment="rebate asked for")      # stays in PENDINGPAYMENT
+    assert pi["state"]["state"] == "PENDINGPAYMENT" and pi["stateSla"] == 7 * HOUR
+    assert applications.show(app, ctx_as(app, "clerk.amritsar"), no)["workflow"]["stateSla"] == 7 * HOUR
+    frozen_clock.advance(hours=9)
+    act(app, "clerk.amritsar", no, "ADHOC")
+    wf_ = applications.show(app, ctx_as(app, "clerk.amritsar"), no)["workflow"]
+    assert wf_["stateSla"] == -2 * HOUR                     # breached stays breached
+    assert workflow.history(app, ctx_as(app, "clerk.amritsar"), AMRITSAR, no)[-1]["stateSla"] == -2 * HOUR
+
+
+def _variant(tmp_path, code: str, edit) -> Path:
+    doc = copy.deepcopy(json.loads((CONFIGS / "workflows" / "NewTL.businessservice.json").read_text())
+                        ["BusinessServices"][0])
+    doc["businessService"] = code
+    edit({st["state"]: st for st in doc["states"]})
+    path = tmp_path / f"{code}.json"
+    path.write_text(json.dumps({"BusinessServices": [doc]}))
+    return path
+
+
+def test_star_in_an_actions_roles_means_any_role(world, tmp_path):
+    app = world
+
+    def star_apply(states):
+        states["INITIATED"]["actions"][0]["roles"] = ["*"]          # APPLY: anyone
+
+    workflow.apply(app, app.context(), [_variant(tmp_path, "NewTL", star_apply)])
+    no = new_tl(app)
+    # EMPLOYEE, GRO, CR_TL ... are no role of NewTL's: "*" still admits them
+    assert act(app, "supervisor.amritsar", no, "APPLY")["state"]["state"] == "APPLIED"
+
+
+def test_assignees_are_checked_against_the_next_states_moving_roles_on_state_changes_only(world):
+    app = world
+    no = to_pending_payment(app)
+    with app.uow(app.base_context(), readonly=True) as uow:
+        verifier = users.find(uow.session, "verifier.amritsar").uuid
+        clerk = users.find(uow.session, "clerk.amritsar").uuid
+    # ADHOC keeps PENDINGPAYMENT: DIGIT checks no roles of an assignee then
+    pi = act(app, "clerk.amritsar", no, "ADHOC", assignees=[verifier])
+    assert [a["userName"] for a in pi["assignes"]] == ["verifier.amritsar"]
+    with pytest.raises(InvalidInput) as err:
+        act(app, "clerk.amritsar", no, "ADHOC", assignees=["no-such-uuid"])
+    assert err.value.code == "INVALID_ASSIGNEE"
+    fresh = new_tl(app)
+    with pytest.raises(InvalidInput) as err:                # APPLIED is left by TL_DOC_VERIFIER only
+        act(app, "clerk.amritsar", fresh, "APPLY", assignees=[clerk])
+    assert err.value.code == "INVALID_ASSIGNEE"
+    assert act(app, "clerk.amritsar", fresh, "APPLY", assignees=[verifier])["assignes"][0]["uuid"] == verifier
+
+
+# -- auto-escalation ----------------------------------------------------------------------------------
+def escalation_masters(reference: Path, folder: Path) -> Path:
+    """The real pb Workflow.AutoEscalation file and the real AUTO_ESCALATE role, as an MDMS folder."""
+    pb = reference / "mdms" / "data" / "pb"
+    (folder / "Workflow").mkdir(parents=True)
+    (folder / "Workflow" / "AutoEscalation.json").write_text((pb / "Workflow" / "AutoEscalation.json").read_text())
+    bundled_roles = json.loads((CONFIGS / "mdms" / "data" / "pb" / "ACCESSCONTROL-ROLES" / "roles.json").read_text())
+    real = [r for r in json.loads((pb / "ACCESSCONTROL-ROLES" / "roles.json").read_text())["roles"]
+            if r["code"] == "AUTO_ESCALATE"]
+    (folder / "ACCESSCONTROL-ROLES").mkdir()
+    (folder / "ACCESSCONTROL-ROLES" / "roles.json").write_text(json.dumps(
+        {**bundled_roles, "roles": [*bundled_roles["roles"], *real]}))
+    return folder
+
+
+@pytest.fixture
+def escalation_world(world, reference, tmp_path):
+    app = world
+    mdms.apply(app, app.context("pb"), [escalation_masters(reference, tmp_path / "esc")])
+    users.create_user(app, app.context("pb"), users.NewUser(
+        user_name="escalator", name="Auto Escalation", type="EMPLOYEE", tenant_id="pb", mobile="9800000019",
+        roles=[("AUTO_ESCALATE", "pb")]))
+    return app
+
+
+def _to_pending_approval(app) -> str:
+    no = new_tl(app)
+    for who, action in (("clerk.amritsar", "APPLY"), ("verifier.amritsar", "FORWARD"),
+                        ("inspector.amritsar", "FORWARD")):
+        act(app, who, no, action)
+    return no
+
+
+def test_escalate_takes_the_configured_action_two_days_past_the_state_sla(escalation_world, tmp_path, frozen_clock):
+    app = escalation_world
+
+    def auto_approve(states):                              # as DIGIT's escalation instructions say
+        states["PENDINGAPPROVAL"]["actions"][1]["roles"] = ["TL_APPROVER", "AUTO_ESCALATE"]
+
+    workflow.apply(app, app.context(), [_variant(tmp_path, "NewTL", auto_approve)])
+    late = _to_pending_approval(app)                       # PENDINGAPPROVAL: 12 h SLA, then 2 days' grace
+    frozen_clock.advance(hours=12)
+    recent = _to_pending_approval(app)
+    frozen_clock.advance(days=2, minutes=1)
+    escalator = ctx_as(app, "escalator")
+    before = counts(app)
+    dry = workflow.escalate(app, escalator, dry_run=True)
+    assert [(i["businessId"], i["result"], i["nextState"]) for i in dry["items"]] == \
+        [(late, "would escalate", "PENDINGPAYMENT")]
+    assert counts(app) == before and status(app, late) == ("PENDINGAPPROVAL", "PENDINGAPPROVAL")
+    done = workflow.escalate(app, escalator, business_service="NewTL")
+    assert [(i["businessId"], i["result"]) for i in done["items"]] == [(late, "escalated")]
+    assert done["items"][0]["stateSlaBreachedByMs"] == 2 * DAY + 60_000
+    assert status(app, late) == ("PENDINGPAYMENT", "PENDINGPAYMENT")
+    assert status(app, recent) == ("PENDINGAPPROVAL", "PENDINGAPPROVAL")
+    last = workflow.history(app, ctx_as(app, "approver.amritsar"), AMRITSAR, late)[-1]
+    assert (last["action"], last["assigner"]["userName"]) == ("APPROVE", "escalator")
+    assert last["comment"].startswith("auto-escalated")
+    assert workflow.escalate(app, escalator)["items"] == []          # nothing left past its SLA
+
+
+def test_escalate_reports_what_the_workflow_refuses_and_changes_nothing(escalation_world, frozen_clock):
+    app = escalation_world
+    no = _to_pending_approval(app)              # the real NewTL: APPROVE is TL_APPROVER's alone
+    frozen_clock.advance(days=3)
+    before = counts(app)
+    report = workflow.escalate(app, ctx_as(app, "escalator"))
+    assert [(i["businessId"], i["result"], i["code"]) for i in report["items"]] == \
+        [(no, "refused", "INVALID_ROLE_FOR_ACTION")]
+    assert counts(app) == before and status(app, no)[1] == "PENDINGAPPROVAL"
+
+
+@pytest.mark.parametrize("who", ["clerk.amritsar", "admin", "approver.amritsar"])
+def test_only_an_auto_escalate_user_runs_escalation(escalation_world, who):
+    with pytest.raises(Forbidden) as err:
+        workflow.escalate(escalation_world, ctx_as(escalation_world, who))
+    assert err.value.code == "AUTO_ESCALATE_ROLE_REQUIRED"
 
 
 # -- versions ----------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from digitctl.errors import Forbidden, InvalidInput
-from digitctl.services import applications, inbox, users, workflow
+from digitctl.services import applications, billing, collection, inbox, shifts, users, workflow
 
 _spec = importlib.util.spec_from_file_location("applications_test_helpers",
                                                Path(__file__).with_name("test_applications.py"))
@@ -25,7 +25,8 @@ HOUR = 3_600_000
 
 def tl(app, who="clerk.amritsar", tenant=AMRITSAR, mobile="9876543210", locality="SUN04") -> str:
     doc = applications.create(app, ctx_as(app, who), business_service="NewTL", tenant_id=tenant,
-                              applicant_name="Simran Kaur", applicant_mobile=mobile, locality=locality)
+                              applicant_name="Simran Kaur", applicant_mobile=mobile, locality=locality,
+                              details={"tradeType": "GOODS.RETAIL.TST-29"})
     return str(doc["applicationNo"])
 
 
@@ -60,16 +61,16 @@ def scene(app, reference, tmp_path, frozen_clock):
     a["A4"] = walk(app, tl(app), APPLY, VERIFY, INSPECT)
     a["A5"] = walk(app, tl(app), APPLY, VERIFY, INSPECT, APPROVE)
     a["A6"] = walk(app, tl(app), APPLY, VERIFY, INSPECT, APPROVE)
-    system = ctx_as(app, "payment.system")
-    with app.uow(system) as uow:
-        applications.pay_in(uow, app, system, a["A6"])
-        uow.commit()
+    clerk = ctx_as(app, "clerk.amritsar")          # paid in full at the counter: PAY
+    shifts.open_shift(app, clerk, "1000")
+    [bill] = billing.fetch_bill(app, clerk, AMRITSAR, application_no=a["A6"])
+    collection.pay(app, clerk, tenant_id=AMRITSAR, bill_id=bill["id"], mode="CASH", amount=str(bill["totalAmount"]))
     a["A7"] = walk(app, tl(app), APPLY, ("verifier.amritsar", "REJECT"))
     a["A8"] = walk(app, tl(app, locality="SUN11"), APPLY, VERIFY, ("inspector.amritsar", "SENDBACKTOCITIZEN"))
     a["J1"] = tl(app, "clerk.jalandhar", JALANDHAR, "9876500002", "JLC476")
     a["J2"] = walk(app, tl(app, "clerk.jalandhar", JALANDHAR, "9876500002", "JLC477"), ("clerk.jalandhar", "APPLY"))
     pgr: dict[str, Any] = dict(business_service="PGR", tenant_id=AMRITSAR, applicant_name="Simran Kaur",
-                               locality="SUN04")
+                               locality="SUN04", details={"serviceCode": "StreetLightNotWorking"})
     a["P1"] = applications.create(app, ctx_as(app, "9876543210"), applicant_mobile="9876543210", **pgr)["applicationNo"]
     a["P2"] = applications.create(app, ctx_as(app, "clerk.amritsar"), applicant_mobile="9876500002",
                                   **pgr)["applicationNo"]
@@ -81,7 +82,8 @@ def scene(app, reference, tmp_path, frozen_clock):
                                   **pgr)["applicationNo"]
     act(app, "supervisor.amritsar", a["P4"], "ASSIGN", assignees=[lme2])      # lme2 serves Jalandhar
     a["T1"] = applications.create(app, ctx_as(app, "clerk.amritsar"), business_service="PT.CREATE", tenant_id=AMRITSAR,
-                                  applicant_name="Navdeep Gill", applicant_mobile="9876500002")["applicationNo"]
+                                  applicant_name="Navdeep Gill", applicant_mobile="9876500002",
+                                  locality="SUN04")["applicationNo"]
     frozen_clock.advance(hours=20)
     a["A9"] = walk(app, tl(app), APPLY, VERIFY)
     frozen_clock.advance(hours=6)

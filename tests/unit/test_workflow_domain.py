@@ -61,7 +61,24 @@ def test_terminate_states_keep_their_actions_and_star_means_any_role(reference):
     doc = real(reference, "PGR")
     doc["states"][1]["actions"][0]["roles"] = ["*"]
     starred = wf.parse(doc)
-    assert starred.roles_for(starred.states[1].actions[0]) == starred.all_roles
+    assign = starred.states[1].actions[0]
+    # WorkflowUtil.isRoleAvailable: "*" admits any role, even one the service never names ...
+    assert wf.roles_allow(assign.roles, {"PT_CEMP"}) and wf.roles_allow(assign.roles, {"GRO"})
+    assert starred.actionable_states({"PT_CEMP"}) == {starred.states[1].name}
+    # ... but never a user with no role at all
+    assert not wf.roles_allow(assign.roles, set())
+    assert not wf.roles_allow(["GRO"], {"PT_CEMP"})
+
+
+def test_roles_needed_and_what_an_assignee_must_hold(reference):
+    tl = wf.parse(real(reference, "NewTL"))
+    pending = tl.state("PENDINGPAYMENT")
+    adhoc, pay = pending.action("ADHOC"), pending.action("PAY")
+    assert tl.roles_needed(pending, pay) == {"CITIZEN", "TL_CEMP", "SYSTEM_PAYMENT"}
+    assert tl.roles_needed(pending, adhoc) == tl.service_roles          # keeps the state: any role of NewTL
+    # the roles of the state-changing actions only (ADHOC stays in PENDINGPAYMENT)
+    assert tl.next_state_roles(pending) == {"CITIZEN", "TL_CEMP", "SYSTEM_PAYMENT"}
+    assert tl.next_state_roles(tl.state("APPLIED")) == {"TL_DOC_VERIFIER"}
 
 
 def test_graphs_name_every_transition(reference):
