@@ -93,7 +93,7 @@ def new_tl(store: str) -> str:
     login(store, "clerk.amritsar")
     doc = js(run(store, "application", "create", "--service", "NewTL", "--tenant", "pb.amritsar",
                  "--applicant-name", "Simran Kaur", "--applicant-mobile", "9876543210", "--locality", "SUN04",
-                 "--details", '{"tradeName": "Kaur Sweets", "tradeType": "GOODS.RETAIL.TST-4"}', "-o", "json"))
+                 "--details", '{"tradeName": "Kaur Sweets", "tradeType": "GOODS.RETAIL.TST-29"}', "-o", "json"))
     no = doc["Applications"][0]["applicationNo"]
     js(run(store, "workflow", "transition", no, "--action", "APPLY", "--tenant", "pb.amritsar", "-o", "json"))
     login(store, "verifier.amritsar")

@@ -44,7 +44,7 @@ def clerk_store(tmp_path, frozen_clock) -> str:
 def create(store: str, name: str, *extra: str, fmt: str = "json"):
     return run(store, "-o", fmt, "application", "create", "--service", "NewTL", "--tenant", TENANT,
                "--applicant-name", name, "--applicant-mobile", "9812345670", "--locality", "SUN04",
-               "--details", json.dumps({"tradeType": "GOODS.RETAIL.TST-4"}), *extra)
+               "--details", json.dumps({"tradeType": "GOODS.RETAIL.TST-29"}), *extra)
 
 
 def count(store: str) -> int:
@@ -72,7 +72,7 @@ def test_control_characters_in_a_comment_or_details_are_refused(clerk_store):
     assert res.exit_code == 2 and error_code(res) == "INVALID_CHARACTERS"
     res = run(clerk_store, "-o", "json", "application", "create", "--service", "NewTL", "--tenant", TENANT,
               "--applicant-name", "Gurdeep Singh", "--applicant-mobile", "9812345670", "--locality", "SUN04",
-              "--details", json.dumps({"tradeType": "GOODS.RETAIL.TST-4", "note": {"x": [f"a{CLEAR_SCREEN}"]}}))
+              "--details", json.dumps({"tradeType": "GOODS.RETAIL.TST-29", "note": {"x": [f"a{CLEAR_SCREEN}"]}}))
     assert res.exit_code == 2 and error_code(res) == "INVALID_CHARACTERS"
     assert count(clerk_store) == before
     # a line break in a comment is ordinary text, and a plain name still goes through

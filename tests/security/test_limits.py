@@ -51,7 +51,7 @@ def code_of(res) -> str:
 def create(store: str, name: str = "Gurdeep Singh", details: str | None = None):
     return run(store, "-o", "json", "application", "create", "--service", "NewTL", "--tenant", TENANT,
                "--applicant-name", name, "--applicant-mobile", "9812345670", "--locality", "SUN04",
-               "--details", details or json.dumps({"tradeType": "GOODS.RETAIL.TST-4"}))
+               "--details", details or json.dumps({"tradeType": "GOODS.RETAIL.TST-29"}))
 
 
 def applications(store: str) -> int:
@@ -74,21 +74,21 @@ def test_a_huge_name_is_refused(demo_store):
 
 def test_huge_or_deeply_nested_details_are_refused(demo_store, tmp_path):
     before = applications(demo_store)
-    big = json.dumps({"tradeType": "GOODS.RETAIL.TST-4", "blob": "x" * 70_000})
+    big = json.dumps({"tradeType": "GOODS.RETAIL.TST-29", "blob": "x" * 70_000})
     res = create(demo_store, details=big)
     assert res.exit_code == 2 and code_of(res) == "TOO_LARGE", res.output
     file = tmp_path / "details.json"
-    file.write_text(json.dumps({"tradeType": "GOODS.RETAIL.TST-4", "blob": "x" * 3_000_000}))
+    file.write_text(json.dumps({"tradeType": "GOODS.RETAIL.TST-29", "blob": "x" * 3_000_000}))
     res = create(demo_store, details="@" + str(file))
     assert res.exit_code == 2 and code_of(res) == "TOO_LARGE"
     deep = '{"a":' * 5000 + "1" + "}" * 5000
     res = create(demo_store, details=deep)
     assert res.exit_code == 2 and code_of(res) == "NESTING_TOO_DEEP", res.output
-    shallow_but_over = json.dumps({"tradeType": "GOODS.RETAIL.TST-4", "n": json.loads("[" * 70 + "]" * 70)})
+    shallow_but_over = json.dumps({"tradeType": "GOODS.RETAIL.TST-29", "n": json.loads("[" * 70 + "]" * 70)})
     res = create(demo_store, details=shallow_but_over)
     assert res.exit_code == 2 and code_of(res) == "NESTING_TOO_DEEP"
     assert applications(demo_store) == before
-    ok = json.dumps({"tradeType": "GOODS.RETAIL.TST-4", "n": json.loads("[" * 20 + "]" * 20), "note": "x" * 1000})
+    ok = json.dumps({"tradeType": "GOODS.RETAIL.TST-29", "n": json.loads("[" * 20 + "]" * 20), "note": "x" * 1000})
     assert create(demo_store, details=ok).exit_code == 0
 
 

@@ -162,11 +162,13 @@ def test_caller_format_is_used_only_when_mdms_has_none(app: App) -> None:
     assert "SEQ_IGNORED" not in sequences(app)
 
 
-def test_city_level_idformat_overrides_the_state_one(app: App) -> None:
+def test_a_city_level_idformat_is_not_used_the_master_is_state_level(app: App) -> None:
+    # master-config marks common-masters.IdFormat isStateLevel: DIGIT's MDMS answers a city with the
+    # state's formats, whatever the city's own file says
     seed_mdms(app, files=(), extra={(AMRITSAR, "common-masters", "IdFormat"): [
         {"idname": "receipt.id", "format": "ASR/[fy:yyyy-yy]/[SEQ_ASR_RCPT]"}]})
-    assert gen(app, "receipt.id") == ["ASR/2026-27/000001"]
-    assert gen(app, "receipt.id", tenant="pb.jalandhar") == ["11/2026-27/000001"]
+    assert gen(app, "receipt.id") == ["11/2026-27/000001"]
+    assert gen(app, "receipt.id", tenant="pb.jalandhar") == ["11/2026-27/000002"]
 
 
 def test_counter_code_in_the_series(app: App, tmp_path: Path) -> None:
