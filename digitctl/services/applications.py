@@ -218,7 +218,7 @@ def create(app: "App", ctx: "RequestContext", *, business_service: str, tenant_i
     with app.uow(ctx) as uow:
         s = uow.session
         conn = s.connection()
-        bs_row, defn = workflow.load(s, tenant_id, business_service)
+        bs_row, defn = workflow.load(app, s, tenant_id, business_service)
         first = _first_action(defn, action)
         addr = dict(address or {})
         if locality:
@@ -332,7 +332,7 @@ def show(app: "App", ctx: "RequestContext", application_no: str, *, plain: bool 
         doc = _present(app, uow, ctx, appl, masking.masker_for(app, appl.tenant_id), plain)
         cur = s.get(WfCurrent, (appl.tenant_id, application_no))
         if cur is not None:
-            _, defn = workflow.load(s, appl.tenant_id, cur.business_service, cur.bs_version)
+            _, defn = workflow.load(app, s, appl.tenant_id, cur.business_service, cur.bs_version)
             state_sla, business_sla = wf.sla_left(cur.state_deadline, now), wf.sla_left(cur.business_deadline, now)
             assignees = s.execute(select(UserAccount.uuid, UserAccount.user_name).join(
                 WfAssignee, WfAssignee.user_uuid == UserAccount.uuid).where(

@@ -29,6 +29,7 @@ from digitctl.domain import safetext
 from digitctl.domain import workflow as wf
 from digitctl.domain.canonical import content_hash
 from digitctl.domain.events import Event
+from digitctl.domain.mdms import as_bool
 from digitctl.domain.tenancy import fallback_chain, state_of
 from digitctl.errors import Conflict, Forbidden, InvalidInput, NotFound
 from digitctl.services import ownership
@@ -153,6 +154,11 @@ def apply(app: "App", ctx: "RequestContext", paths: list[Path], *, dry_run: bool
     for doc, f in found:
         defn = wf.parse(doc)
         errors, warnings = wf.check(defn, _known_roles(app, defn.tenant_id))
+        used_at = definition_tenant(app, defn.tenant_id, defn.code)
+        if used_at != defn.tenant_id:
+            warnings = [*warnings, f"Workflow.BusinessServiceMasterConfig makes {defn.code} state-level: DIGIT "
+                        f"uses the definition at {used_at} in every city, never this one at {defn.tenant_id} "
+                        f"(apply it with --tenant {used_at})"]
         problems += [f"{defn.code} ({f}): {e}" for e in errors]
         report.warnings += [f"{defn.code}: {w}" for w in warnings]
         parsed.append((defn, doc, f))
@@ -199,17 +205,35 @@ def _parsed(row: WfBusinessService) -> wf.Definition:
     return d
 
 
-def load(s: "Session", tenant_id: str, code: str, version: int | None = None) -> tuple[WfBusinessService, wf.Definition]:
-    """The definition for a tenant (city first, then state); the current version unless asked."""
-    for t in fallback_chain(tenant_id):
-        q = select(WfBusinessService).where(WfBusinessService.tenant_id == t, WfBusinessService.code == code)
-        q = q.where(WfBusinessService.version == version) if version is not None else \
-            q.where(WfBusinessService.is_current.is_(True))
-        row = s.execute(q).scalar_one_or_none()
-        if row is not None:
-            return row, _parsed(row)
-    raise NotFound("BUSINESSSERVICE_NOT_FOUND", f"no workflow {code!r} for {tenant_id}; load it with "
-                   "`digitctl workflow apply`", {"businessService": code, "tenantId": tenant_id})
+def definition_tenant(app: "App", tenant_id: str, code: str, conn: Any = None) -> str:
+    """Where DIGIT's egov-workflow-v2 keeps the definition of `code` used at `tenant_id`
+    (BusinessServiceRepository.getBusinessServices): at the state unless the state's
+    `Workflow.BusinessServiceMasterConfig` says `isStatelevel` false for it (a service it does not
+    name is state-level); then at the tenant itself. No fallback either way."""
+    for rec in app.mdms.at_state(tenant_id, "Workflow", "BusinessServiceMasterConfig", conn):
+        if isinstance(rec, dict) and rec.get("businessService") == code:
+            if not as_bool(rec.get("isStatelevel", True)):
+                return tenant_id
+            break
+    return state_of(tenant_id)
+
+
+def load(app: "App", s: "Session", tenant_id: str, code: str,
+         version: int | None = None) -> tuple[WfBusinessService, wf.Definition]:
+    """The definition used at a tenant (see `definition_tenant`); the current version unless asked."""
+    at = definition_tenant(app, tenant_id, code, s.connection())
+    q = select(WfBusinessService).where(WfBusinessService.tenant_id == at, WfBusinessService.code == code)
+    q = q.where(WfBusinessService.version == version) if version is not None else \
+        q.where(WfBusinessService.is_current.is_(True))
+    row = s.execute(q).scalar_one_or_none()
+    if row is not None:
+        return row, _parsed(row)
+    where = "the state" if at != tenant_id else tenant_id
+    raise NotFound("BUSINESSSERVICE_NOT_FOUND",
+                   f"no workflow {code!r} for {tenant_id}: DIGIT looks it up at {where} ({at}) as "
+                   "Workflow.BusinessServiceMasterConfig says; load it there with "
+                   f"`digitctl workflow apply FILE --tenant {at}`",
+                   {"businessService": code, "tenantId": tenant_id, "definitionTenant": at})
 
 
 def list_definitions(app: "App", ctx: "RequestContext", tenant_id: str | None = None) -> list[dict[str, Any]]:
@@ -227,7 +251,7 @@ def get_definition(app: "App", ctx: "RequestContext", code: str, tenant_id: str)
     """(DIGIT's BusinessService as `businessservice/_search` returns it, the parsed definition)."""
     authorize(app, ctx, SEARCH_DEFINITION_ACTION, tenant_id)
     with app.uow(ctx, readonly=True) as uow:
-        row, defn = load(uow.session, tenant_id, code)
+        row, defn = load(app, uow.session, tenant_id, code)
         return business_service_json(row), defn
 
 
@@ -331,14 +355,14 @@ def transition_in(uow: "UnitOfWork", app: "App", ctx: "RequestContext", *, tenan
         if not business_service:
             raise NotFound("BUSINESSID_NOT_FOUND", f"{business_id} has no workflow yet at {tenant_id}; "
                            "give --service for its first transition", {"businessId": business_id})
-        row, defn = load(s, tenant_id, business_service)
+        row, defn = load(app, s, tenant_id, business_service)
         current_name, seq_no, started = wf.START, 0, now
         last_action = None
     else:
         if business_service and business_service != cur.business_service:
             raise InvalidInput("BUSINESSSERVICE_MISMATCH", f"{business_id} runs on {cur.business_service}, "
                                f"not {business_service}", {"businessId": business_id})
-        row, defn = load(s, tenant_id, cur.business_service, cur.bs_version)
+        row, defn = load(app, s, tenant_id, cur.business_service, cur.bs_version)
         current_name, seq_no, last_action = cur.state, cur.seq_no, cur.last_action
         first = s.execute(select(WfProcessInstance.business_started_at).where(
             WfProcessInstance.tenant_id == tenant_id, WfProcessInstance.business_id == business_id,
@@ -530,7 +554,7 @@ def history(app: "App", ctx: "RequestContext", tenant_id: str, business_id: str,
                            {"businessId": business_id, "tenantId": tenant_id})
         out = []
         for i, r in enumerate(rows):
-            _, defn = load(s, tenant_id, r.business_service, r.bs_version)
+            _, defn = load(app, s, tenant_id, r.business_service, r.bs_version)
             latest = i == len(rows) - 1
             doc = instance_json(s, r, defn, ctx.actor, now, latest=latest)
             if not latest:

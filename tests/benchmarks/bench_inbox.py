@@ -50,7 +50,7 @@ def build_store(url: str) -> None:
     init_store(app, app.context(), "pb", "C01")
     mdms.apply(app, app.context("pb"), [configs / "mdms" / "data" / "pb"],
                master_config=configs / "mdms" / "master-config.json")
-    workflow.apply(app, app.context(), [configs / "workflows"])
+    workflow.apply(app, app.context(), [configs / "workflows"], tenant_id="pb")
     workflow.apply(app, app.context(), [configs / "workflows" / "NewTL.businessservice.json"], tenant_id="pb.jalandhar")
     quickstart.demo_users(app, app.context())
     app.close()

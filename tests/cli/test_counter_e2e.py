@@ -67,8 +67,8 @@ def test_a_counter_day_end_to_end(tmp_path):
     login(store, "admin", ADMIN_PW)
     ok(store, "mdms", "apply", str(CONFIGS / "mdms" / "data" / "pb"),
        "--master-config", str(CONFIGS / "mdms" / "master-config.json"))
-    applied = js(store, "workflow", "apply", str(CONFIGS / "workflows"))
-    assert ("NewTL", TENANT) in {(b["businessService"], b["tenantId"]) for b in applied["businessServices"]}
+    applied = js(store, "workflow", "apply", str(CONFIGS / "workflows"), "--tenant", "pb")
+    assert ("NewTL", "pb") in {(b["businessService"], b["tenantId"]) for b in applied["businessServices"]}
     for user, name, mobile, roles in STAFF:
         ok(store, "user", "create", "--type", "EMPLOYEE", "--username", user, "--name", name, "--mobile", mobile,
            "--tenant", TENANT, "--department", "DEPT_1", "--designation", "DESIG_1",

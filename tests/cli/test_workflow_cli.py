@@ -63,7 +63,7 @@ def count(store: str, model) -> int:
 
 
 def apply_real(store: str) -> dict:
-    res = run(store, "workflow", "apply", str(CONFIGS / "workflows"), "-o", "json")
+    res = run(store, "workflow", "apply", str(CONFIGS / "workflows"), "--tenant", "pb", "-o", "json")
     assert res.exit_code == 0, res.output
     return json.loads(res.stdout)
 
@@ -71,7 +71,7 @@ def apply_real(store: str) -> dict:
 def test_apply_list_and_show_the_real_definitions(store):
     report = apply_real(store)
     assert sorted((r["businessService"], r["tenantId"], r["status"]) for r in report["businessServices"]) == [
-        ("FIRENOC", "pb", "added"), ("NewTL", "pb.amritsar", "added"), ("NewWS1", "pb", "added"),
+        ("FIRENOC", "pb", "added"), ("NewTL", "pb", "added"), ("NewWS1", "pb", "added"),
         ("PGR", "pb", "added"), ("PT.CREATE", "pb", "added")]
     assert {r["status"] for r in apply_real(store)["businessServices"]} == {"unchanged"}
     listed = json.loads(run(store, "workflow", "list", "--tenant", "pb.amritsar", "-o", "json").stdout)
@@ -291,7 +291,7 @@ def escalation_store(store, reference, tmp_path) -> str:
     app = build(store, FixedClock(parse_instant(NOW)))
     try:
         mdms.apply(app, app.context("pb"), [folder])
-        workflow.apply(app, app.context(), [CONFIGS / "workflows", tmp_path / "NewTL.json"])
+        workflow.apply(app, app.context(), [CONFIGS / "workflows", tmp_path / "NewTL.json"], tenant_id="pb")
         users.create_user(app, app.context("pb"), users.NewUser(
             user_name="escalator", name="Auto Escalation", type="EMPLOYEE", tenant_id="pb", mobile="9800000019",
             roles=[("AUTO_ESCALATE", "pb")], password=PASSWORD))

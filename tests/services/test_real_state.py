@@ -233,3 +233,31 @@ def test_a_collector_at_any_city_fetches_a_bill_and_takes_cash(pb_tree_app, as_u
     with pytest.raises(NotFound) as settled:
         billing.fetch_bill(app, cashier, city, consumer_code=f"PT-{city}-1", business_service="PT")
     assert settled.value.code == "EG_BS_BILL_NO_DEMANDS_FOUND"
+
+
+def test_a_workflow_is_looked_up_where_business_service_master_config_says(pb_tree_app, as_user, reference):
+    """egov-workflow-v2's BusinessServiceRepository: NewTL is isStatelevel "true" in the real
+    Workflow.BusinessServiceMasterConfig (state's definition at every city, a city's own never used);
+    DisconnectSWConnection1 is "false" (the city's own, no fallback to the state's)."""
+    from digitctl.errors import NotFound as Missing
+
+    app = pb_tree_app
+    admin = as_user(app, "admin")
+    doc = json.loads((reference / "workflow" / "NewTL.businessservice.json").read_text())["BusinessServices"][0]
+    city_copy = dict(doc, businessService="NewTL", tenantId="pb.jalandhar")
+    folder = Path(app.store_url.split("///")[-1]).parent if app.store_url.startswith("sqlite") else None
+    path = (folder or Path("/tmp")) / f"wf-{id(app)}.json"
+    path.write_text(json.dumps({"BusinessServices": [city_copy]}))
+    report = workflow.apply(app, admin, [path], tenant_id="pb.jalandhar")
+    assert any("state-level" in w and "--tenant pb" in w for w in report.warnings)
+    defn, _ = workflow.get_definition(app, admin, "NewTL", "pb.jalandhar")
+    assert defn["tenantId"] == "pb"
+    disconnect = dict(doc, businessService="DisconnectSWConnection1")
+    path.write_text(json.dumps({"BusinessServices": [disconnect]}))
+    workflow.apply(app, admin, [path], tenant_id="pb")
+    with pytest.raises(Missing) as err:
+        workflow.get_definition(app, admin, "DisconnectSWConnection1", "pb.amritsar")
+    assert err.value.code == "BUSINESSSERVICE_NOT_FOUND" and err.value.params["definitionTenant"] == "pb.amritsar"
+    workflow.apply(app, admin, [path], tenant_id="pb.amritsar")
+    defn, _ = workflow.get_definition(app, admin, "DisconnectSWConnection1", "pb.amritsar")
+    assert defn["tenantId"] == "pb.amritsar"
