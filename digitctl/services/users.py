@@ -149,6 +149,26 @@ def own_user_name(app: "App", s: "Session", row: UserAccount) -> str:
     return row.user_name
 
 
+def shown_name(s: "Session", row: Any, viewer_uuid: str | None = None, app: "App | None" = None) -> str | None:
+    """How a list naming a user (workflow assigner and assignees, inbox, application) shows them:
+    a citizen's pseudonym as their mobile number masked by the User SecurityPolicy's pattern for
+    mobileNumber (plain to the citizen themselves; no plain disclosure to anyone else, so nothing
+    to audit); any other name as it is. `row` has uuid, user_name, type, tenant_id, mobile_enc."""
+    if row is None:
+        return None
+    app = app or _app_of(s)
+    if app is None or not str(row.user_name).startswith(PSEUDONYM_PREFIX):
+        return row.user_name
+    mobile = own_user_name(app, s, row)
+    if mobile == row.user_name or row.uuid == viewer_uuid:
+        return mobile
+    from digitctl.services import masking
+
+    masker = masking.masker_for(app, row.tenant_id)
+    pattern = {a.get("name"): a.get("patternId") for a in masker.policy_for("User").get("attributes") or []}
+    return masker.mask(mobile, pattern.get("mobileNumber") or masking.MOBILE)
+
+
 def pseudonymize_citizens(uow: "UnitOfWork", app: "App") -> int:
     """Citizens whose user name still lies in plain text (a store written before pseudonyms):
     each name becomes its pseudonym, in one audited change per user (the record names only the
