@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import MetaData, select, text, update
+from sqlalchemy import MetaData, select, update
 
 from digitctl.bootstrap import build
 from digitctl.services import auth, otp, quickstart, users
@@ -158,3 +158,41 @@ def test_a_store_from_before_keeps_working_and_init_pseudonymizes_its_citizens(s
     assert auth.login(app, app.base_context(), MOBILE, PASSWORD).user_name == stored
     report = audit.verify(app, app.context())
     assert report.ok, report.problem
+
+
+def test_a_store_at_0006_is_outdated_until_init_renames_its_citizens(state_app):
+    from alembic import command
+
+    from digitctl.errors import InvalidInput
+    from digitctl.services import audit
+    from digitctl.services.store import require_initialized
+    from local_store.migrate import alembic_config
+
+    app = state_app
+    made = _citizen(app)
+    with app.store.engine.begin() as conn:
+        conn.execute(update(UserAccount).where(UserAccount.uuid == made["uuid"]).values(user_name=MOBILE))
+    command.stamp(alembic_config(app.store.engine), "0006")
+    with pytest.raises(InvalidInput) as err:
+        require_initialized(app)
+    assert err.value.code == "STORE_OUTDATED"
+    info = init_store(app, app.context())
+    assert (info.revision_before, info.revision) == ("0006", "0007")
+    assert _plain_cells(app, (MOBILE,)) == []
+    with app.store.engine.connect() as conn:
+        assert conn.execute(select(UserAccount.user_name).where(
+            UserAccount.uuid == made["uuid"])).scalar_one().startswith("bidx:")
+    assert audit.verify(app, app.context()).ok
+
+
+def test_the_saved_session_of_a_citizen_holds_no_mobile(cli):
+    res = cli.run("login", "--username", "9876543210", "--password-stdin", stdin=quickstart.DEMO_PASSWORD + "\n")
+    assert res.exit_code == 0, res.output
+    assert "9876543210" in res.stdout                     # told who they are, as they typed it
+    app = build(cli.store)
+    try:
+        saved = auth.session_file(app.store_meta("store_id") or "")
+    finally:
+        app.close()
+    assert b"9876543210" not in saved.read_bytes()
+    assert json.loads(saved.read_text())["userName"].startswith("bidx:")
