@@ -196,3 +196,14 @@ def test_the_saved_session_of_a_citizen_holds_no_mobile(cli):
         app.close()
     assert b"9876543210" not in saved.read_bytes()
     assert json.loads(saved.read_text())["userName"].startswith("bidx:")
+
+
+def test_a_citizen_asking_about_themselves_by_mobile_needs_no_user_search(cli):
+    citizen = cli.token("9876543210")
+    res = cli.run("-o", "json", "access", "check", "--action", "/tl-services/v1/_create", "--tenant", "pb.amritsar",
+                  "--user", "9876543210", token=citizen)
+    assert res.exit_code == 0, res.output
+    # someone else's number still needs /user/_search, which a citizen does not have
+    res = cli.run("-o", "json", "access", "check", "--action", "/tl-services/v1/_create", "--tenant", "pb.amritsar",
+                  "--user", "9812345670", token=citizen)
+    assert res.exit_code == 3 and cli.code(res) == "ACCESS_DENIED", res.output
