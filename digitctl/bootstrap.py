@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from digitctl.clock import Clock, SystemClock
 from digitctl.context import SYSTEM_ACTOR, Actor, RequestContext
 
+APP_INFO = "digitctl.app"        # Session.info key of the App behind a unit of work
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -116,8 +118,10 @@ class App:
     def uow(self, ctx: RequestContext, *, readonly: bool = False) -> "UnitOfWork":
         from local_store.uow import UnitOfWork
 
+        # the App rides in the session, so a lookup given only the session (users.find: a
+        # citizen's user name is kept as a keyed pseudonym) can reach the store's keys
         return UnitOfWork(self.store, ctx, readonly=readonly,
-                          signer=None if readonly else self.audit_signer)
+                          signer=None if readonly else self.audit_signer, info={APP_INFO: self})
 
     def close(self) -> None:
         if "store" in self.__dict__:

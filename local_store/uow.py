@@ -46,8 +46,10 @@ def audit_body(rec: dict[str, Any]) -> str:
 
 class UnitOfWork:
     def __init__(self, store: "Store", ctx: "RequestContext", *, readonly: bool = False,
-                 signer: Signer | None = None, audit_transform: AuditTransform | None = None) -> None:
+                 signer: Signer | None = None, audit_transform: AuditTransform | None = None,
+                 info: dict[str, Any] | None = None) -> None:
         self.store = store
+        self.info = info or {}         # put into the session's `info` (e.g. the App, for lookups needing keys)
         self.ctx = ctx
         self.readonly = readonly
         self.signer = signer
@@ -61,6 +63,7 @@ class UnitOfWork:
     def __enter__(self) -> "UnitOfWork":
         engine = self.store.readonly_engine if self.readonly else self.store.engine
         self.session = Session(bind=engine, expire_on_commit=False, autoflush=True)
+        self.session.info.update(self.info)
         if not self.readonly:
             event.listen(self.session, "after_flush", self._after_flush)
             event.listen(self.session, "do_orm_execute", self._orm_execute)

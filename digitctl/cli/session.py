@@ -49,11 +49,12 @@ def login(
         return
     store_id = app.store_meta("store_id") or ""
     path = auth.save_session(store_id, result)
-    doc = {"userName": result.user_name, "tenantId": result.tenant_id, "expiresAt": result.expires_at.isoformat(),
+    shown = result.shown_name or result.user_name      # the session file keeps the stored name (a pseudonym)
+    doc = {"userName": shown, "tenantId": result.tenant_id, "expiresAt": result.expires_at.isoformat(),
            "roles": [{"code": c, "tenantId": t} for c, t in result.roles], "sessionFile": str(path)}
 
     def human(con: Any) -> None:
-        con.print(f"Logged in as [bold]{result.user_name}[/] ({result.tenant_id}) until "
+        con.print(f"Logged in as [bold]{shown}[/] ({result.tenant_id}) until "
                   f"{result.expires_at.astimezone().strftime('%Y-%m-%d %H:%M')}")
         con.print("Roles: " + ", ".join(f"{c}@{t}" for c, t in result.roles))
 

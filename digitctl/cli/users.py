@@ -57,7 +57,10 @@ def create(
     jurisdiction: list[str] = typer.Option(None, "--jurisdiction", help="Tenant the employee serves (repeatable)."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
 ) -> None:
-    """Create a user (with an HRMS record when --department is given)."""
+    """Create a user (with an HRMS record when --department is given).
+
+    A CITIZEN whose user name is a mobile number (DIGIT's citizens log in with it) has it stored
+    only as a keyed pseudonym (bidx:...): log in and look them up with the number as typed."""
     from digitctl.cli.main import tenant_option_value
     from digitctl.services import users
     from digitctl.services.store import require_initialized

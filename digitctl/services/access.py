@@ -155,10 +155,10 @@ def check(app: "App", ctx: "RequestContext", action_url: str, tenant_id: str,
     exists; a user at a tenant where the caller may not search users is USER_NOT_FOUND."""
     authorizer = app.authorizer
     assert isinstance(authorizer, RoleActionAuthorizer)
-    actor = ctx.actor
-    if user is not None and user not in (actor.user_name, actor.uuid):
-        authorize(app, ctx, "/user/_search", tenant_id)
-        from digitctl.services import users
+    from digitctl.services import users
 
+    actor = ctx.actor
+    if user is not None and user not in (actor.user_name, actor.uuid) and not users.names_self(app, actor, user):
+        authorize(app, ctx, "/user/_search", tenant_id)
         actor = users.searchable_actor(app, ctx, user)
     return actor, authorizer.decide(actor, action_url, tenant_id)

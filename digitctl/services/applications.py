@@ -33,7 +33,7 @@ from digitctl.domain.events import Event
 from digitctl.domain.identity import normalize_mobile, valid_mobile
 from digitctl.domain.tenancy import fallback_chain, state_of
 from digitctl.errors import Conflict, Forbidden, InvalidInput, NotFound
-from digitctl.services import idgen, masking, workflow
+from digitctl.services import idgen, masking, users, workflow
 from digitctl.services.access import authorize
 from local_store.models import Application, FileStoreObject, UserAccount, WfAssignee, WfCurrent
 
@@ -334,15 +334,16 @@ def show(app: "App", ctx: "RequestContext", application_no: str, *, plain: bool 
         if cur is not None:
             _, defn = workflow.load(app, s, appl.tenant_id, cur.business_service, cur.bs_version)
             state_sla, business_sla = wf.sla_left(cur.state_deadline, now), wf.sla_left(cur.business_deadline, now)
-            assignees = s.execute(select(UserAccount.uuid, UserAccount.user_name).join(
+            assignees = s.execute(select(UserAccount).join(
                 WfAssignee, WfAssignee.user_uuid == UserAccount.uuid).where(
-                WfAssignee.tenant_id == appl.tenant_id, WfAssignee.business_id == application_no)).all()
+                WfAssignee.tenant_id == appl.tenant_id, WfAssignee.business_id == application_no)).scalars().all()
             doc["workflow"] = {
                 "state": cur.state, "applicationStatus": cur.application_status, "action": cur.last_action,
                 "nextActions": workflow.next_actions(defn, cur.state, ctx.actor, appl.tenant_id),
                 "stateSla": state_sla, "businessServiceSla": business_sla,
                 "slaLeftMs": _nearest(state_sla, business_sla), "isTerminateState": cur.is_terminal,
-                "assignes": [{"uuid": u, "userName": n} for u, n in assignees], "version": cur.bs_version}
+                "assignes": [{"uuid": u.uuid, "userName": users.shown_name(s, u, ctx.actor.uuid, app)}
+                             for u in assignees], "version": cur.bs_version}
         uow.commit()        # masking may have audited a plain disclosure
     return doc
 

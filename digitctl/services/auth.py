@@ -19,7 +19,8 @@ from digitctl.domain.events import Event
 from digitctl.domain.identity import LockoutPolicy, PasswordPolicy, hash_password, verify_password
 from digitctl.errors import Forbidden, InvalidInput, Unauthenticated
 from digitctl.domain.tenancy import state_of
-from digitctl.services.users import actor_of, check_manage, find, holders_of, is_locked, revoke_sessions
+from digitctl.services.users import (PSEUDONYM_PREFIX, actor_of, check_manage, find, holders_of, is_locked,
+                                     own_user_name, revoke_sessions)
 from digitctl.settings import config_dir, write_private
 from local_store.models import LoginAttempt, SessionToken, UserAccount
 
@@ -41,6 +42,7 @@ class LoginResult:
     tenant_id: str
     expires_at: dt.datetime
     roles: list[tuple[str, str]]
+    shown_name: str | None = None     # the name as the user knows it (a citizen's mobile, not its pseudonym)
 
 
 def _token_hash(token: str) -> str:
@@ -69,13 +71,14 @@ def login(app: "App", ctx: "RequestContext", user_name: str, password: str, tena
             raise Unauthenticated("INVALID_CREDENTIALS", "user name or password is wrong")
         if len(rows) == 1:
             row = rows[0]
+            # a citizen's stored name is a pseudonym: answer with the name they typed
+            shown = user_name.strip() if row.user_name.startswith(PSEUDONYM_PREFIX) else row.user_name
             if is_locked(row, now):
                 until = "" if row.locked_by_admin or row.locked_until is None else \
                     f" until {row.locked_until.isoformat(timespec='minutes')}"
-                raise Forbidden("ACCOUNT_LOCKED", f"account {row.user_name} is locked{until}",
-                                {"userName": row.user_name})
+                raise Forbidden("ACCOUNT_LOCKED", f"account {shown} is locked{until}", {"userName": shown})
             if not row.active:
-                raise Forbidden("USER_INACTIVE", f"account {row.user_name} is not active", {"userName": row.user_name})
+                raise Forbidden("USER_INACTIVE", f"account {shown} is not active", {"userName": shown})
             if verify_password(password, row.password_hash):
                 s.add(LoginAttempt(user_uuid=row.uuid, at=now, success=True))
                 token = secrets.token_urlsafe(32)
@@ -86,18 +89,20 @@ def login(app: "App", ctx: "RequestContext", user_name: str, password: str, tena
                 uow.record(Event("user.login", row.tenant_id, "User", row.uuid, LOGIN_ACTION,
                                  {"userName": row.user_name, "tenantId": row.tenant_id, "success": True},
                                  after={"login": "success"}))
+                shown = own_user_name(app, s, row)
                 uow.commit()
-                return LoginResult(token, row.user_name, row.tenant_id, expires, roles)
+                return LoginResult(token, row.user_name, row.tenant_id, expires, roles, shown)
         for row in rows:
             if not is_locked(row, now):
-                failure = _failed(uow, row, now, lockout) or failure
+                failure = _failed(uow, row, now, lockout, user_name.strip()) or failure
         uow.commit()
     if failure is not None and len(rows) == 1:
         raise failure
     raise Unauthenticated("INVALID_CREDENTIALS", "user name or password is wrong")
 
 
-def _failed(uow: Any, row: UserAccount, now: dt.datetime, lockout: LockoutPolicy) -> Forbidden | None:
+def _failed(uow: Any, row: UserAccount, now: dt.datetime, lockout: LockoutPolicy,
+            typed: str | None = None) -> Forbidden | None:
     """Record a failed login of `row`; lock the account (ending its sessions, as DIGIT's
     handleFailedLogin does) when it is one too many. Returns the refusal a lock gives."""
     s = uow.session
@@ -111,8 +116,9 @@ def _failed(uow: Any, row: UserAccount, now: dt.datetime, lockout: LockoutPolicy
                      {"user": {"uuid": row.uuid, "userName": row.user_name, "accountLocked": True}},
                      after={"lockedUntil": row.locked_until.isoformat(), "failures": len(failures),
                             "sessionsRevoked": revoked}))
-    return Forbidden("ACCOUNT_LOCKED", f"{len(failures)} failed logins: account {row.user_name} is "
-                     f"locked until {row.locked_until.isoformat(timespec='minutes')}", {"userName": row.user_name})
+    shown = typed if (typed and row.user_name.startswith(PSEUDONYM_PREFIX)) else row.user_name
+    return Forbidden("ACCOUNT_LOCKED", f"{len(failures)} failed logins: account {shown} is "
+                     f"locked until {row.locked_until.isoformat(timespec='minutes')}", {"userName": shown})
 
 
 def _counting_failures(s: Any, row: UserAccount, now: dt.datetime, lockout: LockoutPolicy) -> list[dt.datetime]:
@@ -255,5 +261,10 @@ def whoami(app: "App", ctx: "RequestContext") -> dict[str, Any]:
     a = ctx.actor
     if a.type == "ANONYMOUS":
         raise Unauthenticated("NOT_LOGGED_IN", "not logged in: digitctl login --username U")
-    return {"uuid": a.uuid, "userName": a.user_name, "type": a.type,
+    name = a.user_name
+    if name.startswith(PSEUDONYM_PREFIX):          # a citizen: their own mobile, not the pseudonym
+        with app.uow(ctx, readonly=True) as uow:
+            row = uow.session.get(UserAccount, a.uuid)
+            name = own_user_name(app, uow.session, row) if row is not None else name
+    return {"uuid": a.uuid, "userName": name, "type": a.type,
             "roles": [{"code": r.code, "tenantId": r.tenant_id} for r in a.roles]}

@@ -24,7 +24,7 @@ from sqlalchemy import and_, case, false, func, or_, select, tuple_
 from digitctl.domain import workflow as wf
 from digitctl.domain.tenancy import state_of
 from digitctl.errors import Forbidden, InvalidInput
-from digitctl.services import masking, workflow
+from digitctl.services import masking, users, workflow
 from digitctl.services.access import authorize
 from local_store.models import Application, EmployeeJurisdiction, UserAccount, WfAssignee, WfCurrent
 
@@ -177,10 +177,12 @@ def _items(app: "App", uow: Any, rows: Sequence[Any], now: dt.datetime) -> list[
         select(_AP.c.application_no, _AP.c.tenant_id, _AP.c.applicant_name_enc, _AP.c.applicant_mobile_enc,
                _AP.c.locality).where(_AP.c.application_no.in_(ids)))}
     names: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for t, b, n in conn.execute(select(_WA.c.tenant_id, _WA.c.business_id, _UA.c.user_name)
-                                .join(_UA, _UA.c.uuid == _WA.c.user_uuid).where(_WA.c.business_id.in_(ids))
-                                .order_by(_UA.c.user_name)):
-        names[(t, b)].append(n)
+    for u in conn.execute(select(_WA.c.tenant_id.label("wa_tenant"), _WA.c.business_id, _UA.c.uuid, _UA.c.user_name,
+                                 _UA.c.type, _UA.c.tenant_id, _UA.c.mobile_enc)
+                          .join(_UA, _UA.c.uuid == _WA.c.user_uuid).where(_WA.c.business_id.in_(ids))
+                          .order_by(_UA.c.user_name)):
+        # a citizen's stored name is a pseudonym: shown as their mobile, masked (plain to themselves)
+        names[(u.wa_tenant, u.business_id)].append(users.shown_name(uow.session, u, uow.ctx.actor.uuid, app))
     ring = app.keyring
     maskers: dict[str, tuple[masking.Masker, str | None, str | None]] = {}
     out = []

@@ -99,7 +99,8 @@ def demo_users(app: "App", ctx: "RequestContext") -> list[dict[str, str]]:
     with app.uow(ctx) as uow:
         for user_name, type_, tenant, roles, name, mobile, does in DEMO_USERS:
             exists = uow.session.execute(select(UserAccount.uuid).where(
-                UserAccount.user_name == user_name, UserAccount.tenant_id == tenant)).first()
+                UserAccount.user_name == users.stored_user_name(app, type_, tenant, user_name),
+                UserAccount.tenant_id == tenant)).first()
             if not exists:
                 employee = users.EmployeeSpec(department="DEPT_1", designation="DESIG_1") if type_ == "EMPLOYEE" \
                     and tenant != DEMO_STATE else None

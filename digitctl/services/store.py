@@ -20,6 +20,9 @@ COUNTER_RE = re.compile(r"^[A-Z0-9]{1,8}$")
 CAMEL = {"state_tenant": "stateTenantId", "counter_code": "counterCode"}
 STATE_RE = re.compile(r"^[a-z][a-z0-9]{0,31}$")
 ROW_SEALS_REVISION = "0006"      # the migration after which audit records seal the rows they write
+# from 0007 a citizen's mobile-number user name is stored as a pseudonym; init renames older ones
+# (users.pseudonymize_citizens: it needs the master key, which a migration does not have)
+CITIZEN_PSEUDONYMS_REVISION = "0007"
 
 
 @dataclass
@@ -81,6 +84,11 @@ def init_store(app: "App", ctx: "RequestContext", state_tenant: str | None = Non
         if before is not None and before < ROW_SEALS_REVISION:
             # rows written before audit records sealed them: seal them as they stand now, once
             audit.seal_existing_rows(uow)
+        if not created:
+            # citizens' user names kept plain (stores from before revision 0007): their pseudonyms
+            from digitctl.services import users
+
+            users.pseudonymize_citizens(uow, app)
         for key, value, code in (("state_tenant", state_tenant, "STATE_MISMATCH"),
                                  ("counter_code", counter, "COUNTER_MISMATCH")):
             current = uow.meta(key)

@@ -1,11 +1,21 @@
 """Users and employees as DIGIT's egov-user and egov-hrms keep them: CITIZEN users belong to the
 state tenant, EMPLOYEE users to a city with HRMS assignments and jurisdictions; roles carry their
-own tenantId. Name, mobile and e-mail are stored encrypted, the mobile also as a blind index."""
+own tenantId. Name, mobile and e-mail are stored encrypted, the mobile also as a blind index.
+
+A citizen's user name is their mobile number (DIGIT's citizens log in with it), so the store does
+not keep it as it is: a CITIZEN user name that is a mobile number is stored as a pseudonym,
+`bidx:` + the first 24 hex digits of the state's blind index of the number (keyed by the master
+key; `:` is not allowed in a chosen user name, so no one can pick a pseudonym as a name). Audit
+records, outbox events and the actor of every later act carry the pseudonym; the number itself
+lies only encrypted in `mobile_enc`. Lookups (`find`, login, `user show 98...`) take the name as
+the person types it and try its pseudonym too; display shows the number, masked as the
+SecurityPolicy says for `mobileNumber`."""
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +46,10 @@ CREATE_EMPLOYEE_ACTION = "/egov-hrms/employees/_create"
 SEARCH_ACTION = "/user/_search"
 UPDATE_ACTION = "/user/users/_updatenovalidate"
 BUILTIN_ROLES = {"SUPERUSER"}   # init creates the first superuser before any master data exists
+PSEUDONYM_PREFIX = "bidx:"      # never in a chosen user name (USERNAME_RE has no ':')
+PSEUDONYM_HEX = 24              # 96 bits of the blind index: no two numbers of a state collide
+PSEUDONYMIZE_ACTION = "/digitctl/user/_pseudonymize"
+_PHONE_TYPED = re.compile(r"\+?[0-9][0-9 ()-]{8,}")
 
 
 @dataclass
@@ -69,6 +83,118 @@ def parse_role(text: str, default_tenant: str) -> tuple[str, str]:
     if not code.strip():
         raise InvalidInput("INVALID_ROLE", f"role {text!r} has no code", {"role": text})
     return code.strip().upper(), (tenant.strip() or default_tenant)
+
+
+# -- a citizen's user name ------------------------------------------------------------------------
+def typed_mobile(text: str | None) -> str | None:
+    """The mobile number a user name is, as a person types it ('9876543210', '+91 98765-43210'),
+    or None when it is not one."""
+    t = (text or "").strip()
+    if not _PHONE_TYPED.fullmatch(t):
+        return None
+    m = normalize_mobile(t)
+    return m if valid_mobile(m) else None
+
+
+def pseudonym(app: "App", tenant_id: str, mobile: str) -> str:
+    """What the store keeps for a citizen whose user name is `mobile`, in `tenant_id`'s state."""
+    return PSEUDONYM_PREFIX + app.keyring.blind_index(state_of(tenant_id), mobile, "mobile")[:PSEUDONYM_HEX]
+
+
+def stored_user_name(app: "App", user_type: str, tenant_id: str, user_name: str) -> str:
+    """The user name as the store keeps it: a citizen's mobile-number name becomes its pseudonym."""
+    m = typed_mobile(user_name) if (user_type or "").upper() == "CITIZEN" else None
+    return pseudonym(app, tenant_id, m) if m else user_name
+
+
+def _app_of(s: "Session") -> "App | None":
+    from digitctl.bootstrap import APP_INFO
+
+    return s.info.get(APP_INFO)
+
+
+def _citizen_states(s: "Session") -> list[str]:
+    return sorted({state_of(t) for t in s.execute(
+        select(UserAccount.tenant_id).where(UserAccount.type == "CITIZEN").distinct()).scalars()})
+
+
+def names_for(s: "Session", who: str, state: str | None = None, app: "App | None" = None) -> list[str]:
+    """The stored user names `who` (as typed) may stand for: itself and, when it is a mobile
+    number, the citizen pseudonym of it in `state` (or in every state the store has citizens of).
+    Needs the App (from the session a unit of work opened, or given) for the keys."""
+    names = [who]
+    m = typed_mobile(who)
+    app = app or _app_of(s)
+    if m is not None and app is not None:
+        states = [state_of(state)] if state else _citizen_states(s)
+        names += [n for n in (pseudonym(app, st, m) for st in states) if n not in names]
+    return names
+
+
+def names_self(app: "App", actor: Actor, who: str) -> bool:
+    """Does `who` (as typed) name the actor: a citizen asking about themselves by mobile number?"""
+    if not actor.user_name.startswith(PSEUDONYM_PREFIX) or typed_mobile(who) is None:
+        return False
+    with app.uow(app.base_context(), readonly=True) as uow:
+        return actor.user_name in names_for(uow.session, who)
+
+
+def own_user_name(app: "App", s: "Session", row: UserAccount) -> str:
+    """The user name as its owner knows it: the mobile number behind a citizen's pseudonym (for
+    the user themselves, or a caller that then masks it), else the stored name."""
+    if row.type == "CITIZEN" and row.user_name.startswith(PSEUDONYM_PREFIX) and row.mobile_enc:
+        mobile = app.keyring.decrypt(s, row.mobile_enc)
+        if _name_is_mobile(app, row, mobile):
+            return mobile
+    return row.user_name
+
+
+def shown_name(s: "Session", row: Any, viewer_uuid: str | None = None, app: "App | None" = None) -> str | None:
+    """How a list naming a user (workflow assigner and assignees, inbox, application) shows them:
+    a citizen's pseudonym as their mobile number masked by the User SecurityPolicy's pattern for
+    mobileNumber (plain to the citizen themselves; no plain disclosure to anyone else, so nothing
+    to audit); any other name as it is. `row` has uuid, user_name, type, tenant_id, mobile_enc."""
+    if row is None:
+        return None
+    app = app or _app_of(s)
+    if app is None or not str(row.user_name).startswith(PSEUDONYM_PREFIX):
+        return row.user_name
+    mobile = own_user_name(app, s, row)
+    if mobile == row.user_name or row.uuid == viewer_uuid:
+        return mobile
+    from digitctl.services import masking
+
+    masker = masking.masker_for(app, row.tenant_id)
+    pattern = {a.get("name"): a.get("patternId") for a in masker.policy_for("User").get("attributes") or []}
+    return masker.mask(mobile, pattern.get("mobileNumber") or masking.MOBILE)
+
+
+def pseudonymize_citizens(uow: "UnitOfWork", app: "App") -> int:
+    """Citizens whose user name still lies in plain text (a store written before pseudonyms):
+    each name becomes its pseudonym, in one audited change per user (the record names only the
+    pseudonym; the user's row is sealed as it now stands). `digitctl init`, which every upgrade
+    runs, calls this. Audit records written before keep what they hold: a signed chain is not
+    rewritten. Returns how many were renamed."""
+    s = uow.session
+    n = 0
+    rows = s.execute(select(UserAccount).where(UserAccount.type == "CITIZEN",
+                                               ~UserAccount.user_name.startswith(PSEUDONYM_PREFIX))).scalars().all()
+    for row in rows:
+        m = typed_mobile(row.user_name)
+        if m is None:
+            continue                       # a chosen name, not a number: kept as it is
+        new = pseudonym(app, row.tenant_id, m)
+        taken = s.execute(select(UserAccount.uuid).where(UserAccount.user_name == new,
+                                                         UserAccount.tenant_id == row.tenant_id)).first()
+        if taken is not None:
+            continue                       # '09876543210' beside '9876543210': left for an administrator
+        row.user_name = new
+        row.updated_at = uow.ctx.now()
+        uow.record(Event("user.pseudonymized", row.tenant_id, "User", row.uuid, PSEUDONYMIZE_ACTION,
+                         {"user": {"uuid": row.uuid, "userName": new}}, before=None, after={"userName": new}))
+        n += 1
+    s.flush()
+    return n
 
 
 # -- validation --------------------------------------------------------------------------------
@@ -142,16 +268,21 @@ def create_in(uow: "UnitOfWork", app: "App", spec: NewUser) -> UserAccount:
     """Insert a validated user (and employee) inside the caller's unit of work."""
     s = uow.session
     now = uow.ctx.now()
+    tenant = spec.tenant_id or ""
+    state = state_of(tenant)
+    # a citizen's mobile-number user name is kept as its pseudonym (see the module's doc)
+    user_name = stored_user_name(app, spec.type, tenant, spec.user_name)
     # one name, one user in the whole state (DIGIT checks per tenant and type; we are stricter:
-    # `admin` at a city would shadow the state's admin at login)
-    if holders_of(s, spec.user_name, state_of(spec.tenant_id or "")):
+    # `admin` at a city would shadow the state's admin at login, an employee named after a
+    # citizen's mobile number the citizen)
+    taken = {n for n in (*names_for(s, spec.user_name, state, app), user_name)}
+    if any(holders_of(s, n, state) for n in taken):
         raise Conflict("USER.USER_NAME_ALREADY_EXISTS",
-                       f"user name {spec.user_name!r} is already taken in state {state_of(spec.tenant_id or '')}",
+                       f"user name {spec.user_name!r} is already taken in state {state}",
                        {"userName": spec.user_name, "tenantId": spec.tenant_id})
     ring = app.keyring
-    tenant = spec.tenant_id or ""
     row = UserAccount(
-        uuid=str(uuid.uuid4()), user_name=spec.user_name, tenant_id=tenant, type=spec.type,
+        uuid=str(uuid.uuid4()), user_name=user_name, tenant_id=tenant, type=spec.type,
         name_enc=ring.encrypt(s, tenant, spec.name.strip()),
         mobile_enc=ring.encrypt(s, tenant, spec.mobile) if spec.mobile else None,
         mobile_bidx=ring.blind_index(tenant, spec.mobile, "mobile") if spec.mobile else None,
@@ -342,16 +473,21 @@ def present(app: "App", uow: "UnitOfWork", row: UserAccount, *, plain: bool = Fa
 
     doc = user_json(uow.session, row, app, decrypt=True)
     doc["accountLocked"] = is_locked(row, uow.ctx.now())
+    name_is_mobile = _name_is_mobile(app, row, doc.get("mobileNumber"))
     if uow.ctx.actor.uuid == row.uuid:
+        if name_is_mobile:
+            doc["userName"] = doc["mobileNumber"]
         return doc
     shown = masking.present(app, uow, uow.ctx, "User", doc, plain=plain, masker=masker)
-    if _name_is_mobile(row, doc.get("mobileNumber")):
+    if name_is_mobile:
         shown["userName"] = shown.get("mobileNumber")     # a citizen's user name is their mobile: shown as it is
     return shown
 
 
-def _name_is_mobile(row: UserAccount, mobile: str | None) -> bool:
-    return row.type == "CITIZEN" and bool(mobile) and row.user_name == mobile
+def _name_is_mobile(app: "App", row: UserAccount, mobile: str | None) -> bool:
+    """Is the citizen's user name their (current) mobile number, kept plain or as its pseudonym?"""
+    return row.type == "CITIZEN" and bool(mobile) and (
+        row.user_name == mobile or row.user_name == pseudonym(app, row.tenant_id, str(mobile)))
 
 
 def _at(tenant_id: str) -> Any:
@@ -367,18 +503,19 @@ def holders_of(s: "Session", who: str, state: str | None = None) -> list[UserAcc
     row = s.get(UserAccount, who)
     if row is not None:
         return [row]
-    q = select(UserAccount).where(UserAccount.user_name == who).order_by(UserAccount.tenant_id)
+    q = select(UserAccount).where(UserAccount.user_name.in_(names_for(s, who, state))).order_by(UserAccount.tenant_id)
     if state:
         q = q.where(_at(state))
     return list(s.execute(q).scalars())
 
 
 def find(s: "Session", who: str, tenant_id: str | None = None) -> UserAccount:
-    """By uuid, or by user name (with the tenant when the name exists at several)."""
+    """By uuid, or by user name as typed (a citizen's mobile number finds its pseudonym; with the
+    tenant when the name exists at several)."""
     row = s.get(UserAccount, who)
     if row is not None:
         return row
-    q = select(UserAccount).where(UserAccount.user_name == who)
+    q = select(UserAccount).where(UserAccount.user_name.in_(names_for(s, who, tenant_id)))
     if tenant_id:
         q = q.where(_at(tenant_id))
     rows = list(s.execute(q).scalars())

@@ -506,9 +506,13 @@ def transition(app: "App", ctx: "RequestContext", *, tenant_id: str, business_id
 
 
 # -- reading -------------------------------------------------------------------------------------
-def _user_brief(s: "Session", user_uuid: str) -> dict[str, Any]:
+def _user_brief(s: "Session", user_uuid: str, viewer: "Actor | None" = None) -> dict[str, Any]:
+    from digitctl.services.users import shown_name
+
     u = s.get(UserAccount, user_uuid)
-    return {"uuid": user_uuid, "userName": u.user_name if u else None, "type": u.type if u else "SYSTEM"}
+    # a citizen's stored name is a pseudonym: shown as their mobile, masked (plain to themselves)
+    return {"uuid": user_uuid, "userName": shown_name(s, u, viewer.uuid if viewer else None),
+            "type": u.type if u else "SYSTEM"}
 
 
 def instance_json(s: "Session", row: WfProcessInstance, defn: wf.Definition, viewer: "Actor",
@@ -523,8 +527,8 @@ def instance_json(s: "Session", row: WfProcessInstance, defn: wf.Definition, vie
                   "isTerminateState": st.is_terminate if st else None,
                   "docUploadRequired": st.doc_upload_required if st else None, "sla": row.state_sla_ms},
         "comment": row.comment, "documents": row.documents or [],
-        "assigner": _user_brief(s, row.assigner_uuid),
-        "assignes": [_user_brief(s, u) for u in row.assignees or []],
+        "assigner": _user_brief(s, row.assigner_uuid, viewer),
+        "assignes": [_user_brief(s, u, viewer) for u in row.assignees or []],
         "auditDetails": {"createdBy": row.assigner_uuid, "createdTime": int(row.created_at.timestamp() * 1000),
                          "lastModifiedBy": row.assigner_uuid,
                          "lastModifiedTime": int(row.created_at.timestamp() * 1000)},

@@ -578,7 +578,8 @@ def test_sent_back_to_the_citizen_only_that_citizen_may_act(world):
     no = _to_field_inspection(app)
     pi = act(app, "inspector.amritsar", no, "SENDBACKTOCITIZEN", comment="upload the rent deed")
     assert pi["state"]["state"] == "CITIZENACTIONREQUIRED"
-    assert [a["userName"] for a in pi["assignes"]] == ["9876543210"]
+    # the citizen's user name is stored as a pseudonym and shown as their mobile, masked
+    assert [a["userName"] for a in pi["assignes"]] == ["******3210"]
     before = counts(app)
     with pytest.raises(NotFound) as err:
         act(app, "9876500002", no, "FORWARD")               # another citizen: not theirs

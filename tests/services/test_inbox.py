@@ -120,7 +120,10 @@ def test_items_carry_masked_applicant_sla_and_assignees(scene):
     assert a5["applicant"] == {"name": "S***** K***", "mobileNumber": "******3210"}
     assert (a5["stateSla"], a5["businessSla"], a5["slaLeftMs"]) == (-14 * HOUR, 22 * HOUR, -14 * HOUR)
     assert (a5["businessService"], a5["applicationStatus"], a5["locality"]) == ("NewTL", "PENDINGPAYMENT", "SUN04")
-    assert items["A8"]["assignees"] == ["9876543210"] and items["A8"]["locality"] == "SUN11"
+    # the citizen assignee (a pseudonym in the store) as their mobile, masked like the applicant's
+    assert items["A8"]["assignees"] == ["******3210"] and items["A8"]["locality"] == "SUN11"
+    mine = {names[i["applicationNo"]]: i for i in inbox.inbox(app, ctx_as(app, "9876543210"))["items"]}
+    assert mine["A8"]["assignees"] == ["9876543210"]          # plain to the citizen themselves
     assert items["A1"]["stateSla"] is None and items["A1"]["slaLeftMs"] == 22 * HOUR
     lme = inbox.inbox(app, ctx_as(app, "lme.amritsar"))["items"][0]
     assert lme["assignees"] == ["lme.amritsar"] and lme["stateSla"] == 72 * HOUR - 26 * HOUR
