@@ -206,16 +206,13 @@ def remit_cmd(receipt_nos: list[str] = typer.Argument(None, metavar="[RECEIPT_NO
               bank: str = typer.Option(None, "--bank", help="Bank and branch the deposit is made at.")) -> None:
     """Deposit payments in the bank: prints the deposit slip (instruments and cash)."""
     from digitctl.cli.output import emit
+    from digitctl.documents import slips
     from digitctl.services import collection
 
     application, ctx, t = _app_ctx(tenant)
     slip = collection.remit(application, ctx, t, list(receipt_nos or []), bank)
-    rows = [(i["receiptNumber"], i["paymentMode"], i["instrumentNumber"] or "", i["bankName"] or "", _inr(i["amount"]))
-            for i in slip["instruments"]]
-    rows.append(("cash", "CASH", f"{len(slip['cash']['receipts'])} receipts", "", _inr(slip["cashTotal"])))
-    rows.append(("total", "", "", "", _inr(slip["total"])))
-    emit({"Remittance": slip}, rows=rows, columns=["receipt", "mode", "instrument", "bank", "amount"],
-         title=f"Deposit slip {slip['slipNumber']}")
+    emit({"Remittance": slip}, rows=slips.deposit_rows(slip), columns=slips.DEPOSIT_COLUMNS,
+         title=slips.deposit_title(slip))
 
 
 @receipt_app.command("print")

@@ -12,47 +12,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from digitctl.documents.digit_json import to_json
+
 if TYPE_CHECKING:
     from rich.console import Console
 
     from digitctl.bootstrap import App
 
 FORMATS = ("table", "json", "yaml", "csv")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    raise TypeError(type(value).__name__)
-
-
-# DIGIT's contracts type money as JSON numbers; the services keep exact decimal strings. In the
-# DIGIT envelopes below, these fields go out as number literals written from the decimal text
-# itself (never through a float): "1250.00" -> 1250.00.
-DIGIT_ENVELOPES = ("Payments", "Bill", "Bills", "Demands")
-DIGIT_AMOUNTS = frozenset({"totalDue", "totalAmountPaid", "amount", "adjustedAmount", "totalAmount", "amountPaid",
-                           "minimumAmountToBePaid", "minimumAmountPayable", "taxAmount", "collectionAmount"})
-_NUMBER = "\x00number:"
-_DECIMAL_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
-
-
-def _amounts_as_numbers(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: (_NUMBER + str(v) if k in DIGIT_AMOUNTS and isinstance(v, (str, Decimal))
-                    and _DECIMAL_TEXT.fullmatch(str(v)) else _amounts_as_numbers(v)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_amounts_as_numbers(v) for v in value]
-    return value
-
-
-def to_json(value: Any) -> str:
-    if isinstance(value, dict) and any(k in value for k in DIGIT_ENVELOPES):
-        value = {k: _amounts_as_numbers(v) if k in DIGIT_ENVELOPES else v for k, v in value.items()}
-        text = json.dumps(value, indent=2, ensure_ascii=False, default=_json_default)
-        return re.sub(r'"\\u0000number:(-?[0-9.]+)"', r"\1", text)
-    return json.dumps(value, indent=2, ensure_ascii=False, default=_json_default)
 
 
 @dataclass

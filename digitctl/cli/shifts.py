@@ -1,7 +1,8 @@
-"""`digitctl shift open|status|close`: a clerk's cash shift at this counter."""
+"""`digitctl shift open|status|close`: a clerk's cash shift at this counter.
+
+The shift slip's lines come from digitctl.documents.slips; this module parses, calls and prints."""
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import typer
@@ -10,19 +11,6 @@ from digitctl.cli.output import emit, state
 
 app = typer.Typer(help="Cash shifts at this counter: open with a float, status, close counting notes.",
                   no_args_is_help=True)
-
-
-def _inr(value: Decimal | None) -> str:
-    from digitctl.domain.money import format_inr
-
-    return "" if value is None else format_inr(value)
-
-
-def _when(instant: Any) -> str:
-    """Counter time: Indian Standard Time, as on the receipts."""
-    from digitctl.clock import IST
-
-    return "" if instant is None else instant.astimezone(IST).strftime("%Y-%m-%d %H:%M IST")
 
 
 def _ctx() -> Any:
@@ -34,29 +22,10 @@ def _ctx() -> Any:
     return st.app, st.app.context(tenant_option_value(None))
 
 
-def _summary(doc: dict[str, Any]) -> list[tuple[str, str]]:
-    rows = [("shift", doc["id"]), ("counter", doc["counterCode"]), ("tenant", doc["tenantId"]),
-            ("status", doc["status"]), ("opened at", _when(doc["openedAt"])),
-            ("float", _inr(doc["float"]))]
-    if "cashCollected" in doc:
-        rows.append(("cash collected", _inr(doc["cashCollected"])))
-        rows += [(f"{m['paymentMode'].lower()} collected", _inr(m["amount"])) for m in doc["otherModes"]]
-        apart = [f"{n} {what}" for n, what in ((doc["cancelledCount"], "cancelled"),
-                                                (doc.get("dishonouredCount", 0), "dishonoured")) if n]
-        rows.append(("receipts", str(doc["receiptCount"]) + (f" ({', '.join(apart)})" if apart else "")))
-        rows.append(("expected cash", _inr(doc["expectedCash"])))
-    if doc["status"] == "CLOSED":
-        rows += [("closed at", _when(doc["closedAt"])),
-                 ("counted cash", _inr(doc["countedCash"])), ("variance", doc["varianceText"])]
-    if doc.get("note"):
-        rows.append(("note", doc["note"]))
-    if doc.get("auditHead"):
-        rows.append(("audit head", doc["auditHead"]["short"]))
-    return rows
-
-
 def _render(doc: dict[str, Any], title: str) -> None:
-    summary = _summary(doc)
+    from digitctl.documents import slips
+
+    summary = slips.shift_rows(doc)
 
     def human(con: Any) -> None:
         from rich.table import Table
@@ -67,13 +36,13 @@ def _render(doc: dict[str, Any], title: str) -> None:
         for label, value in summary:
             table.add_row(label, value)
         con.print(table)
-        if doc.get("denominations"):
+        counted = slips.drawer_count_rows(doc)
+        if counted:
             notes = Table(title="Drawer count")
-            for col in ("denomination", "count", "amount"):
+            for col in slips.DRAWER_COUNT_COLUMNS:
                 notes.add_column(col, justify="right")
-            for d in doc["denominations"]:
-                notes.add_row(f"₹{d['denomination']}", str(d["count"]), _inr(d["amount"]))
-            notes.add_row("total", "", _inr(doc["countedCash"]), style="bold")
+            for i, row in enumerate(counted):
+                notes.add_row(*row, style="bold" if i == len(counted) - 1 else None)
             con.print(notes)
 
     emit({"Shift": doc}, rows=summary, columns=["field", "value"], human=human)

@@ -870,7 +870,7 @@ def receipt_pdf(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: s
     CANCELLED. Each print is counted in the payment and audited. `locale` picks the labels'
     bundle (en_IN, hi_IN ...); the collector printed is the employee who took the payment
     (auditDetails.createdBy), not whoever prints it."""
-    from digitctl.services import receipts
+    from digitctl.documents import receipt as receipts
     authorize(app, ctx, SEARCH_URL, tenant_id)
     if fmt not in receipts.FORMATS:
         raise InvalidInput("INVALID_RECEIPT_FORMAT", f"--format must be one of {', '.join(receipts.FORMATS)}",

@@ -1,6 +1,6 @@
 """How fast are counter receipts rendered? Run: `python tests/benchmarks/bench_receipts.py [--n N]`.
 
-Measures `digitctl.services.receipts.render` on a Trade Licence payment (cheque, two tax heads):
+Measures `digitctl.documents.receipt.render` on a Trade Licence payment (cheque, two tax heads):
   1. the first render in a fresh interpreter (imports fpdf2, parses the template and the fonts),
      per format, each in its own subprocess;
   2. receipts per second per format with everything warm, for a Punjabi payer name (Gurmukhi
@@ -52,7 +52,7 @@ sys.path.insert(0, {root!r})
 sys.path.insert(0, {here!r})
 t0 = time.perf_counter()
 from bench_receipts import payment, TENANT
-from digitctl.services import receipts
+from digitctl.documents import receipt as receipts
 p = payment("ਗੁਰਪ੍ਰੀਤ ਕੌਰ")
 t1 = time.perf_counter()
 receipts.render(p, fmt={fmt!r}, tenant=TENANT, collector="Harpreet Singh")
@@ -70,7 +70,7 @@ def first_render(fmt: str) -> dict:
 
 
 def rate(fmt: str, p: dict, n: int, **kw: object) -> tuple[float, int]:
-    from digitctl.services import receipts
+    from digitctl.documents import receipt as receipts
 
     receipts.render(p, fmt=fmt, tenant=TENANT, collector="Harpreet Singh", **kw)   # warm
     size = 0

@@ -1,4 +1,4 @@
-"""Counter receipts (digitctl.services.receipts.render): a pure function of DIGIT's Payment JSON.
+"""Counter receipts (digitctl.documents.receipt.render): a pure function of DIGIT's Payment JSON.
 
 The PDFs are read back with poppler's `pdftotext` (skipped with a message when it is missing:
 `apt-get install poppler-utils`), so what is checked is what a reader extracts: the receipt
@@ -18,7 +18,8 @@ import pytest
 pytest.importorskip("fpdf", reason="fpdf2 is not installed (receipts need fpdf2 + uharfbuzz)")
 pytest.importorskip("uharfbuzz", reason="uharfbuzz is not installed (fpdf2 text shaping for Indic scripts)")
 
-from digitctl.services import receipts  # noqa: E402
+from digitctl.documents import receipt as receipts  # noqa: E402
+from digitctl.resources import bundled  # noqa: E402
 
 PUNJABI = "ਗੁਰਪ੍ਰੀਤ ਕੌਰ"
 HINDI = "राम कुमार"
@@ -310,7 +311,7 @@ def test_rendering_is_deterministic_apart_from_the_timestamp():
 
 
 # -- localization: the bundled en_IN billing names and the hi_IN receipt bundle ----------------------
-CONFIGS = receipts.bundled("configs")
+CONFIGS = bundled("configs")
 REFERENCE = CONFIGS.parent.parent / "shared" / "digit-reference"
 
 
