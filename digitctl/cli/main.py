@@ -167,8 +167,8 @@ def root(
 
 
 def _register() -> None:
-    from digitctl.cli import (applications, audit, billing, collection, filestore, idgen, inbox, keys, mdms, otp,
-                              reports, session, shifts, store, tenants, users, workflow)
+    from digitctl.cli import (applications, audit, billing, collection, filestore, idgen, inbox, keys, mdms,
+                              mdms_schema, otp, reports, session, shifts, store, tenants, users, workflow)
 
     store.register(app)
     session.register(app)
@@ -187,6 +187,7 @@ def _register() -> None:
     app.add_typer(collection.receipt_app, name="receipt")
     app.add_typer(billing.demand_app, name="demand")
     app.add_typer(billing.bill_app, name="bill")
+    mdms.app.add_typer(mdms_schema.schema_app, name="schema")
     app.add_typer(mdms.app, name="mdms")
     app.add_typer(tenants.tenant_app, name="tenant")
     app.add_typer(tenants.boundary_app, name="boundary")
@@ -198,23 +199,6 @@ _register()
 
 def run() -> None:
     app()
-
-
-def tenant_option_value(explicit: str | None) -> str | None:
-    """A command's own --tenant, else the global one / DIGIT_TENANT, else the logged-in user's
-    own tenant (a clerk at pb.amritsar works at pb.amritsar)."""
-    if explicit or state().tenant:
-        return explicit or state().tenant
-    from digitctl.errors import DigitError, Unauthenticated
-
-    try:
-        actor = state().app.actor
-    except Unauthenticated:   # an expired session is the thing to say, not a missing --tenant
-        raise
-    except DigitError:   # no store: the command itself will say so
-        return None
-    homes = [r.tenant_id for r in actor.roles if r.tenant_id != "*"]
-    return homes[0] if homes else None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -32,7 +32,7 @@ def _when(instant: Any, fmt: str = "%H:%M") -> str:
 
 
 def _ctx(tenant: str | None) -> Any:
-    from digitctl.cli.main import tenant_option_value
+    from digitctl.cli.common import tenant_option_value
     from digitctl.services.store import require_initialized
 
     st = state()

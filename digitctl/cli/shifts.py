@@ -26,7 +26,7 @@ def _when(instant: Any) -> str:
 
 
 def _ctx() -> Any:
-    from digitctl.cli.main import tenant_option_value
+    from digitctl.cli.common import tenant_option_value
     from digitctl.services.store import require_initialized
 
     st = state()

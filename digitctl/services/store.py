@@ -136,7 +136,7 @@ def _set_receipt_numbering(uow: "UnitOfWork", store_id: str, by_service: bool) -
 def create_admin(app: "App", ctx: "RequestContext", user_name: str, password: str | None) -> str:
     """The first superuser: SUPERUSER at the state tenant. Only while the store has no users."""
     from digitctl.services import users
-    from digitctl.services.auth import has_users
+    from digitctl.services.users import has_users
 
     if has_users(app):
         raise InvalidInput("ADMIN_EXISTS", "this store already has users; create more with `digitctl user create`",

@@ -417,6 +417,13 @@ def user_json(s: "Session", row: UserAccount, app: "App", *, decrypt: bool) -> d
     return doc
 
 
+def has_users(app: "App") -> bool:
+    """Whether the store holds any user yet (before the first, init and the first MDMS apply
+    run as the local SYSTEM administrator)."""
+    with app.store.readonly_engine.connect() as conn:
+        return conn.execute(select(UserAccount.uuid).limit(1)).first() is not None
+
+
 def revoke_sessions(s: "Session", user_uuid: str, now: dt.datetime) -> int:
     """End every live session of a user (a password reset, a lock): a stolen token dies with
     them, and an unlock does not bring them back. DIGIT removes the user's tokens on a lock
