@@ -46,7 +46,7 @@ class StoreInfo:
 
 def validate_init(state_tenant: str | None, counter: str | None) -> None:
     if state_tenant is not None and not STATE_RE.match(state_tenant):
-        raise InvalidInput("INVALID_TENANT_ID", f"state tenant {state_tenant!r} must be a lower-case code like 'pb'",
+        raise InvalidInput("INVALID_TENANTID", f"state tenant {state_tenant!r} must be a lower-case code like 'pb'",
                            {"state": state_tenant})
     if counter is not None and not COUNTER_RE.match(counter):
         raise InvalidInput("INVALID_COUNTER_CODE",
@@ -145,7 +145,7 @@ def create_admin(app: "App", ctx: "RequestContext", user_name: str, password: st
         raise InvalidInput("INVALID_PASSWORD", "the superuser needs a password (--admin-password-stdin)")
     state = app.store_meta("state_tenant")
     if not state:
-        raise InvalidInput("INVALID_TENANT_ID", "give the store a state first: digitctl init --state pb")
+        raise InvalidInput("INVALID_TENANTID", "give the store a state first: digitctl init --state pb")
     spec = users.NewUser(user_name=user_name, name="Administrator", type="EMPLOYEE", tenant_id=state,
                          roles=[("SUPERUSER", state)], password=password)
     with app.uow(ctx) as uow:

@@ -63,7 +63,7 @@ def test_citizens_belong_to_the_state(state_app):
 @pytest.mark.parametrize("changes,code", [
     ({"roles": [("NO_SUCH_ROLE", "pb.amritsar")]}, "INVALID_ROLE"),
     ({"mobile": "12345"}, "INVALID_MOBILE_NUMBER"),
-    ({"tenant": "pb.atlantis"}, "INVALID_TENANT_ID"),
+    ({"tenant": "pb.atlantis"}, "INVALID_TENANTID"),
     ({"user_name": "a b"}, "INVALID_USERNAME"),
     ({"password": "short1A@"[:7]}, "INVALID_PASSWORD"),
     ({"password": "nouppercase1@"}, "INVALID_PASSWORD"),
