@@ -91,39 +91,21 @@ class DigitGroup(TyperGroup):
 
 
 def _store_unavailable(err: Exception) -> str | None:
-    """The message for a store that cannot be reached or used right now (SQLAlchemy's
-    OperationalError: connection refused, no such database, database locked), else None."""
+    """The message for a store that cannot be reached or used right now, else None."""
     if not type(err).__module__.startswith("sqlalchemy"):
         return None
-    from sqlalchemy import exc
+    from digitctl.services.store import unavailable_reason
 
-    if not isinstance(err, exc.OperationalError):
-        return None
-    reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
-    return f"the store cannot be used: {reason}"
+    return unavailable_reason(err)
 
 
 def _integrity_error(err: Exception) -> Any:
-    """A store constraint violation as a DIGIT-style refusal (DUPLICATE_RECORD for a unique key,
-    INTEGRITY_VIOLATION otherwise), naming the constraint, never the SQL or its parameters."""
+    """A store constraint violation as a DIGIT-style refusal, else None."""
     if not type(err).__module__.startswith("sqlalchemy"):
         return None
-    from sqlalchemy import exc
+    from digitctl.services.store import constraint_refusal
 
-    from digitctl.errors import Conflict, InvalidInput
-
-    if not isinstance(err, exc.IntegrityError):
-        return None
-    orig = getattr(err, "orig", None)
-    diag = getattr(orig, "diag", None)
-    first = (str(orig or "").strip().splitlines() or [""])[0]
-    unique = getattr(orig, "sqlstate", None) == "23505" or first.upper().startswith("UNIQUE")
-    where = getattr(diag, "constraint_name", None) or (first.split(":", 1)[1].strip() if ":" in first else None)
-    params = {"constraint": where} if where else None
-    if unique:
-        return Conflict("DUPLICATE_RECORD", "a record with the same key already exists; nothing was written", params)
-    return InvalidInput("INTEGRITY_VIOLATION", "the store refused the change (a constraint failed); nothing was "
-                        "written", params)
+    return constraint_refusal(err)
 
 
 def _without_sql(err: Exception) -> str:

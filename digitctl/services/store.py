@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from digitctl.domain.events import Event
 from digitctl.services import audit, masterkey
-from digitctl.errors import InvalidInput
+from digitctl.errors import Conflict, DigitError, InvalidInput
 from local_store.migrate import head_revision
 
 if TYPE_CHECKING:
@@ -165,3 +165,34 @@ def require_initialized(app: "App") -> None:
         raise InvalidInput("STORE_OUTDATED",
                            f"the store's schema is at {rev}, this digitctl needs {head_revision()}; "
                            "run `digitctl init` to upgrade it", {"revision": rev})
+
+
+# -- the store's own failures, as a front door reports them ---------------------------------------
+def unavailable_reason(err: Exception) -> str | None:
+    """The message for a store that cannot be reached or used right now (SQLAlchemy's
+    OperationalError: connection refused, no such database, database locked), else None."""
+    from sqlalchemy import exc
+
+    if not isinstance(err, exc.OperationalError):
+        return None
+    reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+    return f"the store cannot be used: {reason}"
+
+
+def constraint_refusal(err: Exception) -> DigitError | None:
+    """A store constraint violation as a DIGIT-style refusal (DUPLICATE_RECORD for a unique key,
+    INTEGRITY_VIOLATION otherwise), naming the constraint, never the SQL or its parameters."""
+    from sqlalchemy import exc
+
+    if not isinstance(err, exc.IntegrityError):
+        return None
+    orig = getattr(err, "orig", None)
+    diag = getattr(orig, "diag", None)
+    first = (str(orig or "").strip().splitlines() or [""])[0]
+    unique = getattr(orig, "sqlstate", None) == "23505" or first.upper().startswith("UNIQUE")
+    where = getattr(diag, "constraint_name", None) or (first.split(":", 1)[1].strip() if ":" in first else None)
+    params = {"constraint": where} if where else None
+    if unique:
+        return Conflict("DUPLICATE_RECORD", "a record with the same key already exists; nothing was written", params)
+    return InvalidInput("INTEGRITY_VIOLATION", "the store refused the change (a constraint failed); nothing was "
+                        "written", params)
