@@ -54,7 +54,7 @@ def _rows(docs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 
 def _human(doc: dict[str, Any]) -> Any:
     def draw(con: Any) -> None:
-        from digitctl.cli.inbox import sla_text
+        from digitctl.cli.common import sla_text
 
         wf = doc.get("workflow") or {}
         con.print(f"[bold]{doc['applicationNo']}[/] {doc['businessService']} at {doc['tenantId']}: "
@@ -92,16 +92,13 @@ def create(
     comment: str = typer.Option(None, "--comment"),
 ) -> None:
     """Create an application; its workflow's first action (e.g. NewTL INITIATE) is taken at once."""
-    from digitctl.cli.main import tenant_option_value
-    from digitctl.errors import InvalidInput
+    from digitctl.cli.common import require_tenant
     from digitctl.services import applications
     from digitctl.services.store import require_initialized
 
     st = state()
     require_initialized(st.app)
-    t = tenant_option_value(tenant)
-    if not t:
-        raise InvalidInput("INVALID_TENANT_ID", "a tenant is needed (--tenant pb.amritsar)")
+    t = require_tenant(tenant)
     doc = applications.create(st.app, st.app.context(t), business_service=service, tenant_id=t,
                               applicant_name=applicant_name, applicant_mobile=applicant_mobile, locality=locality,
                               address=_json_object(address, "--address"), details=_json_object(details, "--details"),
@@ -113,7 +110,7 @@ def create(
 def show(application_no: str = typer.Argument(..., help="Application number."),
          plain: bool = typer.Option(False, "--plain", help="Ask for the applicant in plain text (audited).")) -> None:
     """One application: applicant (as your roles may see it), state, SLA left, your next actions."""
-    from digitctl.cli.main import tenant_option_value
+    from digitctl.cli.common import tenant_option_value
     from digitctl.services import applications
     from digitctl.services.store import require_initialized
 
@@ -132,16 +129,13 @@ def list_cmd(
     limit: int = typer.Option(100, "--limit"),
 ) -> None:
     """Applications at a tenant, newest first."""
-    from digitctl.cli.main import tenant_option_value
-    from digitctl.errors import InvalidInput
+    from digitctl.cli.common import require_tenant
     from digitctl.services import applications
     from digitctl.services.store import require_initialized
 
     st = state()
     require_initialized(st.app)
-    t = tenant_option_value(tenant)
-    if not t:
-        raise InvalidInput("INVALID_TENANT_ID", "a tenant is needed (--tenant pb.amritsar)")
+    t = require_tenant(tenant)
     docs = applications.list_applications(st.app, st.app.context(t), t, business_service=service, status=status,
                                           mobile=mobile, limit=limit)
     emit({"Applications": docs}, rows=_rows(docs), columns=COLUMNS)

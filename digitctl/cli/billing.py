@@ -6,6 +6,8 @@ from typing import Any
 
 import typer
 
+from digitctl.cli.common import require_tenant
+
 demand_app = typer.Typer(help="Demands: what a consumer owes a service for a tax period.", no_args_is_help=True)
 bill_app = typer.Typer(help="Bills made from demands, as the counter fetches them.", no_args_is_help=True)
 
@@ -73,16 +75,6 @@ def _read_demands(path: Path) -> list[dict[str, Any]]:
     return items
 
 
-def _tenant(explicit: str | None) -> str:
-    from digitctl.cli.main import tenant_option_value
-    from digitctl.errors import InvalidInput
-
-    t = tenant_option_value(explicit)
-    if not t:
-        raise InvalidInput("INVALID_TENANT_ID", "a tenant is needed (--tenant pb.amritsar)")
-    return t
-
-
 @demand_app.command("create")
 def create(file: Path = typer.Option(..., "--file", "-f", help="{\"Demands\": [...]} as DIGIT's _create takes it ('-' = stdin).")) -> None:
     """Create demands (all or none) as DIGIT's demand/_create does; -o json prints {"Demands": [...]}.
@@ -114,7 +106,7 @@ def list_cmd(tenant: str = typer.Option(None, "--tenant"),
 
     st = state()
     require_initialized(st.app)
-    t = _tenant(tenant)
+    t = require_tenant(tenant)
     docs = billing.list_demands(st.app, st.app.context(t), t, consumer_code=consumer_code, business_service=service)
     emit({"Demands": docs}, rows=_demand_rows(docs), columns=DEMAND_COLUMNS)
 
@@ -158,7 +150,7 @@ def fetch(tenant: str = typer.Option(None, "--tenant"),
         raise InvalidInput("EG_BS_FETCHBILL_CRITERIA", "--consumer-code needs --service (TL, PT ...)")
     st = state()
     require_initialized(st.app)
-    t = _tenant(tenant)
+    t = require_tenant(tenant)
     bills = billing.fetch_bill(st.app, st.app.context(t), t, consumer_code=consumer_code, business_service=service,
                                mobile=mobile, application_no=application)
     emit({"Bill": bills}, rows=_bill_rows(bills), columns=BILL_COLUMNS)

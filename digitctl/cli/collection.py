@@ -11,6 +11,8 @@ from typing import Any
 
 import typer
 
+from digitctl.cli.common import require_tenant
+
 payment_app = typer.Typer(help="Payments: show, cancel, dishonour (cheque/DD), remit to the bank.",
                           no_args_is_help=True)
 receipt_app = typer.Typer(help="Receipts: print (a reprint is marked DUPLICATE).", no_args_is_help=True)
@@ -24,23 +26,13 @@ def _inr(value: Any) -> str:
     return "" if value in (None, "") else format_inr(str(value))
 
 
-def _tenant(explicit: str | None) -> str:
-    from digitctl.cli.main import tenant_option_value
-    from digitctl.errors import InvalidInput
-
-    t = tenant_option_value(explicit)
-    if not t:
-        raise InvalidInput("INVALID_TENANT_ID", "a tenant is needed (--tenant pb.amritsar)")
-    return t
-
-
 def _app_ctx(tenant: str | None) -> tuple[Any, Any, str]:
     from digitctl.cli.output import state
     from digitctl.services.store import require_initialized
 
     st = state()
     require_initialized(st.app)
-    t = _tenant(tenant)
+    t = require_tenant(tenant)
     return st.app, st.app.context(t), t
 
 
@@ -137,15 +129,15 @@ def _approver(application: Any, supervisor: str | None, password_stdin: bool, ch
     """The supervisor approving at this counter (their password asked, or read from stdin), after
     `check()` has refused what is wrong anyway (reason, state, not the latest) before a password
     is typed and a login recorded; None without --supervisor."""
-    from digitctl.services import auth
+    from digitctl import session
 
     if supervisor:
-        from digitctl.cli.users import read_password_stdin
+        from digitctl.cli.common import read_password_stdin
 
         check()
         password = (read_password_stdin() if password_stdin
                     else typer.prompt(f"Password of {supervisor}", hide_input=True, err=True))
-        return auth.approver(application, application.base_context(), supervisor, password)
+        return session.approver(application, application.base_context(), supervisor, password)
     if password_stdin:
         from digitctl.errors import InvalidInput
 

@@ -8,18 +8,10 @@ from typing import Any
 
 import typer
 
+from digitctl.cli.common import require_tenant
+
 app = typer.Typer(help="DIGIT file store (egov-filestore): upload and fetch documents by fileStoreId.",
                   no_args_is_help=True)
-
-
-def _tenant(explicit: str | None) -> str:
-    from digitctl.cli.main import tenant_option_value
-    from digitctl.errors import InvalidInput
-
-    tenant_id = tenant_option_value(explicit)
-    if not tenant_id:
-        raise InvalidInput("INVALID_TENANTID", "a tenant is required: pass --tenant (e.g. pb.amritsar)")
-    return tenant_id
 
 
 @app.command("upload")
@@ -37,7 +29,7 @@ def upload(
 
     st = state()
     require_initialized(st.app)
-    tenant_id = _tenant(tenant)
+    tenant_id = require_tenant(tenant)
     done = filestore.upload(st.app, st.app.context(tenant_id), tenant_id, file, file_name=name,
                             module=module, content_type=content_type)
     files = done["files"]
@@ -62,7 +54,7 @@ def show(
 
     st = state()
     require_initialized(st.app)
-    tenant_id = _tenant(tenant)
+    tenant_id = require_tenant(tenant)
     meta = filestore.describe(st.app, st.app.context(tenant_id), tenant_id, file_store_id)
     emit(meta, rows=[[k, v] for k, v in meta.items()], columns=["field", "value"])
 
@@ -81,7 +73,7 @@ def get(
 
     st = state()
     require_initialized(st.app)
-    tenant_id = _tenant(tenant)
+    tenant_id = require_tenant(tenant)
     meta, data = filestore.fetch(st.app, st.app.context(tenant_id), tenant_id, file_store_id)
     target = out / meta["fileName"] if out.is_dir() else out    # the stored name is sanitized: no separators
     write_new(target, data, force=force)

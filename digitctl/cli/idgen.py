@@ -16,17 +16,14 @@ def generate(
                                  "sequences that exist (egov-idgen creates none for an unconfigured name)."),
 ) -> None:
     """Generate ids as DIGIT's /egov-idgen/id/_generate does; -o json prints its response."""
-    from digitctl.cli.main import tenant_option_value
+    from digitctl.cli.common import require_tenant
     from digitctl.cli.output import emit, state
-    from digitctl.errors import InvalidInput
     from digitctl.services import idgen
     from digitctl.services.store import require_initialized
 
     st = state()
     require_initialized(st.app)
-    tenant_id = tenant_option_value(tenant)
-    if not tenant_id:
-        raise InvalidInput("INVALID_TENANTID", "a tenant is required: pass --tenant (e.g. pb.amritsar)")
+    tenant_id = require_tenant(tenant)
     ctx = st.app.context(tenant_id)
     ids = idgen.generate(st.app, ctx, id_name, tenant_id, count=count, fmt=fmt)
     emit(idgen.response(ctx, ids), rows=[[i] for i in ids], columns=["id"])

@@ -5,22 +5,10 @@ from typing import Any
 
 import typer
 
+from digitctl.cli.common import sla_text, tenant_option_value
 from digitctl.cli.output import emit, state
 
 COLUMNS = ["id", "service", "status", "applicant", "locality", "SLA left", "assignee"]
-
-
-def sla_text(ms: int | None) -> str:
-    """-3h 10m, 1d 4h, 45m; '-' when there is no SLA."""
-    if ms is None:
-        return "-"
-    sign = "-" if ms < 0 else ""
-    minutes = abs(ms) // 60_000
-    d, rem = divmod(minutes, 1440)
-    h, m = divmod(rem, 60)
-    if d:
-        return f"{sign}{d}d {h}h"
-    return f"{sign}{h}h {m}m" if h else f"{sign}{m}m"
 
 
 def status_text(item: dict[str, Any]) -> str:
@@ -45,7 +33,6 @@ def inbox(
     tenant: str = typer.Option(None, "--tenant", help="Only this tenant of my jurisdictions."),
 ) -> None:
     """Applications your roles can act on in your jurisdictions, plus those assigned to you."""
-    from digitctl.cli.main import tenant_option_value
     from digitctl.services import inbox as inbox_service
     from digitctl.services.store import require_initialized
 

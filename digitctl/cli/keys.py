@@ -3,19 +3,11 @@ from __future__ import annotations
 
 import typer
 
+from digitctl.cli.common import require_tenant
+
 app = typer.Typer(help="PII data keys: rotate, re-encrypt, list (never key material).", no_args_is_help=True)
 
 TENANT_HELP = "Tenant whose state's keys to use, e.g. pb (pb.amritsar means pb)."
-
-
-def _tenant(explicit: str | None) -> str:
-    from digitctl.cli.main import tenant_option_value
-    from digitctl.errors import InvalidInput
-
-    tenant_id = tenant_option_value(explicit)
-    if not tenant_id:
-        raise InvalidInput("INVALID_TENANTID", "a tenant is required: pass --tenant (e.g. pb)")
-    return tenant_id
 
 
 @app.command("rotate")
@@ -27,7 +19,7 @@ def rotate(tenant: str = typer.Option(None, "--tenant", help=TENANT_HELP)) -> No
 
     st = state()
     require_initialized(st.app)
-    tenant_id = _tenant(tenant)
+    tenant_id = require_tenant(tenant, "pb")
     result = crypto.rotate_key(st.app, st.app.context(tenant_id), tenant_id)
     emit(result.as_json(), columns=["tenantId", "keyId", "keys"],
          rows=[[result.tenant_id, result.key_id, result.keys]],
@@ -47,7 +39,7 @@ def reencrypt(tenant: str = typer.Option(None, "--tenant", help=TENANT_HELP)) ->
 
     st = state()
     require_initialized(st.app)
-    tenant_id = _tenant(tenant)
+    tenant_id = require_tenant(tenant, "pb")
     count = crypto.reencrypt_users(st.app, st.app.context(tenant_id), tenant_id)
     doc = {"tenantId": state_of(tenant_id), "reencrypted": count}
     emit(doc, columns=["tenantId", "reencrypted"], rows=[[doc["tenantId"], count]],
@@ -65,7 +57,7 @@ def list_(tenant: str = typer.Option(None, "--tenant", help=TENANT_HELP)) -> Non
 
     st = state()
     require_initialized(st.app)
-    tenant_id = _tenant(tenant)
+    tenant_id = require_tenant(tenant, "pb")
     keys = crypto.list_keys(st.app, st.app.context(tenant_id), tenant_id)
     rows = [[k.key_id, k.tenant_id, k.created_at.isoformat(), "yes" if k.active else ""] for k in keys]
     if not keys and st.output == "table":

@@ -91,39 +91,21 @@ class DigitGroup(TyperGroup):
 
 
 def _store_unavailable(err: Exception) -> str | None:
-    """The message for a store that cannot be reached or used right now (SQLAlchemy's
-    OperationalError: connection refused, no such database, database locked), else None."""
+    """The message for a store that cannot be reached or used right now, else None."""
     if not type(err).__module__.startswith("sqlalchemy"):
         return None
-    from sqlalchemy import exc
+    from digitctl.services.store import unavailable_reason
 
-    if not isinstance(err, exc.OperationalError):
-        return None
-    reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
-    return f"the store cannot be used: {reason}"
+    return unavailable_reason(err)
 
 
 def _integrity_error(err: Exception) -> Any:
-    """A store constraint violation as a DIGIT-style refusal (DUPLICATE_RECORD for a unique key,
-    INTEGRITY_VIOLATION otherwise), naming the constraint, never the SQL or its parameters."""
+    """A store constraint violation as a DIGIT-style refusal, else None."""
     if not type(err).__module__.startswith("sqlalchemy"):
         return None
-    from sqlalchemy import exc
+    from digitctl.services.store import constraint_refusal
 
-    from digitctl.errors import Conflict, InvalidInput
-
-    if not isinstance(err, exc.IntegrityError):
-        return None
-    orig = getattr(err, "orig", None)
-    diag = getattr(orig, "diag", None)
-    first = (str(orig or "").strip().splitlines() or [""])[0]
-    unique = getattr(orig, "sqlstate", None) == "23505" or first.upper().startswith("UNIQUE")
-    where = getattr(diag, "constraint_name", None) or (first.split(":", 1)[1].strip() if ":" in first else None)
-    params = {"constraint": where} if where else None
-    if unique:
-        return Conflict("DUPLICATE_RECORD", "a record with the same key already exists; nothing was written", params)
-    return InvalidInput("INTEGRITY_VIOLATION", "the store refused the change (a constraint failed); nothing was "
-                        "written", params)
+    return constraint_refusal(err)
 
 
 def _without_sql(err: Exception) -> str:
@@ -167,8 +149,8 @@ def root(
 
 
 def _register() -> None:
-    from digitctl.cli import (applications, audit, billing, collection, filestore, idgen, inbox, keys, mdms, otp,
-                              reports, session, shifts, store, tenants, users, workflow)
+    from digitctl.cli import (applications, audit, billing, collection, filestore, idgen, inbox, keys, mdms,
+                              mdms_schema, otp, reports, session, shifts, store, tenants, users, workflow)
 
     store.register(app)
     session.register(app)
@@ -187,6 +169,7 @@ def _register() -> None:
     app.add_typer(collection.receipt_app, name="receipt")
     app.add_typer(billing.demand_app, name="demand")
     app.add_typer(billing.bill_app, name="bill")
+    mdms.app.add_typer(mdms_schema.schema_app, name="schema")
     app.add_typer(mdms.app, name="mdms")
     app.add_typer(tenants.tenant_app, name="tenant")
     app.add_typer(tenants.boundary_app, name="boundary")
@@ -198,23 +181,6 @@ _register()
 
 def run() -> None:
     app()
-
-
-def tenant_option_value(explicit: str | None) -> str | None:
-    """A command's own --tenant, else the global one / DIGIT_TENANT, else the logged-in user's
-    own tenant (a clerk at pb.amritsar works at pb.amritsar)."""
-    if explicit or state().tenant:
-        return explicit or state().tenant
-    from digitctl.errors import DigitError, Unauthenticated
-
-    try:
-        actor = state().app.actor
-    except Unauthenticated:   # an expired session is the thing to say, not a missing --tenant
-        raise
-    except DigitError:   # no store: the command itself will say so
-        return None
-    homes = [r.tenant_id for r in actor.roles if r.tenant_id != "*"]
-    return homes[0] if homes else None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,11 +6,9 @@ from typing import Any
 
 import typer
 
-from digitctl.cli.mdms_schema import schema_app
 from digitctl.cli.output import emit, state
 
 app = typer.Typer(help="Master data (MDMS v1 folders/files, v2 exports and schemas).", no_args_is_help=True)
-app.add_typer(schema_app, name="schema")
 
 
 @app.command("apply")
@@ -77,7 +75,7 @@ def search_cmd(
                                "(no fallback), as DIGIT's MDMS does."),
 ) -> None:
     """Search master data as DIGIT's /egov-mdms-service/v1/_search does."""
-    from digitctl.cli.main import tenant_option_value
+    from digitctl.cli.common import tenant_option_value
     from digitctl.services import mdms
     from digitctl.services.store import require_initialized
 

@@ -13,7 +13,7 @@ def send(mobile: str = typer.Option(..., "--mobile"), tenant: str = typer.Option
          purpose: str = typer.Option("login", "--purpose", help="login | register | passwordreset"),
          locale: str = typer.Option("en_IN", "--locale")) -> None:
     """Send a 6-digit OTP (valid 15 minutes) to a citizen's mobile."""
-    from digitctl.cli.main import tenant_option_value
+    from digitctl.cli.common import tenant_option_value
     from digitctl.services import otp
     from digitctl.services.store import require_initialized
 
@@ -28,7 +28,7 @@ def send(mobile: str = typer.Option(..., "--mobile"), tenant: str = typer.Option
 def verify(mobile: str = typer.Option(..., "--mobile"), code: str = typer.Option(..., "--otp"),
            tenant: str = typer.Option(None, "--tenant"), purpose: str = typer.Option("login", "--purpose")) -> None:
     """Check an OTP the citizen read out; exit 2 when wrong, expired or used up."""
-    from digitctl.cli.main import tenant_option_value
+    from digitctl.cli.common import tenant_option_value
     from digitctl.services import otp
     from digitctl.services.store import require_initialized
 

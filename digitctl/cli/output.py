@@ -35,7 +35,7 @@ class CliState:
     def app(self) -> "App":
         if self._app is None:
             from digitctl.bootstrap import build
-            from digitctl.services.auth import cli_actor
+            from digitctl.session import saved_actor as cli_actor
 
             if self.store and "://" in self.store and not self.store.split("://", 1)[0].lower().startswith(
                     ("sqlite", "postgres")):

@@ -17,7 +17,7 @@ REPORT_FORMATS = ("table", "csv", "pdf")
 
 
 def _ctx(tenant: str | None) -> Any:
-    from digitctl.cli.main import tenant_option_value
+    from digitctl.cli.common import tenant_option_value
     from digitctl.services.store import require_initialized
 
     st = state()

@@ -26,8 +26,8 @@ def login(
                                      help="Print only the session token (for DIGIT_TOKEN in scripts); save nothing."),
 ) -> None:
     """Log in; the session is saved for this store in your config directory (mode 0600)."""
-    from digitctl.cli.users import read_password_stdin
-    from digitctl.services import auth
+    from digitctl import session
+    from digitctl.cli.common import read_password_stdin
     from digitctl.services.store import require_initialized
 
     st = state()
@@ -41,14 +41,14 @@ def login(
     username = username or typer.prompt("User name")
     password = read_password_stdin() if password_stdin else typer.prompt("Password", hide_input=True)
     # only an explicit tenant narrows the user name (not the tenant of whoever is logged in now)
-    result = auth.login(app, app.base_context(), username, password, tenant or st.tenant)
+    result = session.login(app, app.base_context(), username, password, tenant or st.tenant)
     if print_token:
         import sys
 
         sys.stdout.write(result.token + "\n")
         return
     store_id = app.store_meta("store_id") or ""
-    path = auth.save_session(store_id, result)
+    path = session.save_session(store_id, result)
     shown = result.shown_name or result.user_name      # the session file keeps the stored name (a pseudonym)
     doc = {"userName": shown, "tenantId": result.tenant_id, "expiresAt": result.expires_at.isoformat(),
            "roles": [{"code": c, "tenantId": t} for c, t in result.roles], "sessionFile": str(path)}
@@ -67,30 +67,30 @@ def logout() -> None:
     is revoked in the store, so a copy of it stops working too."""
     import os
 
-    from digitctl.services import auth
+    from digitctl import session
     from digitctl.services.store import require_initialized
 
     st = state()
     app = st.app
     require_initialized(app)
     store_id = app.store_meta("store_id") or ""
-    from_env = bool(os.environ.get(auth.TOKEN_ENV))
-    token = auth.saved_token(store_id)
+    from_env = bool(os.environ.get(session.TOKEN_ENV))
+    token = session.saved_token(store_id)
     if token:
-        auth.logout(app, app.base_context(), token)
+        session.logout(app, app.base_context(), token)
     if not from_env:
-        auth.forget_session(store_id)
+        session.forget_session(store_id)
     emit({"loggedOut": bool(token)}, human=lambda con: con.print("Logged out." if token else "No session."))
 
 
 def whoami() -> None:
     """Who the commands run as, with which roles."""
-    from digitctl.services import auth
+    from digitctl import session
     from digitctl.services.store import require_initialized
 
     st = state()
     require_initialized(st.app)
-    doc = auth.whoami(st.app, st.app.context())
+    doc = session.whoami(st.app, st.app.context())
 
     def human(con: Any) -> None:
         con.print(f"[bold]{doc['userName']}[/] ({doc['type']}) uuid {doc['uuid']}")
@@ -107,7 +107,7 @@ def access_check(
                              "search users (/user/_search) at --tenant and at the user's tenant."),
 ) -> None:
     """Exit 0 when allowed, 3 when refused; says which role and action decided it."""
-    from digitctl.cli.main import tenant_option_value
+    from digitctl.cli.common import TENANT_CODE, tenant_option_value
     from digitctl.errors import InvalidInput
     from digitctl.services import access
     from digitctl.services.store import require_initialized
@@ -117,7 +117,7 @@ def access_check(
     require_initialized(app)
     tenant_id = tenant_option_value(tenant) or app.state_tenant
     if not tenant_id:
-        raise InvalidInput("INVALID_TENANT_ID", "a tenant is needed (--tenant pb.amritsar)")
+        raise InvalidInput(TENANT_CODE, "a tenant is needed (--tenant pb.amritsar)")
     # asking about another user needs /user/_search there, checked before the user is looked up
     actor, decision = access.check(app, app.context(tenant_id), action, tenant_id, user or None)
 

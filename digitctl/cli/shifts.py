@@ -14,7 +14,7 @@ app = typer.Typer(help="Cash shifts at this counter: open with a float, status, 
 
 
 def _ctx() -> Any:
-    from digitctl.cli.main import tenant_option_value
+    from digitctl.cli.common import tenant_option_value
     from digitctl.services.store import require_initialized
 
     st = state()

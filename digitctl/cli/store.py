@@ -54,7 +54,7 @@ def init(
     st = state()
     password = None
     if admin_username:
-        from digitctl.cli.users import read_password_stdin
+        from digitctl.cli.common import read_password_stdin
 
         password = read_password_stdin() if admin_password_stdin else typer.prompt(
             f"Password for {admin_username}", hide_input=True, confirmation_prompt=True)

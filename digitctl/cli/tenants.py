@@ -56,16 +56,13 @@ def boundary_show(
     hierarchy: str = typer.Option(None, "--hierarchy", help="REVENUE or ADMIN (default: all)."),
 ) -> None:
     """Print a city's boundary tree (City -> Zone -> Block -> Locality)."""
-    from digitctl.cli.main import tenant_option_value
-    from digitctl.errors import InvalidInput
+    from digitctl.cli.common import require_tenant
     from digitctl.services import tenants
     from digitctl.services.store import require_initialized
 
     st = state()
     require_initialized(st.app)
-    tenant_id = tenant_option_value(tenant)
-    if not tenant_id:
-        raise InvalidInput("INVALID_TENANT_ID", "a city tenant is needed (--tenant pb.amritsar)")
+    tenant_id = require_tenant(tenant, what="a city tenant")
     found = tenants.boundaries(st.app, st.app.context(tenant_id), tenant_id, hierarchy)
     rows = [(tb.get("hierarchyType", {}).get("code"), r["label"], r["code"], r["name"], " > ".join(r["path"]))
             for tb in found for r in tenants.flatten(tb.get("boundary") or {})]

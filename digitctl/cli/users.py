@@ -1,12 +1,12 @@
 """`digitctl user create|list|show|update|lock|unlock|import|passwd`."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from digitctl.cli.common import read_password_stdin, tenant_option_value
 from digitctl.cli.output import emit, state
 
 app = typer.Typer(help="Users and employees (egov-user / egov-hrms).", no_args_is_help=True)
@@ -33,15 +33,6 @@ def emit_one(doc: dict[str, Any], human: Any = None) -> None:
     emit(document, rows=_rows([doc]), columns=COLUMNS, human=human)
 
 
-def read_password_stdin() -> str:
-    line = sys.stdin.readline()
-    if not line:
-        from digitctl.errors import InvalidInput
-
-        raise InvalidInput("INVALID_PASSWORD", "--password-stdin: nothing on standard input")
-    return line.rstrip("\r\n")
-
-
 @app.command("create")
 def create(
     user_type: str = typer.Option(..., "--type", help="EMPLOYEE, CITIZEN or SYSTEM."),
@@ -61,7 +52,6 @@ def create(
 
     A CITIZEN whose user name is a mobile number (DIGIT's citizens log in with it) has it stored
     only as a keyed pseudonym (bidx:...): log in and look them up with the number as typed."""
-    from digitctl.cli.main import tenant_option_value
     from digitctl.services import users
     from digitctl.services.store import require_initialized
 
@@ -87,7 +77,6 @@ def list_cmd(
     mobile: str = typer.Option(None, "--mobile", help="Find by mobile number (blind index, no decryption)."),
 ) -> None:
     """List users (PII masked unless your roles may see it)."""
-    from digitctl.cli.main import tenant_option_value
     from digitctl.services import users
     from digitctl.services.store import require_initialized
 
@@ -105,7 +94,6 @@ def show(
     plain: bool = typer.Option(False, "--plain", help="Ask for PII in plain text (audited; needs the role)."),
 ) -> None:
     """Show one user: uuid, roles, employee assignments."""
-    from digitctl.cli.main import tenant_option_value
     from digitctl.services import users
     from digitctl.services.store import require_initialized
 
@@ -143,7 +131,6 @@ def update(
     active: bool = typer.Option(None, "--active/--inactive"),
 ) -> None:
     """Change a user's details or roles."""
-    from digitctl.cli.main import tenant_option_value
     from digitctl.services import users
     from digitctl.services.store import require_initialized
 
@@ -158,7 +145,6 @@ def update(
 
 
 def _lock(who: str, tenant: str | None, locked: bool) -> None:
-    from digitctl.cli.main import tenant_option_value
     from digitctl.services import users
     from digitctl.services.store import require_initialized
 
@@ -199,7 +185,6 @@ def passwd(who: str = typer.Argument(...), tenant: str = typer.Option(None, "--t
            password_stdin: bool = typer.Option(False, "--password-stdin")) -> None:
     """Set a user's password (DIGIT's policy applies). Every session of the user ends, yours
     too when you change your own: log in again with the new password."""
-    from digitctl.cli.main import tenant_option_value
     from digitctl.services import auth
     from digitctl.services.store import require_initialized
 

@@ -55,7 +55,7 @@ def apply_cmd(paths: list[Path] = typer.Argument(..., help="BusinessService JSON
 @app.command("list")
 def list_cmd(tenant: str = typer.Option(None, "--tenant")) -> None:
     """The loaded definitions (current versions)."""
-    from digitctl.cli.main import tenant_option_value
+    from digitctl.cli.common import tenant_option_value
     from digitctl.services import workflow
     from digitctl.services.store import require_initialized
 
@@ -73,7 +73,7 @@ def show_cmd(code: str = typer.Argument(...), tenant: str = typer.Option(None, "
              fmt: str = typer.Option("table", "--format", help="table | mermaid | dot")) -> None:
     """A definition's states and actions, or its graph; -o json is DIGIT's businessservice/_search
     result (uuids on the service, states and actions; actions name states by uuid)."""
-    from digitctl.cli.main import tenant_option_value
+    from digitctl.cli.common import tenant_option_value
     from digitctl.domain import workflow as wf
     from digitctl.errors import InvalidInput
     from digitctl.services import workflow
@@ -116,7 +116,7 @@ def transition_cmd(
     the assignee once one is assigned. Stricter than DIGIT: PAY (any action a payment takes) is
     refused here with ACTION_BY_PAYMENT_ONLY, whoever asks: the system takes it when the bill is
     paid in full (`digitctl pay`)."""
-    from digitctl.cli.main import tenant_option_value
+    from digitctl.cli.common import tenant_option_value
     from digitctl.services import users, workflow
     from digitctl.services.store import require_initialized
 
@@ -151,7 +151,7 @@ def transition_cmd(
 def history_cmd(business_id: str = typer.Argument(...), tenant: str = typer.Option(None, "--tenant")) -> None:
     """The timeline, newest first as DIGIT's process search returns it: who did what when,
     comments, SLA left."""
-    from digitctl.cli.main import tenant_option_value
+    from digitctl.cli.common import tenant_option_value
     from digitctl.services import workflow
     from digitctl.services.store import require_initialized
 

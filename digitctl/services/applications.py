@@ -190,7 +190,7 @@ def create(app: "App", ctx: "RequestContext", *, business_service: str, tenant_i
            action: str | None = None, comment: str | None = None) -> dict[str, Any]:
     """Create an application and take its workflow's first action, in one transaction."""
     if not tenant_id:
-        raise InvalidInput("INVALID_TENANT_ID", "a tenant is needed (--tenant pb.amritsar)")
+        raise InvalidInput("INVALID_TENANTID", "a tenant is needed (--tenant pb.amritsar)")
     spec = spec_for(business_service)
     authorize(app, ctx, spec.create_url, tenant_id)
     name = (applicant_name or "").strip()
@@ -354,7 +354,7 @@ def list_applications(app: "App", ctx: "RequestContext", tenant_id: str, busines
     """Applications at a tenant, newest first. Without a business service, only the services
     whose search URL the actor holds are listed; a citizen sees their own."""
     if not tenant_id:
-        raise InvalidInput("INVALID_TENANT_ID", "a tenant is needed (--tenant pb.amritsar)")
+        raise InvalidInput("INVALID_TENANTID", "a tenant is needed (--tenant pb.amritsar)")
     if business_service:
         authorize(app, ctx, spec_for(business_service).search_url, tenant_id)
     limit = max(1, min(int(limit), MAX_LIST))

@@ -346,7 +346,7 @@ def list_demands(app: "App", ctx: "RequestContext", tenant_id: str, consumer_cod
                  business_service: str | None = None) -> list[dict[str, Any]]:
     """`/billing-service/demand/_search`: the tenant's demands, newest first."""
     if not tenant_id:
-        raise InvalidInput("INVALID_TENANT_ID", "a tenant is needed (--tenant pb.amritsar)")
+        raise InvalidInput("INVALID_TENANTID", "a tenant is needed (--tenant pb.amritsar)")
     authorize(app, ctx, DEMAND_SEARCH, tenant_id)
     with app.uow(ctx) as uow:
         s = uow.session
@@ -486,7 +486,7 @@ def fetch_bill(app: "App", ctx: "RequestContext", tenant_id: str, *, consumer_co
     """`/billing-service/bill/v2/_fetchbill`: a bill per consumer code with dues, as DIGIT's
     Bill JSON; the payer shown as the actor's roles may see it (SecurityPolicy "User")."""
     if not tenant_id:
-        raise InvalidInput("INVALID_TENANT_ID", "a tenant is needed (--tenant pb.amritsar)")
+        raise InvalidInput("INVALID_TENANTID", "a tenant is needed (--tenant pb.amritsar)")
     given = [x for x in (consumer_code, mobile, application_no) if x]
     if len(given) != 1:
         raise InvalidInput("EG_BS_FETCHBILL_CRITERIA", "give one of: a consumer code (with its business "

@@ -413,7 +413,7 @@ def pay(app: "App", ctx: "RequestContext", *, tenant_id: str, bill_id: str, mode
         transaction_number: str | None = None) -> dict[str, Any]:
     """`/collection-services/payments/_create` for one bill at this counter: DIGIT's Payment JSON."""
     if not tenant_id:
-        raise InvalidInput("INVALID_TENANT_ID", "a tenant is needed (--tenant pb.amritsar)")
+        raise InvalidInput("INVALID_TENANTID", "a tenant is needed (--tenant pb.amritsar)")
     authorize(app, ctx, CREATE_URL, tenant_id)
     value = parse_amount(amount)
     mobile_n = None

@@ -462,7 +462,7 @@ def search(app: "App", ctx: "RequestContext", tenant_id: str, module: str,
     state has. A tenant no applied file names is Invalid_tenantId, as in DIGIT."""
     authorize(app, ctx, SEARCH_ACTION, tenant_id)
     if not tenant_id:
-        raise InvalidInput("INVALID_TENANT_ID", "a tenant is needed (--tenant pb.amritsar)")
+        raise InvalidInput("INVALID_TENANTID", "a tenant is needed (--tenant pb.amritsar)")
     known = app.mdms.known_tenants()
     if tenant_id not in known or state_of(tenant_id) not in known:
         raise InvalidInput(INVALID_TENANT, "Invalid Tenant Id",

@@ -521,7 +521,7 @@ def apply_schemas(app: "App", ctx: "RequestContext", paths: list[Path], *, tenan
             for item in items:
                 tenant = tenant_id or item["tenantId"] or default
                 if not tenant:
-                    raise InvalidInput("INVALID_TENANT_ID",
+                    raise InvalidInput("INVALID_TENANTID",
                                        f"{src}: {item['code']} names no tenantId; pass --tenant or "
                                        "initialize the store with a state (digitctl init --state pb)",
                                        {"file": src, "code": item["code"]})

@@ -65,7 +65,7 @@ def quickstart(app: "App", ctx: "RequestContext", counter: str = DEMO_COUNTER) -
         with app.uow(ctx, readonly=True) as uow:
             is_demo = uow.meta("demo") == "true"
             has_data = uow.meta("mdms_version") is not None
-        from digitctl.services.auth import has_users
+        from digitctl.services.users import has_users
 
         if (has_data or has_users(app)) and not is_demo:
             raise Conflict("STORE_NOT_EMPTY",

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from digitctl.domain.events import Event
 from digitctl.services import audit, masterkey
-from digitctl.errors import InvalidInput
+from digitctl.errors import Conflict, DigitError, InvalidInput
 from local_store.migrate import head_revision
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ class StoreInfo:
 
 def validate_init(state_tenant: str | None, counter: str | None) -> None:
     if state_tenant is not None and not STATE_RE.match(state_tenant):
-        raise InvalidInput("INVALID_TENANT_ID", f"state tenant {state_tenant!r} must be a lower-case code like 'pb'",
+        raise InvalidInput("INVALID_TENANTID", f"state tenant {state_tenant!r} must be a lower-case code like 'pb'",
                            {"state": state_tenant})
     if counter is not None and not COUNTER_RE.match(counter):
         raise InvalidInput("INVALID_COUNTER_CODE",
@@ -136,7 +136,7 @@ def _set_receipt_numbering(uow: "UnitOfWork", store_id: str, by_service: bool) -
 def create_admin(app: "App", ctx: "RequestContext", user_name: str, password: str | None) -> str:
     """The first superuser: SUPERUSER at the state tenant. Only while the store has no users."""
     from digitctl.services import users
-    from digitctl.services.auth import has_users
+    from digitctl.services.users import has_users
 
     if has_users(app):
         raise InvalidInput("ADMIN_EXISTS", "this store already has users; create more with `digitctl user create`",
@@ -145,7 +145,7 @@ def create_admin(app: "App", ctx: "RequestContext", user_name: str, password: st
         raise InvalidInput("INVALID_PASSWORD", "the superuser needs a password (--admin-password-stdin)")
     state = app.store_meta("state_tenant")
     if not state:
-        raise InvalidInput("INVALID_TENANT_ID", "give the store a state first: digitctl init --state pb")
+        raise InvalidInput("INVALID_TENANTID", "give the store a state first: digitctl init --state pb")
     spec = users.NewUser(user_name=user_name, name="Administrator", type="EMPLOYEE", tenant_id=state,
                          roles=[("SUPERUSER", state)], password=password)
     with app.uow(ctx) as uow:
@@ -165,3 +165,34 @@ def require_initialized(app: "App") -> None:
         raise InvalidInput("STORE_OUTDATED",
                            f"the store's schema is at {rev}, this digitctl needs {head_revision()}; "
                            "run `digitctl init` to upgrade it", {"revision": rev})
+
+
+# -- the store's own failures, as a front door reports them ---------------------------------------
+def unavailable_reason(err: Exception) -> str | None:
+    """The message for a store that cannot be reached or used right now (SQLAlchemy's
+    OperationalError: connection refused, no such database, database locked), else None."""
+    from sqlalchemy import exc
+
+    if not isinstance(err, exc.OperationalError):
+        return None
+    reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+    return f"the store cannot be used: {reason}"
+
+
+def constraint_refusal(err: Exception) -> DigitError | None:
+    """A store constraint violation as a DIGIT-style refusal (DUPLICATE_RECORD for a unique key,
+    INTEGRITY_VIOLATION otherwise), naming the constraint, never the SQL or its parameters."""
+    from sqlalchemy import exc
+
+    if not isinstance(err, exc.IntegrityError):
+        return None
+    orig = getattr(err, "orig", None)
+    diag = getattr(orig, "diag", None)
+    first = (str(orig or "").strip().splitlines() or [""])[0]
+    unique = getattr(orig, "sqlstate", None) == "23505" or first.upper().startswith("UNIQUE")
+    where = getattr(diag, "constraint_name", None) or (first.split(":", 1)[1].strip() if ":" in first else None)
+    params = {"constraint": where} if where else None
+    if unique:
+        return Conflict("DUPLICATE_RECORD", "a record with the same key already exists; nothing was written", params)
+    return InvalidInput("INTEGRITY_VIOLATION", "the store refused the change (a constraint failed); nothing was "
+                        "written", params)

@@ -220,7 +220,7 @@ def validate(app: "App", spec: NewUser, store_state: str | None,
     safetext.check_text(spec.name.strip(), "name", max_length=safetext.NAME_MAX)
     state = state_of(spec.tenant_id) if spec.tenant_id else store_state
     if not state:
-        raise InvalidInput("INVALID_TENANT_ID", "a tenant is needed (--tenant, or init the store with --state)")
+        raise InvalidInput("INVALID_TENANTID", "a tenant is needed (--tenant, or init the store with --state)")
     if spec.type == "CITIZEN":
         spec.tenant_id = state            # citizens belong to the state tenant
     spec.tenant_id = spec.tenant_id or state
@@ -229,7 +229,7 @@ def validate(app: "App", spec: NewUser, store_state: str | None,
     for t in [spec.tenant_id, *(t for _, t in spec.roles),
               *((spec.employee.jurisdictions if spec.employee else []))]:
         if t not in allowed:
-            raise InvalidInput("INVALID_TENANT_ID", f"tenant {t!r} is not in the tenant.tenants master",
+            raise InvalidInput("INVALID_TENANTID", f"tenant {t!r} is not in the tenant.tenants master",
                                {"tenantId": t})
     if spec.mobile is not None:
         spec.mobile = normalize_mobile(spec.mobile)
@@ -415,6 +415,13 @@ def user_json(s: "Session", row: UserAccount, app: "App", *, decrypt: bool) -> d
                                   EmployeeJurisdiction.user_uuid == row.uuid)).scalars()],
         }
     return doc
+
+
+def has_users(app: "App") -> bool:
+    """Whether the store holds any user yet (before the first, init and the first MDMS apply
+    run as the local SYSTEM administrator)."""
+    with app.store.readonly_engine.connect() as conn:
+        return conn.execute(select(UserAccount.uuid).limit(1)).first() is not None
 
 
 def revoke_sessions(s: "Session", user_uuid: str, now: dt.datetime) -> int:

@@ -674,7 +674,7 @@ def escalate(app: "App", ctx: "RequestContext", *, business_service: str | None 
     and the rest go on. `dry_run` takes every step and rolls each back."""
     state = state_of(tenant_id or ctx.tenant_id or app.state_tenant or "")
     if not state:
-        raise InvalidInput("INVALID_TENANT_ID", "a tenant is needed (--tenant pb)")
+        raise InvalidInput("INVALID_TENANTID", "a tenant is needed (--tenant pb)")
     actor = ctx.actor
     if not _is_local_system(actor) and not any(
             r.code == AUTO_ESCALATE_ROLE and r.tenant_id in (state, "*") for r in actor.roles):

@@ -1,4 +1,4 @@
-"""Login cost: scrypt password hashing/verification, a whole `auth.login` through the service
+"""Login cost: scrypt password hashing/verification, a whole `session.login` through the service
 (lookup, verify, attempt row, session row, event + signed audit), and resolving a session
 token to an actor, against the raw scrypt call measured in the same run."""
 from __future__ import annotations
@@ -30,7 +30,8 @@ def timed(fn, n: int) -> list[float]:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["DIGIT_CONFIG_DIR"] = tmp
-        from digitctl.services import auth, mdms, users
+        from digitctl import session
+        from digitctl.services import mdms, users
         from digitctl.services.store import init_store
 
         app = build(f"sqlite:///{tmp}/login.db")
@@ -46,13 +47,13 @@ def main() -> None:
                                            maxmem=256 * 1024 * 1024, dklen=32), 20)
         stored = hash_password("Clerk@12345")
         verify = timed(lambda: verify_password("Clerk@12345", stored), 20)
-        logins = timed(lambda: auth.login(app, app.base_context(), "clerk1", "Clerk@12345"), 20)
-        token = auth.login(app, app.base_context(), "clerk1", "Clerk@12345").token
-        resolve = timed(lambda: auth.actor_for_token(app, app.base_context(), token), 200)
+        logins = timed(lambda: session.login(app, app.base_context(), "clerk1", "Clerk@12345"), 20)
+        token = session.login(app, app.base_context(), "clerk1", "Clerk@12345").token
+        resolve = timed(lambda: session.actor_for_token(app, app.base_context(), token), 200)
         ms = lambda xs: statistics.median(xs) * 1000  # noqa: E731
         print(f"scrypt N=2^{SCRYPT_N.bit_length() - 1} r={SCRYPT_R} p={SCRYPT_P} (16 MiB), raw hashlib : {ms(raw):7.1f} ms median")
         print(f"verify_password                                  : {ms(verify):7.1f} ms median")
-        print(f"auth.login (service, durable, audited)           : {ms(logins):7.1f} ms median "
+        print(f"session.login (service, durable, audited)           : {ms(logins):7.1f} ms median "
               f"({ms(logins) / ms(raw):.2f}x raw scrypt)")
         print(f"session token -> actor                           : {ms(resolve):7.2f} ms median")
         app.close()

@@ -124,7 +124,7 @@ def test_tenant_option_for_bare_definitions(tmp_path: Path) -> None:
     url = make_store(tmp_path, state=None)
     bare = str(SCHEMAS / "TradeLicense.TradeType.json")
     refused = run("--store", url, "-o", "json", "mdms", "schema", "apply", bare)
-    assert refused.exit_code == 2 and as_json(refused)["Errors"][0]["code"] == "INVALID_TENANT_ID"
+    assert refused.exit_code == 2 and as_json(refused)["Errors"][0]["code"] == "INVALID_TENANTID"
     ok = run("--store", url, "-o", "json", "mdms", "schema", "apply", bare, "--tenant", "pb.amritsar")
     assert ok.exit_code == 0, ok.output
     assert [(a["code"], a["tenantId"]) for a in as_json(ok)["added"]] == [("TradeLicense.TradeType", "pb")]

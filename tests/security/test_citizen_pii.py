@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import MetaData, select, update
 
 from digitctl.bootstrap import build
-from digitctl.services import auth, otp, quickstart, users
+from digitctl import session
+from digitctl.services import otp, quickstart, users
 from digitctl.services.store import init_store
 from local_store.models import UserAccount
 
@@ -115,9 +116,9 @@ def test_creating_a_citizen_writes_no_plain_mobile_or_name_to_any_table(state_ap
     with app.store.engine.connect() as conn:
         stored = conn.execute(select(UserAccount.user_name).where(UserAccount.uuid == made["uuid"])).scalar_one()
     assert stored.startswith("bidx:") and MOBILE not in stored
-    result = auth.login(app, app.base_context(), MOBILE, PASSWORD)
+    result = session.login(app, app.base_context(), MOBILE, PASSWORD)
     assert result.user_name == stored                # what a session file keeps
-    assert auth.login(app, app.base_context(), "+91 98123-00001", PASSWORD).user_name == stored
+    assert session.login(app, app.base_context(), "+91 98123-00001", PASSWORD).user_name == stored
     otp.send(app, app.base_context(), MOBILE, "pb.amritsar")
     assert _plain_cells(app, (MOBILE, "Jaspreet", "Sandhu")) == []
 
@@ -150,12 +151,12 @@ def test_a_store_from_before_keeps_working_and_init_pseudonymizes_its_citizens(s
     with app.store.engine.begin() as conn:        # as the code before this change wrote it
         conn.execute(update(UserAccount).where(UserAccount.uuid == made["uuid"]).values(user_name=MOBILE))
     # the old name still logs in before the upgrade step has run
-    assert auth.login(app, app.base_context(), MOBILE, PASSWORD).user_name == MOBILE
+    assert session.login(app, app.base_context(), MOBILE, PASSWORD).user_name == MOBILE
     init_store(app, app.context())
     with app.store.engine.connect() as conn:
         stored = conn.execute(select(UserAccount.user_name).where(UserAccount.uuid == made["uuid"])).scalar_one()
     assert stored.startswith("bidx:")
-    assert auth.login(app, app.base_context(), MOBILE, PASSWORD).user_name == stored
+    assert session.login(app, app.base_context(), MOBILE, PASSWORD).user_name == stored
     report = audit.verify(app, app.context())
     assert report.ok, report.problem
 
@@ -191,7 +192,7 @@ def test_the_saved_session_of_a_citizen_holds_no_mobile(cli):
     assert "9876543210" in res.stdout                     # told who they are, as they typed it
     app = build(cli.store)
     try:
-        saved = auth.session_file(app.store_meta("store_id") or "")
+        saved = session.session_file(app.store_meta("store_id") or "")
     finally:
         app.close()
     assert b"9876543210" not in saved.read_bytes()

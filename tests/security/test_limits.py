@@ -184,11 +184,11 @@ def test_an_integrity_error_is_a_code_without_sql(demo_store, monkeypatch):
 @pytest.mark.parametrize("content", ["[]", "{}", '{"token": 5}', "null", "\x00garbage", '{"token": ["a"]}'])
 def test_a_damaged_session_file_means_not_logged_in(demo_store, content):
     from digitctl.bootstrap import build
-    from digitctl.services import auth
+    from digitctl import session
 
     app = build(demo_store)
     try:
-        path = auth.session_file(app.store_meta("store_id") or "")
+        path = session.session_file(app.store_meta("store_id") or "")
     finally:
         app.close()
     assert path.is_file()

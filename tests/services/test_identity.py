@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from digitctl.context import RequestContext
 from digitctl.errors import Conflict, DigitError, Forbidden, InvalidInput, Unauthenticated
 from digitctl.resources import bundled
+from digitctl import session
 from digitctl.services import auth, idgen, mdms, otp, users
 from digitctl.domain.identity import hash_password
 from local_store.models import LoginAttempt, OutboxEvent, UserAccount
@@ -62,7 +63,7 @@ def test_citizens_belong_to_the_state(state_app):
 @pytest.mark.parametrize("changes,code", [
     ({"roles": [("NO_SUCH_ROLE", "pb.amritsar")]}, "INVALID_ROLE"),
     ({"mobile": "12345"}, "INVALID_MOBILE_NUMBER"),
-    ({"tenant": "pb.atlantis"}, "INVALID_TENANT_ID"),
+    ({"tenant": "pb.atlantis"}, "INVALID_TENANTID"),
     ({"user_name": "a b"}, "INVALID_USERNAME"),
     ({"password": "short1A@"[:7]}, "INVALID_PASSWORD"),
     ({"password": "nouppercase1@"}, "INVALID_PASSWORD"),
@@ -107,7 +108,7 @@ def test_a_user_name_is_unique_across_the_state(state_app):
 def test_login_does_not_depend_on_the_tenant_tried(state_app):
     make(state_app, "clerk1", [("TL_CEMP", "pb.amritsar")])
     for tenant in (None, "pb", "pb.amritsar", "pb.jalandhar"):
-        assert auth.login(state_app, state_app.base_context(), "clerk1", PASSWORD, tenant).user_name == "clerk1"
+        assert session.login(state_app, state_app.base_context(), "clerk1", PASSWORD, tenant).user_name == "clerk1"
 
 
 def test_a_name_shadowed_in_an_old_store_still_lets_its_owner_in(state_app):
@@ -125,10 +126,10 @@ def test_a_name_shadowed_in_an_old_store_still_lets_its_owner_in(state_app):
                                     created_at=now, updated_at=now))
         uow.commit()
     for tenant in (None, "pb.jalandhar", "pb"):
-        ok = auth.login(app, app.base_context(), "admin", PASSWORD, tenant)
+        ok = session.login(app, app.base_context(), "admin", PASSWORD, tenant)
         assert (ok.user_name, ok.tenant_id) == ("admin", "pb")
     with pytest.raises(Unauthenticated):
-        auth.login(app, app.base_context(), "admin", "Wrong@1234")
+        session.login(app, app.base_context(), "admin", "Wrong@1234")
 
 
 def test_grants_respect_the_role_tenant_and_the_user_type(state_app):
@@ -191,20 +192,20 @@ def test_bulk_import_is_all_or_nothing(state_app, tmp_path):
 def test_login_lockout_and_unlock_after_an_hour(state_app, frozen_clock):
     app = state_app
     make(app, "clerk1", [("TL_CEMP", "pb.amritsar")])
-    ok = auth.login(app, app.base_context(), "clerk1", PASSWORD)
+    ok = session.login(app, app.base_context(), "clerk1", PASSWORD)
     assert ok.user_name == "clerk1" and ("TL_CEMP", "pb.amritsar") in ok.roles
     for i in range(4):
         with pytest.raises(Unauthenticated) as err:
-            auth.login(app, app.base_context(), "clerk1", "Wrong@1234")
+            session.login(app, app.base_context(), "clerk1", "Wrong@1234")
         assert err.value.code == "INVALID_CREDENTIALS"
     with pytest.raises(Forbidden) as err:
-        auth.login(app, app.base_context(), "clerk1", "Wrong@1234")      # the fifth failure locks
+        session.login(app, app.base_context(), "clerk1", "Wrong@1234")      # the fifth failure locks
     assert err.value.code == "ACCOUNT_LOCKED"
     with pytest.raises(Forbidden) as err:
-        auth.login(app, app.base_context(), "clerk1", PASSWORD)         # even the right password
+        session.login(app, app.base_context(), "clerk1", PASSWORD)         # even the right password
     assert err.value.code == "ACCOUNT_LOCKED"
     frozen_clock.advance(minutes=61)
-    assert auth.login(app, app.base_context(), "clerk1", PASSWORD).user_name == "clerk1"
+    assert session.login(app, app.base_context(), "clerk1", PASSWORD).user_name == "clerk1"
 
 
 def test_failures_older_than_thirty_minutes_do_not_count(state_app, frozen_clock):
@@ -212,18 +213,18 @@ def test_failures_older_than_thirty_minutes_do_not_count(state_app, frozen_clock
     make(app, "clerk1", [("TL_CEMP", "pb.amritsar")])
     for _ in range(4):
         with pytest.raises(Unauthenticated):
-            auth.login(app, app.base_context(), "clerk1", "Wrong@1234")
+            session.login(app, app.base_context(), "clerk1", "Wrong@1234")
     frozen_clock.advance(minutes=31)
     with pytest.raises(Unauthenticated):
-        auth.login(app, app.base_context(), "clerk1", "Wrong@1234")
-    assert auth.login(app, app.base_context(), "clerk1", PASSWORD)
+        session.login(app, app.base_context(), "clerk1", "Wrong@1234")
+    assert session.login(app, app.base_context(), "clerk1", PASSWORD)
     assert count(app, LoginAttempt) == 6
 
 
 def _fail(app, user_name: str, times: int, code: str = "INVALID_CREDENTIALS") -> None:
     for _ in range(times):
         with pytest.raises(DigitError) as err:
-            auth.login(app, app.base_context(), user_name, "Wrong@1234")
+            session.login(app, app.base_context(), user_name, "Wrong@1234")
         assert err.value.code == code
 
 
@@ -234,10 +235,10 @@ def test_a_successful_login_resets_the_failed_attempts(state_app, frozen_clock):
     make(app, "clerk1", [("TL_CEMP", "pb.amritsar")])
     _fail(app, "clerk1", 4)
     frozen_clock.advance(minutes=1)
-    assert auth.login(app, app.base_context(), "clerk1", PASSWORD).user_name == "clerk1"
+    assert session.login(app, app.base_context(), "clerk1", PASSWORD).user_name == "clerk1"
     frozen_clock.advance(minutes=1)
     _fail(app, "clerk1", 4)                              # four fresh failures: not locked yet
-    assert auth.login(app, app.base_context(), "clerk1", PASSWORD)
+    assert session.login(app, app.base_context(), "clerk1", PASSWORD)
     frozen_clock.advance(minutes=1)
     _fail(app, "clerk1", 4)
     _fail(app, "clerk1", 1, "ACCOUNT_LOCKED")            # the fifth since the last good login locks
@@ -255,48 +256,48 @@ def test_an_unlock_resets_the_failed_attempts(state_app, frozen_clock):
     users.set_locked(app, app.context(), "clerk1", False)
     frozen_clock.advance(minutes=1)
     _fail(app, "clerk1", 4)                               # a typo (four) after the unlock
-    assert auth.login(app, app.base_context(), "clerk1", PASSWORD).user_name == "clerk1"
+    assert session.login(app, app.base_context(), "clerk1", PASSWORD).user_name == "clerk1"
 
 
 def test_unknown_user_and_wrong_password_look_the_same(state_app):
     make(state_app, "clerk1", [("TL_CEMP", "pb.amritsar")])
     with pytest.raises(Unauthenticated) as a:
-        auth.login(state_app, state_app.base_context(), "nobody", PASSWORD)
+        session.login(state_app, state_app.base_context(), "nobody", PASSWORD)
     with pytest.raises(Unauthenticated) as b:
-        auth.login(state_app, state_app.base_context(), "clerk1", "Wrong@1234")
+        session.login(state_app, state_app.base_context(), "clerk1", "Wrong@1234")
     assert (a.value.code, a.value.message) == (b.value.code, b.value.message)
 
 
 def test_sessions_expire_and_locked_accounts_lose_them(state_app, frozen_clock):
     app = state_app
     make(app, "clerk1", [("TL_CEMP", "pb.amritsar")])
-    token = auth.login(app, app.base_context(), "clerk1", PASSWORD).token
-    assert auth.actor_for_token(app, app.base_context(), token).user_name == "clerk1"
+    token = session.login(app, app.base_context(), "clerk1", PASSWORD).token
+    assert session.actor_for_token(app, app.base_context(), token).user_name == "clerk1"
     users.set_locked(app, app.context(), "clerk1", True)
     with pytest.raises(Unauthenticated):
-        auth.actor_for_token(app, app.base_context(), token)
+        session.actor_for_token(app, app.base_context(), token)
     users.set_locked(app, app.context(), "clerk1", False)
     with pytest.raises(Unauthenticated) as err:       # the lock ended the session for good (16.9)
-        auth.actor_for_token(app, app.base_context(), token)
+        session.actor_for_token(app, app.base_context(), token)
     assert err.value.code == "INVALID_TOKEN"
-    token = auth.login(app, app.base_context(), "clerk1", PASSWORD).token
-    assert auth.actor_for_token(app, app.base_context(), token).user_name == "clerk1"
+    token = session.login(app, app.base_context(), "clerk1", PASSWORD).token
+    assert session.actor_for_token(app, app.base_context(), token).user_name == "clerk1"
     frozen_clock.advance(hours=12, minutes=1)
     with pytest.raises(Unauthenticated) as err:
-        auth.actor_for_token(app, app.base_context(), token)
+        session.actor_for_token(app, app.base_context(), token)
     assert err.value.code == "SESSION_EXPIRED"
 
 
 def test_a_password_reset_ends_every_session_of_the_user(state_app):
     app = state_app
     make(app, "clerk1", [("TL_CEMP", "pb.amritsar")])
-    tokens = [auth.login(app, app.base_context(), "clerk1", PASSWORD).token for _ in range(2)]
+    tokens = [session.login(app, app.base_context(), "clerk1", PASSWORD).token for _ in range(2)]
     auth.set_password(app, app.context(), "clerk1", "Newpass@123")
     for token in tokens:
         with pytest.raises(Unauthenticated) as err:
-            auth.actor_for_token(app, app.base_context(), token)
+            session.actor_for_token(app, app.base_context(), token)
         assert err.value.code == "INVALID_TOKEN"
-    assert auth.login(app, app.base_context(), "clerk1", "Newpass@123")
+    assert session.login(app, app.base_context(), "clerk1", "Newpass@123")
 
 
 # -- access control ---------------------------------------------------------------------------------

@@ -219,7 +219,7 @@ def test_no_tenant_anywhere_is_invalid_tenant_id(store_url: str, frozen_clock: F
         init_store(app, app.context(), None, "C01")          # a store without a state tenant
         with pytest.raises(InvalidInput) as err:
             apply_schemas(app, app.context(), [SCHEMAS / "TradeLicense.TradeType.json"])
-        assert err.value.code == "INVALID_TENANT_ID"
+        assert err.value.code == "INVALID_TENANTID"
         report = apply_schemas(app, app.context(), [SCHEMAS / "TradeLicense.TradeType.json"], tenant_id="pb")
         assert [(o.code, o.tenant_id) for o in report.added] == [("TradeLicense.TradeType", "pb")]
     finally:

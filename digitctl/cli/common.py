@@ -1,0 +1,59 @@
+"""Helpers every CLI command group shares. Imports no command group (groups import this, and
+main imports the groups), so digitctl/cli has no import circle."""
+from __future__ import annotations
+
+import sys
+
+from digitctl.cli.output import state
+
+TENANT_CODE = "INVALID_TENANTID"     # DIGIT's code for a missing or unknown tenant (egov services' CustomException)
+
+
+def tenant_option_value(explicit: str | None) -> str | None:
+    """A command's own --tenant, else the global one / DIGIT_TENANT, else the logged-in user's
+    own tenant (a clerk at pb.amritsar works at pb.amritsar)."""
+    if explicit or state().tenant:
+        return explicit or state().tenant
+    from digitctl.errors import DigitError, Unauthenticated
+    from digitctl.session import home_tenant
+
+    try:
+        actor = state().app.actor
+    except Unauthenticated:   # an expired session is the thing to say, not a missing --tenant
+        raise
+    except DigitError:   # no store: the command itself will say so
+        return None
+    return home_tenant(actor)
+
+
+def require_tenant(explicit: str | None, example: str = "pb.amritsar", what: str = "a tenant") -> str:
+    """The tenant a command acts at (as tenant_option_value), refused with INVALID_TENANTID when
+    there is none."""
+    from digitctl.errors import InvalidInput
+
+    tenant_id = tenant_option_value(explicit)
+    if not tenant_id:
+        raise InvalidInput(TENANT_CODE, f"{what} is needed (--tenant {example})")
+    return tenant_id
+
+
+def read_password_stdin() -> str:
+    line = sys.stdin.readline()
+    if not line:
+        from digitctl.errors import InvalidInput
+
+        raise InvalidInput("INVALID_PASSWORD", "--password-stdin: nothing on standard input")
+    return line.rstrip("\r\n")
+
+
+def sla_text(ms: int | None) -> str:
+    """-3h 10m, 1d 4h, 45m; '-' when there is no SLA."""
+    if ms is None:
+        return "-"
+    sign = "-" if ms < 0 else ""
+    minutes = abs(ms) // 60_000
+    d, rem = divmod(minutes, 1440)
+    h, m = divmod(rem, 60)
+    if d:
+        return f"{sign}{d}d {h}h"
+    return f"{sign}{h}h {m}m" if h else f"{sign}{m}m"
