@@ -37,11 +37,12 @@ class App:
     actor_resolver: "Callable[[App], Actor] | None" = None
 
     def __post_init__(self) -> None:
-        # modules that hook workflow states register themselves on import (billing raises the
-        # NewTL demand on PENDINGPAYMENT and refuses PAY while unpaid; applications refuses a
+        # modules that hook workflow states register themselves on import (the TL calculator raises
+        # the NewTL demand on PENDINGPAYMENT; billing refuses PAY while unpaid; applications refuses a
         # record that disagrees with its workflow); importing them here covers every way an App is made
         import digitctl.services.applications  # noqa: F401
         import digitctl.services.billing  # noqa: F401
+        import digitctl.services.tl_calculator  # noqa: F401
 
     @cached_property
     def store(self) -> "Store":

@@ -1,4 +1,4 @@
-"""Billing: demands, bills (DIGIT billing-service v2) and the trade-licence fee calculator.
+"""Billing: demands and bills (DIGIT billing-service v2).
 
 - `create_demands` is `/billing-service/demand/_create` (DemandService.create): DIGIT's
   `{"Demands": [...]}` items as given (no round-off line is added: calculators add theirs),
@@ -16,9 +16,9 @@
   concurrent fetches of one consumer code are serialised (SQLite: BEGIN IMMEDIATE; PostgreSQL:
   a transaction-scoped advisory lock per consumer code), so the later one hands out the bill the
   earlier one made.
-- `raise_tl_demand` is the tl-calculator: when NewTL enters PENDINGPAYMENT it raises the licence
-  fee from the `TradeLicense.FeeRates` master (a digitctl master in DIGIT's MDMS layout: the real
-  TradeType records carry no fees). It is registered with `workflow.on_enter` on import.
+- `record_collection_in` / `reverse_collection_in` / `settle_bill_in` are how a payment (and its
+  cancel or dishonour) changes demands and bills: this module is the one writer of those tables.
+- The trade-licence fee calculator is `digitctl.services.tl_calculator`.
 
 Amounts are Decimal in the domain, integer paise in the store and decimal strings in the JSON
 this module writes or returns (exact, and what `--output json` prints anyway).
@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from digitctl.domain import billing as bl
@@ -41,11 +41,11 @@ from digitctl.domain import safetext
 from digitctl.domain.canonical import content_hash
 from digitctl.domain.events import Event
 from digitctl.domain.identity import normalize_mobile, valid_mobile
-from digitctl.domain.money import ZERO, from_paise, money, number, to_paise
-from digitctl.errors import InvalidInput, NotFound
+from digitctl.domain.money import ZERO, from_paise, money, to_paise
+from digitctl.errors import Conflict, InvalidInput, NotFound
 from digitctl.services import idgen, masking, ownership, workflow
 from digitctl.services.access import authorize
-from local_store.models import Application, UserAccount
+from local_store.models import UserAccount
 from local_store.models import Bill as BillRow
 from local_store.models import Demand as DemandRow
 from local_store.models import DemandDetail as DemandDetailRow
@@ -60,12 +60,9 @@ if TYPE_CHECKING:
 DEMAND_CREATE = "/billing-service/demand/_create"
 DEMAND_SEARCH = "/billing-service/demand/_search"
 FETCH_BILL = "/billing-service/bill/v2/_fetchbill"
-TL_CALCULATE = "/tl-calculator/v1/_calculate"
 BILL_ID_NAME = "billnumberid"
 BILL_FALLBACK_FORMAT = "BILL-[SEQ_EGOV_COMMON_TEST_AUTOCRE]"     # pb's own billnumberid format
 MODULE = "BillingService"
-FEE_MODULE, FEE_MASTER = "TradeLicense", "FeeRates"
-TL_SERVICE, TL_TAX = "TL", "TL_TAX"
 
 
 def jsonable(value: Any) -> Any:
@@ -163,7 +160,7 @@ def demand_json(row: DemandRow, details: Iterable[DemandDetailRow]) -> dict[str,
 
 
 # -- demands ---------------------------------------------------------------------------------------
-def _existing(s: "Session", tenant_id: str, consumer_code: str, service: str) -> list[bl.Demand]:
+def existing_demands(s: "Session", tenant_id: str, consumer_code: str, service: str) -> list[bl.Demand]:
     """The consumer code's demands of the service, every status, with their lines (flushed ones
     of this unit of work included)."""
     rows = s.execute(select(DemandRow).where(DemandRow.tenant_id == tenant_id,
@@ -171,11 +168,6 @@ def _existing(s: "Session", tenant_id: str, consumer_code: str, service: str) ->
                                              DemandRow.business_service == service)).scalars().all()
     details = _details_by_demand(s, [r.id for r in rows])
     return [demand_of(r, details[r.id]) for r in rows]
-
-
-def _with_round_off(demand: bl.Demand) -> bl.Demand:
-    line = bl.round_off(demand.details, demand.business_service)
-    return demand if line is None else replace(demand, details=(*demand.details, line))
 
 
 def store_demand_in(uow: "UnitOfWork", app: "App", ctx: "RequestContext", demand: bl.Demand,
@@ -313,7 +305,7 @@ def create_demands(app: "App", ctx: "RequestContext", demands_json: list[dict[st
             tenant = given.tenant_id
             assert tenant
             masters = billing_masters(app, tenant, conn)
-            others = _existing(s, tenant, given.consumer_code, given.business_service)
+            others = existing_demands(s, tenant, given.consumer_code, given.business_service)
             bl.validate_demand(given, masters, [*others, *(c for c in created if c.tenant_id == tenant)])
             created.append(given)
             typed = _payer_user(uow, app, item.get("payer")) or item.get("payer")
@@ -607,95 +599,118 @@ def present_bill(app: "App", uow: "UnitOfWork", ctx: "RequestContext", doc: Mapp
     return out
 
 
-# -- the trade-licence calculator ------------------------------------------------------------------
-def _rate_for(records: list[dict[str, Any]], trade_type: str | None) -> tuple[dict[str, Any], str] | None:
-    """The FeeRates record for a trade type: exact, then the longest dotted prefix
-    (GOODS.RETAIL for GOODS.RETAIL.TST-4), then "*"."""
-    by_type = {str(r.get("tradeType")): r for r in records if isinstance(r, dict) and r.get("tradeType")}
-    if trade_type:
-        parts = trade_type.split(".")
-        for n in range(len(parts), 0, -1):
-            hit = by_type.get(".".join(parts[:n]))
-            if hit is not None:
-                return hit, ".".join(parts[:n])
-    if "*" in by_type:
-        return by_type["*"], "*"
-    return None
+# -- collections on demands (the payment services write demands only through these) ----------------
+def _detail_rows(uow: "UnitOfWork", demand_ids: list[str]) -> dict[str, DemandDetailRow]:
+    if not demand_ids:
+        return {}
+    rows = uow.session.execute(select(DemandDetailRow).where(DemandDetailRow.demand_id.in_(demand_ids))).scalars()
+    return {r.id: r for r in rows}
 
 
-def period_for(periods: list[bl.TaxPeriod], now_ms: int) -> tuple[bl.TaxPeriod, bool]:
-    """The period containing now, else the latest one; (period, contains_now)."""
-    containing = [p for p in periods if p.from_date <= now_ms <= p.to_date]
-    if containing:
-        return containing[0], True
-    return max(periods, key=lambda p: (p.to_date, p.from_date)), False
+def _settle_flags(uow: "UnitOfWork", demand_ids: list[str], now: dt.datetime,
+                  details: dict[str, DemandDetailRow] | None = None) -> None:
+    """isPaymentCompleted of each demand from its lines: `details`, when the caller holds ALL the
+    lines of these demands (as record_collection_in does), saves a query per demand."""
+    for did in demand_ids:
+        row = uow.session.get(DemandRow, did)
+        if row is None:
+            continue
+        if details is not None:
+            lines = [d for d in details.values() if d.demand_id == did]
+            tax = sum(d.tax_amount_paise for d in lines)
+            collected = sum(d.collection_amount_paise for d in lines)
+        else:
+            tax, collected = uow.session.execute(
+                select(func.coalesce(func.sum(DemandDetailRow.tax_amount_paise), 0),
+                       func.coalesce(func.sum(DemandDetailRow.collection_amount_paise), 0))
+                .where(DemandDetailRow.demand_id == did)).one()
+        row.is_payment_completed = int(tax) - int(collected) <= 0
+        row.updated_at = now
 
 
-def raise_tl_demand(uow: "UnitOfWork", app: "App", ctx: "RequestContext", pi: dict[str, Any]) -> None:
-    """On NewTL entering PENDINGPAYMENT: a TL demand (TL_TAX = rate × units, plus TL_ROUNDOFF) for
-    the application, consumer code = application number, payer = the applicant.
-
-    Does nothing when the tenant has no TradeLicense.FeeRates master at all (a store without the
-    calculator's master); refuses the transition (TL_FEE_RATE_NOT_FOUND) when the master is there
-    but has no rate for the trade type and no "*" record. Idempotent: an ACTIVE TL demand of the
-    application already there is left alone."""
-    s = uow.session
-    appl = s.get(Application, pi.get("businessId"))
-    if appl is None:
-        return
-    tenant = appl.tenant_id
-    conn = s.connection()
-    found_at, records = app.mdms.resolve(tenant, FEE_MODULE, FEE_MASTER, conn)
-    if not records:
-        return
-    existing = s.execute(select(DemandRow.id).where(
-        DemandRow.tenant_id == tenant, DemandRow.consumer_code == appl.application_no,
-        DemandRow.business_service == TL_SERVICE, DemandRow.status == "ACTIVE")).first()
-    if existing is not None:
-        return
-    details = appl.details or {}
-    trade_type = details.get("tradeType")
-    hit = _rate_for(records, trade_type)
-    if hit is None:
-        raise InvalidInput("TL_FEE_RATE_NOT_FOUND", f"no fee rate for trade type {trade_type!r} in "
-                           f"{FEE_MODULE}.{FEE_MASTER} at {found_at} (and no \"*\" record)",
-                           {"tradeType": trade_type, "tenantId": tenant})
-    record, matched = hit
-    try:
-        rate = number(repr(record["rate"]) if isinstance(record.get("rate"), float) else record["rate"])
-        units_raw = details.get("units", 1)
-        units = number(repr(units_raw) if isinstance(units_raw, float) else units_raw)
-    except (KeyError, TypeError, ValueError) as err:
-        raise InvalidInput("TL_FEE_RATE_INVALID", f"fee rate or units not a number: {err}",
-                           {"tradeType": trade_type}) from None
-    if units <= 0:
-        raise InvalidInput("TL_FEE_RATE_INVALID", f"units must be positive, not {units}", {"units": str(units)})
-    masters = billing_masters(app, tenant, conn)
-    periods = masters.periods_of(TL_SERVICE)
-    if not periods:
-        raise InvalidInput(bl.E_NO_TAXPERIODS, "No Tax Periods Found for the given BusinessServices value of [TL]",
-                           {"businessService": TL_SERVICE})
-    now = ctx.now()
-    period, contains_now = period_for(periods, _ms(now))
-    note = None if contains_now else (f"no TL tax period contains {now.date().isoformat()}: the latest, "
-                                      f"{period.code} ({period.financial_year}), was used")
-    demand = bl.Demand(
-        consumer_code=appl.application_no, business_service=TL_SERVICE, tax_period_from=period.from_date,
-        tax_period_to=period.to_date, tenant_id=tenant, consumer_type="TRADELICENSE",
-        details=(bl.DemandDetail(tax_head_code=TL_TAX, tax_amount=money(rate * units)),),
-        additional_details={"calculation": {"tradeType": trade_type, "rateFor": matched, "rate": str(rate),
-                                            "units": str(units), "rateTenant": found_at},
-                            "taxPeriod": {"code": period.code, "financialYear": period.financial_year,
-                                          "containsNow": contains_now, **({"note": note} if note else {})}})
-    demand = _with_round_off(demand)
-    bl.validate_demand(demand, masters, _existing(s, tenant, demand.consumer_code, TL_SERVICE))
-    payer = StoredPayer(appl.applicant_uuid, appl.applicant_name_enc, appl.applicant_mobile_enc,
-                        appl.applicant_mobile_bidx)
-    store_demand_in(uow, app, ctx, demand, payer, operation=TL_CALCULATE)
+def record_collection_in(uow: "UnitOfWork", bill: bl.Bill, allocations: list[bl.Allocation],
+                         advance_head: str | None, now: dt.datetime) -> list[dict[str, Any]]:
+    """Write the payment's shares on the demand details; returns what was written (kept in the
+    payment so that a cancel or dishonour can take exactly that back)."""
+    demand_ids = sorted({d.demand_id for d in bill.bill_details if d.demand_id})
+    details = _detail_rows(uow, demand_ids)
+    latest = max(bill.bill_details, key=lambda d: d.from_period)
+    written: list[dict[str, Any]] = []
+    for alloc in allocations:
+        acct = alloc.account_detail
+        paise = to_paise(alloc.amount)
+        if paise == 0:
+            continue
+        member = any(a is acct for a in alloc.bill_detail.account_details)
+        excess = paise > 0 and (not member or acct.due <= 0)
+        if excess:          # the advance: more credit on the advance head (DIGIT: a negative tax line)
+            row = details.get(acct.demand_detail_id or "") if member else None
+            if row is None:
+                assert latest.demand_id, "a bill detail without its demand"
+                row = DemandDetailRow(id=str(uuid.uuid4()), demand_id=latest.demand_id,
+                                      tax_head_code=advance_head or acct.tax_head_code, tax_amount_paise=0,
+                                      collection_amount_paise=0, created_at=now, updated_at=now)
+                uow.session.add(row)
+                details[row.id] = row
+            row.tax_amount_paise -= paise
+            row.updated_at = now
+            written.append({"demandDetailId": row.id, "demandId": row.demand_id, "taxHeadCode": row.tax_head_code,
+                            "credit": str(from_paise(paise))})
+            continue
+        row = details.get(acct.demand_detail_id or "")
+        if row is None:
+            raise Conflict("DEMAND_DETAIL_NOT_FOUND", f"the bill names demand detail {acct.demand_detail_id} "
+                           "which is gone: fetch the bill again", {"demandDetailId": acct.demand_detail_id})
+        row.collection_amount_paise += paise
+        row.updated_at = now
+        written.append({"demandDetailId": row.id, "demandId": row.demand_id, "taxHeadCode": row.tax_head_code,
+                        "collection": str(from_paise(paise))})
+    uow.session.flush()
+    _settle_flags(uow, demand_ids, now, details)      # every line of these demands (plus any advance line added)
+    return written
 
 
-if raise_tl_demand not in workflow._HOOKS.get(("NewTL", "PENDINGPAYMENT"), []):     # once, even on reload
-    workflow.on_enter("NewTL", "PENDINGPAYMENT", raise_tl_demand)
+def reverse_collection_in(uow: "UnitOfWork", written: list[dict[str, Any]], now: dt.datetime) -> list[str]:
+    """Take back what record_collection_in wrote (a cancelled or dishonoured payment): collections
+    off, advance credit off; returns the demands touched."""
+    demand_ids: set[str] = set()
+    for line in written:
+        row = uow.session.get(DemandDetailRow, line["demandDetailId"])
+        if row is None:
+            continue
+        if "collection" in line:
+            row.collection_amount_paise -= to_paise(line["collection"])
+        if "credit" in line:
+            row.tax_amount_paise += to_paise(line["credit"])
+        row.updated_at = now
+        demand_ids.add(row.demand_id)
+    uow.session.flush()
+    _settle_flags(uow, sorted(demand_ids), now)
+    return sorted(demand_ids)
+
+
+def demand_hash_now(uow: "UnitOfWork", tenant_id: str, consumer_code: str, service: str) -> str:
+    """The hash fetch_bill keeps in a bill (demands_hash) of the demands as they are now."""
+    rows = uow.session.execute(select(DemandRow).where(
+        DemandRow.tenant_id == tenant_id, DemandRow.consumer_code == consumer_code,
+        DemandRow.business_service == service, DemandRow.status == "ACTIVE")).scalars().all()
+    details = _detail_rows(uow, [r.id for r in rows])
+    by_demand: dict[str, list[DemandDetailRow]] = {r.id: [] for r in rows}
+    for d in details.values():
+        by_demand[d.demand_id].append(d)
+    demands = [demand_of(r, by_demand[r.id]) for r in rows]
+    return demands_hash([d for d in demands if d.status == "ACTIVE" and not d.is_settled])
+
+
+def settle_bill_in(uow: "UnitOfWork", row: BillRow, paid: bl.Bill, status: str, now: dt.datetime) -> dict[str, Any]:
+    """Write a payment's outcome on its bill: the apportioned amounts, PAID / PARTIALLY_PAID, and the
+    hash of the demands as the payment leaves them (the bill stands for those now). Returns the
+    bill's additionalDetails, for the payment's own copy of the bill."""
+    extra = {**(row.bill.get("additionalDetails") or {}),
+             "demandHash": demand_hash_now(uow, row.tenant_id, paid.consumer_code, paid.business_service)}
+    row.bill = jsonable({**paid.to_digit(), "status": status, "additionalDetails": extra})
+    row.status, row.updated_at = status, now
+    return extra
 
 
 def refuse_payment_action_while_unpaid(uow: "UnitOfWork", app: "App", ctx: "RequestContext",
