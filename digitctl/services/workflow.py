@@ -132,7 +132,7 @@ def _known_roles(app: "App", tenant: str) -> set[str] | None:
 def retarget(doc: dict[str, Any], tenant_id: str) -> dict[str, Any]:
     """The same definition at another tenant (e.g. the real NewTL, written for pb.amritsar,
     at the state pb so that every city uses it)."""
-    out = json.loads(json.dumps(doc))
+    out: dict[str, Any] = json.loads(json.dumps(doc))
     out["tenantId"] = tenant_id
     for st in out.get("states") or []:
         st["tenantId"] = tenant_id
@@ -474,14 +474,14 @@ def transition_in(uow: "UnitOfWork", app: "App", ctx: "RequestContext", *, tenan
         for k, v in values.items():
             setattr(cur, k, v)
     s.execute(delete(WfAssignee).where(WfAssignee.tenant_id == tenant_id, WfAssignee.business_id == business_id))
-    for u in assignee_rows:
-        s.add(WfAssignee(tenant_id=tenant_id, business_id=business_id, user_uuid=u.uuid))
+    for assignee in assignee_rows:
+        s.add(WfAssignee(tenant_id=tenant_id, business_id=business_id, user_uuid=assignee.uuid))
     appl = s.get(Application, business_id)
     if appl is not None and appl.tenant_id == tenant_id:
         appl.application_status = nxt.application_status
         appl.updated_at = now
     s.flush()
-    pi = instance_json(s, s.get(WfProcessInstance, pi_id), defn, actor, now)
+    pi = instance_json(s, s.get_one(WfProcessInstance, pi_id), defn, actor, now)
     uow.record(Event("workflow.transitioned", tenant_id, "ProcessInstance", business_id, TRANSITION_ACTION,
                      {"ProcessInstances": [pi]}, before={"state": current_name},
                      after={"state": nxt.name, "action": action, "comment": comment}))
