@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from decimal import Decimal, InvalidOperation
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from digitctl.domain import workflow as wf
 from digitctl.domain.canonical import content_hash
 from digitctl.domain.events import Event
 from digitctl.domain.mdms import as_bool
+from digitctl.domain.money import json_number
 from digitctl.domain.tenancy import fallback_chain, state_of
 from digitctl.errors import Conflict, Forbidden, InvalidInput, NotFound
 from digitctl.services import ownership
@@ -618,8 +618,8 @@ def _days_to_ms(value: Any, where: str) -> int | None:
     if value is None or value == "":
         return None
     try:
-        days = Decimal(str(value))
-    except InvalidOperation:
+        days = json_number(value)          # MDMS JSON: an int, a float as read from the store, or a str
+    except ValueError:
         raise InvalidInput("INVALID_CONFIG", f"Workflow.AutoEscalation {where}: {value!r} is not a number of days",
                            {"value": str(value)}) from None
     if not days.is_finite() or days < 0:
