@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_STORE ?= $(CURDIR)/.demo/store.db
 
-.PHONY: demo test bench lint clean pdftotext
+.PHONY: demo test check bench lint clean pdftotext
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +24,14 @@ demo: $(VENV)/.installed
 	@echo
 	@echo "Use it:  export DIGIT_STORE=$(DEMO_STORE); source $(VENV)/bin/activate; digitctl tenant list"
 
-## test: create .venv with the dev extras and run the whole suite (SQLite and local PostgreSQL)
-test: $(VENV)/.installed-dev pdftotext
+## test: create .venv with the dev extras, run the checks, then the whole suite (SQLite and local PostgreSQL)
+test: check pdftotext
 	$(PY) -m pytest
+
+## check: type check (mypy: the files are set in pyproject.toml) and import contracts (import-linter)
+check: $(VENV)/.installed-dev
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # receipt tests read the PDFs' text back with poppler's pdftotext (Debian: poppler-utils)
 pdftotext:
@@ -37,8 +42,7 @@ pdftotext:
 bench: $(VENV)/.installed-dev
 	$(PY) tests/benchmarks/run_all.py
 
-lint: $(VENV)/.installed-dev
-	$(VENV)/bin/lint-imports
+lint: check
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache

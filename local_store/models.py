@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import (JSON, BigInteger, Boolean, ForeignKey, Index, Integer, MetaData, String, Text,
+from sqlalchemy import (JSON, BigInteger, Boolean, ForeignKey, Index, Integer, MetaData, String, Table, Text,
                         UniqueConstraint, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -21,6 +21,9 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+    if TYPE_CHECKING:
+        # every model here is a plain table: say so, so that `Model.__table__.insert()` type-checks
+        __table__: ClassVar[Table]
 
 
 class StoreMeta(Base):

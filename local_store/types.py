@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Annotated, Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, TypeDecorator
 from sqlalchemy.orm import mapped_column
+
+from digitctl.domain.money import MoneyLike, from_paise, to_paise
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -30,6 +33,21 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.timezone.utc)
 
 
+class Paise(TypeDecorator[Decimal]):
+    """Money kept as integer paise (BIGINT) and handed to Python as a 2-place Decimal of rupees
+    (digitctl.domain.money: to_paise rounds half-up to paise and refuses floats). For new columns;
+    the existing `*_paise` columns stay plain ints (no schema change)."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: MoneyLike | None, dialect: Any) -> int | None:
+        return None if value is None else to_paise(value)
+
+    def process_result_value(self, value: int | None, dialect: Any) -> Decimal | None:
+        return None if value is None else from_paise(int(value))
+
+
 # SQLite only auto-increments an INTEGER PRIMARY KEY; BIGINT elsewhere.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -40,3 +58,4 @@ str128 = Annotated[str, mapped_column(String(128))]
 str256 = Annotated[str, mapped_column(String(256))]
 utc = Annotated[dt.datetime, mapped_column(UTCDateTime())]
 json_doc = Annotated[Any, mapped_column(JSON())]
+rupees = Annotated[Decimal, mapped_column(Paise())]      # Mapped[rupees]: a Decimal, stored as paise

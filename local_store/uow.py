@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, func, select
@@ -33,7 +33,7 @@ Signer = Callable[[str], tuple[str, str]]          # hash -> (key_id, signature)
 AuditTransform = Callable[[str, Any], Any]         # (tenant, value) -> value to store
 
 
-def audit_body(rec: dict[str, Any]) -> str:
+def audit_body(rec: Mapping[Any, Any]) -> str:
     """What the audit hash covers (everything but hash/signature), canonically encoded."""
     fields = ("record_id", "event_id", "occurred_at", "actor_uuid", "actor_name", "tenant_id",
               "operation", "entity_type", "entity_id", "before", "after")
@@ -179,7 +179,7 @@ class UnitOfWork:
             conn.execute(meta.insert().values(key=AUDIT_HEAD, value=prev))
         sign_head = getattr(self.signer, "sign_head", None)
         if sign_head is not None:
-            seq = conn.execute(select(func.max(AuditRecord.__table__.c.seq))).scalar()
+            seq = conn.execute(select(func.max(AuditRecord.__table__.c.seq))).scalar_one()
             key_id, signature = sign_head(int(seq), prev)
             value = canonical_json({"seq": int(seq), "hash": prev, "keyId": key_id, "signature": signature})
             signed = conn.execute(meta.update().where(meta.c.key == AUDIT_HEAD_SIGNED).values(value=value))

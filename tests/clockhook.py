@@ -14,7 +14,7 @@ from pathlib import Path
 ENV = "DIGITCTL_NOW"
 
 
-def env_clock():  # type: ignore[no-untyped-def]
+def env_clock():
     """A FixedClock at DIGITCTL_NOW when the variable is set, else the system clock."""
     from digitctl.clock import FixedClock, SystemClock, parse_instant
 
@@ -33,4 +33,4 @@ if __name__ == "__main__":
     install()
     from digitctl.cli.main import run
 
-    sys.exit(run())
+    run()

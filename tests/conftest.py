@@ -36,14 +36,10 @@ def test_clock_hook() -> Iterator[None]:
     """The test process's clock hook (tests/clockhook.py): a command run through CliRunner with
     DIGITCTL_NOW in its environment runs at that instant. The shipped program has no such switch
     (digitctl.bootstrap.clock_factory is the system clock there)."""
-    import importlib.util
+    from tests import clockhook
 
-    spec = importlib.util.spec_from_file_location("digitctl_test_clockhook", Path(__file__).with_name("clockhook.py"))
-    assert spec is not None and spec.loader is not None
-    hook = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(hook)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("digitctl.bootstrap.clock_factory", hook.env_clock)
+        mp.setattr("digitctl.bootstrap.clock_factory", clockhook.env_clock)
         yield
 
 
@@ -344,7 +340,7 @@ _CONTRACT_URLS = {
 def _contract_definitions(folder: Path, name: str) -> dict[str, Any]:
     """A Swagger 2.0 file's `definitions` (billing-service-v2.yml: its `definitions:` block alone,
     the file as a whole is not valid YAML)."""
-    import yaml  # type: ignore[import-untyped]
+    import yaml
 
     text = (folder / name).read_text(encoding="utf-8")
     if name == "billing-service-v2.yml":

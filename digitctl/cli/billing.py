@@ -31,19 +31,21 @@ def _when(ms: int | None) -> str:
 
 
 def _inr(value: Any) -> str:
-    from digitctl.domain.money import format_inr
+    from digitctl.domain.money import format_inr, json_number
 
-    return format_inr(str(value))
+    return format_inr(json_number(value))
 
 
 def _demand_rows(docs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     from decimal import Decimal
 
+    from digitctl.domain.money import json_number
+
     rows = []
     for d in docs:
         lines = d.get("demandDetails") or []
-        tax = sum((Decimal(str(x["taxAmount"])) for x in lines), Decimal("0"))
-        got = sum((Decimal(str(x.get("collectionAmount") or 0)) for x in lines), Decimal("0"))
+        tax = sum((json_number(x["taxAmount"]) for x in lines), Decimal("0"))
+        got = sum((json_number(x.get("collectionAmount") or 0) for x in lines), Decimal("0"))
         heads = ", ".join(f"{x['taxHeadMasterCode']} {_inr(x['taxAmount'])}" for x in lines)
         rows.append((d.get("id"), d["consumerCode"], d["businessService"],
                      f"{_date(d['taxPeriodFrom'])}..{_date(d['taxPeriodTo'])}", heads, _inr(tax), _inr(got),
@@ -53,10 +55,9 @@ def _demand_rows(docs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 
 def _read_demands(path: Path) -> list[dict[str, Any]]:
     """{"Demands": [...]} (a whole request with RequestInfo too), or a bare list; amounts exact."""
-    import json
     import sys
-    from decimal import Decimal
 
+    from digitctl.domain.money import json_loads
     from digitctl.errors import InvalidInput
 
     if str(path) == "-":
@@ -66,7 +67,7 @@ def _read_demands(path: Path) -> list[dict[str, Any]]:
             raise InvalidInput("EG_BS_DEMAND_FILE", f"no such file {path}", {"file": str(path)})
         text = path.read_text(encoding="utf-8-sig")
     try:
-        doc = json.loads(text, parse_float=Decimal)          # 1250.40 stays 1250.40: no float reaches money
+        doc = json_loads(text)          # 1250.40 stays 1250.40: no float reaches money
     except ValueError as err:
         raise InvalidInput("EG_BS_DEMAND_FILE", f"{path}: not valid JSON: {err}", {"file": str(path)}) from None
     items = doc.get("Demands") if isinstance(doc, dict) else doc
@@ -117,12 +118,14 @@ BILL_COLUMNS = ["billNumber", "consumerCode", "service", "payer", "dues", "total
 def _bill_rows(bills: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     from decimal import Decimal
 
+    from digitctl.domain.money import json_number
+
     rows = []
     for b in bills:
         dues: dict[str, Decimal] = {}
         for d in b.get("billDetails") or []:
             for a in d.get("billAccountDetails") or []:
-                dues[a["taxHeadCode"]] = dues.get(a["taxHeadCode"], Decimal("0")) + Decimal(str(a["amount"]))
+                dues[a["taxHeadCode"]] = dues.get(a["taxHeadCode"], Decimal("0")) + json_number(a["amount"])
         rows.append((b.get("billNumber"), b["consumerCode"], b["businessService"],
                      " ".join(x for x in (b.get("payerName"), b.get("mobileNumber")) if x),
                      ", ".join(f"{k} {_inr(v)}" for k, v in dues.items()), _inr(b["totalAmount"]),

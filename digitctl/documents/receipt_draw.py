@@ -54,7 +54,7 @@ class _Drawer:
     def gray(self, level: int) -> None:
         self.pdf.set_text_color(0 if self.mono else level)
 
-    def text_block(self, text: str, *, bold=False, size=None, align="L") -> None:
+    def text_block(self, text: str, *, bold: bool = False, size: float | None = None, align: str = "L") -> None:
         pdf = self.pdf
         self.font(bold, size)
         lh = self.lh * (size or self.size) / self.size
@@ -139,9 +139,11 @@ class _Drawer:
         widest = max(pdf.get_string_width(word) for word in words)
         if widest <= room or widest <= 0:
             return None
-        return max(self.size * room / widest, self.size * _MIN_FIT_SCALE)
+        fitted: float = max(self.size * room / widest, self.size * _MIN_FIT_SCALE)
+        return fitted
 
-    def _row(self, cells: list[tuple[float, str, bool, str]], *, border=False, fill=None) -> None:
+    def _row(self, cells: list[tuple[float, str, bool, str]], *, border: bool = False,
+             fill: "tuple[int, int, int] | None" = None) -> None:
         """cells: (width mm, text, bold, align); wraps each cell at spaces, the row as tall as the
         tallest; a word wider than its cell prints smaller (fit_size) rather than broken."""
         from fpdf.enums import MethodReturnValue

@@ -20,7 +20,8 @@ _FONT_PROTOS: dict[tuple[str, str], Any] = {}   # (file, style) -> fpdf TTFFont 
 
 
 def _font_dir(tpl: dict[str, Any]) -> Path:
-    return bundled("templates") / tpl["fonts"].get("dir", "fonts")
+    folder: str = tpl["fonts"].get("dir", "fonts")
+    return bundled("templates") / folder
 
 
 def _add_font(pdf: Any, family: str, style: str, path: Path) -> None:

@@ -79,7 +79,8 @@ def _template(name: str = TEMPLATE) -> dict[str, Any]:
     sign = -1 if tz.startswith("-") else 1
     hh, mm = tz.lstrip("+-").split(":")
     tpl["_tz"] = _dt.timezone(sign * _dt.timedelta(hours=int(hh), minutes=int(mm)))
-    return tpl
+    out: dict[str, Any] = tpl
+    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from digitctl.domain.money import to_paise
+
 # Rupee denominations in circulation, largest first (RBI: notes 2000..10, coins 20..1).
 DENOMINATIONS: tuple[int, ...] = (2000, 500, 200, 100, 50, 20, 10, 5, 2, 1)
 MAX_COUNT = 1_000_000   # more pieces of one denomination than any drawer holds: a typo
@@ -29,7 +31,7 @@ class DrawerCount:
 
     @property
     def total_paise(self) -> int:
-        return sum(note * 100 * pieces for note, pieces in self.counts)
+        return sum(to_paise(note) * pieces for note, pieces in self.counts)
 
     def as_dict(self) -> dict[str, int]:
         """{"500": 3, "200": 4, ...}: string keys, so it survives JSON unchanged."""
@@ -37,7 +39,7 @@ class DrawerCount:
 
     def lines(self) -> list[tuple[int, int, int]]:
         """(rupees, pieces, amount in paise) per denomination, largest first."""
-        return [(note, pieces, note * 100 * pieces) for note, pieces in self.counts]
+        return [(note, pieces, to_paise(note) * pieces) for note, pieces in self.counts]
 
 
 def _parse_int(text: str, what: str, part: str) -> int:

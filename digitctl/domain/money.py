@@ -2,8 +2,10 @@
 
 An amount is a `Decimal` built from a `str`, an `int` or another `Decimal`, never from a float:
 a float reaching this module is a `TypeError`, because 0.1 cannot hold ten paise exactly and the
-error would surface later as a one-paisa mismatch on a receipt. Parse DIGIT's JSON with
-`json.loads(text, parse_float=Decimal)` so amounts arrive here exact.
+error would surface later as a one-paisa mismatch on a receipt. Read DIGIT's JSON with
+`json_loads(text)` (json.loads with parse_float=Decimal) so amounts arrive here exact; a number
+from JSON that was read with floats anyway (a JSON column, a stored MDMS record) goes through
+`json_number`, which takes the float's shortest repr: what the sender wrote.
 
 Rounding happens only at named points: `money()` (a value entering the books), `round_paise()`
 and `to_paise()`, always to 2 places with ROUND_HALF_UP, the rule Indian receipts use.
@@ -19,8 +21,9 @@ the closing "Only".
 from __future__ import annotations
 
 import decimal
+import json
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Union
+from typing import Any, Union
 
 PAISA = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -79,6 +82,24 @@ def from_paise(paise: int) -> Decimal:
     if isinstance(paise, bool) or not isinstance(paise, int):
         raise TypeError(f"paise are an int, got {type(paise).__name__} {paise!r}")
     return round_paise(Decimal(paise).scaleb(-2, context=_CONTEXT))
+
+
+def json_loads(text: str | bytes) -> Any:
+    """DIGIT JSON with its numbers exact: a number with a fraction or an exponent becomes a Decimal
+    as written (1250.40 stays 1250.40), a whole number stays an int. Bad JSON is a ValueError."""
+    return json.loads(text, parse_float=Decimal)
+
+
+def json_number(value: Any) -> Decimal:
+    """A number out of DIGIT JSON as an exact Decimal (no rounding: see `money` for that), however
+    the JSON was read: a Decimal or int as it is, a str as written, a float through its shortest
+    repr (0.1 -> Decimal("0.1"), what the sender wrote). Anything else is a ValueError."""
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        return number(value)
+    except TypeError:
+        raise ValueError(f"not a number: {value!r}") from None
 
 
 def is_whole_rupees(value: MoneyLike) -> bool:

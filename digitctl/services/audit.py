@@ -560,12 +560,12 @@ def receipt_gaps(conn: Connection) -> list[dict[str, Any]]:
         books.setdefault(series, []).append(int(m.group(2)))
         width[series] = len(m.group(2))
     gaps = []
-    for (tenant, series), numbers in sorted(books.items()):
+    for (tenant, pattern), numbers in sorted(books.items()):
         have = set(numbers)
         missing = [n for n in range(min(have), max(have)) if n not in have]
         if missing:
-            fmt = lambda n: series.replace("#", str(n).zfill(width[(tenant, series)]))  # noqa: E731
-            gaps.append({"tenantId": tenant, "series": series, "missing": [fmt(n) for n in missing[:20]],
+            fmt = lambda n: pattern.replace("#", str(n).zfill(width[(tenant, pattern)]))  # noqa: E731
+            gaps.append({"tenantId": tenant, "series": pattern, "missing": [fmt(n) for n in missing[:20]],
                          "missingCount": len(missing)})
     return gaps
 

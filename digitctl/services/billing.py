@@ -156,7 +156,8 @@ def demand_json(row: DemandRow, details: Iterable[DemandDetailRow]) -> dict[str,
         if stored is not None:
             line["auditDetails"] = {"createdBy": row.created_by, "createdTime": _ms(stored.created_at),
                                     "lastModifiedBy": row.created_by, "lastModifiedTime": _ms(stored.updated_at)}
-    return jsonable(doc)
+    out: dict[str, Any] = jsonable(doc)
+    return out
 
 
 # -- demands ---------------------------------------------------------------------------------------

@@ -121,7 +121,8 @@ class KeyRing:
     def _session(uow_or_session: Any) -> Session:
         if isinstance(uow_or_session, Session):
             return uow_or_session
-        return uow_or_session.session  # a UnitOfWork
+        session: Session = uow_or_session.session  # a UnitOfWork
+        return session
 
     def _now(self, uow_or_session: Any) -> "dt.datetime":
         ctx = getattr(uow_or_session, "ctx", None)
@@ -329,9 +330,9 @@ def keyring(app: "App") -> KeyRing:
     ring = app.__dict__.get("keyring")
     if ring is None:
         if isinstance(getattr(type(app), "keyring", None), cached_property):
-            return app.keyring  # type: ignore[attr-defined,no-any-return]
+            return app.keyring
         ring = app.__dict__["keyring"] = KeyRing(app)
-    return ring  # type: ignore[no-any-return]
+    return ring
 
 
 # -- service functions: authorize, one unit of work, commit ------------------------------------

@@ -106,10 +106,11 @@ def take_block(uow: "UnitOfWork", name: str, count: int) -> int:
     value = conn.execute(bump).scalar()
     if value is None:
         if conn.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+            conn.execute(pg_insert(_SEQ).values(name=name, value=0).on_conflict_do_nothing(index_elements=["name"]))
         else:
-            from sqlalchemy.dialects.sqlite import insert
-        conn.execute(insert(_SEQ).values(name=name, value=0).on_conflict_do_nothing(index_elements=["name"]))
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+            conn.execute(sqlite_insert(_SEQ).values(name=name, value=0).on_conflict_do_nothing(index_elements=["name"]))
         value = conn.execute(bump).scalar_one()
     return int(value)
 

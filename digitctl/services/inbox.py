@@ -176,7 +176,7 @@ def _items(app: "App", uow: Any, rows: Sequence[Any], now: dt.datetime) -> list[
     apps = {(a.tenant_id, a.application_no): a for a in conn.execute(
         select(_AP.c.application_no, _AP.c.tenant_id, _AP.c.applicant_name_enc, _AP.c.applicant_mobile_enc,
                _AP.c.locality).where(_AP.c.application_no.in_(ids)))}
-    names: dict[tuple[str, str], list[str]] = defaultdict(list)
+    names: dict[tuple[str, str], list[str | None]] = defaultdict(list)
     for u in conn.execute(select(_WA.c.tenant_id.label("wa_tenant"), _WA.c.business_id, _UA.c.uuid, _UA.c.user_name,
                                  _UA.c.type, _UA.c.tenant_id, _UA.c.mobile_enc)
                           .join(_UA, _UA.c.uuid == _WA.c.user_uuid).where(_WA.c.business_id.in_(ids))

@@ -240,11 +240,11 @@ def _merge(uow: "UnitOfWork", read: ReadResult, report: ApplyReport, schemas: An
                     record=label, **where))
                 k = _assign(g.keyed, rec, paths)
             g.keyed[k] = (rec, batch.file)
-        for missing, n in missing_counts.items():
+        for lacking, n in missing_counts.items():
             report.problems.append(Problem(
                 "MDMS_UNIQUE_KEY_MISSING",
-                f"{n} record(s) lack {', '.join(missing)} of the master's {source}; "
-                + ("identified by their content" if len(missing) == len(paths) else "keyed by the fields they have"),
+                f"{n} record(s) lack {', '.join(lacking)} of the master's {source}; "
+                + ("identified by their content" if len(lacking) == len(paths) else "keyed by the fields they have"),
                 **where))
     return groups
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, select
 
@@ -24,6 +25,8 @@ from local_store.models import MdmsRecord, StoreMeta
 
 if TYPE_CHECKING:
     from digitctl.bootstrap import App
+
+_T = TypeVar("_T")
 
 MDMS_VERSION = "mdms_version"
 MASTER_CONFIG = "mdms_master_config"
@@ -88,7 +91,7 @@ class MdmsReader:
             self._config = stored_master_config(conn)
             self._version = version
 
-    def _with_conn(self, conn: Connection | None, fn: Any) -> Any:
+    def _with_conn(self, conn: Connection | None, fn: Callable[[Connection], _T]) -> _T:
         with self._lock:
             if conn is not None:
                 self._check_version(conn)
@@ -126,7 +129,10 @@ class MdmsReader:
 
     def config(self, conn: Connection | None = None) -> MasterConfigs:
         """The master-config in force."""
-        return self._with_conn(conn, lambda c: self._config)
+        def load(c: Connection) -> MasterConfigs:
+            assert self._config is not None     # _with_conn has read it
+            return self._config
+        return self._with_conn(conn, load)
 
     def known_tenants(self, conn: Connection | None = None) -> set[str]:
         """Tenants some applied file names (DIGIT's MDMS knows no other: a search at any other

@@ -154,7 +154,7 @@ class SchemaDef:
 
 def _error_path(err: "ValidationError") -> str:
     """Where a violation is: for `required`, the missing field itself rather than its parent."""
-    path = err.json_path
+    path: str = err.json_path
     if err.validator == "required" and isinstance(err.instance, dict):
         for name in err.validator_value or []:
             if name not in err.instance and err.message == f"{name!r} is a required property":
@@ -538,7 +538,8 @@ def apply_schemas(app: "App", ctx: "RequestContext", paths: list[Path], *, tenan
                                {"storeState": store_state, "tenants": sorted({t for t, _ in foreign}),
                                 "files": [f for _, f in foreign[:10]]})
         tenants = sorted({t for _, t, _ in planned})
-        for t in tenants or [state_of(default) if default else None]:
+        scopes: list[str | None] = [*tenants] or [state_of(default) if default else None]
+        for t in scopes:
             authorize(app, ctx, CREATE_ACTION, t)
 
         existing: dict[tuple[str, str], MdmsSchema] = {}

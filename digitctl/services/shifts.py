@@ -219,7 +219,7 @@ def shift_json(shift: Shift, takings: dict[str, Any] | None = None) -> dict[str,
             "countedCash": _rupees(shift.counted_cash_paise),
             "variance": _rupees(shift.variance_paise),
             "varianceText": signed_inr(int(shift.variance_paise or 0)),
-            "denominations": [{"denomination": int(k), "count": int(v), "amount": from_paise(int(k) * 100 * int(v))}
+            "denominations": [{"denomination": int(k), "count": int(v), "amount": from_paise(to_paise(int(k)) * int(v))}
                               for k, v in sorted(den.items(), key=lambda kv: -int(kv[0]))],
         })
     return doc

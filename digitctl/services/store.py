@@ -89,21 +89,21 @@ def init_store(app: "App", ctx: "RequestContext", state_tenant: str | None = Non
             from digitctl.services import users
 
             users.pseudonymize_citizens(uow, app)
-        for key, value, code in (("state_tenant", state_tenant, "STATE_MISMATCH"),
-                                 ("counter_code", counter, "COUNTER_MISMATCH")):
-            current = uow.meta(key)
+        for name, value, code in (("state_tenant", state_tenant, "STATE_MISMATCH"),
+                                  ("counter_code", counter, "COUNTER_MISMATCH")):
+            current = uow.meta(name)
             if value is None:
                 continue
             if current is not None and current != value:
-                raise InvalidInput(code, f"this store is already set up with {key.replace('_', ' ')} "
+                raise InvalidInput(code, f"this store is already set up with {name.replace('_', ' ')} "
                                    f"{current!r}; refusing to change it to {value!r}",
-                                   {CAMEL[key]: current, "requested": value})
+                                   {CAMEL[name]: current, "requested": value})
             if current is None:
-                uow.set_meta(key, value)
+                uow.set_meta(name, value)
                 uow.record(Event("store.configured", state_tenant or uow.meta("state_tenant") or "*",
                                  "Store", store_id, "/digitctl/store/_init",
-                                 {"storeId": store_id, CAMEL[key]: value},
-                                 before=None, after={CAMEL[key]: value}))
+                                 {"storeId": store_id, CAMEL[name]: value},
+                                 before=None, after={CAMEL[name]: value}))
         if receipt_numbers_by_service is not None:
             _set_receipt_numbering(uow, store_id, receipt_numbers_by_service)
         info = StoreInfo(store.display_url(), store.dialect, before, after, store_id,

@@ -158,7 +158,8 @@ def shown_name(s: "Session", row: Any, viewer_uuid: str | None = None, app: "App
         return None
     app = app or _app_of(s)
     if app is None or not str(row.user_name).startswith(PSEUDONYM_PREFIX):
-        return row.user_name
+        name: str | None = row.user_name
+        return name
     mobile = own_user_name(app, s, row)
     if mobile == row.user_name or row.uuid == viewer_uuid:
         return mobile

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from decimal import Decimal, InvalidOperation
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from digitctl.domain import workflow as wf
 from digitctl.domain.canonical import content_hash
 from digitctl.domain.events import Event
 from digitctl.domain.mdms import as_bool
+from digitctl.domain.money import json_number
 from digitctl.domain.tenancy import fallback_chain, state_of
 from digitctl.errors import Conflict, Forbidden, InvalidInput, NotFound
 from digitctl.services import ownership
@@ -132,7 +132,7 @@ def _known_roles(app: "App", tenant: str) -> set[str] | None:
 def retarget(doc: dict[str, Any], tenant_id: str) -> dict[str, Any]:
     """The same definition at another tenant (e.g. the real NewTL, written for pb.amritsar,
     at the state pb so that every city uses it)."""
-    out = json.loads(json.dumps(doc))
+    out: dict[str, Any] = json.loads(json.dumps(doc))
     out["tenantId"] = tenant_id
     for st in out.get("states") or []:
         st["tenantId"] = tenant_id
@@ -474,14 +474,14 @@ def transition_in(uow: "UnitOfWork", app: "App", ctx: "RequestContext", *, tenan
         for k, v in values.items():
             setattr(cur, k, v)
     s.execute(delete(WfAssignee).where(WfAssignee.tenant_id == tenant_id, WfAssignee.business_id == business_id))
-    for u in assignee_rows:
-        s.add(WfAssignee(tenant_id=tenant_id, business_id=business_id, user_uuid=u.uuid))
+    for assignee in assignee_rows:
+        s.add(WfAssignee(tenant_id=tenant_id, business_id=business_id, user_uuid=assignee.uuid))
     appl = s.get(Application, business_id)
     if appl is not None and appl.tenant_id == tenant_id:
         appl.application_status = nxt.application_status
         appl.updated_at = now
     s.flush()
-    pi = instance_json(s, s.get(WfProcessInstance, pi_id), defn, actor, now)
+    pi = instance_json(s, s.get_one(WfProcessInstance, pi_id), defn, actor, now)
     uow.record(Event("workflow.transitioned", tenant_id, "ProcessInstance", business_id, TRANSITION_ACTION,
                      {"ProcessInstances": [pi]}, before={"state": current_name},
                      after={"state": nxt.name, "action": action, "comment": comment}))
@@ -618,8 +618,8 @@ def _days_to_ms(value: Any, where: str) -> int | None:
     if value is None or value == "":
         return None
     try:
-        days = Decimal(str(value))
-    except InvalidOperation:
+        days = json_number(value)          # MDMS JSON: an int, a float as read from the store, or a str
+    except ValueError:
         raise InvalidInput("INVALID_CONFIG", f"Workflow.AutoEscalation {where}: {value!r} is not a number of days",
                            {"value": str(value)}) from None
     if not days.is_finite() or days < 0:

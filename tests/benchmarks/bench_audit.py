@@ -34,7 +34,7 @@ def rate(n: int, seconds: float) -> str:
     return f"{n / seconds:>11,.0f} /s"
 
 
-def build_chain(app, records: int) -> float:  # type: ignore[no-untyped-def]
+def build_chain(app, records: int) -> float:
     from digitctl.domain.events import Event
     from digitctl.services.audit import ensure_signing_key, signer_for
     from local_store.uow import UnitOfWork

@@ -30,7 +30,7 @@ ID_NAME = "receipt.id"          # [cy:MM]/[fy:yyyy-yy]/[SEQ_COLL_RCPT_NUM]
 sys.path.insert(0, str(ROOT))
 
 
-def frozen_app(url: str):  # type: ignore[no-untyped-def]
+def frozen_app(url: str):
     from digitctl import bootstrap
     from digitctl.clock import IST, FixedClock
 

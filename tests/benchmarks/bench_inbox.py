@@ -73,7 +73,7 @@ def fill(url: str, n: int, seed: int = 7) -> dict[str, int]:
         defs = {}
         for city, _, _ in CITIES:
             for code in SERVICES:
-                row, defn = workflow.load(s, city, code)
+                row, defn = workflow.load(app, s, city, code)
                 defs[(city, code)] = (row.version, defn)
         locs = {city: sorted(applications.localities(app, city)) for city, _, _ in CITIES}
         ring = app.keyring
@@ -133,7 +133,7 @@ def fill(url: str, n: int, seed: int = 7) -> dict[str, int]:
     return per_state
 
 
-def ctx_for(app, user_name: str):  # type: ignore[no-untyped-def]
+def ctx_for(app, user_name: str):
     from digitctl.context import RequestContext
     from digitctl.services import users
 
@@ -180,7 +180,7 @@ def time_transitions(url: str, n: int) -> float:
     app = build(url, FixedClock(NOW))
     now = NOW.astimezone(dt.timezone.utc)
     with app.uow(app.base_context(), readonly=True) as uow:
-        version = workflow.load(uow.session, "pb.amritsar", "NewTL")[0].version
+        version = workflow.load(app, uow.session, "pb.amritsar", "NewTL")[0].version
     ids = [f"TX-NewTL-{i:06d}" for i in range(n)]
     with app.uow(app.base_context()) as uow:
         name = app.keyring.encrypt(uow.session, "pb", "Simran Kaur")

@@ -39,14 +39,14 @@ TL_FROM, TL_TO = 1585679399000, 1617172199000          # TLRENEWAL2020: the bund
 NOW = dt.datetime(2026, 11, 25, 11, 0)                 # IST, as the tests' frozen clock
 
 
-def frozen_app(url: str):  # type: ignore[no-untyped-def]
+def frozen_app(url: str):
     from digitctl import bootstrap
     from digitctl.clock import IST, FixedClock
 
     return bootstrap.build(url, clock=FixedClock(NOW.replace(tzinfo=IST)))
 
 
-def ctx_as(app, user_name: str):  # type: ignore[no-untyped-def]
+def ctx_as(app, user_name: str):
     from digitctl.context import RequestContext
     from digitctl.services import users
 

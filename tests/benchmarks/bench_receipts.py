@@ -17,6 +17,7 @@ import sys
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -69,7 +70,7 @@ def first_render(fmt: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def rate(fmt: str, p: dict, n: int, **kw: object) -> tuple[float, int]:
+def rate(fmt: str, p: dict, n: int, **kw: Any) -> tuple[float, int]:
     from digitctl.documents import receipt as receipts
 
     receipts.render(p, fmt=fmt, tenant=TENANT, collector="Harpreet Singh", **kw)   # warm

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -185,7 +186,7 @@ def test_dishonour_takes_a_reason_code_and_a_supervisor(store, tmp_path):
 
 def test_receipts_are_numbered_in_one_series_unless_the_store_numbers_them_by_service(store, tmp_path):
     assert run(store, "shift", "open", "--float", "0").exit_code == 0
-    pt = dict(service="PT", head="PT_TAX", amount="1000", period=PT_PERIOD)
+    pt: dict[str, Any] = dict(service="PT", head="PT_TAX", amount="1000", period=PT_PERIOD)
 
     def receipt(consumer: str) -> str:
         bill = _bill(store, tmp_path, consumer, **pt)

@@ -49,8 +49,7 @@ def test_session_file_is_private_and_whoami_reports_roles(store):
     who = json.loads(run(store, "whoami", "-o", "json").stdout)
     assert who["userName"] == "admin"
     assert {"code": "SUPERUSER", "tenantId": "pb"} in who["roles"]
-    files = list((os.environ["DIGIT_CONFIG_DIR"] and __import__("pathlib").Path(os.environ["DIGIT_CONFIG_DIR"])
-                  / "sessions").glob("*.json"))
+    files = list((__import__("pathlib").Path(os.environ["DIGIT_CONFIG_DIR"]) / "sessions").glob("*.json"))
     assert files and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
 
 

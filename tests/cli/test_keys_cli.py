@@ -77,7 +77,7 @@ def _read(url: str, user_uuid: str) -> tuple[str, str]:
 def _keys(store: str) -> list[dict[str, Any]]:
     done = run(store, "-o", "json", "keys", "list", "--tenant", "pb")
     assert done.exit_code == 0, done.output
-    return json.loads(done.stdout)["keys"]  # type: ignore[no-any-return]
+    return json.loads(done.stdout)["keys"]
 
 
 def test_rotate_prints_the_new_key_and_the_count(store: str) -> None:

@@ -14,68 +14,18 @@ import pytest
 from sqlalchemy import func, select
 
 from digitctl.bootstrap import build
-from digitctl.context import RequestContext
 from digitctl.errors import Conflict, DigitError, Forbidden, InvalidInput, NotFound
-from digitctl.resources import bundled
-from digitctl.services import applications, billing, collection, mdms, quickstart, shifts, users, workflow
+from digitctl.services import applications, billing, collection, mdms, shifts, users, workflow
 from local_store.models import (Application, AuditRecord, FileStoreObject, OutboxEvent, WfAssignee, WfCurrent,
                                 WfProcessInstance)
+from tests.helpers import AMRITSAR, CONFIGS, act, build_world, ctx_as, new_tl
 
-CONFIGS = bundled("configs")
-AMRITSAR = "pb.amritsar"
 HOUR, DAY = 3_600_000, 86_400_000
-# DIGIT URLs the bundled action subset leaves out; their real pb records are added from the reference.
-EXTRA_URLS = {"/pgr-services/v2/request/_create", "/pgr-services/v2/request/_search",
-              "/property-services/property/_create", "/property-services/property/_search",
-              "/ws-services/wc/_create", "/ws-services/wc/_search", "/firenoc-services/v1/_create",
-              "/firenoc-services/v1/_search", "/inbox/v1/_search"}
-
-
-def real_access_records(reference: Path, folder: Path) -> Path:
-    """The real pb action and role-action records for EXTRA_URLS, unchanged, as an MDMS folder."""
-    pb = reference / "mdms" / "data" / "pb"
-    actions = [a for a in json.loads((pb / "ACCESSCONTROL-ACTIONS-TEST" / "actions-test.json").read_text())
-               ["actions-test"] if a.get("url") in EXTRA_URLS]
-    ids = {str(a["id"]) for a in actions}
-    known = {r["code"] for r in json.loads((CONFIGS / "mdms" / "data" / "pb" / "ACCESSCONTROL-ROLES" / "roles.json")
-                                           .read_text())["roles"]}
-    role_actions = [r for r in json.loads((pb / "ACCESSCONTROL-ROLEACTIONS" / "roleactions.json").read_text())
-                    ["roleactions"] if str(r.get("actionid")) in ids and r.get("rolecode") in known]
-    for module, master, records in (("ACCESSCONTROL-ACTIONS-TEST", "actions-test", actions),
-                                    ("ACCESSCONTROL-ROLEACTIONS", "roleactions", role_actions)):
-        (folder / module).mkdir(parents=True, exist_ok=True)
-        (folder / module / f"{master}.json").write_text(json.dumps(
-            {"tenantId": "pb", "moduleName": module, master: records}))
-    return folder
-
-
-def build_world(app, reference: Path, folder: Path):
-    """Bundled state + the real access records above + the five workflows + the demo users, a
-    second citizen and a SYSTEM user (as the collection side would run as)."""
-    ctx = app.context("pb")
-    mdms.apply(app, ctx, [CONFIGS / "mdms" / "data" / "pb", real_access_records(reference, folder)],
-               master_config=CONFIGS / "mdms" / "master-config.json")
-    workflow.apply(app, ctx, [CONFIGS / "workflows"], tenant_id="pb")
-    for user_name, type_, tenant, roles, name, mobile, _ in quickstart.DEMO_USERS:
-        emp = users.EmployeeSpec("DEPT_1", "DESIG_1") if type_ == "EMPLOYEE" and "." in tenant else None
-        users.create_user(app, app.context(tenant), users.NewUser(
-            user_name=user_name, name=name, type=type_, tenant_id=tenant, mobile=mobile, roles=roles, employee=emp))
-    users.create_user(app, ctx, users.NewUser(user_name="9876500002", name="Navdeep Gill", type="CITIZEN",
-                                              tenant_id="pb", mobile="9876500002"))
-    users.create_user(app, ctx, users.NewUser(user_name="payment.system", name="Collection Service", type="SYSTEM",
-                                              tenant_id="pb", roles=[("SYSTEM", "pb")]))
-    return app
 
 
 @pytest.fixture
 def world(app, reference, tmp_path):
     return build_world(app, reference, tmp_path / "access")
-
-
-def ctx_as(app, user_name: str) -> RequestContext:
-    with app.uow(app.base_context(), readonly=True) as uow:
-        actor = users.actor_of(uow.session, users.find(uow.session, user_name))
-    return RequestContext(actor=actor, clock=app.clock)
 
 
 TABLES = (Application, WfProcessInstance, WfCurrent, WfAssignee, OutboxEvent, AuditRecord)
@@ -84,18 +34,6 @@ TABLES = (Application, WfProcessInstance, WfCurrent, WfAssignee, OutboxEvent, Au
 def counts(app) -> dict[str, int]:
     with app.store.engine.connect() as conn:
         return {m.__tablename__: conn.execute(select(func.count()).select_from(m)).scalar_one() for m in TABLES}
-
-
-def new_tl(app, who: str = "clerk.amritsar", mobile: str = "9876543210", **kw) -> str:
-    kw.setdefault("locality", "SUN04")
-    doc = applications.create(app, ctx_as(app, who), business_service="NewTL", tenant_id=AMRITSAR,
-                              applicant_name="Simran Kaur", applicant_mobile=mobile,
-                              details={"tradeName": "Kaur Sweets", "tradeType": "GOODS.RETAIL.TST-29"}, **kw)
-    return str(doc["applicationNo"])
-
-
-def act(app, who: str, number: str, action: str, **kw):
-    return applications.transition(app, ctx_as(app, who), number, action, **kw)
 
 
 def status(app, number: str) -> tuple[str, str]:

@@ -8,11 +8,9 @@ duplicates an older store may hold) is checked on a store built at 0004."""
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from alembic import command
@@ -24,13 +22,7 @@ from digitctl.services import billing
 from local_store.engine import Store
 from local_store.migrate import alembic_config
 from local_store.models import Bill, DemandDetail
-
-_spec = importlib.util.spec_from_file_location("_billing_helpers", Path(__file__).with_name("test_billing.py"))
-assert _spec and _spec.loader
-_billing = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_billing)
-AMRITSAR, create, demand, ctx_as = _billing.AMRITSAR, _billing.create, _billing.demand, _billing.ctx_as
-build_world = _billing.build_world
+from tests.helpers import AMRITSAR, build_world, create, ctx_as, demand
 
 WORKERS = 6
 ROUNDS = 4

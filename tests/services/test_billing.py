@@ -7,10 +7,8 @@ Tax periods: the bundled TL periods end in 2021 (DIGIT's real data), so demands 
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
@@ -19,16 +17,9 @@ from digitctl.clock import IST
 from digitctl.errors import Forbidden, InvalidInput, NotFound
 from digitctl.services import billing, mdms
 from local_store.models import AuditRecord, Bill, Demand, DemandDetail, OutboxEvent
+from tests.helpers import (AMRITSAR, FEE_RATES, TL_FROM, TL_TO, act, build_world, create, ctx_as, demand,
+                           walk_to_pending_payment)
 
-_spec = importlib.util.spec_from_file_location("_appl_helpers", Path(__file__).with_name("test_applications.py"))
-assert _spec and _spec.loader
-_appl = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_appl)
-build_world, ctx_as, new_tl, act = _appl.build_world, _appl.ctx_as, _appl.new_tl, _appl.act
-
-AMRITSAR = "pb.amritsar"
-TL_FROM, TL_TO = 1585679399000, 1617172199000          # TLRENEWAL2020, financial year 2020-21
-FEE_RATES = Path(__file__).resolve().parents[1] / "data" / "TradeLicenseFeeRates.json"
 TABLES = (Demand, DemandDetail, Bill, OutboxEvent, AuditRecord)
 
 
@@ -40,23 +31,6 @@ def world(app, reference, tmp_path):
 def counts(app) -> dict[str, int]:
     with app.store.engine.connect() as conn:
         return {m.__tablename__: conn.execute(select(func.count()).select_from(m)).scalar_one() for m in TABLES}
-
-
-# a calculator's demand: the fee and its round-off line (demand create adds none)
-FEE = (("TL_TAX", "1250.40", "0"), ("TL_ROUNDOFF", "-0.40", "0"))
-
-
-def demand(consumer: str = "TL-CC-1", *, service: str = "TL", lines=FEE,
-           period=(TL_FROM, TL_TO), mobile: str = "9876543210") -> dict:
-    return {"tenantId": AMRITSAR, "consumerCode": consumer, "businessService": service,
-            "taxPeriodFrom": period[0], "taxPeriodTo": period[1], "minimumAmountPayable": 0,
-            "payer": {"name": "Simran Kaur", "mobileNumber": mobile},
-            "demandDetails": [{"taxHeadMasterCode": h, "taxAmount": Decimal(t), "collectionAmount": Decimal(c)}
-                              for h, t, c in lines]}
-
-
-def create(app, *items, who: str = "clerk.amritsar"):
-    return billing.create_demands(app, ctx_as(app, who), list(items))
 
 
 # -- demands -------------------------------------------------------------------------------------
@@ -302,14 +276,6 @@ def test_a_settled_demand_has_no_bill(world):
 
 
 # -- the NewTL hook ------------------------------------------------------------------------------
-def walk_to_pending_payment(app, **kw) -> str:
-    no = new_tl(app, **kw)
-    for who, action in (("clerk.amritsar", "APPLY"), ("verifier.amritsar", "FORWARD"),
-                        ("inspector.amritsar", "FORWARD"), ("approver.amritsar", "APPROVE")):
-        act(app, who, no, action)
-    return no
-
-
 def test_newtl_pendingpayment_raises_the_fee_demand_and_a_bill_can_be_fetched(world):
     app = world
     mdms.apply(app, app.context("pb"), [FEE_RATES])

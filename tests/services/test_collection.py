@@ -7,10 +7,8 @@ The clock stands at 2026-11-25 11:00 IST (conftest); bills live until 23:59:59 I
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,14 +18,8 @@ from digitctl.errors import DigitError, Forbidden, InvalidInput
 from digitctl.services import audit, billing, collection, mdms, shifts
 from local_store.models import (Application, AuditRecord, Bill, Demand, DemandDetail, OutboxEvent, Payment,
                                 Remittance)
+from tests.helpers import AMRITSAR, FEE_RATES, build_world, ctx_as, demand, walk_to_pending_payment
 
-_spec = importlib.util.spec_from_file_location("_bill_helpers", Path(__file__).with_name("test_billing.py"))
-assert _spec and _spec.loader
-_billing = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_billing)
-build_world, ctx_as, demand, walk_to_pending_payment = (_billing.build_world, _billing.ctx_as, _billing.demand,
-                                                        _billing.walk_to_pending_payment)
-FEE_RATES, AMRITSAR = _billing.FEE_RATES, _billing.AMRITSAR
 PT_PERIOD = (1554076799000, 1585679399000)      # PTAN2019
 WS_PERIOD = (1554076800000, 1617235199999)      # WC2018
 TODAY = dt.date(2026, 11, 25)
@@ -510,7 +502,7 @@ def test_receipt_first_print_is_original_then_duplicate_and_cancelled_is_marked(
 # -- the contract ----------------------------------------------------------------------------------
 def test_payment_json_matches_the_collection_contract(world, clerk, reference):
     jsonschema = pytest.importorskip("jsonschema")
-    import yaml  # type: ignore[import-untyped]
+    import yaml
 
     spec = yaml.safe_load((reference / CONTRACT).read_text())
     defs = json.loads(json.dumps(spec["definitions"]).replace(

@@ -213,8 +213,10 @@ def test_reencrypt_moves_old_ciphertext_to_the_active_key(app: App) -> None:
         assert value is not None and value.startswith(new_key + "|") and old_key not in value
     assert second.mobile_enc is None and second.email_enc is None
     fresh = KeyRing(app)
+    assert first.name_enc is not None and first.mobile_enc is not None
     assert fresh.decrypt(None, first.name_enc) == NAME
     assert fresh.decrypt(None, first.mobile_enc) == MOBILE
+    assert first.email_enc is not None and second.name_enc is not None
     assert fresh.decrypt(None, first.email_enc) == EMAIL
     assert fresh.decrypt(None, second.name_enc) == "ਗੁਰਪ੍ਰੀਤ ਕੌਰ"
     assert first.mobile_bidx == ring.blind_index("pb", MOBILE)           # the index does not change

@@ -2,6 +2,7 @@
 bundled state's real role-action masters."""
 from __future__ import annotations
 
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -73,7 +74,7 @@ def test_citizens_belong_to_the_state(state_app):
     ({"roles": []}, "INVALID_ROLE"),
 ])
 def test_bad_users_are_refused_and_nothing_is_written(state_app, changes, code):
-    args = {"user_name": "bad.user", "roles": [("TL_CEMP", "pb.amritsar")], "tenant": "pb.amritsar",
+    args: dict[str, Any] = {"user_name": "bad.user", "roles": [("TL_CEMP", "pb.amritsar")], "tenant": "pb.amritsar",
             "mobile": "9876543210", "password": PASSWORD}
     args.update(changes)
     before = count(state_app, OutboxEvent)
@@ -198,12 +199,12 @@ def test_login_lockout_and_unlock_after_an_hour(state_app, frozen_clock):
         with pytest.raises(Unauthenticated) as err:
             session.login(app, app.base_context(), "clerk1", "Wrong@1234")
         assert err.value.code == "INVALID_CREDENTIALS"
-    with pytest.raises(Forbidden) as err:
+    with pytest.raises(Forbidden) as locked:
         session.login(app, app.base_context(), "clerk1", "Wrong@1234")      # the fifth failure locks
-    assert err.value.code == "ACCOUNT_LOCKED"
-    with pytest.raises(Forbidden) as err:
+    assert locked.value.code == "ACCOUNT_LOCKED"
+    with pytest.raises(Forbidden) as locked:
         session.login(app, app.base_context(), "clerk1", PASSWORD)         # even the right password
-    assert err.value.code == "ACCOUNT_LOCKED"
+    assert locked.value.code == "ACCOUNT_LOCKED"
     frozen_clock.advance(minutes=61)
     assert session.login(app, app.base_context(), "clerk1", PASSWORD).user_name == "clerk1"
 
@@ -404,9 +405,9 @@ def test_otp_register_flow_expiry_and_attempts(state_app, frozen_clock):
         otp.verify(app, app.base_context(), "9876543210", wrong, "pb", "register")
     assert err.value.code == "OTP_INVALID" and err.value.params["triesLeft"] == 4
     assert otp.verify(app, app.base_context(), "+91 98765 43210", code, "pb", "register")["isValidated"]
-    with pytest.raises(DigitError) as err:                     # used once
+    with pytest.raises(DigitError) as used:                    # used once
         otp.verify(app, app.base_context(), "9876543210", code, "pb", "register")
-    assert err.value.code == "OTP_NOT_FOUND"
+    assert used.value.code == "OTP_NOT_FOUND"
 
     otp.send(app, app.base_context(), "9876543210", "pb", "register")
     code = _sent_otp(app)

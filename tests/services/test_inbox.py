@@ -3,21 +3,13 @@ and Jalandhar), PGR and PT.CREATE: exactly what each may act on, in their jurisd
 what is assigned to them; breached SLAs first, no SLA last; filters and status counts."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from digitctl.errors import Forbidden, InvalidInput
 from digitctl.services import applications, billing, collection, inbox, shifts, users, workflow
-
-_spec = importlib.util.spec_from_file_location("applications_test_helpers",
-                                               Path(__file__).with_name("test_applications.py"))
-assert _spec is not None and _spec.loader is not None
-helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(helpers)
-ctx_as, act, CONFIGS = helpers.ctx_as, helpers.act, helpers.CONFIGS
+from tests.helpers import CONFIGS, act, build_world, ctx_as
 
 AMRITSAR, JALANDHAR = "pb.amritsar", "pb.jalandhar"
 HOUR = 3_600_000
@@ -45,7 +37,7 @@ APPROVE = ("approver.amritsar", "APPROVE")
 @pytest.fixture
 def scene(app, reference, tmp_path, frozen_clock):
     """Applications in every state at T0; A9 reaches FIELDINSPECTION at T0+20h; now is T0+26h."""
-    helpers.build_world(app, reference, tmp_path / "access")
+    build_world(app, reference, tmp_path / "access")
     workflow.apply(app, app.context(), [CONFIGS / "workflows" / "NewTL.businessservice.json"], tenant_id=JALANDHAR)
     users.create_user(app, app.context(AMRITSAR), users.NewUser(
         user_name="lme2.amritsar", name="Harjit Singh", type="EMPLOYEE", tenant_id=AMRITSAR, mobile="9800000017",

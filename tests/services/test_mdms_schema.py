@@ -357,7 +357,7 @@ def test_check_references_with_wildcard_and_list_paths() -> None:
     def exists(tenant: str, code: str, ident: str) -> bool:
         return (code, ident) in known
 
-    record = {"documents": [{"code": "OWNERIDPROOF"}, {"code": "OWNERIDPROOF"}, {"name": "no code"}],
+    record: dict[str, Any] = {"documents": [{"code": "OWNERIDPROOF"}, {"code": "OWNERIDPROOF"}, {"name": "no code"}],
               "roles": ["EMPLOYEE"]}
     assert check_references(schema, "pb", record, exists) == []
     record["documents"].append({"code": "PHOTO"})

@@ -4,10 +4,8 @@ once. Each worker is its own App (own engine) on one store, started together at 
 PostgreSQL (READ COMMITTED) the payments really overlap; SQLite serialises them on BEGIN IMMEDIATE."""
 from __future__ import annotations
 
-import importlib.util
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -15,13 +13,8 @@ from sqlalchemy import func, select
 from digitctl.bootstrap import build
 from digitctl.errors import DigitError
 from digitctl.services import billing, collection, mdms, shifts
-from local_store.models import DemandDetail, Payment
-
-_spec = importlib.util.spec_from_file_location("_billing_helpers", Path(__file__).with_name("test_billing.py"))
-assert _spec and _spec.loader
-_billing = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_billing)
-AMRITSAR, create, demand, ctx_as = _billing.AMRITSAR, _billing.create, _billing.demand, _billing.ctx_as
+from local_store.models import Demand, DemandDetail, Payment
+from tests.helpers import AMRITSAR, FEE_RATES, build_world, create, ctx_as, demand
 
 WORKERS = 4
 ROUNDS = 3
@@ -29,8 +22,8 @@ ROUNDS = 3
 
 @pytest.fixture
 def world(app, reference, tmp_path):
-    _billing.build_world(app, reference, tmp_path / "access")
-    mdms.apply(app, app.context("pb"), [_billing.FEE_RATES])
+    build_world(app, reference, tmp_path / "access")
+    mdms.apply(app, app.context("pb"), [FEE_RATES])
     shifts.open_shift(app, ctx_as(app, "clerk.amritsar"), "0")
     return app
 
@@ -64,8 +57,8 @@ def race(pairs, act) -> tuple[list, list[DigitError]]:
 def collected(app, consumer: str) -> int:
     with app.store.engine.connect() as conn:
         return conn.execute(select(func.coalesce(func.sum(DemandDetail.collection_amount_paise), 0))
-                            .join(_billing.Demand, _billing.Demand.id == DemandDetail.demand_id)
-                            .where(_billing.Demand.consumer_code == consumer)).scalar_one()
+                            .join(Demand, Demand.id == DemandDetail.demand_id)
+                            .where(Demand.consumer_code == consumer)).scalar_one()
 
 
 def test_one_bill_paid_at_once_by_several_clerks_is_paid_once_then_cancelled_once(world, frozen_clock):

@@ -7,23 +7,16 @@ the same instant, so "after the close" has to come from the order the store reco
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import shutil
 import subprocess
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from digitctl.services import billing, collection, mdms, reports, shifts
+from tests.helpers import AMRITSAR, FEE_RATES, build_world, ctx_as, demand
 
-_spec = importlib.util.spec_from_file_location("_bill_helpers", Path(__file__).with_name("test_billing.py"))
-assert _spec and _spec.loader
-_billing = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_billing)
-build_world, ctx_as, demand = _billing.build_world, _billing.ctx_as, _billing.demand
-FEE_RATES, AMRITSAR = _billing.FEE_RATES, _billing.AMRITSAR
 PT_PERIOD = (1554076799000, 1585679399000)      # PTAN2019
 CHEQUE = dict(instrument_number="123456", instrument_date=dt.date(2026, 11, 22), bank="Punjab National Bank",
               branch="Hall Bazar", ifsc="PUNB0012300")

@@ -19,8 +19,9 @@ TENANT = "pb.amritsar"
 
 def counts(app) -> tuple[int, int, int]:
     with app.store.engine.connect() as conn:
-        return tuple(conn.execute(select(func.count()).select_from(m)).scalar_one()   # type: ignore[return-value]
-                     for m in (Shift, OutboxEvent, AuditRecord))
+        shift, outbox, audit = (conn.execute(select(func.count()).select_from(m)).scalar_one()
+                                for m in (Shift, OutboxEvent, AuditRecord))
+        return shift, outbox, audit
 
 
 def add_payment(app, shift_id: str, mode: str, rupees: str, status: str = "NEW") -> None:

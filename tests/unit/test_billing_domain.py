@@ -96,7 +96,7 @@ def test_parse_rejects_junk():
 
 
 def test_amounts_are_decimal_and_floats_are_refused():
-    line = DemandDetail("TL_TAX", "100.456")
+    line = DemandDetail("TL_TAX", Decimal("100.456"))
     assert line.tax_amount == Decimal("100.46") and line.collection_amount == ZERO
     with pytest.raises(TypeError):
         DemandDetail("TL_TAX", 100.5)  # type: ignore[arg-type]
@@ -139,20 +139,20 @@ def test_no_round_off_when_whole_or_exactly_half(amount):
 
 
 def test_round_off_sums_every_line_and_nets_out_an_earlier_round_off(masters):
-    lines = [DemandDetail("TL_TAX", "500.30"), DemandDetail("TL_ADHOC_PENALTY", "10.45"),
-             DemandDetail("TL_ADHOC_REBATE", "-5.00")]
+    lines = [DemandDetail("TL_TAX", Decimal("500.30")), DemandDetail("TL_ADHOC_PENALTY", Decimal("10.45")),
+             DemandDetail("TL_ADHOC_REBATE", Decimal("-5.00"))]
     line = b.round_off(lines, "TL")
     assert line is not None and line.tax_amount == Decimal("0.25")            # 505.75 → 506
     assert line.tax_head_code in masters.heads_of("TL")
     # an update: a new line changes the total; the new round-off is the difference
-    updated = lines + [line, DemandDetail("TL_TAX", "1.10")]                   # 506.85 before round-off
+    updated = lines + [line, DemandDetail("TL_TAX", Decimal("1.10"))]                   # 506.85 before round-off
     again = b.round_off(updated, "TL")
     assert again is not None and again.tax_amount == Decimal("-0.10")          # net 0.15 → 507
     assert b.round_off(updated + [again], "TL") is None
 
 
 def test_round_off_head_can_be_named():
-    line = b.round_off([DemandDetail("WS_CHARGE", "10.20")], "WS", code="WS_Round_Off")
+    line = b.round_off([DemandDetail("WS_CHARGE", Decimal("10.20"))], "WS", code="WS_Round_Off")
     assert line is not None and line.tax_head_code == "WS_Round_Off"
 
 
@@ -164,7 +164,7 @@ def test_a_valid_trade_licence_demand_passes(masters):
 
 
 def test_unknown_business_service(masters):
-    demand = Demand("X-1", "NOSUCH", *TL_2019, [DemandDetail("TL_TAX", "1")])
+    demand = Demand("X-1", "NOSUCH", *TL_2019, [DemandDetail("TL_TAX", Decimal("1"))])
     with refused("EG_BS_BUSINESSSERVICE_NOTFOUND") as err:
         b.validate_demand(demand, masters)
     assert err.value.params == {"businessService": "NOSUCH"}
@@ -192,7 +192,7 @@ def test_a_period_outside_every_tax_period_is_refused(masters):
 
 
 def test_a_service_without_tax_periods_is_refused(masters):
-    demand = Demand("RT-1", "RT.Land_Rent", *TL_2019, [DemandDetail("RT.LAND_RENT_TAX", "100")])
+    demand = Demand("RT-1", "RT.Land_Rent", *TL_2019, [DemandDetail("RT.LAND_RENT_TAX", Decimal("100"))])
     with refused("EG_BS_TAXPERIODS_BUINESSSERVICE"):
         b.validate_demand(demand, masters)
 
@@ -229,8 +229,8 @@ def test_a_second_demand_for_the_same_consumer_and_period_is_refused(masters):
 
 # --- an advance carried into a new demand ------------------------------------------------------------------
 
-def ws_demand(period, *lines, id=None) -> Demand:
-    return Demand("WS/9", "WS", *period, [DemandDetail(c, t, x) for c, t, x in lines], id=id)
+def ws_demand(period: tuple[int, int], *lines: tuple[str, str, str], id: str | None = None) -> Demand:
+    return Demand("WS/9", "WS", *period, [DemandDetail(c, Decimal(t), Decimal(x)) for c, t, x in lines], id=id)
 
 
 def test_carry_advance_pays_the_new_demand_from_the_credit(masters):
@@ -270,11 +270,11 @@ def test_carry_advance_does_nothing_without_advance_or_credit(masters):
 # --- bills --------------------------------------------------------------------------------------------------
 
 def ws_demands():
-    old = Demand("WS/1", "WS", *WS_2018, [DemandDetail("WS_CHARGE", "500", "100"),
-                                          DemandDetail("WS_TIME_REBATE", "-50"),
-                                          DemandDetail("WS_CHARGE", "20")], id="dem-old")
-    new = Demand("WS/1", "WS", *WS_2021, [DemandDetail("WS_CHARGE", "300"),
-                                          DemandDetail("WS_TIME_PENALTY", "30")], id="dem-new")
+    old = Demand("WS/1", "WS", *WS_2018, [DemandDetail("WS_CHARGE", Decimal("500"), Decimal("100")),
+                                          DemandDetail("WS_TIME_REBATE", Decimal("-50")),
+                                          DemandDetail("WS_CHARGE", Decimal("20"))], id="dem-old")
+    new = Demand("WS/1", "WS", *WS_2021, [DemandDetail("WS_CHARGE", Decimal("300")),
+                                          DemandDetail("WS_TIME_PENALTY", Decimal("30"))], id="dem-new")
     return old, new
 
 
@@ -414,9 +414,9 @@ def test_within_a_period_lines_go_by_amount_then_order_as_digit_ships_it(masters
     # OrderByPriority with egov.apportion.default.value.order=true: buckets sorted by amount, then by
     # order (PT_TAX 0, PT_CANCER_CESS 1, PT_TIME_PENALTY 3, PT_FIRE_CESS 7; the rebate is negative: first)
     demand = Demand("PT-1", "PT", 1554076799000, 1585679399000,
-                    [DemandDetail("PT_FIRE_CESS", "40"), DemandDetail("PT_TIME_PENALTY", "30"),
-                     DemandDetail("PT_TIME_REBATE", "-10"), DemandDetail("PT_CANCER_CESS", "20"),
-                     DemandDetail("PT_TAX", "1000")])
+                    [DemandDetail("PT_FIRE_CESS", Decimal("40")), DemandDetail("PT_TIME_PENALTY", Decimal("30")),
+                     DemandDetail("PT_TIME_REBATE", Decimal("-10")), DemandDetail("PT_CANCER_CESS", Decimal("20")),
+                     DemandDetail("PT_TAX", Decimal("1000"))])
     bill = b.make_bill([demand], masters.tax_heads, NOW)
     out = b.apportion(bill, "1030", advance_allowed=False, advance_tax_head=None, part_payment_allowed=True)
     assert [(a.account_detail.tax_head_code, a.amount) for a in out] == [
@@ -424,8 +424,8 @@ def test_within_a_period_lines_go_by_amount_then_order_as_digit_ships_it(masters
         ("PT_TIME_PENALTY", Decimal("30.00")), ("PT_FIRE_CESS", Decimal("40.00")),
         ("PT_TAX", Decimal("950.00"))]
     tie = Demand("PT-2", "PT", 1554076799000, 1585679399000,
-                 [DemandDetail("PT_FIRE_CESS", "50"), DemandDetail("PT_TIME_PENALTY", "50"),
-                  DemandDetail("PT_CANCER_CESS", "50")])
+                 [DemandDetail("PT_FIRE_CESS", Decimal("50")), DemandDetail("PT_TIME_PENALTY", Decimal("50")),
+                  DemandDetail("PT_CANCER_CESS", Decimal("50"))])
     out = b.apportion(b.make_bill([tie], masters.tax_heads, NOW), "60", advance_allowed=False,
                       advance_tax_head=None, part_payment_allowed=True)
     assert [(a.account_detail.tax_head_code, a.amount) for a in out] == [     # equal amounts: by order
@@ -473,7 +473,7 @@ def test_part_payment_is_refused_when_not_allowed(masters):
 def test_a_part_payment_below_the_masters_min_amount_payable_is_taken(masters):
     # DIGIT's v2 bills carry no minimum (BillServicev2, PaymentEnricher): PT's minAmountPayable 100 is not enforced
     assert masters.business_services["PT"].min_amount_payable == Decimal("100.00")
-    demand = Demand("PT-1", "PT", *TL_2019, [DemandDetail("PT_TAX", "1000")])
+    demand = Demand("PT-1", "PT", *TL_2019, [DemandDetail("PT_TAX", Decimal("1000"))])
     bill = b.make_bill([demand], masters.tax_heads, NOW, service=masters.business_services["PT"])
     out = b.apportion(bill, "50", advance_allowed=False, advance_tax_head=None, part_payment_allowed=True)
     assert shares(out) == [(TL_2019[0], "PT_TAX", Decimal("50.00"))]
@@ -494,7 +494,7 @@ def test_zero_and_negative_amounts(masters):
 
 def test_an_advance_credit_on_the_bill_is_used_first(masters):
     old, new = ws_demands()
-    new = Demand("WS/1", "WS", *WS_2021, list(new.details) + [DemandDetail("WS_ADVANCE_CARRYFORWARD", "-200")])
+    new = Demand("WS/1", "WS", *WS_2021, list(new.details) + [DemandDetail("WS_ADVANCE_CARRYFORWARD", Decimal("-200"))])
     bill = b.make_bill([old, new], masters.tax_heads, NOW)
     assert bill.total_amount == Decimal("500.00")
     out = ws_apportion(bill, "500")
@@ -510,9 +510,9 @@ def test_excess_without_an_advance_head_is_refused(masters):
 
 
 def test_a_later_period_that_settles_itself_is_not_left_behind():
-    early = BillDetail(1, 2, 0, [BillAccountDetail("X_TAX", "100", id="a")], id="d1")
-    late = BillDetail(3, 4, 0, [BillAccountDetail("X_TAX", "10", id="b"),
-                                BillAccountDetail("X_REBATE", "-10", id="c")], id="d2")
+    early = BillDetail(1, 2, 0, [BillAccountDetail("X_TAX", Decimal("100"), id="a")], id="d1")
+    late = BillDetail(3, 4, 0, [BillAccountDetail("X_TAX", Decimal("10"), id="b"),
+                                BillAccountDetail("X_REBATE", Decimal("-10"), id="c")], id="d2")
     bill = Bill("C", "X", [early, late], bill_date=0)
     out = b.apportion(bill, "100", advance_allowed=False, advance_tax_head=None, part_payment_allowed=False)
     after = b.apply_apportionment(bill, out)
@@ -520,7 +520,7 @@ def test_a_later_period_that_settles_itself_is_not_left_behind():
 
 
 def test_bill_status_after():
-    bill = Bill("C", "X", [BillDetail(1, 2, 0, [BillAccountDetail("X_TAX", "500")])], bill_date=0)
+    bill = Bill("C", "X", [BillDetail(1, 2, 0, [BillAccountDetail("X_TAX", Decimal("500"))])], bill_date=0)
     assert b.bill_status_after(bill, "0") == "ACTIVE"
     assert b.bill_status_after(bill, "1") == "PARTIALLY_PAID"
     assert b.bill_status_after(bill, "500") == "PAID"

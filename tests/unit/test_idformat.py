@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ def real_formats() -> dict[str, str]:
 
 def render(fmt: str, *, tenant: str = "pb.amritsar", now: dt.datetime = NOV_25, count: int = 1,
            last: dict[str, int] | None = None, city: str | None = "107", counter: str | None = None,
-           randbelow=None) -> list[str]:  # type: ignore[no-untyped-def]
+           randbelow: Callable[[int], int] | None = None) -> list[str]:
     parsed = idformat.parse(fmt, tenant, "test.id")
     values = last if last is not None else {n: count for n in parsed.sequence_names}
     kwargs = {"randbelow": randbelow} if randbelow else {}

@@ -16,7 +16,7 @@ from digitctl.services.masking import (BUILTIN_PATTERNS, JavaPattern, Masker, di
 def _master(reference: Path, name: str) -> list[dict[str, Any]]:
     doc = json.loads((reference / "mdms" / "data" / "pb" / "DataSecurity" / f"{name}.json").read_text("utf-8"))
     assert doc["tenantId"] == "pb" and doc["moduleName"] == "DataSecurity"
-    return doc[name]  # type: ignore[no-any-return]
+    return doc[name]
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +146,7 @@ def test_other_rules_of_the_real_policy(masker: Masker) -> None:
 
 def test_default_masked_policy_and_second_level_masked() -> None:
     """The shape DIGIT documents for stricter modules: default MASKED, a role that gets less."""
-    policy = {"model": "Teacher", "uniqueIdentifier": {"name": "id", "jsonPath": "/id"},
+    policy: dict[str, Any] = {"model": "Teacher", "uniqueIdentifier": {"name": "id", "jsonPath": "/id"},
               "attributes": [{"name": "teacherMobileNumber", "jsonPath": "teacherMobileNumber",
                               "patternId": "001", "defaultVisibility": "MASKED"}],
               "roleBasedDecryptionPolicy": [

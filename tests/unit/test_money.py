@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from digitctl.domain.money import (
-    format_inr, from_paise, in_words_inr, in_words_inr_hi, is_whole_rupees, money, number, round_paise, to_paise,
-    words_indian_hi,
+    format_inr, from_paise, in_words_inr, in_words_inr_hi, is_whole_rupees, json_loads, json_number, money, number,
+    round_paise, to_paise, words_indian_hi,
 )
 
 
@@ -56,6 +56,33 @@ def test_text_that_is_not_an_amount_is_refused(bad):
 def test_json_parsed_with_decimal_stays_exact():
     doc = json.loads('{"taxAmount": 1234.565}', parse_float=Decimal)
     assert money(doc["taxAmount"]) == Decimal("1234.57")
+
+
+def test_json_loads_reads_digit_numbers_exactly():
+    doc = json_loads('{"Demands": [{"taxAmount": 1250.40, "minimumAmountPayable": 0, "rate": 0.1, "x": "7.5"}]}')
+    [line] = doc["Demands"]
+    assert line["taxAmount"] == Decimal("1250.40") and str(line["taxAmount"]) == "1250.40"   # as written
+    assert type(line["minimumAmountPayable"]) is int and line["rate"] == Decimal("0.1")
+    assert line["x"] == "7.5"                                                                # strings stay strings
+    assert json_loads(b'[2.675]') == [Decimal("2.675")]                                     # bytes too, no rounding
+    with pytest.raises(ValueError):
+        json_loads("{not json")
+
+
+@pytest.mark.parametrize("value, expected", [
+    (Decimal("1250.40"), Decimal("1250.40")), (7, Decimal("7")), ("2.5", Decimal("2.5")), (" 3 ", Decimal("3")),
+    # a JSON column or plain json.loads gave a float: its shortest repr is what the sender wrote
+    (0.1, Decimal("0.1")), (1234.565, Decimal("1234.565")), (1e21, Decimal("1E+21")),
+])
+def test_json_number_reads_a_json_number_however_it_was_parsed(value, expected):
+    result = json_number(value)
+    assert isinstance(result, Decimal) and result == expected
+
+
+@pytest.mark.parametrize("bad", [True, None, "", "abc", "NaN", float("inf"), float("nan"), [1], {"a": 1}])
+def test_json_number_refuses_what_is_not_a_number(bad):
+    with pytest.raises(ValueError):
+        json_number(bad)
 
 
 def test_negative_zero_prints_as_zero():

@@ -175,6 +175,7 @@ def watermark_pixels(pdf: bytes, tmp_path) -> int:
         gray = im.convert("L")
         w, h = gray.size
         px = gray.load()
+        assert px is not None
         return sum(1 for x in range(w // 2) for y in range(h // 2, h) if px[x, y] == 215)
 
 
@@ -217,9 +218,9 @@ def test_page_sizes():
         assert w == pytest.approx(80 * MM, abs=0.05)        # 80 mm roll
         assert 60 * MM < h < 297 * MM                        # as tall as the content, not a page
     for w, h in mediaboxes(receipts.render(payment(), fmt="a4", tenant=TENANT)):
-        assert (w, h) == (pytest.approx(595.28, abs=0.05), pytest.approx(841.89, abs=0.05))
+        assert (w, h) == pytest.approx((595.28, 841.89), abs=0.05)
     for w, h in mediaboxes(receipts.render(payment(), fmt="a5", tenant=TENANT)):
-        assert (w, h) == (pytest.approx(419.53, abs=0.05), pytest.approx(595.28, abs=0.05))
+        assert (w, h) == pytest.approx((419.53, 595.28), abs=0.05)
 
 
 def test_thermal_grows_with_the_content():

@@ -56,6 +56,7 @@ def test_unreachable_states_and_missing_start_are_refused(reference):
 def test_terminate_states_keep_their_actions_and_star_means_any_role(reference):
     pgr = wf.parse(real(reference, "PGR"))
     resolved = pgr.state("RESOLVED")
+    assert resolved is not None
     assert resolved.is_terminate and [a.action for a in resolved.actions] == ["REOPEN", "RATE"]
     assert pgr.actionable_states({"CITIZEN"}) >= {None, "RESOLVED", "REJECTED"}
     doc = real(reference, "PGR")
@@ -72,13 +73,15 @@ def test_terminate_states_keep_their_actions_and_star_means_any_role(reference):
 
 def test_roles_needed_and_what_an_assignee_must_hold(reference):
     tl = wf.parse(real(reference, "NewTL"))
-    pending = tl.state("PENDINGPAYMENT")
+    pending, applied = tl.state("PENDINGPAYMENT"), tl.state("APPLIED")
+    assert pending is not None and applied is not None
     adhoc, pay = pending.action("ADHOC"), pending.action("PAY")
+    assert adhoc is not None and pay is not None
     assert tl.roles_needed(pending, pay) == {"CITIZEN", "TL_CEMP", "SYSTEM_PAYMENT"}
     assert tl.roles_needed(pending, adhoc) == tl.service_roles          # keeps the state: any role of NewTL
     # the roles of the state-changing actions only (ADHOC stays in PENDINGPAYMENT)
     assert tl.next_state_roles(pending) == {"CITIZEN", "TL_CEMP", "SYSTEM_PAYMENT"}
-    assert tl.next_state_roles(tl.state("APPLIED")) == {"TL_DOC_VERIFIER"}
+    assert tl.next_state_roles(applied) == {"TL_DOC_VERIFIER"}
 
 
 def test_graphs_name_every_transition(reference):
