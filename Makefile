@@ -24,9 +24,9 @@ demo: $(VENV)/.installed
 	@echo
 	@echo "Use it:  export DIGIT_STORE=$(DEMO_STORE); source $(VENV)/bin/activate; digitctl tenant list"
 
-## test: create .venv with the dev extras, run the checks, then the whole suite (SQLite and local PostgreSQL)
+## test: create .venv with the dev extras, run the checks, then the whole suite in parallel (SQLite and local PostgreSQL)
 test: check pdftotext
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 ## check: type check (mypy: the files are set in pyproject.toml) and import contracts (import-linter)
 check: $(VENV)/.installed-dev
