@@ -1,5 +1,6 @@
 """Identity rules as DIGIT's egov-user has them: the password policy, the lockout window,
-OTPs, mobile numbers and user names. Plain Python; hashing is scrypt (memory-hard, stdlib)."""
+OTPs, mobile numbers and user names, a new user's spec and who may grant which role. Plain Python;
+hashing is scrypt (memory-hard, stdlib)."""
 from __future__ import annotations
 
 import base64
@@ -9,7 +10,9 @@ import hmac
 import re
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from digitctl.errors import InvalidInput
 
 USER_TYPES = ("CITIZEN", "EMPLOYEE", "SYSTEM")
 
@@ -104,3 +107,50 @@ OTP_MAX_ATTEMPTS = 5
 
 def new_otp() -> str:
     return "".join(secrets.choice("0123456789") for _ in range(OTP_LENGTH))
+
+
+# -- a new user, and who may grant which role -------------------------------------------------------
+@dataclass
+class EmployeeSpec:
+    department: str
+    designation: str
+    code: str | None = None
+    from_date: dt.date | None = None
+    jurisdictions: list[str] = field(default_factory=list)
+    employee_type: str = "PERMANENT"
+
+
+@dataclass
+class NewUser:
+    user_name: str
+    name: str
+    type: str
+    tenant_id: str | None = None
+    mobile: str | None = None
+    email: str | None = None
+    gender: str | None = None
+    locale: str = "en_IN"
+    roles: list[tuple[str, str]] = field(default_factory=list)   # (code, tenantId)
+    password: str | None = None
+    employee: EmployeeSpec | None = None
+
+
+def parse_role(text: str, default_tenant: str) -> tuple[str, str]:
+    """'TL_CEMP@pb.amritsar' -> ('TL_CEMP', 'pb.amritsar'); 'CITIZEN' -> ('CITIZEN', default)."""
+    code, _, tenant = text.partition("@")
+    if not code.strip():
+        raise InvalidInput("INVALID_ROLE", f"role {text!r} has no code", {"role": text})
+    return code.strip().upper(), (tenant.strip() or default_tenant)
+
+
+def covers(granter_tenant: str, tenant: str) -> bool:
+    """A role held at `granter_tenant` reaches `tenant`: the same tenant, or the state of a city
+    ('*' is the local SYSTEM administrator's). A city never covers the state or another city."""
+    return granter_tenant in ("*", tenant) or ("." not in granter_tenant and tenant.startswith(granter_tenant + "."))
+
+
+def ungranted(held: Sequence[tuple[str, str]], roles: Sequence[tuple[str, str]]) -> list[str]:
+    """The roles ('CODE@tenant', sorted) that someone holding `held` may not grant: besides
+    CITIZEN, a role needs that role or SUPERUSER held at its tenant or at a tenant covering it."""
+    return sorted({f"{code}@{t}" for code, t in roles if code != "CITIZEN" and not any(
+        hc in (code, "SUPERUSER") and covers(ht, t) for hc, ht in held)})
