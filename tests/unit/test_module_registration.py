@@ -46,6 +46,7 @@ def test_building_an_app_registers_each_module_hook_exactly_once() -> None:
                                 "two apps (1, 1, 1)", "again (1, 1, 1)"]
 
 
-def test_each_billing_module_imports_alone_in_a_fresh_interpreter() -> None:
-    for module in ("demands", "bills", "settlement", "billing", "tl_calculator", "applications"):
+def test_each_split_module_imports_alone_in_a_fresh_interpreter() -> None:
+    for module in ("demands", "bills", "settlement", "billing", "tl_calculator", "applications", "file_formats",
+                   "filestore_blobs", "filestore"):
         assert run_fresh(f"import digitctl.services.{module}") == []
