@@ -30,6 +30,18 @@ if TYPE_CHECKING:
 clock_factory: "Callable[[], Clock]" = SystemClock
 
 
+def register_modules() -> None:
+    """Hook the modules that act on workflow states, in one place (importing a module registers
+    nothing): the TL calculator raises the NewTL demand on PENDINGPAYMENT; billing refuses PAY
+    while a demand is unpaid; applications refuses a record that disagrees with its workflow.
+    Each `register()` is idempotent, so building many Apps registers each hook once."""
+    from digitctl.services import applications, billing, tl_calculator
+
+    applications.register()
+    billing.register()
+    tl_calculator.register()
+
+
 @dataclass
 class App:
     store_url: str
@@ -37,12 +49,7 @@ class App:
     actor_resolver: "Callable[[App], Actor] | None" = None
 
     def __post_init__(self) -> None:
-        # modules that hook workflow states register themselves on import (the TL calculator raises
-        # the NewTL demand on PENDINGPAYMENT; billing refuses PAY while unpaid; applications refuses a
-        # record that disagrees with its workflow); importing them here covers every way an App is made
-        import digitctl.services.applications  # noqa: F401
-        import digitctl.services.billing  # noqa: F401
-        import digitctl.services.tl_calculator  # noqa: F401
+        register_modules()      # every way an App is made has the modules' workflow hooks and guards
 
     @cached_property
     def store(self) -> "Store":

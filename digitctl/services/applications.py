@@ -425,7 +425,10 @@ def _application_agrees(uow: "UnitOfWork", app: "App", ctx: "RequestContext", st
                         "workflowStatus": step["fromStatus"]})
 
 
-workflow.guard(workflow.ALL_SERVICES, _application_agrees)
+def register() -> None:
+    """Hook the guard on every workflow (once: `workflow.guard` ignores a second registration);
+    `digitctl.bootstrap.register_modules` calls this when an App is built."""
+    workflow.guard(workflow.ALL_SERVICES, _application_agrees)
 
 
 def system_payment_context(ctx: "RequestContext", tenant_id: str) -> "RequestContext":

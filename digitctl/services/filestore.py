@@ -28,30 +28,23 @@
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import io
-import os
 import re
-import stat
-import tempfile
-import unicodedata
 import uuid
-import zipfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
 
 from digitctl.domain.events import Event
 from digitctl.domain.tenancy import fallback_chain, state_of
-from digitctl.errors import DigitError, InvalidInput, NotFound
+from digitctl.errors import InvalidInput, NotFound
 from digitctl.services.access import authorize
 from digitctl.services.crypto import keyring
+# the checks and the blob storage live in their own modules; their names stay reachable here
+from digitctl.services.file_formats import (ALLOWED_FORMATS, MAX_FILE_SIZE, MAX_NAME_CHARS, Checked, Format,
+                                            Source, _read_source, check_upload, sanitize_file_name, sniff)
+from digitctl.services.filestore_blobs import (_UUID, ENV_ROOT, MAGIC, NONCE, TAG, FileStoreCorrupt, _atomic_write,
+                                               _read_blob, _scope, blob_path, root_dir, seal, unseal)
 from local_store.models import FileStoreObject
 
 if TYPE_CHECKING:
@@ -59,6 +52,11 @@ if TYPE_CHECKING:
     from digitctl.context import RequestContext
     from digitctl.services.crypto import KeyRing
     from local_store.uow import UnitOfWork
+
+__all__ = ["ALLOWED_FORMATS", "ENTITY", "ENV_ROOT", "EVENT_UPLOADED", "FETCH_ACTION", "MAGIC", "MAX_FILE_SIZE",
+           "MAX_MODULE_CHARS", "MAX_NAME_CHARS", "METADATA_ACTION", "NONCE", "TAG", "UPLOAD_ACTION", "Checked",
+           "FileStoreCorrupt", "Format", "Source", "blob_path", "check_upload", "describe", "describe_in", "fetch",
+           "fetch_in", "root_dir", "sanitize_file_name", "seal", "sniff", "unseal", "upload", "upload_in"]
 
 UPLOAD_ACTION = "/filestore/v1/files"
 # DIGIT's pb role-actions map no role to /filestore/v1/files/id (action 14); file reads are granted
@@ -69,203 +67,8 @@ METADATA_ACTION = "/filestore/v1/files/metadata"
 EVENT_UPLOADED = "filestore.uploaded"
 ENTITY = "FileStore"
 
-MAX_FILE_SIZE = 5 * 1024 * 1024        # Spring's "5MB" is 5 MiB
-MAX_NAME_CHARS = 200                   # filestore_object.file_name is VARCHAR(256)
 MAX_MODULE_CHARS = 64
-ENV_ROOT = "DIGIT_FILESTORE"
-
-MAGIC = b"DGFS\x01"
-NONCE = 12
-TAG = 16
-_MAX_HEADER = 1024
-_AAD = "digitctl-filestore/1"
-_SHA = re.compile(r"^[0-9a-f]{64}$")
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9][A-Za-z0-9_-]*)*$")
-_WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
-_KEEP_FORMAT_CHARS = {"\u200c", "\u200d"}   # ZWNJ / ZWJ shape Indic names; other Cf (bidi overrides) go
-
-Source = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"]
-
-
-class FileStoreCorrupt(DigitError):
-    """A stored document that is missing, altered or no longer opens: exit 1 / HTTP 500."""
-
-    exit_code = 1
-    http_status = 500
-
-
-# -- DIGIT's allowed formats -------------------------------------------------------------------
-@dataclass(frozen=True)
-class Format:
-    extension: str
-    content_type: str                 # what we record and serve (IANA)
-    digit_types: frozenset[str]       # allowed.formats.map's content types for the extension
-    kinds: frozenset[str]             # what the bytes may be (see `sniff`)
-
-    def accepts_type(self, content_type: str) -> bool:
-        return content_type == self.content_type or content_type in self.digit_types
-
-
-def _fmt(ext: str, ctype: str, digit: tuple[str, ...], kinds: tuple[str, ...]) -> Format:
-    return Format(ext, ctype, frozenset(digit), frozenset(kinds))
-
-
-_MSOFFICE = ("application/x-tika-msoffice", "application/x-tika-ooxml", "application/vnd.oasis.opendocument.text")
-_SHEETS = ("application/x-tika-ooxml", "application/x-tika-msoffice")
-ALLOWED_FORMATS: dict[str, Format] = {f.extension: f for f in (
-    _fmt("jpg", "image/jpeg", ("image/jpg", "image/jpeg"), ("jpeg",)),
-    _fmt("jpeg", "image/jpeg", ("image/jpeg", "image/jpg"), ("jpeg",)),
-    _fmt("png", "image/png", ("image/png",), ("png",)),
-    _fmt("pdf", "application/pdf", ("application/pdf",), ("pdf",)),
-    _fmt("odt", "application/vnd.oasis.opendocument.text", ("application/vnd.oasis.opendocument.text",), ("odt",)),
-    _fmt("ods", "application/vnd.oasis.opendocument.spreadsheet",
-         ("application/vnd.oasis.opendocument.spreadsheet",), ("ods",)),
-    _fmt("docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", _MSOFFICE,
-         ("ooxml", "ole2", "odt")),
-    _fmt("doc", "application/msword", _MSOFFICE, ("ole2", "ooxml", "odt")),
-    _fmt("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", _SHEETS, ("ooxml", "ole2")),
-    _fmt("xls", "application/vnd.ms-excel", _SHEETS, ("ole2", "ooxml")),
-    _fmt("dxf", "image/vnd.dxf", ("text/plain",), ("text",)),
-    _fmt("csv", "text/csv", ("text/plain",), ("text",)),
-    _fmt("txt", "text/plain", ("text/plain",), ("text",)),
-)}
-# a name without an extension gets one from its bytes, when the bytes say it unambiguously
-_EXTENSION_OF_KIND = {"pdf": "pdf", "png": "png", "jpeg": "jpg", "odt": "odt", "ods": "ods"}
-
-_SIGNATURES = ((b"%PDF-", "pdf"), (b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpeg"),
-               (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "ole2"), (b"PK\x03\x04", "zip"),
-               (b"MZ", "executable"), (b"\x7fELF", "executable"), (b"GIF8", "gif"))
-_ODF = {"application/vnd.oasis.opendocument.text": "odt",
-        "application/vnd.oasis.opendocument.spreadsheet": "ods"}
-
-
-def sniff(data: bytes) -> str:
-    """What the bytes are: pdf, png, jpeg, ole2, ooxml, odt, ods, zip, text, or something we
-    refuse (executable, gif, binary). Looks at signatures and, for zips, the container's entries."""
-    for magic, kind in _SIGNATURES:
-        if data.startswith(magic):
-            if kind == "zip":
-                return _zip_kind(data)
-            if kind != "executable" or b"\x00" in data[:512]:
-                return kind
-    if b"\x00" in data:
-        return "binary"
-    controls = sum(1 for b in data[:65536] if b < 0x20 and b not in b"\t\n\r\f\x1a")
-    return "text" if controls * 100 <= min(len(data), 65536) else "binary"
-
-
-def _zip_kind(data: bytes) -> str:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            names = set(archive.namelist())
-            if "[Content_Types].xml" in names:
-                return "ooxml"
-            info = archive.NameToInfo.get("mimetype")
-            if info is not None and info.file_size <= 128:
-                return _ODF.get(archive.read(info).decode("ascii", "replace").strip(), "zip")
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError):
-        return "binary"
-    return "zip"
-
-
-def _allowed_list() -> str:
-    return ", ".join(ALLOWED_FORMATS)
-
-
-# -- file names and inputs ---------------------------------------------------------------------
-def sanitize_file_name(name: str | None) -> str:
-    """A safe display name: the last path component only (either separator), no control or
-    bidi-override characters (NUL included), none of Windows' forbidden characters, no leading
-    dots, not a Windows device name, at most MAX_NAME_CHARS characters (the extension kept)."""
-    text = unicodedata.normalize("NFC", str(name or ""))
-    text = "".join(ch for ch in text if ch in _KEEP_FORMAT_CHARS or unicodedata.category(ch)[0] != "C")
-    text = re.split(r"[\\/]", text)[-1]
-    text = re.sub(r'[<>:"|?*]', "_", text)
-    text = text.strip().lstrip(".").strip().rstrip(". ")
-    if not text:
-        return "document"
-    if _WINDOWS_RESERVED.match(text):
-        text = "_" + text
-    if len(text) > MAX_NAME_CHARS:
-        stem, dot, ext = text.rpartition(".")
-        if dot and stem and len(ext) <= 16:
-            text = stem[:MAX_NAME_CHARS - len(ext) - 1].rstrip(". ") + "." + ext
-        else:
-            text = text[:MAX_NAME_CHARS]
-    return text
-
-
-def _extension(name: str) -> str:
-    stem, dot, ext = name.rpartition(".")
-    return ext.lower() if dot and stem else ""
-
-
-def _read_source(source: Source) -> tuple[bytes, str | None, int]:
-    """(at most MAX_FILE_SIZE + 1 bytes, the file's own name if a path, its full size)."""
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-        return data, None, len(data)
-    path = Path(source)
-    try:
-        info = os.stat(path)
-        if not stat.S_ISREG(info.st_mode):
-            raise InvalidInput("FILESTORE_INVALID_INPUT", f"{path} is not a regular file", {"path": str(path)})
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_FILE_SIZE + 1)
-    except OSError as err:
-        raise InvalidInput("FILESTORE_INVALID_INPUT", f"cannot read {path}: {err.strerror or err}",
-                           {"path": str(path)}) from None
-    return data, path.name, max(info.st_size, len(data))
-
-
-@dataclass(frozen=True)
-class Checked:
-    """An upload that passed the checks: what will be recorded."""
-
-    data: bytes
-    file_name: str
-    extension: str
-    content_type: str
-    sha256: str
-
-
-def check_upload(data: bytes, size: int, file_name: str | None, content_type: str | None) -> Checked:
-    """DIGIT's StorageValidator, stricter: size, extension in allowed.formats.map, the bytes match
-    the extension, the declared content type (if any) is one the extension allows."""
-    name = sanitize_file_name(file_name)
-    if size == 0:
-        raise InvalidInput("FILESTORE_EMPTY_FILE", f"{name} is empty", {"fileName": name})
-    if size > MAX_FILE_SIZE:
-        raise InvalidInput("FILESTORE_FILE_TOO_LARGE",
-                           f"{name} is {size:,} bytes; the file store takes at most {MAX_FILE_SIZE:,} (5 MB)",
-                           {"fileName": name, "size": size, "maxSize": MAX_FILE_SIZE},
-                           description="DIGIT: spring.servlet.multipart.max-file-size=5MB")
-    kind = sniff(data)
-    ext = _extension(name)
-    if not ext and kind in _EXTENSION_OF_KIND:
-        ext = _EXTENSION_OF_KIND[kind]
-        name = sanitize_file_name(f"{name}.{ext}")
-    fmt = ALLOWED_FORMATS.get(ext)
-    if fmt is None:
-        raise InvalidInput("FILESTORE_INVALID_FORMAT",
-                           f"{name}: {'.' + ext if ext else 'no extension'} is not an allowed format; "
-                           f"upload one of {_allowed_list()}",
-                           {"fileName": name, "extension": ext, "allowedFormats": list(ALLOWED_FORMATS)},
-                           description="DIGIT: EG_FILESTORE_INVALID_INPUT")
-    if kind not in fmt.kinds:
-        raise InvalidInput("FILESTORE_INVALID_FORMAT",
-                           f"{name}: the content is not a .{ext} file (it looks like {kind})",
-                           {"fileName": name, "extension": ext, "detected": kind},
-                           description="DIGIT: EG_FILESTORE_INVALID_INPUT (the extension does not match the file format)")
-    declared = (content_type or "").split(";", 1)[0].strip().lower()
-    if declared and not fmt.accepts_type(declared):
-        raise InvalidInput("FILESTORE_INVALID_FORMAT",
-                           f"{name}: content type {declared!r} does not fit .{ext}",
-                           {"fileName": name, "contentType": declared,
-                            "allowedContentTypes": sorted(fmt.digit_types | {fmt.content_type})},
-                           description="DIGIT: EG_FILESTORE_INVALID_INPUT (Invalid Content Type)")
-    return Checked(data, name, ext, declared or fmt.content_type, hashlib.sha256(data).hexdigest())
 
 
 def _tenant(tenant_id: str | None) -> str:
@@ -283,136 +86,6 @@ def _check_state(uow: "UnitOfWork", tenant_id: str) -> str:
         raise InvalidInput("INVALID_TENANTID", f"this store serves {served!r}, not {tenant_id!r}",
                            {"tenantId": tenant_id, "stateTenantId": served})
     return state
-
-
-# -- where blobs live --------------------------------------------------------------------------
-def root_dir(app: "App", store_id: str | None = None) -> Path:
-    """DIGIT_FILESTORE, else `<store file>.files` beside a SQLite store, else
-    `<user data dir>/digitctl/files/<store id>`."""
-    env = os.environ.get(ENV_ROOT)
-    if env:
-        return Path(env).expanduser().absolute()
-    from sqlalchemy.engine import make_url
-
-    from local_store.engine import normalize_url
-
-    url = make_url(normalize_url(app.store_url))     # no engine is built for this
-    database = url.database or ""
-    if url.get_backend_name() == "sqlite" and database and database != ":memory:" and not database.startswith("file:"):
-        db = Path(database).expanduser().absolute()
-        return db.with_name(db.name + ".files")
-    store_id = store_id or app.store_meta("store_id")
-    if not store_id:
-        raise InvalidInput("STORE_NOT_INITIALIZED", "run `digitctl init` first")
-    from platformdirs import user_data_dir
-
-    folder = store_id if _UUID.match(store_id.lower()) else hashlib.sha256(store_id.encode()).hexdigest()[:32]
-    return Path(user_data_dir("digitctl", appauthor=False)) / "files" / folder
-
-
-def _scope(store_id: str, state: str) -> str:
-    return hashlib.sha256(f"{store_id}|{state}".encode()).hexdigest()[:16]
-
-
-def blob_path(root: Path, sha: str, scope: str) -> Path:
-    """`<root>/<sha[:2]>/<sha>.<scope>`; refuses anything that is not our own hex."""
-    if not _SHA.match(sha) or not re.fullmatch(r"[0-9a-f]{16}", scope):
-        raise FileStoreCorrupt("FILESTORE_CORRUPT", "a stored sha256 is not 64 hex digits", {"sha256": sha[:80]})
-    path = root / sha[:2] / f"{sha}.{scope}"
-    if os.path.commonpath([os.path.abspath(root), os.path.abspath(path)]) != os.path.abspath(root):
-        raise FileStoreCorrupt("FILESTORE_CORRUPT", "a blob path left the file store root")  # cannot happen
-    return path
-
-
-def _atomic_write(path: Path, blob: bytes) -> None:
-    from local_store.engine import private_dirs
-
-    private_dirs(path.parent)             # the root and its fan-out folders: 0700, whatever the umask
-    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)   # 0600
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(blob)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    if os.name == "posix":   # the rename itself survives power loss only once the folder is synced
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-
-# -- sealing -----------------------------------------------------------------------------------
-def _aad(state: str, sha: str, sealed_key: bytes) -> bytes:
-    return f"{_AAD}|{state}|{sha}|".encode("ascii") + sealed_key
-
-
-def seal(ring: "KeyRing", uow: "UnitOfWork", tenant_id: str, sha: str, data: bytes) -> bytes:
-    """The blob for `data`: a fresh file key sealed with the state's data key, the body under it."""
-    state = state_of(tenant_id)
-    file_key = AESGCM.generate_key(bit_length=256)
-    sealed_key = ring.encrypt(uow, state, f"{sha}|{base64.b64encode(file_key).decode('ascii')}").encode("ascii")
-    nonce = os.urandom(NONCE)
-    body = AESGCM(file_key).encrypt(nonce, data, _aad(state, sha, sealed_key))
-    return MAGIC + len(sealed_key).to_bytes(2, "big") + sealed_key + nonce + body
-
-
-_KEY_FAILURES = {"DECRYPTION_FAILED", "NOT_CIPHERTEXT", "DATA_KEY_NOT_FOUND"}
-
-
-def unseal(ring: "KeyRing", uow: "UnitOfWork", state: str, sha: str, blob: bytes) -> bytes:
-    """The plain bytes of a blob, checked against `sha`; FileStoreCorrupt if it does not open."""
-    def corrupt(why: str) -> FileStoreCorrupt:
-        return FileStoreCorrupt("FILESTORE_CORRUPT", f"the stored document {sha[:12]}… is damaged: {why}",
-                                {"sha256": sha})
-
-    head = len(MAGIC) + 2
-    if not blob.startswith(MAGIC) or len(blob) < head:
-        raise corrupt("not a file store blob")
-    length = int.from_bytes(blob[len(MAGIC):head], "big")
-    if length > _MAX_HEADER or len(blob) < head + length + NONCE + TAG:
-        raise corrupt("truncated")
-    sealed_key = blob[head:head + length]
-    try:
-        token = ring.decrypt(uow, sealed_key.decode("ascii"))
-    except UnicodeDecodeError:
-        raise corrupt("its key header is not text") from None
-    except DigitError as err:
-        if err.code in _KEY_FAILURES:
-            raise corrupt(f"its file key does not open ({err.code})") from None
-        raise                                    # master key missing / mismatched: say that instead
-    bound_sha, sep, key_b64 = token.partition("|")
-    try:
-        file_key = base64.b64decode(key_b64, validate=True)
-    except (binascii.Error, ValueError):
-        file_key = b""
-    if not sep or bound_sha != sha or len(file_key) != 32:
-        raise corrupt("its file key belongs to another document")
-    rest = blob[head + length:]
-    try:
-        data = AESGCM(file_key).decrypt(rest[:NONCE], rest[NONCE:], _aad(state, sha, sealed_key))
-    except InvalidTag:
-        raise corrupt("the content was altered") from None
-    if hashlib.sha256(data).hexdigest() != sha:
-        raise corrupt("sha256 mismatch")
-    return data
-
-
-def _read_blob(path: Path, sha: str) -> bytes:
-    try:
-        with open(path, "rb") as fh:
-            blob = fh.read(MAX_FILE_SIZE + _MAX_HEADER + 64)
-    except FileNotFoundError:
-        raise FileStoreCorrupt("FILESTORE_CORRUPT", f"the stored document {sha[:12]}… is missing from the file store",
-                               {"sha256": sha}) from None
-    except OSError as err:
-        raise FileStoreCorrupt("FILESTORE_CORRUPT", f"the stored document {sha[:12]}… cannot be read: {err.strerror}",
-                               {"sha256": sha}) from None
-    return blob
 
 
 # -- the operations ----------------------------------------------------------------------------

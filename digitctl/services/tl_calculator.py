@@ -4,8 +4,8 @@
 `TradeLicense.FeeRates` master (a digitctl master in DIGIT's MDMS layout: the real TradeType
 records carry no fees), TL_TAX = rate × units plus TL_ROUNDOFF (tl-calculator
 `DemandService.addRoundOffTaxHead`), stored through `services.billing` as a demand of the
-application. `register()` hooks it with `workflow.on_enter`; it runs on import (once), and
-`bootstrap.App` imports this module, so every App has it.
+application. `register()` hooks it with `workflow.on_enter`; `digitctl.bootstrap.register_modules`
+calls it when an App is built, so every App has it (importing this module registers nothing).
 """
 from __future__ import annotations
 
@@ -127,6 +127,3 @@ def register() -> None:
     """Hook the calculator on NewTL entering PENDINGPAYMENT (once, even on reload)."""
     if raise_tl_demand not in workflow._HOOKS.get(("NewTL", "PENDINGPAYMENT"), []):
         workflow.on_enter("NewTL", "PENDINGPAYMENT", raise_tl_demand)
-
-
-register()
