@@ -11,10 +11,17 @@ import datetime as dt
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from digitctl.errors import InvalidInput
 
 START = None          # the start pseudo-state's name
 ANY_ROLE = "*"
+SEND_BACK_TO_CITIZEN = ("SENDBACKTOCITIZEN", "SEND_BACK_TO_CITIZEN")
+PAYMENT_ROLE = "SYSTEM_PAYMENT"
+PAYMENT_ACTIONS = frozenset({"PAY"})
+DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)
@@ -168,11 +175,85 @@ def is_state_changing(current: State, action: Action) -> bool:
     return action.next_state != current.name
 
 
+def is_payment_action(action: Action) -> bool:
+    """An action a payment takes: PAY, or one the definition gives to SYSTEM_PAYMENT."""
+    return action.action in PAYMENT_ACTIONS or PAYMENT_ROLE in action.roles
+
+
+def deadline(start: dt.datetime, sla_ms: int | None) -> dt.datetime | None:
+    """When an SLA of `sla_ms` started at `start` runs out (none without an SLA)."""
+    return start + dt.timedelta(milliseconds=sla_ms) if sla_ms is not None else None
+
+
 def sla_left(deadline: dt.datetime | None, now: dt.datetime) -> int | None:
     """Milliseconds left (negative once breached), DIGIT's `businesssServiceSla` style."""
     if deadline is None:
         return None
     return int((deadline - now).total_seconds() * 1000)
+
+
+# -- auto-escalation ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Escalation:
+    """One `Workflow.AutoEscalation` record: take `action` on what stands in `state` longer than
+    its SLA plus `stateSLA` days (and/or the business SLA plus `businessSLA` days)."""
+
+    business_service: str
+    module: str | None
+    state: str
+    action: str
+    state_exceeded_ms: int | None
+    business_exceeded_ms: int | None
+    active: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {"businessService": self.business_service, "module": self.module, "state": self.state,
+                "action": self.action, "stateSlaExceededBy": self.state_exceeded_ms,
+                "businessSlaExceededBy": self.business_exceeded_ms, "active": self.active}
+
+
+def days_to_ms(value: Any, where: str) -> int | None:
+    """EscalationUtil.daysToMillisecond: days (a number, fractions allowed) to milliseconds."""
+    if value is None or value == "":
+        return None
+    try:
+        days = Decimal(str(value))
+    except InvalidOperation:
+        raise InvalidInput("INVALID_CONFIG", f"Workflow.AutoEscalation {where}: {value!r} is not a number of days",
+                           {"value": str(value)}) from None
+    if not days.is_finite() or days < 0:
+        raise InvalidInput("INVALID_CONFIG", f"Workflow.AutoEscalation {where}: {value!r} is not a number of days",
+                           {"value": str(value)})
+    return int(days * DAY_MS)
+
+
+def escalation(rec: dict[str, Any]) -> Escalation:
+    """An AutoEscalation record read; one with neither SLA is INVALID_CONFIG, as in DIGIT."""
+    where = f"{rec['businessService']}/{rec['state']}/{rec['action']}"
+    esc = Escalation(str(rec["businessService"]), rec.get("module"), str(rec["state"]), str(rec["action"]),
+                     days_to_ms(rec.get("stateSLA"), where + " stateSLA"),
+                     days_to_ms(rec.get("businessSLA"), where + " businessSLA"),
+                     str(rec.get("active", True)).strip().lower() != "false")
+    if esc.state_exceeded_ms is None and esc.business_exceeded_ms is None:
+        raise InvalidInput("INVALID_CONFIG", f"Both stateSLA and businessSLA are null for config with state: "
+                           f"{esc.state} and action: {esc.action}", {"businessService": esc.business_service})
+    return esc
+
+
+def overdue(esc: Escalation, state_deadline: dt.datetime | None, business_deadline: dt.datetime | None,
+            now: dt.datetime) -> tuple[bool, int | None, int | None]:
+    """EscalationQueryBuilder: now - (time of the last action + SLA left then) > exceededBy, for
+    the state SLA and the business SLA each configured (a state without an SLA never is)."""
+    def past(deadline: dt.datetime | None) -> int | None:
+        return int((now - deadline).total_seconds() * 1000) if deadline is not None else None
+
+    state_past, business_past = past(state_deadline), past(business_deadline)
+    ok = True
+    if esc.state_exceeded_ms is not None:
+        ok = ok and state_past is not None and state_past > esc.state_exceeded_ms
+    if esc.business_exceeded_ms is not None:
+        ok = ok and business_past is not None and business_past > esc.business_exceeded_ms
+    return ok, state_past, business_past
 
 
 def mermaid(defn: Definition) -> str:
