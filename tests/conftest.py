@@ -198,26 +198,45 @@ def _build_demo_users(url: str) -> None:
         application.close()
 
 
-@pytest.fixture
-def app(store_url: str, frozen_clock: FixedClock, store_templates: StoreTemplates) -> Iterator[App]:
-    """An initialized store (state pb, counter C01) behind the composition root."""
-    store_templates.materialize("initialized", _build_initialized, store_url)
-    application = build(store_url, frozen_clock)
+def _build_quickstart(url: str) -> None:
+    from digitctl.services import quickstart
+
+    application = build(url, FixedClock(FROZEN))
+    try:
+        quickstart.quickstart(application, application.base_context())
+    finally:
+        application.close()
+
+
+def _templated_app(templates: StoreTemplates, name: str, builder: "Any", url: str,
+                   clock: FixedClock) -> Iterator[App]:
+    templates.materialize(name, builder, url)
+    application = build(url, clock)
     try:
         yield application
     finally:
         application.close()
+
+
+@pytest.fixture
+def app(store_url: str, frozen_clock: FixedClock, store_templates: StoreTemplates) -> Iterator[App]:
+    """An initialized store (state pb, counter C01) behind the composition root."""
+    yield from _templated_app(store_templates, "initialized", _build_initialized, store_url, frozen_clock)
 
 
 @pytest.fixture
 def state_app(store_url: str, frozen_clock: FixedClock, store_templates: StoreTemplates) -> Iterator[App]:
     """A store (both backends) holding the bundled demo state's master data."""
-    store_templates.materialize("state", _build_state, store_url)
-    application = build(store_url, frozen_clock)
-    try:
-        yield application
-    finally:
-        application.close()
+    yield from _templated_app(store_templates, "state", _build_state, store_url, frozen_clock)
+
+
+@pytest.fixture
+def quickstart_url(tmp_path: Path, store_templates: StoreTemplates) -> str:
+    """A SQLite copy of `digitctl quickstart`'s demo store (workflows, demo users and applications,
+    a bill waiting, the clerk's shift open); nobody logged in."""
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    store_templates.materialize("quickstart", _build_quickstart, url)
+    return url
 
 
 @pytest.fixture
@@ -259,12 +278,7 @@ def pb_tree_app(store_url: str, frozen_clock: FixedClock, store_templates: Store
                 pb_tree_builder: "Any") -> Iterator[App]:
     """The whole real pb tree, on SQLite and PostgreSQL: applied once per test process, copied
     per test."""
-    store_templates.materialize("pb-tree", pb_tree_builder, store_url)
-    application = build(store_url, frozen_clock)
-    try:
-        yield application
-    finally:
-        application.close()
+    yield from _templated_app(store_templates, "pb-tree", pb_tree_builder, store_url, frozen_clock)
 
 
 @pytest.fixture

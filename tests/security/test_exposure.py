@@ -37,17 +37,12 @@ def code_of(res) -> str:
 
 
 @pytest.fixture
-def world(tmp_path, frozen_clock):
+def world(quickstart_url: str):
     """(store, clerk token, citizen token, someone else's application waiting for payment, the
     citizen's own application)."""
-    from digitctl.bootstrap import build
+    from digitctl.services import quickstart  # noqa: F401
 
-    url = f"sqlite:///{tmp_path / 'demo.db'}"
-    app = build(url, clock=frozen_clock)
-    try:
-        quickstart.quickstart(app, app.base_context())
-    finally:
-        app.close()
+    url = quickstart_url
     clerk, citizen = token_of(url, "clerk.amritsar"), token_of(url, CITIZEN)
     apps = json.loads(run(url, "-o", "json", "application", "list", "--tenant", TENANT, token=clerk).stdout)
     others = [a["applicationNo"] for a in apps["Applications"] if a["applicationStatus"] == "PENDINGPAYMENT"]

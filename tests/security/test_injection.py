@@ -24,17 +24,11 @@ def run(store: str, *args: str, stdin: str | None = None):
 
 
 @pytest.fixture
-def clerk_store(tmp_path, frozen_clock) -> str:
+def clerk_store(quickstart_url: str) -> str:
     """A quickstart demo store (workflows, demo applications) with the counter clerk logged in."""
-    from digitctl.bootstrap import build
-    from digitctl.services import quickstart
+    from digitctl.services import quickstart  # noqa: F401
 
-    url = f"sqlite:///{tmp_path / 'demo.db'}"
-    app = build(url, clock=frozen_clock)
-    try:
-        quickstart.quickstart(app, app.base_context())
-    finally:
-        app.close()
+    url = quickstart_url
     run(url, "logout")
     res = run(url, "login", "--username", "clerk.amritsar", "--password-stdin", stdin=quickstart.DEMO_PASSWORD + "\n")
     assert res.exit_code == 0, res.output

@@ -29,17 +29,12 @@ def login(store: str, user: str) -> None:
 
 
 @pytest.fixture
-def demo_store(tmp_path, frozen_clock) -> str:
+def demo_store(quickstart_url: str) -> str:
     """A quickstart demo store (workflows, demo applications, a bill waiting, the clerk's shift
     open) with the counter clerk logged in."""
-    from digitctl.bootstrap import build
+    from digitctl.services import quickstart  # noqa: F401
 
-    url = f"sqlite:///{tmp_path / 'demo.db'}"
-    app = build(url, clock=frozen_clock)
-    try:
-        quickstart.quickstart(app, app.base_context())
-    finally:
-        app.close()
+    url = quickstart_url
     login(url, "clerk.amritsar")
     return url
 
