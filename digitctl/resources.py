@@ -2,6 +2,9 @@
 regular install, or beside the package in a source checkout / editable install."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -13,3 +16,20 @@ def bundled(name: str) -> Path:
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError(f"bundled folder {name!r} not found in {_PACKAGE / '_bundled'} or {_PACKAGE.parent}")
+
+
+def localization_messages(pattern: str = "*.json") -> "Iterator[dict[str, Any]]":
+    """The {code, message, module, locale} records of the bundled localization files matching
+    `pattern` (configs/localization), file by file in name order; a file that is not JSON is
+    passed over."""
+    import json
+
+    for f in sorted((bundled("configs") / "localization").glob(pattern)):
+        try:
+            items = json.loads(f.read_text(encoding="utf-8"))
+        except ValueError:
+            continue
+        for m in items if isinstance(items, list) else items.get("messages", []):
+            if isinstance(m, dict) and "code" in m and "message" in m:
+                yield m
+

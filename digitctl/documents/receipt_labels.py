@@ -6,11 +6,10 @@ once per process per locale; a locale that is not a DIGIT locale code is never u
 """
 from __future__ import annotations
 
-import json
 import re
 from functools import lru_cache
 
-from digitctl.resources import bundled
+from digitctl.resources import bundled, localization_messages
 
 _LOCALE = re.compile(r"[a-z]{2,3}_[A-Z]{2}")   # DIGIT's locale codes: en_IN, hi_IN, pa_IN
 
@@ -21,16 +20,9 @@ def _bundle(locale: str) -> dict[str, str]:
     out: dict[str, str] = {}
     if not _LOCALE.fullmatch(locale):      # never a glob pattern or a path
         return out
-    folder = bundled("configs") / "localization"
-    for f in sorted(folder.glob(f"{locale}.*.json")):
-        try:
-            items = json.loads(f.read_text(encoding="utf-8"))
-        except ValueError:
-            continue
-        for m in items if isinstance(items, list) else items.get("messages", []):
-            if isinstance(m, dict) and "code" in m and "message" in m:
-                if m.get("locale", locale) == locale:
-                    out.setdefault(m["code"], m["message"])
+    for m in localization_messages(f"{locale}.*.json"):
+        if m.get("locale", locale) == locale:
+            out.setdefault(m["code"], m["message"])
     return out
 
 
