@@ -230,6 +230,32 @@ def state_app(store_url: str, frozen_clock: FixedClock, store_templates: StoreTe
     yield from _templated_app(store_templates, "state", _build_state, store_url, frozen_clock)
 
 
+@pytest.fixture(scope="session")
+def world_builder(reference: Path, tmp_path_factory: pytest.TempPathFactory) -> "Any":
+    """Builds tests.helpers.build_world's store: the bundled state, the real access records, the
+    five workflows at pb, the demo users, a second citizen and a SYSTEM user."""
+    folder = tmp_path_factory.mktemp("world-access")
+
+    def build_it(url: str) -> None:
+        from tests.helpers import build_world
+
+        _build_initialized(url)
+        application = build(url, FixedClock(FROZEN))
+        try:
+            build_world(application, reference, folder)
+        finally:
+            application.close()
+
+    return build_it
+
+
+@pytest.fixture
+def world_app(store_url: str, frozen_clock: FixedClock, store_templates: StoreTemplates,
+              world_builder: "Any") -> Iterator[App]:
+    """`build_world`'s store on both backends, built once per test process and copied per test."""
+    yield from _templated_app(store_templates, "world", world_builder, store_url, frozen_clock)
+
+
 @pytest.fixture
 def quickstart_url(tmp_path: Path, store_templates: StoreTemplates) -> str:
     """A SQLite copy of `digitctl quickstart`'s demo store (workflows, demo users and applications,

@@ -24,8 +24,8 @@ HOUR, DAY = 3_600_000, 86_400_000
 
 
 @pytest.fixture
-def world(app, reference, tmp_path):
-    return build_world(app, reference, tmp_path / "access")
+def world(world_app):
+    return world_app
 
 
 TABLES = (Application, WfProcessInstance, WfCurrent, WfAssignee, OutboxEvent, AuditRecord)

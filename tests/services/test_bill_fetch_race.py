@@ -29,8 +29,8 @@ ROUNDS = 4
 
 
 @pytest.fixture
-def world(app, reference, tmp_path):
-    return build_world(app, reference, tmp_path / "access")
+def world(world_app):
+    return world_app
 
 
 @pytest.fixture

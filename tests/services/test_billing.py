@@ -24,8 +24,8 @@ TABLES = (Demand, DemandDetail, Bill, OutboxEvent, AuditRecord)
 
 
 @pytest.fixture
-def world(app, reference, tmp_path):
-    return build_world(app, reference, tmp_path / "access")
+def world(world_app):
+    return world_app
 
 
 def counts(app) -> dict[str, int]:

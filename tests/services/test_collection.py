@@ -28,8 +28,8 @@ CONTRACT = "contracts/collection-services-v2.yml"
 
 
 @pytest.fixture
-def world(app, reference, tmp_path):
-    build_world(app, reference, tmp_path / "access")
+def world(world_app):
+    app = world_app
     mdms.apply(app, app.context("pb"), [FEE_RATES])
     return app
 

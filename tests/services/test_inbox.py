@@ -35,9 +35,9 @@ APPROVE = ("approver.amritsar", "APPROVE")
 
 
 @pytest.fixture
-def scene(app, reference, tmp_path, frozen_clock):
+def scene(world_app, frozen_clock):
     """Applications in every state at T0; A9 reaches FIELDINSPECTION at T0+20h; now is T0+26h."""
-    build_world(app, reference, tmp_path / "access")
+    app = world_app
     workflow.apply(app, app.context(), [CONFIGS / "workflows" / "NewTL.businessservice.json"], tenant_id=JALANDHAR)
     users.create_user(app, app.context(AMRITSAR), users.NewUser(
         user_name="lme2.amritsar", name="Harjit Singh", type="EMPLOYEE", tenant_id=AMRITSAR, mobile="9800000017",

@@ -21,8 +21,8 @@ ROUNDS = 3
 
 
 @pytest.fixture
-def world(app, reference, tmp_path):
-    build_world(app, reference, tmp_path / "access")
+def world(world_app):
+    app = world_app
     mdms.apply(app, app.context("pb"), [FEE_RATES])
     shifts.open_shift(app, ctx_as(app, "clerk.amritsar"), "0")
     return app

@@ -23,8 +23,8 @@ CHEQUE = dict(instrument_number="123456", instrument_date=dt.date(2026, 11, 22),
 
 
 @pytest.fixture
-def world(app, reference, tmp_path):
-    build_world(app, reference, tmp_path / "access")
+def world(world_app):
+    app = world_app
     mdms.apply(app, app.context("pb"), [FEE_RATES])
     return app
 
