@@ -7,20 +7,10 @@ from typing import Any
 
 import typer
 
+from digitctl.cli.common import sla_text
 from digitctl.cli.output import emit, state
 
 app = typer.Typer(help="Workflow v2: BusinessService definitions and transitions.", no_args_is_help=True)
-
-
-def _ms(v: int | None) -> str:
-    if v is None:
-        return "-"
-    sign = "-" if v < 0 else ""
-    v = abs(v) // 1000
-    d, rem = divmod(v, 86400)
-    h, rem = divmod(rem, 3600)
-    m = rem // 60
-    return sign + (f"{d}d {h}h" if d else f"{h}h {m}m")
 
 
 @app.command("apply")
@@ -64,7 +54,7 @@ def list_cmd(tenant: str = typer.Option(None, "--tenant")) -> None:
     t = tenant_option_value(tenant)
     items = workflow.list_definitions(st.app, st.app.context(t), t)
     emit({"BusinessServices": items},
-         rows=[(i["businessService"], i["tenantId"], i["business"], i["version"], i["states"], _ms(i["businessServiceSla"]))
+         rows=[(i["businessService"], i["tenantId"], i["business"], i["version"], i["states"], sla_text(i["businessServiceSla"]))
                for i in items], columns=["businessService", "tenantId", "business", "version", "states", "sla"])
 
 
@@ -89,7 +79,7 @@ def show_cmd(code: str = typer.Argument(...), tenant: str = typer.Option(None, "
         return
     if fmt != "table":
         raise InvalidInput("INVALID_FORMAT", "--format is table, mermaid or dot", {"format": fmt})
-    rows = [(s.name or "(start)", s.application_status or "", _ms(s.sla_ms),
+    rows = [(s.name or "(start)", s.application_status or "", sla_text(s.sla_ms),
              ("terminate " if s.is_terminate else "") + ("docs " if s.doc_upload_required else ""),
              a.action, a.next_state, ", ".join(a.roles))
             for s in defn.states for a in (s.actions or (wf.Action("", "", ()),))]
@@ -142,7 +132,7 @@ def transition_cmd(
         con.print(f"{business_id}: {action.upper()} -> [bold]{pi['state']['state']}[/] "
                   f"({pi['state']['applicationStatus']})")
         nxt = ", ".join(a["action"] for a in pi["nextActions"]) or "none for you"
-        con.print(f"  next actions: {nxt}; state SLA {_ms(pi['stateSla'])}, business SLA {_ms(pi['businesssServiceSla'])}")
+        con.print(f"  next actions: {nxt}; state SLA {sla_text(pi['stateSla'])}, business SLA {sla_text(pi['businesssServiceSla'])}")
 
     emit({"ProcessInstances": [pi]}, human=human)
 
@@ -163,7 +153,7 @@ def history_cmd(business_id: str = typer.Argument(...), tenant: str = typer.Opti
     rows = [(i["auditDetails"]["createdTime"], i["assigner"]["userName"], i["action"],
              f"{i.get('previousStatus') or '(start)'} -> {i['state']['state']}", i.get("comment") or "",
              ", ".join(a["userName"] or "" for a in i["assignes"]),
-             _ms(i["stateSla"]) if "stateSla" in i else "took " + _ms(i.get("timeInStateMs")))
+             sla_text(i["stateSla"]) if "stateSla" in i else "took " + sla_text(i.get("timeInStateMs")))
             for i in items]
 
     def human(con: Any) -> None:
@@ -208,7 +198,7 @@ def escalate_cmd(
     t = tenant or st.tenant or None           # not the user's own city: the whole state by default
     report = workflow.escalate(st.app, st.app.context(t), business_service=service, tenant_id=t, dry_run=dry_run)
     rows = [(i["tenantId"], i["businessId"], i["businessService"], i["state"], i["action"],
-             _ms(i["stateSlaBreachedByMs"]), i["result"] + (f" {i['code']}: {i['message']}" if "code" in i else ""))
+             sla_text(i["stateSlaBreachedByMs"]), i["result"] + (f" {i['code']}: {i['message']}" if "code" in i else ""))
             for i in report["items"]]
 
     def human(con: Any) -> None:

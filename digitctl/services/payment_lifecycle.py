@@ -94,7 +94,7 @@ def _flag_application(uow: "UnitOfWork", row: Payment, now: dt.datetime, action:
     return notice
 
 
-def _lockedpayment_row(uow: "UnitOfWork", tenant_id: str, receipt_no: str) -> Payment:
+def _locked_payment_row(uow: "UnitOfWork", tenant_id: str, receipt_no: str) -> Payment:
     """The payment, read again under its consumer code's lock (see billing.lock_consumer_code),
     so that two supervisors cancelling it at once cannot both reverse it."""
     row = payment_row(uow, tenant_id, receipt_no)
@@ -230,7 +230,7 @@ def cancel(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str, r
         authorize(app, ctx, WORKFLOW_URL, tenant_id)
     with app.uow(ctx) as uow:
         s = uow.session
-        row = _lockedpayment_row(uow, tenant_id, receipt_no)
+        row = _locked_payment_row(uow, tenant_id, receipt_no)
         _authorize_cancel(app, ctx if approver is None else replace(ctx, actor=approver), tenant_id, row)
         approved_by = (approver or ctx.actor).user_name
         _cancel_checks(app, uow, tenant_id, row, reason)
@@ -263,7 +263,7 @@ def dishonour(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str
     if approver is not None:
         authorize(app, ctx, WORKFLOW_URL, tenant_id)
     with app.uow(ctx) as uow:
-        row = _lockedpayment_row(uow, tenant_id, receipt_no)
+        row = _locked_payment_row(uow, tenant_id, receipt_no)
         _authorize_cancel(app, ctx if approver is None else replace(ctx, actor=approver), tenant_id, row,
                           "DISHONOUR")
         approved_by = (approver or ctx.actor).user_name
