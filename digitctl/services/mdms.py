@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 
 from digitctl.domain.tenancy import state_of
 from digitctl.errors import InvalidInput
@@ -14,7 +13,6 @@ from digitctl.services.access import authorize
 from digitctl.services.mdms_apply import TOTALS, ApplyReport, MasterSummary, apply  # noqa: F401  (re-exported)
 from digitctl.services.mdms_reader import MASTER_CONFIG_SOURCE
 from digitctl.services.mdms_write import APPLY_ACTION  # noqa: F401  (re-exported)
-from local_store.models import MdmsRecord
 
 if TYPE_CHECKING:
     from digitctl.bootstrap import App
@@ -57,7 +55,7 @@ def search(app: "App", ctx: "RequestContext", tenant_id: str, module: str,
     if tenant_id not in known or state_of(tenant_id) not in known:
         raise InvalidInput(INVALID_TENANT, "Invalid Tenant Id",
                            {"tenantId": tenant_id, "hint": "no applied MDMS file names this tenant"})
-    if not _module_known(app, tenant_id, module):
+    if not app.mdms.has_module(tenant_id, module):
         return {"MdmsRes": {}}
     if not masters:
         masters = app.mdms.modules_at(tenant_id, module)
@@ -70,13 +68,6 @@ def search(app: "App", ctx: "RequestContext", tenant_id: str, module: str,
             records = _filter(records, filter_expr)
         result[master] = records
     return {"MdmsRes": {module: result}}
-
-
-def _module_known(app: "App", tenant_id: str, module: str) -> bool:
-    with app.store.readonly_engine.connect() as conn:
-        return conn.execute(select(MdmsRecord.id).where(
-            MdmsRecord.module == module, MdmsRecord.is_active.is_(True),
-            MdmsRecord.tenant_id.in_({tenant_id, state_of(tenant_id)})).limit(1)).first() is not None
 
 
 def master_config(app: "App", ctx: "RequestContext") -> dict[str, Any]:

@@ -144,18 +144,27 @@ class MdmsReader:
             return self._tenants
         return self._with_conn(conn, load)
 
+    def _module_masters(self, c: Connection, tenant_id: str, module: str) -> set[tuple[str, str]]:
+        """(tenant, master) of `module` held at the tenant or its state."""
+        rows = c.execute(select(MdmsRecord.tenant_id, MdmsRecord.master).where(
+            MdmsRecord.module == module, MdmsRecord.is_active.is_(True),
+            MdmsRecord.tenant_id.in_({tenant_id, state_of(tenant_id)})).distinct())
+        return {(t, ms) for t, ms in rows}
+
     def modules_at(self, tenant_id: str, module: str, conn: Connection | None = None) -> list[str]:
         """The masters of `module` a search at `tenant_id` can serve (state-level ones from the
         state, the others from the tenant itself)."""
         def load(c: Connection) -> list[str]:
             assert self._config is not None
-            rows = c.execute(select(MdmsRecord.tenant_id, MdmsRecord.master).where(
-                MdmsRecord.module == module, MdmsRecord.is_active.is_(True),
-                MdmsRecord.tenant_id.in_({tenant_id, state_of(tenant_id)})).distinct())
             cfg = self._config
-            return sorted({ms for t, ms in rows
+            return sorted({ms for t, ms in self._module_masters(c, tenant_id, module)
                            if serving_tenant(tenant_id, cfg.is_state_level(module, ms)) == t})
         return self._with_conn(conn, load)
+
+    def has_module(self, tenant_id: str, module: str, conn: Connection | None = None) -> bool:
+        """Whether the tenant or its state holds any master of `module` (DIGIT leaves a module
+        neither has out of MdmsRes)."""
+        return self._with_conn(conn, lambda c: bool(self._module_masters(c, tenant_id, module)))
 
     def invalidate(self) -> None:
         with self._lock:

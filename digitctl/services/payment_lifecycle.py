@@ -225,30 +225,45 @@ def cancel(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str, r
     approver the cancellator role, and both names go into the payment and its event."""
     code = (reason or "").strip().upper()
     safetext.check_text(comment, "comment", max_length=safetext.COMMENT_MAX, allow_lines=True)
-    now = ctx.now()
     if approver is not None:
         authorize(app, ctx, WORKFLOW_URL, tenant_id)
     with app.uow(ctx) as uow:
-        s = uow.session
         row = _locked_payment_row(uow, tenant_id, receipt_no)
         _authorize_cancel(app, ctx if approver is None else replace(ctx, actor=approver), tenant_id, row)
         approved_by = (approver or ctx.actor).user_name
         _cancel_checks(app, uow, tenant_id, row, reason)
-        before = {"paymentStatus": row.payment_status, "instrumentStatus": row.instrument_status}
-        notice = _reverse_payment(uow, row, now, "CANCELLED")
-        row.cancel_reason = code
-        doc = _set_status(row, now, ctx.actor.uuid, payment_status="CANCELLED", instrument_status="CANCELLED",
-                          extra={"cancellationReason": code, "cancellationComment": comment,
-                                 "cancelledBy": ctx.actor.user_name, "cancellationApprovedBy": approved_by,
-                                 **({"applicationNotice": notice} if notice else {})})
-        s.flush()
-        uow.record(Event("collection.payment.cancelled", tenant_id, "Payment", row.id, WORKFLOW_URL,
-                         {"Payments": [doc], "action": "CANCEL", "reason": code},
-                         before=before, after={"paymentStatus": "CANCELLED", "reason": code, "comment": comment,
-                                               "approvedBy": approved_by}))
-        out = present(app, uow, ctx, doc)
+        out = _reverse_and_record(app, uow, ctx, tenant_id, row, "CANCEL", code, comment, approved_by)
         uow.commit()
     return out
+
+
+# What a cancel and a dishonour write, in the payment's JSON and their event (DIGIT's field names).
+_REVERSALS = {
+    "CANCEL": ("CANCELLED", "collection.payment.cancelled",
+               ("cancellationReason", "cancellationComment", "cancelledBy", "cancellationApprovedBy")),
+    "DISHONOUR": ("DISHONOURED", "collection.payment.dishonoured",
+                  ("dishonourReason", "dishonourComment", "dishonouredBy", "dishonourApprovedBy")),
+}
+
+
+def _reverse_and_record(app: "App", uow: "UnitOfWork", ctx: "RequestContext", tenant_id: str, row: Payment,
+                        action: str, code: str, comment: str | None, approved_by: str) -> dict[str, Any]:
+    """The demand owed again, the payment marked, and one event with its before/after: the part a
+    cancel and a dishonour share once their own checks have passed."""
+    status, event_type, (k_reason, k_comment, k_by, k_approved) = _REVERSALS[action]
+    now = ctx.now()
+    before = {"paymentStatus": row.payment_status, "instrumentStatus": row.instrument_status}
+    notice = _reverse_payment(uow, row, now, status)
+    row.cancel_reason = code
+    doc = _set_status(row, now, ctx.actor.uuid, payment_status=status, instrument_status=status,
+                      extra={k_reason: code, k_comment: comment, k_by: ctx.actor.user_name, k_approved: approved_by,
+                             **({"applicationNotice": notice} if notice else {})})
+    uow.session.flush()
+    uow.record(Event(event_type, tenant_id, "Payment", row.id, WORKFLOW_URL,
+                     {"Payments": [doc], "action": action, "reason": code},
+                     before=before, after={"paymentStatus": status, "reason": code, "comment": comment,
+                                           "approvedBy": approved_by}))
+    return present(app, uow, ctx, doc)
 
 
 def dishonour(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str, reason: str | None,
@@ -259,7 +274,6 @@ def dishonour(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str
     by the `approver` standing by at the counter; the reason is a CancelReceiptReason code
     (CHEQUEBOUNCE), free text goes in `comment`."""
     safetext.check_text(comment, "comment", max_length=safetext.COMMENT_MAX, allow_lines=True)
-    now = ctx.now()
     if approver is not None:
         authorize(app, ctx, WORKFLOW_URL, tenant_id)
     with app.uow(ctx) as uow:
@@ -269,19 +283,7 @@ def dishonour(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str
         approved_by = (approver or ctx.actor).user_name
         _dishonour_checks(app, uow, tenant_id, row, reason)
         code = (reason or "").strip().upper()
-        before = {"paymentStatus": row.payment_status, "instrumentStatus": row.instrument_status}
-        notice = _reverse_payment(uow, row, now, "DISHONOURED")
-        row.cancel_reason = code
-        doc = _set_status(row, now, ctx.actor.uuid, payment_status="DISHONOURED", instrument_status="DISHONOURED",
-                          extra={"dishonourReason": code, "dishonourComment": comment,
-                                 "dishonouredBy": ctx.actor.user_name, "dishonourApprovedBy": approved_by,
-                                 **({"applicationNotice": notice} if notice else {})})
-        uow.session.flush()
-        uow.record(Event("collection.payment.dishonoured", tenant_id, "Payment", row.id, WORKFLOW_URL,
-                         {"Payments": [doc], "action": "DISHONOUR", "reason": code},
-                         before=before, after={"paymentStatus": "DISHONOURED", "reason": code, "comment": comment,
-                                               "approvedBy": approved_by}))
-        out = present(app, uow, ctx, doc)
+        out = _reverse_and_record(app, uow, ctx, tenant_id, row, "DISHONOUR", code, comment, approved_by)
         uow.commit()
     return out
 
