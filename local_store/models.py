@@ -88,6 +88,7 @@ class OutboxEvent(Base):
 
     __tablename__ = "outbox_event"
     __table_args__ = (Index("ix_outbox_event_unpublished", "published_at", "seq"),
+                      Index("ix_outbox_event_counter_seq", "counter_seq", unique=True),
                       {"sqlite_autoincrement": True})
     seq: Mapped[int_pk]
     event_id: Mapped[str36] = mapped_column(String(36), unique=True)
@@ -100,6 +101,8 @@ class OutboxEvent(Base):
     store_id: Mapped[str36]
     counter_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # 1, 2, 3 ... per counter once the store is registered with a hub (sync/PROTOCOL.md); NULL: local only
+    counter_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
@@ -507,3 +510,69 @@ class Remittance(Base):
     slip: Mapped[json_doc]
     created_by: Mapped[str64]
     created_at: Mapped[utc]
+
+
+# -- the hub (sync/PROTOCOL.md): empty on a counter ------------------------------------------
+class HubCounter(Base):
+    """A counter the hub enrolled: its code, tenant, key, and how far its pushes have come."""
+
+    __tablename__ = "hub_counter"
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str128]
+    name: Mapped[str256]
+    enrolment_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    enrolment_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    enrolled_at: Mapped[utc]
+    enrolled_by: Mapped[str64]
+    registered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    store_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    public_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    flagged: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_seen: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    clock_skew_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    audit_head: Mapped[Any] = mapped_column(JSON(), nullable=True)
+
+
+class HubEvent(Base):
+    """One event a counter pushed, held once per (counter, seq), and what became of it."""
+
+    __tablename__ = "hub_event"
+    __table_args__ = (Index("ix_hub_event_status", "status", "counter_code", "seq"),)
+    counter_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    event_id: Mapped[str36] = mapped_column(String(36), unique=True)
+    event_type: Mapped[str128]
+    tenant_id: Mapped[str128]
+    entity_type: Mapped[str128]
+    entity_id: Mapped[str256]
+    occurred_at: Mapped[utc]
+    received_at: Mapped[utc]
+    content_hash: Mapped[str64]
+    body: Mapped[json_doc]
+    status: Mapped[str] = mapped_column(String(16))       # stored|applied|recorded|parked|waiting
+    reason_code: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    applied_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class HubBatch(Base):
+    """The first response the hub gave to a batch id, replayed for a retry of it."""
+
+    __tablename__ = "hub_batch"
+    batch_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    counter_code: Mapped[str] = mapped_column(String(32))
+    request_hash: Mapped[str64]
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[json_doc]
+    created_at: Mapped[utc]
+
+
+class HubNonce(Base):
+    """A signed request's nonce, kept for the replay window."""
+
+    __tablename__ = "hub_nonce"
+    counter_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[utc]
