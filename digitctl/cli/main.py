@@ -174,6 +174,8 @@ def _register() -> None:
     app.add_typer(tenants.tenant_app, name="tenant")
     app.add_typer(tenants.boundary_app, name="boundary")
     app.add_typer(idgen.app, name="id")
+    from digitctl.cli import localization
+    app.add_typer(localization.app, name="localization")
 
 
 _register()

@@ -324,6 +324,7 @@ def receipt_pdf(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: s
     bundle (en_IN, hi_IN ...); the collector printed is the employee who took the payment
     (auditDetails.createdBy), not whoever prints it."""
     from digitctl.documents import receipt as receipts
+    from digitctl.services import localization
     authorize(app, ctx, SEARCH_URL, tenant_id)
     if fmt not in receipts.FORMATS:
         raise InvalidInput("INVALID_RECEIPT_FORMAT", f"--format must be one of {', '.join(receipts.FORMATS)}",
@@ -351,7 +352,8 @@ def receipt_pdf(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: s
         collector = user.user_name if user is not None else ctx.actor.user_name
         pdf = receipts.render(shown, fmt=fmt, tenant=tenant, collector=collector, copy=duplicate,
                               cancelled=row.payment_status == "CANCELLED",
-                              dishonoured=row.payment_status == "DISHONOURED", locale=locale, names=names)
+                              dishonoured=row.payment_status == "DISHONOURED", locale=locale, names=names,
+                              labels=localization.translator(app).labels(locale, tenant_id))
         doc = dict(row.payment)
         doc["additionalDetails"] = {**(doc.get("additionalDetails") or {}), "printCount": printed + 1}
         row.payment, row.updated_at = doc, now

@@ -79,6 +79,10 @@ def quickstart(app: "App", ctx: "RequestContext", counter: str = DEMO_COUNTER) -
     configs = bundled("configs")
     report = mdms.apply(app, ctx.for_tenant(DEMO_STATE), [configs / "mdms" / "data" / DEMO_STATE],
                         master_config=configs / "mdms" / "master-config.json")
+    from digitctl.services import localization_messages
+
+    # DIGIT's en_IN bundles and digitctl's own, at the state: `localization search` finds them
+    localization_messages.upsert(app, ctx.for_tenant(DEMO_STATE), [configs / "localization"], tenant=DEMO_STATE)
     users_made = demo_users(app, ctx)
     from digitctl.services import workflow
 

@@ -274,12 +274,12 @@ def test_labels_for_reads_the_bundle_and_falls_back_to_en_in():
     hi = receipts.labels_for("hi_IN")
     assert hi["COMMON_TOTAL"] == "कुल" and hi["TL_TAX"] == "व्यापार लाइसेंस शुल्क"
     assert hi["WS_CHARGE"] == "जल शुल्क"
-    own = {m["code"] for m in _messages("hi_IN.digitctl-receipts.json")}
+    own = {m["code"] for f in ("receipts", "notifications", "tui") for m in _messages(f"hi_IN.digitctl-{f}.json")}
     untranslated = sorted(set(en) - own)                      # e.g. most of DIGIT's own rainmaker-common
     assert untranslated and all(hi[c] == en[c] for c in untranslated)     # fall back to en_IN, code by code
     assert hi["COMMON_MASTERS_PAYMENTMODE_NEFT"] == "एनईएफटी"
     assert receipts.labels_for("xx_YY") == en                # no bundle: en_IN only
-    assert receipts.locales() == ["en_IN", "hi_IN"]
+    assert receipts.locales() == ["en_IN", "hi_IN", "pa_IN"]
     assert receipts.has_locale("hi_IN") and not receipts.has_locale("xx_YY")
     assert not receipts.has_locale("*") and receipts.labels_for("../configs/*") == en   # never a glob
 
@@ -389,7 +389,8 @@ def test_bundled_en_in_rainmaker_common_is_digits_file():
 
 
 @pytest.mark.parametrize("name,locale", [("en_IN.digitctl-billing.json", "en_IN"),
-                                         ("hi_IN.digitctl-receipts.json", "hi_IN")])
+                                         ("hi_IN.digitctl-receipts.json", "hi_IN"),
+                                         ("pa_IN.digitctl-receipts.json", "pa_IN")])
 def test_digitctl_bundles_are_in_digits_message_format(name, locale):
     msgs = _messages(name)
     assert all(list(m) == ["code", "message", "module", "locale"] for m in msgs)
@@ -449,3 +450,17 @@ def test_a_cheque_receipt_names_the_bank_and_branch_it_is_drawn_on(fmt, tmp_path
                               "branchName": "Model Town"}
     text = pdf_text(receipts.render(p, fmt=fmt, tenant=TENANT), tmp_path)
     assert "Punjab National Bank" in text and "Model Town" in text
+
+
+def test_pa_in_receipt_reads_back(tmp_path):
+    """digitctl's Punjabi bundle (pa_IN.digitctl-receipts.json): Gurmukhi labels, shaped."""
+    pdf = receipts.render(payment("Gurpreet Kaur"), fmt="a4", tenant=TENANT, locale="pa_IN")
+    text = pdf_text(pdf, tmp_path)
+    assert RECEIPT_NO in text and "ਰਸੀਦ ਨੰਬਰ" in text and "ਵਪਾਰ ਲਾਇਸੈਂਸ ਫੀਸ" in text
+    assert "₹12,545.50" in text and "TL_TAX" not in text and "Payment Receipt" not in text
+
+
+def test_pa_in_translates_every_hi_in_receipt_label():
+    hi = [m["code"] for m in _messages("hi_IN.digitctl-receipts.json")]
+    pa = [m["code"] for m in _messages("pa_IN.digitctl-receipts.json")]
+    assert pa == hi
