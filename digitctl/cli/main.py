@@ -174,8 +174,9 @@ def _register() -> None:
     app.add_typer(tenants.tenant_app, name="tenant")
     app.add_typer(tenants.boundary_app, name="boundary")
     app.add_typer(idgen.app, name="id")
-    from digitctl.cli import localization
+    from digitctl.cli import localization, notify
     app.add_typer(localization.app, name="localization")
+    app.add_typer(notify.app, name="notify")
 
 
 _register()

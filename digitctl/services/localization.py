@@ -50,13 +50,14 @@ def message(code: str, locale: str = loc.ENGLISH) -> str | None:
 _STORE_CACHE: dict[tuple[str, str, str, str], dict[str, str]] = {}
 
 
-def stored_rows(app: "App", locale: str, tenants: list[str]) -> list[loc.Message]:
-    """The store's messages in `locale` at any of `tenants`."""
+def stored_rows(app: "App", locale: str, tenants: list[str], *, check: bool = True) -> list[loc.Message]:
+    """The store's messages in `locale` at any of `tenants` (on the read-only engine: callable
+    inside a writing unit of work; `check=False` when the caller knows the store is set up)."""
     from sqlalchemy import select
 
     from local_store.models_notify import LocalizationMessage as LM
 
-    if not app.store.is_initialized():
+    if check and not app.store.is_initialized():
         return []
     with app.uow(app.base_context(), readonly=True) as uow:
         rows = uow.session.execute(select(LM.tenant_id, LM.locale, LM.module, LM.code, LM.message)
@@ -68,8 +69,9 @@ class Translator:
     """Lookups against one store, each (locale, tenant) read once per store version."""
 
     def __init__(self, app: "App | None") -> None:
-        self.app = app
-        self.version = (app.store_meta(VERSION_META) or "0") if app is not None else "-"
+        # read before any unit of work of the caller's is open (is_initialized asks the writer engine)
+        self.app = app if app is not None and app.store.is_initialized() else None
+        self.version = (app.store_meta(VERSION_META) or "0") if self.app is not None and app is not None else "-"
         self._local: dict[tuple[str, str], dict[str, str]] = {}
 
     def catalogue(self, locale: str, tenant: str | None = None) -> dict[str, str]:
@@ -83,7 +85,7 @@ class Translator:
             ck = (self.app.store_url, self.version, locale, tenant or "")
             stored = _STORE_CACHE.get(ck)
             if stored is None:
-                rows = stored_rows(self.app, locale, loc.tenant_hierarchy(tenant))
+                rows = stored_rows(self.app, locale, loc.tenant_hierarchy(tenant), check=False)
                 stored = {m.code: m.message for m in loc.resolve(rows, tenant).values()}
                 if len(_STORE_CACHE) > 64:
                     _STORE_CACHE.clear()

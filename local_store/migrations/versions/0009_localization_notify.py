@@ -5,6 +5,8 @@
   send intent), with its status (queued / sending / sent / failed / dead), attempts, backoff,
   provider and provider message id; address and text are ciphertext.
 - `notification_optout`: per user and channel.
+- `ix_hub_event_entity` on hub_event (entity_type, entity_id): the hub's notifier asks whether an
+  event in its outbox is a counter's, applied (the counter told it already).
 The notifier's cursor over the outbox is `store_meta['notify_cursor']`.
 
 Revision ID: 0009
@@ -73,6 +75,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('notification', schema=None) as batch_op:
         batch_op.create_index('ix_notification_due', ['status', 'next_attempt_at'], unique=False)
+    with op.batch_alter_table('hub_event', schema=None) as batch_op:
+        batch_op.create_index('ix_hub_event_entity', ['entity_type', 'entity_id'], unique=False)
     op.create_table('notification_optout',
     sa.Column('user_uuid', sa.String(length=36), nullable=False),
     sa.Column('channel', sa.String(length=16), nullable=False),
@@ -83,6 +87,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('notification_optout')
+    with op.batch_alter_table('hub_event', schema=None) as batch_op:
+        batch_op.drop_index('ix_hub_event_entity')
     with op.batch_alter_table('notification', schema=None) as batch_op:
         batch_op.drop_index('ix_notification_due')
     op.drop_table('notification')
