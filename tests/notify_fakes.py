@@ -21,6 +21,7 @@ from typing import Any
 class FakeGateway:
     fail_first: int = 0
     hold: threading.Event | None = None        # when set, a request waits for it before answering
+    hold_match: str = ""                       # ... only a request whose parameters contain this text
     held: threading.Event = field(default_factory=threading.Event)   # set once a request is waiting
     requests: list[dict[str, Any]] = field(default_factory=list)
     delivered: dict[str, dict[str, str]] = field(default_factory=dict)    # idempotency key -> params
@@ -36,7 +37,8 @@ class FakeGateway:
             fresh = key not in self.delivered
             if fresh:
                 self.delivered[key] = params      # delivered before the answer: a kill now loses only the reply
-        if fresh and self.hold is not None and not self.hold.is_set():
+        if fresh and self.hold is not None and not self.hold.is_set() and \
+                any(self.hold_match in str(v) for v in params.values()):
             self.held.set()
             self.hold.wait(30)
         return 200, {"messageId": f"gw-{key[:8]}", "duplicate": not fresh}

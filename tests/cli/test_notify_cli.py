@@ -158,3 +158,52 @@ def test_opt_out_preview_and_refusals(hindi_citizen, tmp_path):
     login(store, "clerk.amritsar")
     res = run(store, "-o", "json", "notify", "run", "--once")
     assert res.exit_code == 3 and json.loads(res.stdout)["Errors"][0]["code"] == "ACCESS_DENIED"
+
+
+def test_killing_the_notifier_mid_send_and_restarting_sends_nothing_twice(hindi_citizen, tmp_path):
+    """The notifier (a subprocess) is killed with SIGKILL while the gateway holds the payment's
+    SMS open (delivered, not yet answered); the restarted one resends it with the same
+    idempotency key, which the gateway acknowledges without delivering again."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+    from pathlib import Path
+
+    store = hindi_citizen
+    receipt = pay(store, tmp_path)
+    login(store, "admin")
+    repo = Path(__file__).resolve().parents[2]
+    with fake_gateway(hold=threading.Event(), hold_match=receipt) as gw, smtp_server() as box:
+        env = {**os.environ, "DIGITCTL_NOW": NOW, "PYTHONPATH": str(repo), "DIGIT_SMS_GATEWAY_URL": gw.url,
+               "DIGIT_SMTP_URL": box.url, "DIGIT_NOTIFY_RETRY_WAIT": "0"}
+        proc = subprocess.Popen([sys.executable, str(repo / "tests" / "clockhook.py"), "--store", store,
+                                 "notify", "run", "--once"], env=env, cwd=repo,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            assert gw.held.wait(60), proc.communicate(timeout=5)
+            os.kill(proc.pid, signal.SIGKILL)
+        finally:
+            proc.wait(30)
+        assert proc.returncode == -signal.SIGKILL
+        assert gw.hold is not None
+        gw.hold.set()
+        doc = json.loads(run(store, "-o", "json", "notify", "status").stdout)
+        in_flight = doc["sending"]                   # the intents were recorded (SMS: a batch); no answer came
+        assert in_flight >= 1
+        sms_to_payer = [m for m in gw.messages if receipt in m["content"]]
+        assert len(sms_to_payer) == 1
+        res = run(store, "-o", "json", "notify", "run", "--once",
+                  env={"DIGIT_SMS_GATEWAY_URL": gw.url, "DIGIT_SMTP_URL": box.url})
+        assert res.exit_code == 0, res.output
+        assert json.loads(res.stdout)["recovered"] == {"resent": in_flight, "parked": 0}
+        keys = [r["key"] for r in gw.requests if receipt in r.get("content", "")]
+        assert len(keys) == 2 and keys[0] == keys[1]          # asked twice, the same key
+        assert len([m for m in gw.messages if receipt in m["content"]]) == 1     # delivered once
+        assert len([m for m in box.messages if receipt in m.get_content()]) == 1
+        ids = [m["Message-ID"] for m in box.messages]
+        assert len(ids) == len(set(ids))
+        doc = json.loads(run(store, "-o", "json", "notify", "status").stdout)
+        assert doc["sending"] == doc["queued"] == doc["failed"] == doc["dead"] == 0
+        assert doc["sent"] == len(gw.delivered) + len(box.messages)
