@@ -65,13 +65,30 @@ def stored_rows(app: "App", locale: str, tenants: list[str], *, check: bool = Tr
     return [loc.Message(*r) for r in rows]
 
 
+def _stored_version(app: "App") -> str | None:
+    """The store's localization version ("0" before any upsert); None when the store is not set
+    up. Read on the read-only engine only, so a Translator can be made inside a caller's
+    writing unit of work (App.store_meta / is_initialized would ask the writer engine)."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from local_store.models import StoreMeta
+
+    try:
+        with app.uow(app.base_context(), readonly=True) as uow:
+            value = uow.session.execute(select(StoreMeta.value).where(StoreMeta.key == VERSION_META)).scalar()
+    except SQLAlchemyError:          # no store_meta table: an empty store
+        return None
+    return value or "0"
+
+
 class Translator:
     """Lookups against one store, each (locale, tenant) read once per store version."""
 
     def __init__(self, app: "App | None") -> None:
-        # read before any unit of work of the caller's is open (is_initialized asks the writer engine)
-        self.app = app if app is not None and app.store.is_initialized() else None
-        self.version = (app.store_meta(VERSION_META) or "0") if self.app is not None and app is not None else "-"
+        version = _stored_version(app) if app is not None else None
+        self.app = app if version is not None else None
+        self.version = version or "-"
         self._local: dict[tuple[str, str], dict[str, str]] = {}
 
     def catalogue(self, locale: str, tenant: str | None = None) -> dict[str, str]:

@@ -14,7 +14,7 @@ from digitctl.domain.identity import OTP_MAX_ATTEMPTS, OTP_VALIDITY, new_otp, no
 from digitctl.domain.tenancy import state_of
 from digitctl.errors import Conflict, InvalidInput, NotFound
 from digitctl.services.access import authorize
-from digitctl.services.localization import message
+from digitctl.services.localization import translator
 from local_store.models import Otp, UserAccount
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ def send(app: "App", ctx: "RequestContext", mobile: str, tenant_id: str, purpose
     authorize(app, ctx, SEND_ACTION, state)
     ring = app.keyring
     now = ctx.now()
+    texts = translator(app)        # the store's egov-user messages (upserted), else the bundled ones
     with app.uow(ctx) as uow:
         s = uow.session
         identity = ring.blind_index(state, number, "mobile")
@@ -66,7 +67,7 @@ def send(app: "App", ctx: "RequestContext", mobile: str, tenant_id: str, purpose
         s.add(row)
         s.flush()
         template = TEMPLATES[purpose]
-        text = (message(template, locale) or "Your OTP is %s").replace("%s", code)
+        text = (texts.lookup(template, locale, tenant_id) or "Your OTP is %s").replace("%s", code)
         uow.record(Event("notification.sms", state, "Otp", str(row.id), SEND_ACTION,
                          {"mobileNumber": ring.encrypt(s, state, number), "message": ring.encrypt(s, state, text),
                           "templateCode": template, "locale": locale, "category": "OTP",

@@ -207,3 +207,18 @@ def test_killing_the_notifier_mid_send_and_restarting_sends_nothing_twice(hindi_
         doc = json.loads(run(store, "-o", "json", "notify", "status").stdout)
         assert doc["sending"] == doc["queued"] == doc["failed"] == doc["dead"] == 0
         assert doc["sent"] == len(gw.delivered) + len(box.messages)
+
+
+def test_a_cancelled_receipt_tells_the_payer_the_amount_is_due_again(hindi_citizen, tmp_path):
+    store = hindi_citizen
+    receipt = pay(store, tmp_path)
+    res = run(store, "payment", "cancel", receipt, "--tenant", TENANT, "--reason", "ERRORRECEIPT",
+              "--supervisor", "supervisor.amritsar", "--password-stdin", stdin=quickstart.DEMO_PASSWORD + "\n")
+    assert res.exit_code == 0, res.output
+    login(store, "admin")
+    with fake_gateway() as gw:
+        assert run(store, "notify", "run", "--once", env={"DIGIT_SMS_GATEWAY_URL": gw.url}).exit_code == 0
+        about = [m["content"] for m in gw.messages if receipt in m["content"]]
+    assert len(about) == 2                                    # the payment, then its cancellation
+    assert about[1] == (f"प्रिय Simran Kaur, व्यापार लाइसेंस TL-NOTIFY-1 की रु. 1,350.00 की रसीद {receipt} रद्द "
+                        "कर दी गई है; यह राशि फिर से देय है। - अमृतसर")

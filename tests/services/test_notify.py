@@ -224,3 +224,20 @@ def test_bad_provider_settings_are_refused():
     with pytest.raises(InvalidInput) as err:
         from_settings({"DIGIT_SMS_GATEWAY_URL": "http://127.0.0.1:1/x", "DIGIT_SMS_RATE": "fast"})
     assert err.value.code == "INVALID_NOTIFY_CONFIG"
+
+
+def test_an_otp_text_upserted_for_the_state_is_the_one_sent(world_app, tmp_path):
+    from digitctl.services import localization_messages
+
+    f = tmp_path / "otp.json"
+    f.write_text(json.dumps({"tenantId": "pb", "messages": [{"code": "sms.login.otp.msg", "module": "egov-user",
+                                                             "locale": "hi_IN", "message": "पंजाब: ओटीपी %s"}]},
+                            ensure_ascii=False), encoding="utf-8")
+    ctx = world_app.context()
+    localization_messages.upsert(world_app, ctx, [f])
+    otp.send(world_app, ctx, "9876543210", "pb", "login", locale="hi_IN")
+    notify.plan(world_app, ctx)
+    sms = Recorder()
+    notify_send.send_due(world_app, ctx, {"sms": sms}, POLICY)
+    [text] = texts(world_app, sms, "9876543210")
+    assert text.startswith("पंजाब: ओटीपी ") and text[-6:].isdigit()
