@@ -23,7 +23,7 @@ def login(store: str, user: str) -> None:
     assert res.exit_code == 0, res.output
 
 
-def test_upsert_search_export_round_trip(demo_users_url, reference, tmp_path):
+def test_upsert_search_export_round_trip(demo_users_url, reference, tmp_path, contract):
     store = demo_users_url
     login(store, "admin")
     res = run(store, "-o", "json", "localization", "upsert", "-f", str(reference / "localization"))
@@ -34,15 +34,18 @@ def test_upsert_search_export_round_trip(demo_users_url, reference, tmp_path):
     assert res.exit_code == 0 and "0 added, 0 changed, 1632 unchanged" in res.stdout
     res = run(store, "-o", "json", "localization", "search", "--locale", "en_IN", "--module", "rainmaker-common",
               "--tenant", "pb.amritsar", "--codes", "COMMON_TOTAL,CS_SLA_MINUTE")
-    assert json.loads(res.stdout) == {"messages": [
+    found = json.loads(res.stdout)
+    assert found == {"messages": [
         {"code": "COMMON_TOTAL", "message": "Total", "module": "rainmaker-common", "locale": "en_IN"},
         {"code": "CS_SLA_MINUTE", "message": "{0} minutes ago", "module": "rainmaker-common", "locale": "en_IN"}]}
+    assert contract("localisation-contract.yml", "MessagesResponse", found, closed=True) == []
     out = tmp_path / "export.json"
     res = run(store, "localization", "export", "--locale", "en_IN", "--module", "egov-user", "--out", str(out))
     assert res.exit_code == 0, res.output
     exported = json.loads(out.read_text(encoding="utf-8"))
     theirs = json.loads((reference / "localization" / "en_IN.egov-user.json").read_text(encoding="utf-8"))
     assert exported == {"tenantId": "pb", "messages": sorted(theirs, key=lambda m: m["code"])}
+    assert contract("localisation-contract.yml", "MessagesRequest", exported, closed=True) == []
     res = run(store, "-o", "json", "localization", "upsert", "-f", str(out))
     assert json.loads(res.stdout)["unchanged"] == 3
 
@@ -51,7 +54,8 @@ def test_dry_run_then_delete(demo_users_url, tmp_path):
     store = demo_users_url
     login(store, "admin")
     f = tmp_path / "city.json"
-    f.write_text(json.dumps({"tenantId": "pb.amritsar", "messages": [
+    f.write_text(json.dumps({"RequestInfo": {"apiId": "Rainmaker", "authToken": "ignored"},    # a whole _upsert request
+                             "tenantId": "pb.amritsar", "messages": [
         {"code": "X_GREETING", "message": "ਸਤ ਸ੍ਰੀ ਅਕਾਲ", "module": "digitctl-tui", "locale": "pa_IN"}]},
         ensure_ascii=False), encoding="utf-8")
     res = run(store, "localization", "upsert", "-f", str(f), "--dry-run")
@@ -63,7 +67,7 @@ def test_dry_run_then_delete(demo_users_url, tmp_path):
     assert json.loads(run(store, *search).stdout)["messages"][0]["message"] == "ਸਤ ਸ੍ਰੀ ਅਕਾਲ"
     res = run(store, "-o", "json", "localization", "delete", "--tenant", "pb.amritsar", "--locale", "pa_IN",
               "--module", "digitctl-tui", "--codes", "X_GREETING")
-    assert json.loads(res.stdout) == {"successful": True, "deleted": 1}
+    assert json.loads(res.stdout) == {"successful": True, "deleted": 1}     # DeleteMessagesResponse + a count
     assert json.loads(run(store, *search).stdout) == {"messages": []}
 
 
