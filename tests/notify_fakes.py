@@ -65,6 +65,15 @@ def _handler(gw: FakeGateway) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
+        def do_GET(self) -> None:  # noqa: N802
+            params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+            status, body = gw.handle(self.headers.get("Idempotency-Key") or "", params)
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
         def log_message(self, *args: Any) -> None:
             pass
 

@@ -222,3 +222,38 @@ def test_a_cancelled_receipt_tells_the_payer_the_amount_is_due_again(hindi_citiz
     assert len(about) == 2                                    # the payment, then its cancellation
     assert about[1] == (f"प्रिय Simran Kaur, व्यापार लाइसेंस TL-NOTIFY-1 की रु. 1,350.00 की रसीद {receipt} रद्द "
                         "कर दी गई है; यह राशि फिर से देय है। - अमृतसर")
+
+
+def test_without_a_provider_messages_wait_queued_and_the_loop_sends_them_later(hindi_citizen, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    store = hindi_citizen
+    receipt = pay(store, tmp_path)
+    login(store, "admin")
+    res = run(store, "notify", "run", "--once")
+    assert res.exit_code == 0 and "no provider for email, sms: those stay queued" in res.stdout
+    queued = json.loads(run(store, "-o", "json", "notify", "status").stdout)["queued"]
+    assert queued >= 2
+    repo = Path(__file__).resolve().parents[2]
+    with fake_gateway() as gw:                      # `notify run` without --once keeps going until stopped
+        env = {**os.environ, "DIGITCTL_NOW": NOW, "PYTHONPATH": str(repo), "DIGIT_SMS_GATEWAY_URL": gw.url}
+        proc = subprocess.Popen([sys.executable, str(repo / "tests" / "clockhook.py"), "--store", store,
+                                 "notify", "run", "--interval", "0.2"], env=env, cwd=repo,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 60
+            while not any(receipt in m["content"] for m in gw.messages) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert proc.poll() is None                # still running after sending
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(30)
+        assert proc.returncode == 130, proc.stderr.read() if proc.stderr else ""
+    assert any(receipt in m["content"] for m in gw.messages)
+    doc = json.loads(run(store, "-o", "json", "notify", "status").stdout)
+    assert doc["sent"] > 0 and doc["queued"] == queued - doc["sent"] > 0     # the e-mails wait: no SMTP given
