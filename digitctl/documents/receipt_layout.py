@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 from digitctl.domain.money import format_inr, in_words_inr, in_words_inr_hi, money
+from digitctl.domain.money_words_pa import in_words_inr_pa
 from digitctl.resources import bundled
 
 TEMPLATE = "receipts/consolidatedreceipt.yaml"
@@ -88,7 +89,7 @@ def _template(name: str = TEMPLATE) -> dict[str, Any]:
 
 
 LOCALE_KEY = "\x00locale"          # carried in the labels to the value formatter; no real code looks so
-_WORDS = {"hi_IN": in_words_inr_hi}
+_WORDS = {"hi_IN": in_words_inr_hi, "pa_IN": in_words_inr_pa}
 
 
 def _code(prefix: str, value: str) -> str:

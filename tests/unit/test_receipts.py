@@ -464,3 +464,12 @@ def test_pa_in_translates_every_hi_in_receipt_label():
     hi = [m["code"] for m in _messages("hi_IN.digitctl-receipts.json")]
     pa = [m["code"] for m in _messages("pa_IN.digitctl-receipts.json")]
     assert pa == hi
+
+
+def test_amounts_in_punjabi_words():
+    from digitctl.domain.money_words_pa import in_words_inr_pa, words_indian_pa
+
+    assert words_indian_pa(12345678) == "ਇੱਕ ਕਰੋੜ ਤੇਈ ਲੱਖ ਪੰਤਾਲੀ ਹਜ਼ਾਰ ਛੇ ਸੌ ਅਠੱਤਰ"
+    assert in_words_inr_pa("1250") == "ਰੁਪਏ ਇੱਕ ਹਜ਼ਾਰ ਦੋ ਸੌ ਪੰਜਾਹ ਮਾਤਰ"
+    assert in_words_inr_pa("12545.50") == "ਰੁਪਏ ਬਾਰਾਂ ਹਜ਼ਾਰ ਪੰਜ ਸੌ ਪੰਤਾਲੀ ਅਤੇ ਪੰਜਾਹ ਪੈਸੇ ਮਾਤਰ"
+    assert in_words_inr_pa("-100") == "ਰਿਣ ਰੁਪਏ ਇੱਕ ਸੌ ਮਾਤਰ" and in_words_inr_pa("0") == "ਰੁਪਏ ਸਿਫ਼ਰ ਮਾਤਰ"
