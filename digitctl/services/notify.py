@@ -119,10 +119,23 @@ def _service_name(tr: Translator, locale: str, tenant: str, service: Any) -> str
             or tr.lookup("BILLINGSERVICE_BUSINESSSERVICE_" + code.upper().replace(".", "_"), locale, tenant) or code)
 
 
-def _params(tr: Translator, locale: str, tenant: str, params: dict[str, Any]) -> dict[str, Any]:
+def _tenant_name(uow: "UnitOfWork", app: "App", tenant: str) -> str:
+    """The tenant's MDMS name (tenant.tenants), for a language with no TENANT_TENANTS_* message."""
+    names = uow.info.get("tenant_names")
+    if names is None:
+        records = app.mdms.at_state(tenant, "tenant", "tenants", conn=uow.session.connection())
+        names = {str(r["code"]): str(r.get("name") or r.get("city", {}).get("name") or r["code"])
+                 for r in records if isinstance(r, dict) and r.get("code")}
+        uow.info["tenant_names"] = names
+    return str(names.get(tenant) or tenant)
+
+
+def _params(uow: "UnitOfWork", app: "App", tr: Translator, locale: str, tenant: str,
+            params: dict[str, Any]) -> dict[str, Any]:
     out = dict(params)
     out["service"] = _service_name(tr, locale, tenant, params.get("businessService"))
-    out["city"] = tr.t("TENANT_TENANTS_" + tenant.upper().replace(".", "_"), locale, tenant)
+    out["city"] = tr.lookup("TENANT_TENANTS_" + tenant.upper().replace(".", "_"), locale, tenant) or \
+        _tenant_name(uow, app, tenant)
     if params.get("paymentMode"):
         out["paymentMode"] = tr.t(f"COMMON_MASTERS_PAYMENTMODE_{params['paymentMode']}", locale, tenant)
     return out
@@ -140,7 +153,7 @@ def compose(uow: "UnitOfWork", app: "App", tr: Translator, tenant: str, found: l
             continue
         if intent.recipient == "payer":
             payer_name = who.name
-        params = _params(tr, who.locale, tenant, {**intent.params, "payerName": payer_name})
+        params = _params(uow, app, tr, who.locale, tenant, {**intent.params, "payerName": payer_name})
         body = _plain(uow, app, intent.text_enc) if intent.text_enc else \
             tr.t(intent.template, who.locale, tenant, who.name, **params)
         subject = tr.t(intent.subject, who.locale, tenant, **params)

@@ -4,6 +4,7 @@ file sink; events the hub applied for a counter not told twice; OTPs past an opt
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -241,3 +242,32 @@ def test_an_otp_text_upserted_for_the_state_is_the_one_sent(world_app, tmp_path)
     notify_send.send_due(world_app, ctx, {"sms": sms}, POLICY)
     [text] = texts(world_app, sms, "9876543210")
     assert text.startswith("पंजाब: ओटीपी ") and text[-6:].isdigit()
+
+
+def test_sent_back_and_approved_once_paid(world_app):
+    from digitctl.services import billing, collection, shifts
+    from tests.helpers import AMRITSAR, ctx_as
+
+    back = new_tl(world_app, mobile="9812300009")
+    act(world_app, "clerk.amritsar", back, "APPLY")
+    act(world_app, "verifier.amritsar", back, "FORWARD")
+    act(world_app, "inspector.amritsar", back, "SENDBACK", comment="the shop's photo is unclear")
+    paid = walk_to_pending_payment(world_app, mobile="9812300010")
+    clerk = ctx_as(world_app, "clerk.amritsar")
+    shifts.open_shift(world_app, clerk, "1000")
+    [bill] = billing.fetch_bill(world_app, clerk, AMRITSAR, application_no=paid)
+    doc = collection.pay(world_app, clerk, tenant_id=AMRITSAR, bill_id=bill["id"], mode="CASH",
+                         amount=str(bill["totalAmount"]))
+    receipt = doc["paymentDetails"][0]["receiptNumber"]
+    ctx = world_app.context()
+    notify.plan(world_app, ctx)
+    sms = Recorder()
+    notify_send.send_due(world_app, ctx, {"sms": sms}, POLICY)
+    assert texts(world_app, sms, "9812300009")[-1] == (
+        f"Dear Simran Kaur, your Trade License application {back} has been sent back for correction: "
+        "the shop's photo is unclear - Amritsar")
+    to_applicant = texts(world_app, sms, "9812300010")
+    assert [t for t in to_applicant if receipt in t] == [    # one payment SMS: the payer is the owner
+        f"Dear Simran Kaur, we have received Rs. {Decimal(str(doc['totalAmountPaid'])):,.2f} for Trade License "
+        f"{bill['consumerCode']} by Cash. Receipt number: {receipt}. - Amritsar"]
+    assert to_applicant[-1] == f"Dear Simran Kaur, your Trade License application {paid} has been approved. - Amritsar"
