@@ -21,6 +21,7 @@ from digitctl.domain import notify_rules as rules
 from digitctl.domain.identity import normalize_mobile, valid_mobile
 from digitctl.domain.localization import ENGLISH, LOCALE
 from digitctl.domain.tenancy import state_of
+from digitctl.errors import DigitError
 from digitctl.services.crypto import is_ciphertext
 from digitctl.services.localization import Translator, translator
 from local_store.models import Application, HubEvent, OutboxEvent, StoreMeta, UserAccount
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from local_store.uow import UnitOfWork
 
 CURSOR = "notify_cursor"
+UNRESOLVED = "-"                  # channel and recipient of an event that could not be composed (dead)
 RUN_URL = "/digitctl/notify/_run"           # not DIGIT actions: digitctl reserves them to SUPERUSER
 STATUS_URL = "/digitctl/notify/_status"
 RETRY_URL = "/digitctl/notify/_retry"
@@ -194,6 +196,15 @@ def _cursor(uow: "UnitOfWork") -> int:
     return int(value) if value is not None else 0
 
 
+def _row(ev: Any, channel: str, recipient: str, locale: str, template: str, address_enc: str,
+         subject_enc: str | None, body_enc: str, now: Any) -> dict[str, Any]:
+    return dict(event_id=ev.event_id, event_seq=ev.seq, event_type=ev.event_type, channel=channel,
+                recipient=recipient, tenant_id=ev.tenant_id, locale=locale, template_code=template,
+                address_enc=address_enc, subject_enc=subject_enc, body_enc=body_enc, status="queued", attempts=0,
+                next_attempt_at=now, last_error=None, idempotency_key=str(uuid.uuid4()), created_at=now,
+                updated_at=now)
+
+
 def plan(app: "App", ctx: "RequestContext", *, limit: int = 500) -> int:
     """Compose the messages of up to `limit` outbox events after the cursor and move it past
     them, in one transaction. Returns how many notifications were queued."""
@@ -215,21 +226,26 @@ def plan(app: "App", ctx: "RequestContext", *, limit: int = 500) -> int:
         rows = []
         for ev in events:
             state = state_of(ev.tenant_id)
-            for m in compose_event(uow, app, tr, ev):
+            try:
+                composed = compose_event(uow, app, tr, ev)
+            except DigitError as err:       # e.g. a payer's ciphertext that does not decrypt: listed, not stuck on
+                composed = []
+                if (ev.event_id, UNRESOLVED, UNRESOLVED) not in have:
+                    have.add((ev.event_id, UNRESOLVED, UNRESOLVED))
+                    rows.append(dict(_row(ev, UNRESOLVED, UNRESOLVED, ENGLISH, "", ring.encrypt(uow, state, ""),
+                                          None, ring.encrypt(uow, state, ""), now), status="dead",
+                                     next_attempt_at=None, last_error=f"{err.code}: {err.message}"[:500]))
+            for m in composed:
                 if (ev.event_id, m.channel, m.recipient) in have:
                     continue
                 have.add((ev.event_id, m.channel, m.recipient))
-                rows.append(dict(
-                    event_id=ev.event_id, event_seq=ev.seq, event_type=ev.event_type, channel=m.channel,
-                    recipient=m.recipient, tenant_id=ev.tenant_id, locale=m.locale, template_code=m.template,
-                    address_enc=ring.encrypt(uow, state, m.address), subject_enc=ring.encrypt(uow, state, m.subject),
-                    body_enc=ring.encrypt(uow, state, m.body), status="queued", attempts=0, next_attempt_at=now,
-                    idempotency_key=str(uuid.uuid4()), created_at=now, updated_at=now))
+                rows.append(_row(ev, m.channel, m.recipient, m.locale, m.template, ring.encrypt(uow, state, m.address),
+                                 ring.encrypt(uow, state, m.subject), ring.encrypt(uow, state, m.body), now))
         if rows:
             conn.execute(n.insert(), rows)
         uow.set_meta(CURSOR, str(events[-1].seq))
         uow.commit()
-    return len(rows)
+    return sum(1 for r in rows if r["status"] == "queued")
 
 
 def preview(app: "App", ctx: "RequestContext", event_id: str) -> dict[str, Any]:

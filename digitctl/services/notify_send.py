@@ -20,7 +20,7 @@ from digitctl.domain import notify_rules as rules
 from digitctl.domain.events import Event
 from digitctl.errors import InvalidInput, NotFound
 from digitctl.services.access import authorize
-from digitctl.services.notify import RETRY_URL, RUN_URL, STATUS_URL, CURSOR
+from digitctl.services.notify import CURSOR, RETRY_URL, RUN_URL, STATUS_URL, UNRESOLVED
 from digitctl.services.notify_senders import Outgoing, Sender, SendFailed
 from local_store.models import OutboxEvent
 from local_store.models_notify import Notification
@@ -266,7 +266,7 @@ def status(app: "App", ctx: "RequestContext", *, limit: int = 50) -> dict[str, A
         rows = conn.execute(select(n).where(n.c.status.in_(("failed", "dead", "sending")))
                             .order_by(n.c.id).limit(limit)).all()
         listed = [{"id": r.id, "eventId": r.event_id, "eventType": r.event_type, "channel": r.channel,
-                   "recipient": r.recipient, "to": rules.masked_address(r.channel, app.keyring.decrypt(uow, r.address_enc)),
+                   "recipient": r.recipient, "to": rules.masked_address(r.channel, app.keyring.decrypt(uow, r.address_enc)) if r.channel != UNRESOLVED else None,
                    "status": r.status, "attempts": r.attempts, "lastError": r.last_error,
                    "nextAttemptAt": r.next_attempt_at.isoformat() if r.next_attempt_at else None} for r in rows]
     doc: dict[str, Any] = {s: int(counts.get(s, 0)) for s in rules.STATUSES}
@@ -283,6 +283,9 @@ def retry(app: "App", ctx: "RequestContext", row_id: int, senders: dict[str, Sen
         row = uow.session.get(Notification, row_id)
         if row is None:
             raise NotFound("NOTIFICATION_NOT_FOUND", f"no notification {row_id}", {"id": row_id})
+        if row.channel == UNRESOLVED:
+            raise InvalidInput("NOTIFICATION_NOT_RETRYABLE", f"notification {row_id} could not be composed "
+                               f"({row.last_error}): there is nothing to send", {"id": row_id})
         if row.status not in ("failed", "dead"):
             raise InvalidInput("NOTIFICATION_NOT_RETRYABLE", f"notification {row_id} is {row.status}; only failed "
                                "or dead ones are retried", {"id": row_id, "status": row.status})

@@ -271,3 +271,29 @@ def test_sent_back_and_approved_once_paid(world_app):
         f"Dear Simran Kaur, we have received Rs. {Decimal(str(doc['totalAmountPaid'])):,.2f} for Trade License "
         f"{bill['consumerCode']} by Cash. Receipt number: {receipt}. - Amritsar"]
     assert to_applicant[-1] == f"Dear Simran Kaur, your Trade License application {paid} has been approved. - Amritsar"
+
+
+def test_an_event_that_cannot_be_composed_is_listed_dead_and_the_rest_go_on(world_app):
+    ctx = world_app.context()
+    with world_app.uow(ctx) as uow:
+        good = world_app.keyring.encrypt(uow, "pb.amritsar", "9812300011")
+        head, _, body = good.partition("|")
+        broken = head + "|" + ("A" if body[0] != "A" else "B") + body[1:]      # tampered: does not decrypt
+        doc = {"tenantId": "pb.amritsar", "totalAmountPaid": "10", "paymentMode": "CASH", "mobileNumber": broken,
+               "paymentDetails": [{"receiptNumber": "R/BAD", "businessService": "TL", "bill": {}}]}
+        uow.record(Event("collection.payment.created", "pb.amritsar", "Payment", "p-bad",
+                         "/collection-services/payments/_create", {"Payments": [doc]}))
+        uow.commit()
+    act(world_app, "clerk.amritsar", new_tl(world_app, mobile="9812300012"), "APPLY")
+    notify.plan(world_app, ctx)
+    [dead] = [r for r in rows(world_app) if r.channel == notify.UNRESOLVED]
+    assert dead.status == "dead" and dead.last_error.startswith("DECRYPTION_FAILED")
+    assert any(r.status == "queued" and r.event_type == "workflow.transitioned" for r in rows(world_app))
+    assert notify.plan(world_app, ctx) == 0                          # the cursor moved past it
+    listed = notify_send.status(world_app, ctx)["Notifications"]
+    assert [n["to"] for n in listed if n["id"] == dead.id] == [None]
+    from digitctl.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as err:
+        notify_send.retry(world_app, ctx, dead.id, {"sms": Recorder()}, POLICY)
+    assert err.value.code == "NOTIFICATION_NOT_RETRYABLE"
