@@ -7,7 +7,9 @@
 - `notification_optout`: per user and channel.
 - `ix_hub_event_entity` on hub_event (entity_type, entity_id): the hub's notifier asks whether an
   event in its outbox is a counter's, applied (the counter told it already).
-The notifier's cursor over the outbox is `store_meta['notify_cursor']`.
+The notifier's cursor over the outbox is `store_meta['notify_cursor']`: set here to the outbox's
+last seq, so a store that already has a history does not text its citizens about months-old
+payments the first time `notify run` starts; a new store starts at 0.
 
 Revision ID: 0009
 Revises: 0008
@@ -85,7 +87,12 @@ def upgrade() -> None:
     )
 
 
+    op.execute("INSERT INTO store_meta (key, value) "
+               "SELECT 'notify_cursor', CAST(COALESCE(MAX(seq), 0) AS VARCHAR(20)) FROM outbox_event")
+
+
 def downgrade() -> None:
+    op.execute("DELETE FROM store_meta WHERE key = 'notify_cursor'")
     op.drop_table('notification_optout')
     with op.batch_alter_table('hub_event', schema=None) as batch_op:
         batch_op.drop_index('ix_hub_event_entity')
