@@ -115,8 +115,8 @@ def test_a_clerk_may_not_upsert(world_app, as_user, tmp_path):
 
 
 def test_missing_lists_what_hindi_lacks_of_digitctls_own_modules(state_app):
-    res = lm.missing(state_app, state_app.context("pb"), locale="hi_IN", module="digitctl-notifications,digitctl-tui")
-    assert res["missing"] == [] and res["counts"] == {"digitctl-notifications": 0, "digitctl-tui": 0}
+    res = lm.missing(state_app, state_app.context("pb"), locale="hi_IN", module="digitctl-notifications,egov-user")
+    assert res["missing"] == [] and res["counts"] == {"digitctl-notifications": 0, "egov-user": 0}
     whole = lm.missing(state_app, state_app.context("pb"), locale="pa_IN")
     lacking = {(m["module"], m["code"]) for m in whole["missing"]}
     assert ("rainmaker-common", "AADHAAR_IS_REQUIRED") in lacking       # DIGIT's file: en_IN only
@@ -124,15 +124,19 @@ def test_missing_lists_what_hindi_lacks_of_digitctls_own_modules(state_app):
     assert ("egov-user", "sms.login.otp.msg") not in lacking             # digitctl's Punjabi OTP text
 
 
-def test_every_digitctl_bundle_has_the_same_codes_in_three_languages():
-    """Hindi and Punjabi say all digitctl says; en_IN leaves out the TUI codes whose English
-    default differs by screen (the TUI's own default is shown for those)."""
+def test_every_digitctl_bundle_has_the_same_codes_in_every_language():
+    """Hindi and Punjabi say all digitctl says (the TUI's English is its own defaults: no en_IN file)."""
     folder = bundled("configs") / "localization"
-    for module in ("digitctl-notifications", "digitctl-tui"):
-        codes = {loc: {m["code"] for m in json.loads((folder / f"{loc}.{module}.json").read_text(encoding="utf-8"))
-                       if m["module"] == module} for loc in ("en_IN", "hi_IN", "pa_IN")}
-        assert codes["en_IN"] <= codes["hi_IN"] == codes["pa_IN"], module
-        assert len(codes["hi_IN"] - codes["en_IN"]) <= 7, module
+
+    def codes(name: str, module: str) -> set[str]:
+        return {m["code"] for m in json.loads((folder / name).read_text(encoding="utf-8")) if m["module"] == module}
+
+    notif = "digitctl-notifications"
+    assert codes(f"en_IN.{notif}.json", notif) == codes(f"hi_IN.{notif}.json", notif) == \
+        codes(f"pa_IN.{notif}.json", notif)
+    tui = codes("hi_IN.digitctl-tui.json", "digitctl-tui")
+    assert len(tui) == 118 and tui == codes("pa_IN.digitctl-tui.json", "digitctl-tui")
+    assert not (folder / "en_IN.digitctl-tui.json").exists()
 
 
 def test_placeholders_in_digits_styles():
@@ -149,6 +153,5 @@ def test_the_tuis_labels_in_hindi_and_punjabi():
     """tui/labels.py asks `message(code, locale)` and shows its own English default on None."""
     assert localization.message("TUI_KEY_HELP", "hi_IN") == "सहायता"
     assert localization.message("TUI_REVIEW_TITLE", "pa_IN") == "ਕੀ ਇਹ ਭੁਗਤਾਨ ਲੈਣਾ ਹੈ?"
-    assert localization.message("TUI_KEY_HELP", "en_IN") == "Help"
-    assert localization.message("TUI_FLOAT", "en_IN") is None          # "Float" or "Float ₹": the screen says
+    assert localization.message("TUI_KEY_HELP", "en_IN") is None       # the TUI's own English default shows
     assert localization.message("TUI_FLOAT", "hi_IN") == "आरंभिक नकदी"
