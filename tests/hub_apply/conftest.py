@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from digitctl.bootstrap import build
 from digitctl.domain.sync_events import Parked, ReceivedEvent
 from digitctl.services import hub_apply, mdms, shifts
 from digitctl.services.hub_apply_wire import outbox_events
+from local_store.models import StoreMeta
 from tests.helpers import FEE_RATES, ctx_as
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -53,6 +55,8 @@ def counter(world_app: Any) -> Any:
 def hub(hub_url: str, frozen_clock: Any, store_templates: Any, world_builder: Any) -> Iterator[Any]:
     store_templates.materialize("world", world_builder, hub_url)
     app = build(hub_url, frozen_clock)
+    with app.store.engine.begin() as conn:      # the hub takes payments of its own under another code
+        conn.execute(update(StoreMeta).where(StoreMeta.key == "counter_code").values(value="H01"))
     try:
         yield _with_fee_rates(app)
     finally:
