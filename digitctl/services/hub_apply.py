@@ -23,6 +23,7 @@ encrypt with the hub's keys; password.changed needs the hash in its payload firs
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable
 
 from digitctl.clock import FixedClock
@@ -61,8 +62,6 @@ def _appliers() -> dict[str, Applier]:
         "collection.payments.remitted": pay.payments_remitted,
         "billing.demand.created": rec.demand_created,
         "billing.demand.updated": rec.demand_updated,
-        "billing.bill.generated": rec.bill_generated,
-        "billing.bill.expired": rec.bill_expired,
         "application.created": rec.application_created,
         "application.payment.reversed": rec.application_payment_reversed,
         "workflow.transitioned": rec.workflow_transitioned,
@@ -223,7 +222,9 @@ def apply_event(app: "App", ev: ReceivedEvent, *, counter_tenant: str | None = N
         actor = hub_actor(app, uow, ev)
         ctx = apply_context(app, actor, ev)
         authorize_event(app, ctx, ev, RUN_BY.get(operation, operation))
-        uow.ctx = ctx                   # the hub's outbox and audit record name the counter's actor
+        # the hub's outbox and audit record name the counter's actor, at the hub's time; what the
+        # services write carries the counter's (ctx)
+        uow.ctx = replace(ctx, clock=app.clock)
         try:
             outcome = applier(app, uow, ctx, ev)
         except DigitError as err:

@@ -164,7 +164,7 @@ def payment_created(app: "App", uow: "UnitOfWork", ctx: "RequestContext", ev: Re
     lines = hub_lines(uow, f)
     now = ctx.now()
     billing.apply_collection_in(uow, lines, now)
-    settle_bill(uow, f, now)
+    settle_bill(app, uow, f, now)
     doc = hub_payment_doc(app, uow, f, lines)
     s.add(payment_row(f, doc, ev))
     s.flush()
@@ -204,12 +204,15 @@ def payment_row(f: PaymentFacts, doc: dict[str, Any], ev: ReceivedEvent) -> Paym
         payment=doc, created_at=f.receipt_date, updated_at=f.receipt_date)
 
 
-def settle_bill(uow: "UnitOfWork", f: PaymentFacts, now: dt.datetime) -> None:
-    """The hub's bill of the payment (the counter's, when the hub holds it) PAID / PARTIALLY_PAID as
-    the payment left it; any other open bill of the consumer code stale (its dues changed)."""
+def settle_bill(app: "App", uow: "UnitOfWork", f: PaymentFacts, now: dt.datetime) -> None:
+    """The counter's bill of the payment PAID / PARTIALLY_PAID at the hub as the payment left it
+    (bills are derived: the hub holds the counter's bill from the payment's own copy of it when
+    it had none); any other open bill of the consumer code stale (its dues changed)."""
     s = uow.session
     row = s.get(BillRow, f.bill_id)
-    if row is not None and row.status in ("ACTIVE", "EXPIRED") and f.bill_status in ("PAID", "PARTIALLY_PAID"):
+    if row is None:
+        s.add(BillRow(**bill_values(app, uow, f, now)))
+    elif row.status in ("ACTIVE", "EXPIRED") and f.bill_status in ("PAID", "PARTIALLY_PAID"):
         row.bill = {**row.bill, "status": f.bill_status}
         row.status, row.updated_at = f.bill_status, now
     others = s.execute(select(BillRow).where(
@@ -219,6 +222,17 @@ def settle_bill(uow: "UnitOfWork", f: PaymentFacts, now: dt.datetime) -> None:
     for other in others:
         billing.expire(other, now)
     s.flush()
+
+
+def bill_values(app: "App", uow: "UnitOfWork", f: PaymentFacts, now: dt.datetime) -> dict[str, Any]:
+    """The bill row of the payment's copy of its bill (payer sealed with the hub's keys)."""
+    doc = {**f.bill_doc, "payerName": reseal(app, uow, f.tenant_id, f.bill_doc.get("payerName")),
+           "mobileNumber": reseal(app, uow, f.tenant_id, f.bill_doc.get("mobileNumber"))}
+    expiry = min([int(d["expiryDate"]) for d in doc.get("billDetails") or [] if d.get("expiryDate")] or [0])
+    return dict(id=f.bill_id, tenant_id=f.tenant_id, bill_number=str(doc.get("billNumber") or f.bill_id),
+                consumer_code=f.consumer_code, business_service=f.service, status=f.bill_status or "PAID",
+                total_amount_paise=to_paise(doc.get("totalAmount") or 0),
+                expires_at=_ms_date(expiry) or now, mobile_bidx=None, bill=doc, created_at=now, updated_at=now)
 
 
 # -- cancel / dishonour ------------------------------------------------------------------------

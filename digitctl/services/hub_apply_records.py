@@ -6,7 +6,8 @@ and does nothing.
   against the hub's demands; one the hub already has for the same consumer code, service and
   period (created at the hub) counts as this one. demand.updated: the lines as the counter left
   them, collections moved by what the counter's update moved.
-- billing.bill.generated / expired: the bill the counter handed out (the payment marks it PAID).
+- billing.bill.generated / expired are recorded only: bills are derived (the payment brings the
+  bill it paid, see hub_apply_payments).
 - application.created: the application (the first workflow action is its own event);
   workflow.transitioned: the same transition through the workflow service, from the state the
   counter saw (STATE_CHANGED when the hub's application stands elsewhere now), keeping the
@@ -122,46 +123,6 @@ def demand_updated(app: "App", uow: "UnitOfWork", ctx: "RequestContext", ev: Rec
 def _line_is(line: DemandDetailRow | None, d: dict[str, Any]) -> bool:
     return line is not None and line.tax_amount_paise == to_paise(Decimal(str(d.get("taxAmount") or 0))) \
         and line.collection_amount_paise == to_paise(Decimal(str(d.get("collectionAmount") or 0)))
-
-
-# -- bills ---------------------------------------------------------------------------------------
-def bill_generated(app: "App", uow: "UnitOfWork", ctx: "RequestContext", ev: ReceivedEvent) -> str:
-    """The bill the counter handed out (so that its payment marks it PAID at the hub too); any
-    other ACTIVE bill of the consumer code is stale now."""
-    doc = _doc(ev, "Bill")
-    s = uow.session
-    bid = str(doc.get("id") or ev.entity_id)
-    if s.get(BillRow, bid) is not None:
-        return APPLIED
-    tenant, code, svc = str(doc.get("tenantId") or ev.tenant_id), str(doc["consumerCode"]), str(doc["businessService"])
-    now = ctx.now()
-    for old in s.execute(select(BillRow).where(BillRow.tenant_id == tenant, BillRow.consumer_code == code,
-                                               BillRow.business_service == svc,
-                                               BillRow.status.in_(("ACTIVE", "PARTIALLY_PAID")))).scalars():
-        billing.expire(old, now)
-    s.flush()
-    mobile = opened(app, uow, doc.get("mobileNumber"))
-    stored = {**doc, "payerName": reseal(app, uow, tenant, doc.get("payerName")),
-              "mobileNumber": app.keyring.encrypt(uow, tenant, mobile) if mobile else None}
-    bill = billing.bill_from_digit(stored)
-    s.add(BillRow(id=bid, tenant_id=tenant, bill_number=str(doc.get("billNumber")), consumer_code=code,
-                  business_service=svc, status=str(doc.get("status") or "ACTIVE"),
-                  total_amount_paise=to_paise(bill.total_amount),
-                  expires_at=dt.datetime.fromtimestamp(bill.expiry_date / 1000, dt.timezone.utc),
-                  mobile_bidx=app.keyring.blind_index(tenant, mobile, "mobile") if mobile else None,
-                  bill=stored, created_at=now, updated_at=now))
-    s.flush()
-    _record(uow, ev, "Bill", bid, {"Bill": [stored]})
-    return APPLIED
-
-
-def bill_expired(app: "App", uow: "UnitOfWork", ctx: "RequestContext", ev: ReceivedEvent) -> str:
-    row = uow.session.get(BillRow, ev.entity_id)
-    if row is not None and row.status in ("ACTIVE", "PARTIALLY_PAID"):
-        billing.expire(row, ctx.now())
-        uow.session.flush()
-        _record(uow, ev, "Bill", row.id, {"Bill": [row.bill]})
-    return APPLIED
 
 
 # -- applications and their workflow -------------------------------------------------------------
