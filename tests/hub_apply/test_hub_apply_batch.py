@@ -24,8 +24,12 @@ def test_a_batch_of_payments_lands_as_the_counter_took_them(counter, hub, wire, 
 
     one_by_one: list[str] = []
     real = hub_apply.apply_event
-    monkeypatch.setattr(hub_apply, "apply_event", lambda app, ev, **kw: one_by_one.append(ev.event_type)
-                        or real(app, ev, **kw))
+
+    def spy(app: Any, ev: Any, **kw: Any) -> str:
+        one_by_one.append(ev.event_type)
+        return real(app, ev, **kw)
+
+    monkeypatch.setattr(hub_apply, "apply_event", spy)
     assert hub_apply_batch.ha is hub_apply
     receipts = [pay(counter, clerk, bill_for(counter, f"TL-CC-{i}"), "1250") for i in range(4)]
     cheque = pay(counter, clerk, bill_for(counter, "TL-CC-Q"), "1250", mode="CHEQUE", **CHEQUE)
@@ -66,7 +70,8 @@ def test_a_payment_the_batch_cannot_take_parks_and_what_follows_it_waits(counter
     outcomes = hub_apply.apply_events(hub, [*missing, *rest, *cancel])
     assert codes(outcomes)[0] == "BILLING_DEMAND_NOT_FOUND"
     assert codes(outcomes)[-1] == "SYNC_WAITING"                   # the cancel of the parked payment
-    assert outcomes[-1].params["behind"] == missing[0].event_id
+    waiting = outcomes[-1]
+    assert isinstance(waiting, Parked) and waiting.params["behind"] == missing[0].event_id
     with hub.store.engine.connect() as conn:
         assert set(conn.execute(select(Payment.receipt_number)).scalars()) == {second}
 
@@ -87,5 +92,7 @@ def test_an_excess_in_a_batch_is_parked_with_its_figures(counter, hub, wire, cle
                    payload={"Payments": [twin_doc]})
     outcomes = hub_apply.apply_events(hub, [payment, twin])
     assert codes(outcomes) == ["applied", "EXCESS_COLLECTION"]
-    assert outcomes[1].params["receiptNumber"] == "C02/TWIN/1" and outcomes[1].params["amount"] == "1250.00"
+    excess = outcomes[1]
+    assert isinstance(excess, Parked)
+    assert excess.params["receiptNumber"] == "C02/TWIN/1" and excess.params["amount"] == "1250.00"
     assert [r for r, *_ in state(hub)["payments"]] == [receipt]
