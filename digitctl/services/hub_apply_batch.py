@@ -25,6 +25,7 @@ from digitctl.services.bills import bill_lock_key
 from digitctl.services.hub_apply_payments import (PaymentFacts, bill_values, check_fit, hub_payment_doc, map_line,
                                                   payment_row)
 from digitctl.services.payments import CREATE_URL
+from local_store import seals
 from local_store.models import Application, Bill, Demand, DemandDetail, Payment, UserAccount, UserRole
 
 if TYPE_CHECKING:
@@ -141,9 +142,9 @@ class _Batch:
         d, dd = Demand.__table__, DemandDetail.__table__
         codes = sorted({f.consumer_code for f in fs})
         self.demands: dict[tuple[str, str, str], list[Any]] = {}
-        rows = self.conn.execute(select(d.c.id, d.c.tenant_id, d.c.consumer_code, d.c.business_service,
-                                        d.c.tax_period_from, d.c.tax_period_to)
-                                 .where(d.c.consumer_code.in_(codes), d.c.status == "ACTIVE")).all() if codes else []
+        rows = self.conn.execute(select(d).where(d.c.consumer_code.in_(codes), d.c.status == "ACTIVE")).all() \
+            if codes else []
+        self.demand_rows = {row.id: dict(row._mapping) for row in rows}       # every column: for its seal
         for row in rows:
             self.demands.setdefault((row.tenant_id, row.business_service, row.consumer_code), []).append(row)
         q = select(dd).where(dd.c.demand_id.in_([row.id for row in rows]))
@@ -159,8 +160,7 @@ class _Batch:
         codes = sorted({f.consumer_code for f in fs})
         ids = sorted({f.bill_id for f in fs})
         self.bills = {row.id: dict(row._mapping) for row in self.conn.execute(
-            select(b.c.id, b.c.tenant_id, b.c.consumer_code, b.c.business_service, b.c.status, b.c.bill)
-            .where(b.c.consumer_code.in_(codes), (b.c.id.in_(ids)) | b.c.status.in_(("ACTIVE", "PARTIALLY_PAID"))))}
+            select(b).where(b.c.consumer_code.in_(codes), (b.c.id.in_(ids)) | b.c.status.in_(("ACTIVE", "PARTIALLY_PAID"))))}
 
     # -- one payment ------------------------------------------------------------------------
     def allowed(self, actor: Actor, operation: str, tenant: str) -> bool:
@@ -225,23 +225,21 @@ class _Batch:
                               before=None, after={**(ev.audit.get("after") or {}), "apportionment": lines,
                                                   "counterCode": f.counter_code},
                               actor=(actor.uuid, actor.user_name)))
-        self.uow.touch("Payment", f.id)
 
     def settle_bill(self, f: PaymentFacts, when: dt.datetime) -> None:
         held = self.bills.get(f.bill_id)
         if held is None:
             values = bill_values(self.app, self.uow, f, when)
             self.new_bills.append(values)
-            self.bills[f.bill_id] = {k: values[k] for k in ("id", "tenant_id", "consumer_code", "business_service",
-                                                            "status", "bill")}
+            self.bills[f.bill_id] = values
         elif held["status"] in ("ACTIVE", "EXPIRED") and f.bill_status in ("PAID", "PARTIALLY_PAID"):
-            held.update(status=f.bill_status, bill={**held["bill"], "status": f.bill_status})
+            held.update(status=f.bill_status, bill={**held["bill"], "status": f.bill_status}, updated_at=self.now)
             self.bill_changes[f.bill_id] = held
         for other in self.bills.values():
             if (other["id"] != f.bill_id and other["consumer_code"] == f.consumer_code
                     and other["tenant_id"] == f.tenant_id and other["business_service"] == f.service
                     and other["status"] in ("ACTIVE", "PARTIALLY_PAID")):
-                other.update(status="EXPIRED", bill={**other["bill"], "status": "EXPIRED"})
+                other.update(status="EXPIRED", bill={**other["bill"], "status": "EXPIRED"}, updated_at=self.now)
                 self.bill_changes[other["id"]] = other
 
     # -- the writes -----------------------------------------------------------------------------
@@ -258,14 +256,14 @@ class _Batch:
                 updated_at=bindparam("b_at")),
                 [{"b_id": x.id, "b_tax": x.tax, "b_col": x.collection, "b_at": x.updated_at} for x in changed])
         demand_ids = sorted({self.lines[i].demand_id for i in self.changed_lines})
+        for did in demand_ids:
+            self.demand_rows[did].update(updated_at=self.now, is_payment_completed=sum(
+                self.lines[i].tax - self.lines[i].collection for i in self.lines_of[did]) <= 0)
         if demand_ids:
             c.execute(update(d).where(d.c.id == bindparam("b_id")).values(
                 is_payment_completed=bindparam("b_done"), updated_at=bindparam("b_at")),
-                [{"b_id": did, "b_at": self.now,
-                  "b_done": sum(self.lines[i].tax - self.lines[i].collection for i in self.lines_of[did]) <= 0}
+                [{"b_id": did, "b_at": self.now, "b_done": self.demand_rows[did]["is_payment_completed"]}
                  for did in demand_ids])
-            for did in demand_ids:
-                self.uow.touch("Demand", did)
         if self.payments:
             c.execute(insert(Payment.__table__), self.payments)
         if self.new_bills:
@@ -273,10 +271,23 @@ class _Batch:
         if self.bill_changes:
             c.execute(update(b).where(b.c.id == bindparam("b_id")).values(
                 status=bindparam("b_status"), bill=bindparam("b_bill"), updated_at=bindparam("b_at")),
-                [{"b_id": x["id"], "b_status": x["status"], "b_bill": x["bill"], "b_at": self.now}
+                [{"b_id": x["id"], "b_status": x["status"], "b_bill": x["bill"], "b_at": x["updated_at"]}
                  for x in self.bill_changes.values()])
-        for bid in {*(x["id"] for x in self.new_bills), *self.bill_changes}:
-            self.uow.touch("Bill", bid)
+        self.seal(demand_ids)
+
+    def seal(self, demand_ids: list[str]) -> None:
+        """The seals of every row the batch wrote, from the values it wrote (seals.row_seal), so
+        the commit does not read them back."""
+        d, dd, b, p = Demand.__table__, DemandDetail.__table__, Bill.__table__, Payment.__table__
+        for row in self.payments:
+            self.uow.seal_as("Payment", row["id"], {f"payment:{row['id']}": seals.row_seal(p, row)})
+        for did in demand_ids:
+            seal = {f"demand:{did}": seals.row_seal(d, self.demand_rows[did])}
+            for lid in self.lines_of[did]:
+                seal[f"demand_detail:{lid}"] = seals.row_seal(dd, self.lines[lid].insert_values())
+            self.uow.seal_as("Demand", did, seal)
+        for bill in {*(x["id"] for x in self.new_bills), *self.bill_changes}:
+            self.uow.seal_as("Bill", bill, {f"bill:{bill}": seals.row_seal(b, self.bills[bill])})
 
 
 class _Line:
