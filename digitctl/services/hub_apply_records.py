@@ -50,10 +50,12 @@ def _doc(ev: ReceivedEvent, key: str) -> dict[str, Any]:
     return doc
 
 
-def _record(uow: "UnitOfWork", ev: ReceivedEvent, entity_type: str, entity_id: str, payload: dict[str, Any]) -> None:
-    """The hub's own outbox row and audit record of what it applied (under the counter's actor)."""
+def _record(uow: "UnitOfWork", ev: ReceivedEvent, entity_type: str, entity_id: str, payload: dict[str, Any],
+            after: Any = None) -> None:
+    """The hub's own outbox row and audit record of what it applied (under the counter's actor);
+    `after` replaces the counter's when that holds PII sealed with the counter's keys."""
     uow.record(Event(ev.event_type, ev.tenant_id, entity_type, entity_id, str(ev.audit.get("operation")), payload,
-                     before=ev.audit.get("before"), after=ev.audit.get("after")))
+                     before=ev.audit.get("before"), after=ev.audit.get("after") if after is None else after))
 
 
 # -- demands -----------------------------------------------------------------------------------
@@ -152,7 +154,8 @@ def application_created(app: "App", uow: "UnitOfWork", ctx: "RequestContext", ev
     s.flush()
     from digitctl.services.applications import application_json
 
-    _record(uow, ev, "Application", number, {"Application": application_json(appl)})
+    doc = application_json(appl)
+    _record(uow, ev, "Application", number, {"Application": doc}, after=doc)
     return APPLIED
 
 
