@@ -34,7 +34,7 @@ from local_store.models import Application
 from local_store.models import Bill as BillRow
 from local_store.models import Demand as DemandRow
 from local_store.models import DemandDetail as DemandDetailRow
-from local_store.models import Payment, Remittance, Shift, WfCurrent, WfProcessInstance
+from local_store.models import Payment, Remittance, Shift, UserAccount, WfCurrent, WfProcessInstance
 
 if TYPE_CHECKING:
     from digitctl.bootstrap import App
@@ -273,6 +273,8 @@ def already_applied(uow: "UnitOfWork", ev: ReceivedEvent) -> bool:
         return s.get(Application, ev.entity_id) is not None
     if kind == "workflow.transitioned":
         return bool(first.get("id")) and s.get(WfProcessInstance, str(first["id"])) is not None
+    if kind == "user.created":
+        return s.get(UserAccount, str((p.get("user") or {}).get("uuid"))) is not None
     if kind.startswith("shift."):
         shift = s.get(Shift, ev.entity_id)
         return shift is not None and shift.status == (p.get("Shift") or {}).get("status")
