@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from digitctl.domain.sync_events import Parked
-from digitctl.services import audit, collection, hub_apply, reports
+from digitctl.services import audit, billing, collection, hub_apply, reports
 from local_store.models import Payment
 from tests.helpers import AMRITSAR, ctx_as
 from tests.hub_apply.test_hub_apply_payments import CHEQUE, TODAY, bill_for, pay, state, totals
@@ -96,3 +96,17 @@ def test_an_excess_in_a_batch_is_parked_with_its_figures(counter, hub, wire, cle
     assert isinstance(excess, Parked)
     assert excess.params["receiptNumber"] == "C02/TWIN/1" and excess.params["amount"] == "1250.00"
     assert [r for r, *_ in state(hub)["payments"]] == [receipt]
+
+
+def test_paid_cancelled_and_paid_again_in_one_batch(counter, hub, wire, clerk):
+    first = pay(counter, clerk, bill_for(counter, "TL-CC-1"), "1250")
+    collection.cancel(counter, ctx_as(counter, "supervisor.amritsar"), AMRITSAR, first, "ERRORRECEIPT")
+    [bill] = billing.fetch_bill(counter, clerk, AMRITSAR, consumer_code="TL-CC-1")
+    second = collection.pay(counter, clerk, tenant_id=AMRITSAR, bill_id=bill["id"], mode="CASH", amount="1250")
+    outcomes = hub_apply.apply_events(hub, wire.take())
+    assert not [o for o in outcomes if isinstance(o, Parked)]
+    at_hub = state(hub)
+    assert at_hub["payments"] == state(counter)["payments"] and at_hub["collected"] == 125000
+    assert {r: s for r, s, _, _ in at_hub["payments"]} == {
+        first: "CANCELLED", second["paymentDetails"][0]["receiptNumber"]: "NEW"}
+    assert audit.verify(hub, hub.context()).ok
