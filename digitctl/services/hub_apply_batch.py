@@ -23,7 +23,7 @@ from digitctl.domain.sync_events import Parked, ReceivedEvent
 from digitctl.services import hub_apply as ha
 from digitctl.services.bills import bill_lock_key
 from digitctl.services.hub_apply_payments import (PaymentFacts, bill_values, check_fit, hub_payment_doc, map_line,
-                                                  payment_row)
+                                                  payment_values)
 from digitctl.services.payments import CREATE_URL
 from local_store import seals
 from local_store.models import Application, Bill, Demand, DemandDetail, Payment, UserAccount, UserRole
@@ -216,8 +216,7 @@ class _Batch:
             held.updated_at = when
             self.changed_lines.add(held.id)
         doc = hub_payment_doc(self.app, self.uow, f, lines)
-        row = payment_row(f, doc, ev)
-        self.payments.append({c.name: getattr(row, c.key) for c in Payment.__table__.columns})
+        self.payments.append(payment_values(f, doc, ev))
         self.settle_bill(f, when)
         self.existing.add(f.id)
         self.receipts.add((f.tenant_id, f.receipt))
