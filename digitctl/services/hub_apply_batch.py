@@ -161,6 +161,10 @@ class _Batch:
         ids = sorted({f.bill_id for f in fs})
         self.bills = {row.id: dict(row._mapping) for row in self.conn.execute(
             select(b).where(b.c.consumer_code.in_(codes), (b.c.id.in_(ids)) | b.c.status.in_(("ACTIVE", "PARTIALLY_PAID"))))}
+        self.bills_of: dict[tuple[str, str, str], list[str]] = {}
+        for bill in self.bills.values():
+            self.bills_of.setdefault((bill["tenant_id"], bill["business_service"], bill["consumer_code"]),
+                                     []).append(bill["id"])
 
     # -- one payment ------------------------------------------------------------------------
     def allowed(self, actor: Actor, operation: str, tenant: str) -> bool:
@@ -231,13 +235,12 @@ class _Batch:
             values = bill_values(self.app, self.uow, f, when)
             self.new_bills.append(values)
             self.bills[f.bill_id] = values
+            self.bills_of.setdefault((f.tenant_id, f.service, f.consumer_code), []).append(f.bill_id)
         elif held["status"] in ("ACTIVE", "EXPIRED") and f.bill_status in ("PAID", "PARTIALLY_PAID"):
             held.update(status=f.bill_status, bill={**held["bill"], "status": f.bill_status}, updated_at=self.now)
             self.bill_changes[f.bill_id] = held
-        for other in self.bills.values():
-            if (other["id"] != f.bill_id and other["consumer_code"] == f.consumer_code
-                    and other["tenant_id"] == f.tenant_id and other["business_service"] == f.service
-                    and other["status"] in ("ACTIVE", "PARTIALLY_PAID")):
+        for other in (self.bills[i] for i in self.bills_of.get((f.tenant_id, f.service, f.consumer_code), [])):
+            if other["id"] != f.bill_id and other["status"] in ("ACTIVE", "PARTIALLY_PAID"):
                 other.update(status="EXPIRED", bill={**other["bill"], "status": "EXPIRED"}, updated_at=self.now)
                 self.bill_changes[other["id"]] = other
 
