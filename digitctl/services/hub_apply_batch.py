@@ -12,6 +12,7 @@ only recorded touch nothing and are answered at once.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, insert, select, text, update
@@ -331,6 +332,20 @@ def core_payments(app: "App", events: list[ReceivedEvent],
     """Apply the payments it can in one transaction: ({index: outcome}, [indexes to take one by one])."""
     done: dict[int, str | Parked] = {}
     fallback: list[int] = []
+    # the batch holds thousands of small dicts at once: the cyclic collector would walk them again
+    # and again (it ran for a third of the batch's time); nothing here makes cycles
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        _core_payments_in(app, events, counter_tenant, done, fallback)
+    finally:
+        if collecting:
+            gc.enable()
+    return done, fallback
+
+
+def _core_payments_in(app: "App", events: list[ReceivedEvent], counter_tenant: str | None,
+                      done: dict[int, str | Parked], fallback: list[int]) -> None:
     with app.uow(app.base_context()) as uow:
         batch = _Batch(app, uow, events)
         away: set[str] = set()
@@ -345,4 +360,3 @@ def core_payments(app: "App", events: list[ReceivedEvent],
                 done[j] = outcome
         batch.flush()
         uow.commit()
-    return done, fallback
