@@ -33,6 +33,7 @@ from local_store.models import HubCounter, HubEvent
 
 if TYPE_CHECKING:
     from digitctl.bootstrap import App
+    from digitctl.context import RequestContext
 
 _EVENT = HubEvent.__table__
 _LOCKS: dict[str, threading.Lock] = {}
@@ -174,3 +175,14 @@ def apply_pending(app: "App", counter_code: str | None = None, limit: int = 1000
         for key, n in apply_counter(app, code, limit).items():
             total[key] += n
     return total
+
+
+APPLY_ACTION = "/digitctl/hub/events/_apply"
+
+
+def run(app: "App", ctx: "RequestContext", counter_code: str | None = None, limit: int = 1000) -> dict[str, int]:
+    """`digitctl hub apply`: an operator (or a scheduled worker) applies what is still stored."""
+    from digitctl.services.access import authorize
+
+    authorize(app, ctx, APPLY_ACTION, app.state_tenant or ctx.tenant_id)
+    return apply_pending(app, counter_code, limit)

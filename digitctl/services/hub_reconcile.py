@@ -96,3 +96,16 @@ def metrics_text(app: "App") -> str:
         lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
         lines += [f'{name}{{counter="{_label(code)}"}} {value}' for code, value in sorted(values.items())]
     return "\n".join(lines) + "\n"
+
+
+def store_ok(app: "App") -> bool:
+    """Whether the hub's store answers (for /health)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        with app.store.readonly_engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except SQLAlchemyError:
+        return False
