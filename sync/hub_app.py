@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from digitctl import bootstrap
 from digitctl.context import RequestContext
@@ -70,6 +71,12 @@ def create_app(store_url: str) -> FastAPI:
     @api.exception_handler(DigitError)
     async def _digit_error(_request: Request, err: DigitError) -> JSONResponse:
         return _envelope(application, err)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, err: StarletteHTTPException) -> JSONResponse:
+        refusal = DigitError("NOT_FOUND" if err.status_code == 404 else "INVALID_REQUEST", str(err.detail))
+        refusal.http_status = err.status_code
+        return _envelope(application, refusal)
 
     @api.exception_handler(Exception)
     async def _other_error(_request: Request, err: Exception) -> JSONResponse:

@@ -143,3 +143,36 @@ def test_hub_serve_answers_health_on_loopback(hub: App, tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+def test_an_unknown_path_or_method_is_enveloped(client: Any) -> None:
+    res = client.get("/sync/v1/nothing")
+    assert res.status_code == 404 and _envelope(res)[0] == "NOT_FOUND"
+    res = client.get(PUSH)
+    assert res.status_code == 405 and _envelope(res)[0] == "INVALID_REQUEST"
+
+
+def test_a_push_applies_what_it_stored(client: Any, hub: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    from digitctl.domain.sync_events import Parked
+
+    fake = types.ModuleType("digitctl.services.hub_apply")
+
+    def apply_event(app: App, ev: Any) -> None:
+        if ev.payload.get("park"):
+            raise Parked("BILL_NOT_FOUND", "no such bill at the hub")
+
+    fake.apply_event = apply_event  # type: ignore[attr-defined]
+    fake.entity_keys = lambda ev: [ev.entity_id]  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "digitctl.services.hub_apply", fake)
+    counter = _register(client, hub)
+    events = [counter.event(payload={"park": True}), counter.event()]
+    assert _post(client, counter, hub, counter.batch(events, 3)).status_code == 200
+    path = f"/sync/v1/counters/{counter.code}/_status"
+    req = counter.signed(path, None, hub.clock.now(), method="GET")
+    parked = client.get(path, headers=dict(req.headers)).json()["parked"]
+    assert [(p["seq"], p["code"], p["message"]) for p in parked] == [(1, "BILL_NOT_FOUND", "no such bill at the hub")]
+    text = client.get("/metrics").text
+    assert f'digit_hub_events_applied_total{{counter="{counter.code}"}} 1' in text
+    assert f'digit_hub_events_parked_total{{counter="{counter.code}"}} 1' in text
