@@ -208,3 +208,28 @@ def test_status_tells_the_counter_where_it_stands(hub: App, counter: FakeCounter
     answer = hub_ingest.status(hub, counter.signed(f"/sync/v1/counters/{counter.code}/_status", None,
                                                    hub.clock.now(), method="GET"))
     assert answer == {"counterCode": counter.code, "lastSequence": 1, "nextSeq": 2, "parked": [], "flagged": None}
+
+
+def test_an_edited_record_breaks_the_chain(hub: App, counter: FakeCounter) -> None:
+    events = [counter.event() for _ in range(3)]
+    edited = counter.batch(events, counter.setup_records)
+    edited["audit"][1]["after"] = {"totalAmountPaid": "1.00"}        # content changed, hash kept
+    err = _refused(hub_ingest.push, hub, counter.signed(PUSH, edited, hub.clock.now()))
+    assert err.code == "SYNC_AUDIT_CHAIN_BROKEN" and err.params == {"seq": events[1]["audit"]["seq"]}
+
+
+def test_the_last_record_must_be_signed_by_the_counters_key(hub: App, counter: FakeCounter) -> None:
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from digitctl.domain.audit_rules import RECORD_CONTEXT
+
+    events = [counter.event() for _ in range(2)]
+    doc = counter.batch(events, counter.setup_records)
+    last = doc["audit"][-1]
+    last["signature"] = base64.b64encode(Ed25519PrivateKey.generate().sign(
+        RECORD_CONTEXT + last["hash"].encode("ascii"))).decode()
+    doc["events"][-1]["audit"] = last
+    err = _refused(hub_ingest.push, hub, counter.signed(PUSH, doc, hub.clock.now()))
+    assert err.code == "SYNC_AUDIT_CHAIN_BROKEN" and "signature" in err.message
