@@ -79,7 +79,7 @@ def enrol(app: "App", ctx: "RequestContext", tenant_id: str, name: str) -> dict[
     _known_tenant(app, tenant_id)
     enrolment = new_enrolment_code()
     now = ctx.now()
-    expires = now + ENROLMENT_TTL
+    expires = (now + ENROLMENT_TTL).replace(microsecond=0)
     with app.uow(ctx) as uow:
         used = set(uow.session.execute(select(HubCounter.code)).scalars())
         own = uow.meta("counter_code")            # the hub store's own code is never handed out
