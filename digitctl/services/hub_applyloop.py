@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from digitctl.domain.sync_events import Parked, ReceivedEvent
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from digitctl.context import RequestContext
 
 _EVENT = HubEvent.__table__
+log = logging.getLogger("digitctl.hub")
 _LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
 NOT_ENROLLED = "SYNC_TENANT_NOT_ENROLLED"
@@ -88,13 +90,24 @@ def exclusive(app: "App", code: str) -> Iterator[bool]:
         local.release()
 
 
-def _set(app: "App", code: str, seq: int, status: str, reason_code: str | None = None,
-         reason: str | None = None) -> None:
+Outcome = tuple[int, str, str | None, str | None]          # (seq, status, reason code, reason)
+CHUNK = 200
+
+
+def _write(app: "App", code: str, outcomes: list[Outcome]) -> None:
+    """Move events out of `stored` (one executemany per call)."""
+    if not outcomes:
+        return
+    now = app.clock.now()
+    stmt = update(_EVENT).where(_EVENT.c.counter_code == bindparam("b_code"), _EVENT.c.seq == bindparam("b_seq"),
+                                _EVENT.c.status == "stored").values(
+        status=bindparam("b_status"), reason_code=bindparam("b_rc"), reason=bindparam("b_reason"),
+        applied_at=bindparam("b_at"))
     with app.store.engine.begin() as conn:
-        conn.execute(update(_EVENT).where(_EVENT.c.counter_code == code, _EVENT.c.seq == seq,
-                                          _EVENT.c.status == "stored").values(
-            status=status, reason_code=reason_code, reason=(reason or "")[:4000] or None,
-            applied_at=app.clock.now() if status in ("applied", "recorded") else None))
+        conn.execute(stmt, [{"b_code": code, "b_seq": seq, "b_status": status, "b_rc": rc,
+                             "b_reason": (reason or "")[:4000] or None,
+                             "b_at": now if status in ("applied", "recorded") else None}
+                            for seq, status, rc, reason in outcomes])
 
 
 def _keys(mod: ModuleType, ev: ReceivedEvent) -> set[str]:
@@ -111,54 +124,98 @@ def _blocked(app: "App", mod: ModuleType, code: str) -> set[str]:
     return out
 
 
-def _apply_one(app: "App", mod: ModuleType, enrolled: str, ev: ReceivedEvent,
-               blocked: set[str]) -> tuple[str, str | None, str | None]:
-    keys = _keys(mod, ev)
-    held = sorted(keys & blocked)
-    if held:
-        blocked |= keys
-        return "waiting", WAITING, f"waits behind a parked event on {held[0]}"
-    if not tenant_covered(enrolled, ev.tenant_id, ev.event_type):
-        blocked |= keys
-        return "parked", NOT_ENROLLED, f"counter {ev.counter_code} is enrolled at {enrolled}, not {ev.tenant_id}"
+def _outcome(seq: int, result: Any) -> Outcome:
+    if isinstance(result, Parked):
+        return seq, "parked", result.code, result.message
+    if isinstance(result, DigitError):
+        return seq, "parked", result.code, result.message
+    return seq, ("recorded" if result == "recorded" else "applied"), None, None
+
+
+def _apply_one(app: "App", mod: ModuleType, seq: int, ev: ReceivedEvent) -> Outcome:
     try:
-        result = mod.apply_event(app, ev)
-    except Parked as p:
-        blocked |= keys
-        return "parked", p.code, p.message
-    except DigitError as err:
-        blocked |= keys
-        return "parked", err.code, err.message
-    return ("recorded" if result == "recorded" else "applied"), None, None
+        return _outcome(seq, mod.apply_event(app, ev))
+    except (Parked, DigitError) as err:
+        return _outcome(seq, err)
+    except DBAPIError:
+        raise                  # the store is unwell: the event stays stored, the next run retries it
+    except Exception as err:   # a bug in applying one event must not stop the counter's others
+        return seq, "parked", "HUB_APPLY_FAILED", f"{type(err).__name__}: {err}"
+
+
+def _apply_chunk(app: "App", mod: ModuleType, chunk: list[tuple[int, ReceivedEvent]]) -> list[Outcome]:
+    """Events with pairwise disjoint entities: through hub_apply.apply_events (the batch path)
+    when it exists, else (or when the batch path fails on something) one by one."""
+    batch = getattr(mod, "apply_events", None)
+    if batch is not None and len(chunk) > 1:
+        try:
+            results = batch(app, [ev for _seq, ev in chunk])
+            if len(results) == len(chunk):
+                return [_outcome(seq, r) for (seq, _ev), r in zip(chunk, results)]
+        except DBAPIError:
+            raise
+        except Exception:  # noqa: BLE001 - retried one by one below, where the culprit is parked alone
+            log.exception("the batch apply path failed; applying one by one")
+    return [_apply_one(app, mod, seq, ev) for seq, ev in chunk]
+
+
+class _Run:
+    """One pass over a counter's stored events, in sequence order."""
+
+    def __init__(self, app: "App", mod: ModuleType, code: str, enrolled: str, blocked: set[str]) -> None:
+        self.app, self.mod, self.code, self.enrolled, self.blocked = app, mod, code, enrolled, blocked
+        self.chunk: list[tuple[int, ReceivedEvent]] = []
+        self.chunk_keys: dict[int, set[str]] = {}
+        self.counts = {"applied": 0, "recorded": 0, "parked": 0, "waiting": 0}
+
+    def _done(self, outcomes: list[Outcome], keys: dict[int, set[str]]) -> None:
+        for seq, status, _rc, _reason in outcomes:
+            self.counts[status] += 1
+            if status in ("parked", "waiting"):
+                self.blocked |= keys.get(seq, set())
+        _write(self.app, self.code, outcomes)
+
+    def flush(self) -> None:
+        if self.chunk:
+            chunk, keys = self.chunk, self.chunk_keys
+            self.chunk, self.chunk_keys = [], {}
+            self._done(_apply_chunk(self.app, self.mod, chunk), keys)
+
+    def add(self, seq: int, ev: ReceivedEvent) -> None:
+        keys = _keys(self.mod, ev)
+        if any(keys & k for k in self.chunk_keys.values()):
+            self.flush()                   # an earlier event on the same entity must be settled first
+        held = sorted(keys & self.blocked)
+        if held:
+            self._done([(seq, "waiting", WAITING, f"waits behind a parked event on {held[0]}")], {seq: keys})
+        elif not tenant_covered(self.enrolled, ev.tenant_id, ev.event_type):
+            self._done([(seq, "parked", NOT_ENROLLED, f"counter {ev.counter_code} is enrolled at {self.enrolled}, "
+                         f"not {ev.tenant_id}")], {seq: keys})
+        else:
+            self.chunk.append((seq, ev))
+            self.chunk_keys[seq] = keys
+            if len(self.chunk) >= CHUNK:
+                self.flush()
 
 
 def apply_counter(app: "App", code: str, limit: int = 1000) -> dict[str, int]:
     """Apply up to `limit` stored events of one counter, in sequence order: counts by outcome."""
-    counts = {"applied": 0, "recorded": 0, "parked": 0, "waiting": 0}
     mod = applier()
     if mod is None:
-        return counts
+        return {"applied": 0, "recorded": 0, "parked": 0, "waiting": 0}
     with exclusive(app, code) as mine:
         if not mine:
-            return counts
+            return {"applied": 0, "recorded": 0, "parked": 0, "waiting": 0}
         with app.store.readonly_engine.connect() as conn:
             enrolled = conn.execute(select(HubCounter.tenant_id).where(HubCounter.code == code)).scalar()
             rows = conn.execute(select(_EVENT.c.seq, _EVENT.c.body).where(
                 _EVENT.c.counter_code == code, _EVENT.c.status == "stored").order_by(_EVENT.c.seq).limit(limit)).all()
-        if enrolled is None or not rows:
-            return counts
-        blocked = _blocked(app, mod, code)
-        for seq, body in rows:
-            try:
-                status, reason_code, reason = _apply_one(app, mod, str(enrolled), ReceivedEvent.from_wire(body),
-                                                         blocked)
-            except DBAPIError:
-                raise                  # the store is unwell: the event stays stored, the next run retries it
-            except Exception as err:   # a bug in applying one event must not stop the counter's others
-                status, reason_code, reason = "parked", "HUB_APPLY_FAILED", f"{type(err).__name__}: {err}"
-            _set(app, code, int(seq), status, reason_code, reason)
-            counts[status] += 1
-    return counts
+        run = _Run(app, mod, code, str(enrolled), _blocked(app, mod, code) if rows else set())
+        if enrolled is not None:
+            for seq, body in rows:
+                run.add(int(seq), ReceivedEvent.from_wire(body))
+            run.flush()
+    return run.counts
 
 
 def apply_pending(app: "App", counter_code: str | None = None, limit: int = 1000) -> dict[str, int]:

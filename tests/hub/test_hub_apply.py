@@ -18,10 +18,12 @@ from local_store.models import HubEvent
 from tests.hub.fake_counter import FakeCounter
 
 
-@pytest.fixture
-def applied(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """A fake hub_apply: parks an event whose payload says so, records logins, applies the rest."""
+@pytest.fixture(params=["one by one", "batch path"])
+def applied(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A fake hub_apply: parks an event whose payload says so, records logins, applies the rest;
+    with or without the batch path (apply_events)."""
     seen: list[int] = []
+    batches: list[list[int]] = []
     fake = types.ModuleType("digitctl.services.hub_apply")
 
     def apply_event(app: App, ev: ReceivedEvent) -> str | None:
@@ -33,8 +35,20 @@ def applied(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     def entity_keys(ev: ReceivedEvent) -> list[str]:
         return [f"{ev.entity_type}:{ev.entity_id}"]
 
+    def apply_events(app: App, events: list[ReceivedEvent]) -> list[Any]:
+        batches.append([ev.seq for ev in events])
+        out: list[Any] = []
+        for ev in events:
+            try:
+                out.append(apply_event(app, ev))
+            except Parked as p:
+                out.append(p)
+        return out
+
     fake.apply_event = apply_event  # type: ignore[attr-defined]
     fake.entity_keys = entity_keys  # type: ignore[attr-defined]
+    if request.param == "batch path":
+        fake.apply_events = apply_events  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "digitctl.services.hub_apply", fake)
     return seen
 
