@@ -226,6 +226,12 @@ def _open_events(conn: Any, code: str, limit: int = 200) -> list[dict[str, Any]]
     return [parked_doc(r) for r in rows]
 
 
+def parked_of(app: "App", code: str) -> list[dict[str, Any]]:
+    """The counter's parked and waiting events now (the push's answer after applying)."""
+    with app.store.readonly_engine.connect() as conn:
+        return _open_events(conn, code)
+
+
 def flag(app: "App", code: str, reason: str) -> None:
     """Mark a counter as cloned or tampered: its pushes are refused (403) until an operator acts."""
     with app.uow(counter_context(app, code)) as uow:

@@ -168,7 +168,8 @@ def test_a_push_applies_what_it_stored(client: Any, hub: App, monkeypatch: pytes
     monkeypatch.setitem(sys.modules, "digitctl.services.hub_apply", fake)
     counter = _register(client, hub)
     events = [counter.event(payload={"park": True}), counter.event()]
-    assert _post(client, counter, hub, counter.batch(events, 3)).status_code == 200
+    res = _post(client, counter, hub, counter.batch(events, 3))
+    assert res.status_code == 200 and [p["code"] for p in res.json()["parked"]] == ["BILL_NOT_FOUND"]
     path = f"/sync/v1/counters/{counter.code}/_status"
     req = counter.signed(path, None, hub.clock.now(), method="GET")
     parked = client.get(path, headers=dict(req.headers)).json()["parked"]
