@@ -233,3 +233,30 @@ def test_the_last_record_must_be_signed_by_the_counters_key(hub: App, counter: F
     doc["events"][-1]["audit"] = last
     err = _refused(hub_ingest.push, hub, counter.signed(PUSH, doc, hub.clock.now()))
     assert err.code == "SYNC_AUDIT_CHAIN_BROKEN" and "signature" in err.message
+
+
+def test_enrol_refuses_a_name_that_is_not_one(hub: App) -> None:
+    assert _refused(hub_counters.enrol, hub, hub.context(), "pb.amritsar", "  ").code == "INVALID_COUNTER_NAME"
+
+
+def test_register_refuses_a_body_without_a_usable_key(hub: App) -> None:
+    code = hub_counters.enrol(hub, hub.context(), "pb.amritsar", "A2")["enrolmentCode"]
+    body = FakeCounter().register_body(code)
+    body["publicKey"] = "not a key"
+    err = _refused(hub_ingest.register, hub, body)
+    assert (err.code, err.http_status) == ("SYNC_INVALID_REQUEST", 400)
+    assert _refused(hub_ingest.register, hub, b"[1, 2]").code == "SYNC_INVALID_REQUEST"
+    assert _counter_row(hub, "C02").registered_at is None
+
+
+def test_the_counters_clock_skew_is_kept(hub: App, counter: FakeCounter) -> None:
+    doc = counter.batch([counter.event()], counter.setup_records)
+    ahead = hub.clock.now() + dt.timedelta(minutes=2)         # the counter PC's clock runs 2 min fast
+    assert hub_ingest.push(hub, counter.signed(PUSH, doc, ahead))[0] == 200
+    assert hub_counters.counters(hub, hub.context())[0]["clockSkewMs"] == 120_000
+
+
+def test_revoking_twice_keeps_the_first_time(hub: App, counter: FakeCounter) -> None:
+    first = hub_counters.revoke(hub, hub.context(), counter.code)
+    hub.clock.advance(hours=1)  # type: ignore[attr-defined]
+    assert hub_counters.revoke(hub, hub.context(), counter.code) == first
