@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
+from digitctl.domain.canonical import canonical_json, sha256_hex
 from digitctl.domain.events import Event
 from digitctl.domain.sync_events import ReceivedEvent
 from digitctl.domain.sync_protocol import load_public_key
@@ -157,10 +158,14 @@ def _classify(conn: Any, row: Any, first: int, events: list[ReceivedEvent]) -> t
 
 
 def _stored_rows(row: Any, fresh: list[ReceivedEvent], now: Any) -> list[dict[str, Any]]:
-    return [dict(counter_code=row.code, seq=ev.seq, event_id=ev.event_id, event_type=ev.event_type,
-                 tenant_id=ev.tenant_id, entity_type=ev.entity_type, entity_id=ev.entity_id,
-                 occurred_at=ev.occurred_at, received_at=now, content_hash=ev.content_hash(), body=ev.to_wire(),
-                 status="stored") for ev in fresh]
+    out = []
+    for ev in fresh:
+        wire = ev.to_wire()           # its canonical hash is ev.content_hash(), computed once here
+        out.append(dict(counter_code=row.code, seq=ev.seq, event_id=ev.event_id, event_type=ev.event_type,
+                        tenant_id=ev.tenant_id, entity_type=ev.entity_type, entity_id=ev.entity_id,
+                        occurred_at=ev.occurred_at, received_at=now, content_hash=sha256_hex(canonical_json(wire)),
+                        body=wire, status="stored"))
+    return out
 
 
 def push(app: "App", req: SignedRequest) -> tuple[int, dict[str, Any]]:
