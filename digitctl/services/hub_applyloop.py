@@ -243,3 +243,37 @@ def run(app: "App", ctx: "RequestContext", counter_code: str | None = None, limi
 
     authorize(app, ctx, APPLY_ACTION, app.state_tenant or ctx.tenant_id)
     return apply_pending(app, counter_code, limit)
+
+
+RELEASE_ACTION = "/digitctl/hub/events/_release"
+
+
+def release(app: "App", ctx: "RequestContext", counter_code: str, seq: int | None = None) -> dict[str, Any]:
+    """`digitctl hub release`: once the cause is fixed at the hub (a user created, a demand
+    raised), try the counter's parked events again (only `seq`, when given) and every event
+    waiting behind one; those still held back park or wait again. Audited; then applied."""
+    from digitctl.domain.events import Event
+    from digitctl.errors import NotFound
+    from digitctl.services.access import authorize
+
+    authorize(app, ctx, RELEASE_ACTION, app.state_tenant or ctx.tenant_id)
+    with app.uow(ctx) as uow:
+        counter = uow.session.get(HubCounter, counter_code, with_for_update=True)
+        if counter is None:
+            raise NotFound("SYNC_COUNTER_NOT_FOUND", f"no counter {counter_code!r} was enrolled at this hub",
+                           {"counterCode": counter_code})
+        which = (_EVENT.c.status == "waiting") | ((_EVENT.c.status == "parked") &
+                                                  (_EVENT.c.seq == seq if seq is not None else _EVENT.c.seq > 0))
+        released = list(uow.session.execute(select(_EVENT.c.seq).where(
+            _EVENT.c.counter_code == counter_code, which).order_by(_EVENT.c.seq)).scalars())
+        if seq is not None and uow.session.execute(select(_EVENT.c.seq).where(
+                _EVENT.c.counter_code == counter_code, _EVENT.c.seq == seq, _EVENT.c.status == "parked")).first() is None:
+            raise NotFound("SYNC_EVENT_NOT_PARKED", f"counter {counter_code} has no parked event {seq}",
+                           {"counterCode": counter_code, "seq": seq})
+        uow.session.execute(update(_EVENT).where(_EVENT.c.counter_code == counter_code, which).values(
+            status="stored", reason_code=None, reason=None))
+        after = {"counterCode": counter_code, "released": released}
+        uow.record(Event("hub.events.released", counter.tenant_id, "HubCounter", counter_code, RELEASE_ACTION,
+                         after, after=after))
+        uow.commit()
+    return {"counterCode": counter_code, "released": len(released), **apply_counter(app, counter_code)}

@@ -107,3 +107,25 @@ def test_a_citizen_at_the_state_is_the_city_counters_business() -> None:
     assert hub_applyloop.tenant_covered("pb.amritsar", "pb", "user.created")
     assert not hub_applyloop.tenant_covered("pb.amritsar", "pb", "collection.payment.created")
     assert not hub_applyloop.tenant_covered("pb.amritsar", "pb.amritsarx", "collection.payment.created")
+
+
+def test_a_released_event_is_tried_again_with_its_waiters(hub: App, counter: FakeCounter, push: Any,
+                                                          applied: list[int]) -> None:
+    from digitctl.errors import NotFound
+
+    push(counter, [counter.event(entity_id="P1", payload={"park": True}),
+                   counter.event("collection.payment.cancelled", entity_id="P1")])
+    hub_applyloop.apply_pending(hub)
+    assert [s for _seq, s, _rc in _statuses(hub, counter.code)] == ["parked", "waiting"]
+    with pytest.raises(NotFound):
+        hub_applyloop.release(hub, hub.context(), counter.code, seq=2)      # 2 waits, it is not parked
+    # still unfixable: it parks again and its waiter waits again
+    again = hub_applyloop.release(hub, hub.context(), counter.code, seq=1)
+    assert (again["released"], again["parked"], again["waiting"]) == (2, 1, 1)
+    # the cause fixed at the hub: both go through, in order
+    sys.modules["digitctl.services.hub_apply"].apply_event = lambda app, ev: applied.append(ev.seq)  # type: ignore[attr-defined]
+    sys.modules["digitctl.services.hub_apply"].__dict__.pop("apply_events", None)
+    done = hub_applyloop.release(hub, hub.context(), counter.code)
+    assert (done["released"], done["applied"]) == (2, 2)
+    assert [s for _seq, s, _rc in _statuses(hub, counter.code)] == ["applied", "applied"]
+    assert applied[-2:] == [1, 2]
