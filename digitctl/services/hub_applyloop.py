@@ -26,10 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from digitctl.domain.sync_events import Parked, ReceivedEvent
 from digitctl.domain.tenancy import state_of
 from digitctl.errors import DigitError
+from digitctl.services.hub_events import received_event
 from local_store.models import HubCounter, HubEvent
 
 if TYPE_CHECKING:
@@ -115,12 +117,12 @@ def _keys(mod: ModuleType, ev: ReceivedEvent) -> set[str]:
 
 
 def _blocked(app: "App", mod: ModuleType, code: str) -> set[str]:
-    with app.store.readonly_engine.connect() as conn:
+    out: set[str] = set()
+    with app.store.readonly_engine.connect() as conn, Session(bind=conn) as session:
         bodies = conn.execute(select(_EVENT.c.body).where(
             _EVENT.c.counter_code == code, _EVENT.c.status.in_(("parked", "waiting")))).scalars().all()
-    out: set[str] = set()
-    for body in bodies:
-        out |= _keys(mod, ReceivedEvent.from_wire(body))
+        for body in bodies:
+            out |= _keys(mod, received_event(app, session, body))
     return out
 
 
@@ -206,14 +208,15 @@ def apply_counter(app: "App", code: str, limit: int = 1000) -> dict[str, int]:
     with exclusive(app, code) as mine:
         if not mine:
             return {"applied": 0, "recorded": 0, "parked": 0, "waiting": 0}
-        with app.store.readonly_engine.connect() as conn:
+        with app.store.readonly_engine.connect() as conn, Session(bind=conn) as session:
             enrolled = conn.execute(select(HubCounter.tenant_id).where(HubCounter.code == code)).scalar()
-            rows = conn.execute(select(_EVENT.c.seq, _EVENT.c.body).where(
-                _EVENT.c.counter_code == code, _EVENT.c.status == "stored").order_by(_EVENT.c.seq).limit(limit)).all()
+            rows = [(int(seq), received_event(app, session, body)) for seq, body in conn.execute(
+                select(_EVENT.c.seq, _EVENT.c.body).where(_EVENT.c.counter_code == code, _EVENT.c.status == "stored")
+                .order_by(_EVENT.c.seq).limit(limit))]
         run = _Run(app, mod, code, str(enrolled), _blocked(app, mod, code) if rows else set())
         if enrolled is not None:
-            for seq, body in rows:
-                run.add(int(seq), ReceivedEvent.from_wire(body))
+            for seq, ev in rows:
+                run.add(seq, ev)
             run.flush()
     return run.counts
 

@@ -23,10 +23,12 @@ from digitctl.domain.canonical import canonical_json, sha256_hex
 from digitctl.domain.events import Event
 from digitctl.domain.sync_events import ReceivedEvent
 from digitctl.domain.sync_protocol import load_public_key
+from digitctl.domain.tenancy import state_of
 from digitctl.errors import Conflict, DigitError, Forbidden, InvalidInput, Unauthenticated
 from digitctl.services import hub_chain
 from digitctl.services.hub_auth import SignedRequest, authenticate, counter_context
 from digitctl.services.hub_counters import OPEN_STATUSES, enrolment_hash
+from digitctl.services.hub_events import sealed_body
 from digitctl.services.hub_reconcile import parked_doc
 from local_store.models import HubBatch, HubCounter, HubEvent
 
@@ -157,14 +159,15 @@ def _classify(conn: Any, row: Any, first: int, events: list[ReceivedEvent]) -> t
     return dups, fresh
 
 
-def _stored_rows(row: Any, fresh: list[ReceivedEvent], now: Any) -> list[dict[str, Any]]:
+def _stored_rows(app: "App", session: Any, row: Any, fresh: list[ReceivedEvent], now: Any) -> list[dict[str, Any]]:
     out = []
+    state = state_of(row.tenant_id)
     for ev in fresh:
         wire = ev.to_wire()           # its canonical hash is ev.content_hash(), computed once here
         out.append(dict(counter_code=row.code, seq=ev.seq, event_id=ev.event_id, event_type=ev.event_type,
                         tenant_id=ev.tenant_id, entity_type=ev.entity_type, entity_id=ev.entity_id,
                         occurred_at=ev.occurred_at, received_at=now, content_hash=sha256_hex(canonical_json(wire)),
-                        body=wire, status="stored"))
+                        body=sealed_body(app, session, state, wire), status="stored"))
     return out
 
 
@@ -205,7 +208,7 @@ def _push(app: "App", req: SignedRequest) -> tuple[int, dict[str, Any]]:
             raise _bad("audit must be a list of audit records")
         chain_head = hub_chain.advance(keys, head, records, [ev.audit for ev in fresh])
         if fresh:
-            conn.execute(_EVENT.insert(), _stored_rows(row, fresh, now))
+            conn.execute(_EVENT.insert(), _stored_rows(app, uow.session, row, fresh, now))
         last_seq = fresh[-1].seq if fresh else int(row.last_seq)
         head_seq = doc.get("headSeq")
         counter_head = max(int(head_seq), last_seq) if isinstance(head_seq, int) else last_seq

@@ -8,9 +8,11 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from digitctl.services.access import authorize
 from digitctl.services.hub_counters import OPEN_STATUSES, RECONCILE_ACTION, lag_of
+from digitctl.services.hub_events import opened_wire
 from local_store.models import HubCounter, HubEvent
 
 if TYPE_CHECKING:
@@ -28,8 +30,8 @@ def parked_doc(row: Any) -> dict[str, Any]:
             "entityId": row.entity_id, "status": row.status, "code": row.reason_code, "message": row.reason}
 
 
-def _excess_doc(row: Any) -> dict[str, Any]:
-    payload = (row.body or {}).get("payload") or {}
+def _excess_doc(app: "App", session: Session, row: Any) -> dict[str, Any]:
+    payload = opened_wire(app, session, row.body or {}).get("payload") or {}
     payment: dict[str, Any] = payload["Payment"] if isinstance(payload.get("Payment"), dict) else payload
     details = payment.get("paymentDetails") or [{}]
     first: dict[str, Any] = details[0] if isinstance(details, list) and details and isinstance(details[0], dict) \
@@ -59,7 +61,9 @@ def reconcile(app: "App", ctx: "RequestContext", tenant_id: str | None = None,
         open_rows = conn.execute(stmt).all()
         silent = [c for c in conn.execute(counters.order_by(HubCounter.code)).all()
                   if now - (c.last_seen or c.registered_at) > silent_after]
-    return {"ExcessCollections": [_excess_doc(r) for r in open_rows if r.reason_code == EXCESS_CODE],
+        with Session(bind=conn) as session:
+            excess = [_excess_doc(app, session, r) for r in open_rows if r.reason_code == EXCESS_CODE]
+    return {"ExcessCollections": excess,
             "Parked": [parked_doc(r) for r in open_rows],
             "IncompleteDayEnds": [],
             "SilentCounters": [{"counterCode": c.code, "tenantId": c.tenant_id, "name": c.name,

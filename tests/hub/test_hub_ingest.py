@@ -260,3 +260,19 @@ def test_revoking_twice_keeps_the_first_time(hub: App, counter: FakeCounter) -> 
     first = hub_counters.revoke(hub, hub.context(), counter.code)
     hub.clock.advance(hours=1)  # type: ignore[attr-defined]
     assert hub_counters.revoke(hub, hub.context(), counter.code) == first
+
+
+def test_the_payload_is_not_kept_in_plain(hub: App, counter: FakeCounter, push: Any) -> None:
+    from digitctl.services.hub_events import received_event
+
+    ev = counter.event(payload={"id": "P9", "payerName": "Simran Kaur", "mobileNumber": "9876543210"})
+    push(counter, [ev])
+    row = _events(hub, counter.code)[0]
+    # (the audit record travels as the counter keeps it: its values are the counter's business)
+    stored = str({k: v for k, v in row.body.items() if k != "audit"})
+    assert "Simran" not in stored and "9876543210" not in stored and "payload" not in row.body
+    from sqlalchemy.orm import Session
+
+    with hub.store.engine.connect() as conn, Session(bind=conn) as session:
+        back = received_event(hub, session, row.body)
+    assert back.payload == ev["payload"] and back.content_hash() == row.content_hash
