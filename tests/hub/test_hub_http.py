@@ -121,18 +121,18 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_hub_serve_answers_health_on_loopback(hub: App, tmp_path: Path) -> None:
+def _serve_and_get_health(hub: App, extra: list[str], scheme: str = "http", context: Any = None) -> None:
     root = Path(__file__).resolve().parents[2]
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(root), "DIGITCTL_NOW": hub.clock.now().isoformat()}
     proc = subprocess.Popen([sys.executable, str(root / "tests" / "clockhook.py"), "--store", hub.store_url,
-                             "hub", "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE,
+                             "hub", "serve", "--port", str(port), *extra], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as res:
+                with urllib.request.urlopen(f"{scheme}://127.0.0.1:{port}/health", timeout=2, context=context) as res:
                     assert json.loads(res.read()) == {"status": "UP", "store": "ok"}
                     break
             except OSError:
@@ -142,7 +142,52 @@ def test_hub_serve_answers_health_on_loopback(hub: App, tmp_path: Path) -> None:
                 time.sleep(0.2)
     finally:
         proc.terminate()
-        proc.wait(timeout=15)
+        proc.wait(timeout=20)
+
+
+@pytest.fixture
+def sqlite_hub(sqlite_url: str, frozen_clock: Any, store_templates: Any) -> Any:
+    """A hub store on SQLite only: the subprocess tests test `hub serve`, not the backends."""
+    from tests.conftest import _build_state, _templated_app
+
+    yield from _templated_app(store_templates, "state", _build_state, sqlite_url, frozen_clock)
+
+
+def test_hub_serve_answers_health_on_loopback(sqlite_hub: App) -> None:
+    _serve_and_get_health(sqlite_hub, [])
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    import ipaddress
+
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=3650))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False).sign(key, hashes.SHA256()))
+    cert_file, key_file = folder / "hub.crt", folder / "hub.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+def test_hub_serve_over_tls_with_two_workers(sqlite_hub: App, tmp_path: Path) -> None:
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
+    context = ssl.create_default_context(cafile=str(cert))
+    _serve_and_get_health(sqlite_hub, ["--workers", "2", "--ssl-certfile", str(cert), "--ssl-keyfile", str(key)],
+                          "https", context)
 
 
 def test_an_unknown_path_or_method_is_enveloped(client: Any) -> None:
