@@ -19,6 +19,7 @@ import hashlib
 import importlib
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
@@ -42,6 +43,7 @@ _EVENT = HubEvent.__table__
 log = logging.getLogger("digitctl.hub")
 _LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
+WAIT_S = 30.0            # how long an applier waits for another one of the same counter
 NOT_ENROLLED = "SYNC_TENANT_NOT_ENROLLED"
 WAITING = "SYNC_WAITING_BEHIND_PARKED"
 
@@ -69,25 +71,32 @@ def _lock_key(code: str) -> int:
 
 
 @contextmanager
-def exclusive(app: "App", code: str) -> Iterator[bool]:
-    """True while this caller is the only applier of the counter's events (else False at once)."""
+def exclusive(app: "App", code: str, wait: float = WAIT_S) -> Iterator[bool]:
+    """True while this caller is the only applier of the counter's events; False when another
+    held it for `wait` seconds (a push waits, so its batch is applied before it answers)."""
     with _LOCKS_GUARD:
         local = _LOCKS.setdefault(f"{app.store_url}|{code}", threading.Lock())
-    if not local.acquire(blocking=False):
+    if not local.acquire(timeout=wait) if wait > 0 else not local.acquire(blocking=False):
         yield False
         return
     try:
         if app.store.dialect != "postgresql":
             yield True
             return
+        deadline = time.monotonic() + wait
         with app.store.engine.connect() as conn:
-            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _lock_key(code)}).scalar())
+            while True:
+                got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _lock_key(code)}).scalar())
+                conn.rollback()
+                if got or time.monotonic() >= deadline:
+                    break
+                time.sleep(0.05)
             try:
                 yield got
             finally:
                 if got:
                     conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _lock_key(code)})
-                conn.rollback()
+                    conn.rollback()
     finally:
         local.release()
 

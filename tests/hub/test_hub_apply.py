@@ -129,3 +129,45 @@ def test_a_released_event_is_tried_again_with_its_waiters(hub: App, counter: Fak
     assert (done["released"], done["applied"]) == (2, 2)
     assert [s for _seq, s, _rc in _statuses(hub, counter.code)] == ["applied", "applied"]
     assert applied[-2:] == [1, 2]
+
+
+def test_one_applier_per_counter_and_the_next_waits_for_it(hub: App) -> None:
+    import threading
+
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with hub_applyloop.exclusive(hub, "C09") as mine:
+            assert mine
+            held.set()
+            release.wait(10)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    assert held.wait(10)
+    with hub_applyloop.exclusive(hub, "C09", wait=0.2) as mine:
+        assert not mine                                 # busy: another applier has the counter
+    with hub_applyloop.exclusive(hub, "C10", wait=0.2) as mine:
+        assert mine                                     # other counters are not held up
+    threading.Timer(0.3, release.set).start()
+    with hub_applyloop.exclusive(hub, "C09", wait=10) as mine:
+        assert mine                                     # it waited for the holder to finish
+    t.join()
+
+
+def test_another_hub_process_holding_the_counter_is_respected(hub: App) -> None:
+    if hub.store.dialect != "postgresql":
+        pytest.skip("the cross-process lock is PostgreSQL's advisory lock")
+    from sqlalchemy import create_engine, text
+
+    other = create_engine(hub.store_url)            # another worker process's connection
+    try:
+        with other.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": hub_applyloop._lock_key("C09")})
+            with hub_applyloop.exclusive(hub, "C09", wait=0.3) as mine:
+                assert not mine
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": hub_applyloop._lock_key("C09")})
+        with hub_applyloop.exclusive(hub, "C09", wait=0.3) as mine:
+            assert mine
+    finally:
+        other.dispose()
