@@ -2,6 +2,7 @@
 on a loopback port answering /health."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import socket
@@ -17,6 +18,7 @@ import pytest
 from digitctl.bootstrap import App
 from tests.hub.fake_counter import PUSH, REGISTER, FakeCounter
 
+NOW = dt.datetime(2026, 11, 25, 5, 30, tzinfo=dt.timezone.utc)
 fastapi = pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
@@ -158,8 +160,6 @@ def test_hub_serve_answers_health_on_loopback(sqlite_hub: App) -> None:
 
 
 def _self_signed(folder: Path) -> tuple[Path, Path]:
-    import datetime as dt
-
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -222,3 +222,17 @@ def test_a_push_applies_what_it_stored(client: Any, hub: App, monkeypatch: pytes
     text = client.get("/metrics").text
     assert f'digit_hub_events_applied_total{{counter="{counter.code}"}} 1' in text
     assert f'digit_hub_events_parked_total{{counter="{counter.code}"}} 1' in text
+
+
+def test_an_unreachable_store_is_503_so_counters_retry() -> None:
+    from sync.hub_app import create_app
+
+    with TestClient(create_app("postgresql+psycopg://postgres@127.0.0.1:5432/digitctl_no_such_db"),
+                    raise_server_exceptions=False) as c:
+        res = c.get("/health")
+        assert res.status_code == 503 and res.json() == {"status": "DOWN", "store": "unreachable"}
+        counter = FakeCounter()
+        counter.code = "C02"
+        req = counter.signed(PUSH, counter.batch([counter.event()], 3), NOW)
+        res = c.post(PUSH, content=req.body, headers=dict(req.headers))
+        assert res.status_code == 503 and _envelope(res)[0] == "STORE_UNAVAILABLE"
