@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import logging
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.exc import DBAPIError
@@ -101,7 +102,15 @@ def exclusive(app: "App", code: str, wait: float = WAIT_S) -> Iterator[bool]:
         local.release()
 
 
-Outcome = tuple[int, str, str | None, str | None]          # (seq, status, reason code, reason)
+class Outcome(NamedTuple):
+    seq: int
+    status: str
+    code: str | None = None
+    reason: str | None = None
+    params: dict[str, Any] | None = None       # a Parked's params (EXCESS_COLLECTION: consumerCode, amount ...)
+
+
+PARAMS_KEY = "parkedParams"                    # where a parked event's params are kept in hub_event.body
 CHUNK = 200
 
 
@@ -118,7 +127,17 @@ def _write(app: "App", code: str, outcomes: list[Outcome]) -> None:
         conn.execute(stmt, [{"b_code": code, "b_seq": seq, "b_status": status, "b_rc": rc,
                              "b_reason": (reason or "")[:4000] or None,
                              "b_at": now if status in ("applied", "recorded") else None}
-                            for seq, status, rc, reason in outcomes])
+                            for seq, status, rc, reason, _params in outcomes])
+        _keep_params(conn, code, [o for o in outcomes if o.params])
+
+
+def _keep_params(conn: Any, code: str, outcomes: list[Outcome]) -> None:
+    """A parked event's params beside its sealed payload (reconcile lists excess collections by them)."""
+    for o in outcomes:
+        body = conn.execute(select(_EVENT.c.body).where(_EVENT.c.counter_code == code, _EVENT.c.seq == o.seq)).scalar()
+        if isinstance(body, dict):
+            conn.execute(update(_EVENT).where(_EVENT.c.counter_code == code, _EVENT.c.seq == o.seq).values(
+                body={**body, PARAMS_KEY: json.loads(json.dumps(o.params, default=str))}))
 
 
 def _keys(mod: ModuleType, ev: ReceivedEvent) -> set[str]:
@@ -136,11 +155,9 @@ def _blocked(app: "App", mod: ModuleType, code: str) -> set[str]:
 
 
 def _outcome(seq: int, result: Any) -> Outcome:
-    if isinstance(result, Parked):
-        return seq, "parked", result.code, result.message
-    if isinstance(result, DigitError):
-        return seq, "parked", result.code, result.message
-    return seq, ("recorded" if result == "recorded" else "applied"), None, None
+    if isinstance(result, (Parked, DigitError)):
+        return Outcome(seq, "parked", result.code, result.message, dict(result.params) or None)
+    return Outcome(seq, "recorded" if result == "recorded" else "applied")
 
 
 def _apply_one(app: "App", mod: ModuleType, seq: int, ev: ReceivedEvent) -> Outcome:
@@ -151,7 +168,7 @@ def _apply_one(app: "App", mod: ModuleType, seq: int, ev: ReceivedEvent) -> Outc
     except DBAPIError:
         raise                  # the store is unwell: the event stays stored, the next run retries it
     except Exception as err:   # a bug in applying one event must not stop the counter's others
-        return seq, "parked", "HUB_APPLY_FAILED", f"{type(err).__name__}: {err}"
+        return Outcome(seq, "parked", "HUB_APPLY_FAILED", f"{type(err).__name__}: {err}")
 
 
 def _apply_chunk(app: "App", mod: ModuleType, chunk: list[tuple[int, ReceivedEvent]]) -> list[Outcome]:
@@ -180,7 +197,7 @@ class _Run:
         self.counts = {"applied": 0, "recorded": 0, "parked": 0, "waiting": 0}
 
     def _done(self, outcomes: list[Outcome], keys: dict[int, set[str]]) -> None:
-        for seq, status, _rc, _reason in outcomes:
+        for seq, status, *_rest in outcomes:
             self.counts[status] += 1
             if status in ("parked", "waiting"):
                 self.blocked |= keys.get(seq, set())
@@ -198,10 +215,10 @@ class _Run:
             self.flush()                   # an earlier event on the same entity must be settled first
         held = sorted(keys & self.blocked)
         if held:
-            self._done([(seq, "waiting", WAITING, f"waits behind a parked event on {held[0]}")], {seq: keys})
+            self._done([Outcome(seq, "waiting", WAITING, f"waits behind a parked event on {held[0]}")], {seq: keys})
         elif not tenant_covered(self.enrolled, ev.tenant_id, ev.event_type):
-            self._done([(seq, "parked", NOT_ENROLLED, f"counter {ev.counter_code} is enrolled at {self.enrolled}, "
-                         f"not {ev.tenant_id}")], {seq: keys})
+            reason = f"counter {ev.counter_code} is enrolled at {self.enrolled}, not {ev.tenant_id}"
+            self._done([Outcome(seq, "parked", NOT_ENROLLED, reason)], {seq: keys})
         else:
             self.chunk.append((seq, ev))
             self.chunk_keys[seq] = keys

@@ -31,15 +31,21 @@ def parked_doc(row: Any) -> dict[str, Any]:
 
 
 def _excess_doc(app: "App", session: Session, row: Any) -> dict[str, Any]:
-    payload = opened_wire(app, session, row.body or {}).get("payload") or {}
-    payment: dict[str, Any] = payload["Payment"] if isinstance(payload.get("Payment"), dict) else payload
+    """An event parked EXCESS_COLLECTION: what the Parked said (params kept beside the event),
+    else what its payment payload says."""
+    body = row.body or {}
+    said: dict[str, Any] = body["parkedParams"] if isinstance(body.get("parkedParams"), dict) else {}
+    payload = opened_wire(app, session, body).get("payload") or {}
+    payments = payload.get("Payments")
+    payment: dict[str, Any] = payments[0] if isinstance(payments, list) and payments and isinstance(
+        payments[0], dict) else payload
     details = payment.get("paymentDetails") or [{}]
     first: dict[str, Any] = details[0] if isinstance(details, list) and details and isinstance(details[0], dict) \
         else {}
     bill: dict[str, Any] = first["bill"] if isinstance(first.get("bill"), dict) else {}
-    return {"consumerCode": bill.get("consumerCode") or payload.get("consumerCode"),
-            "receiptNumber": first.get("receiptNumber") or payload.get("receiptNumber"),
-            "counterCode": row.counter_code, "amount": payment.get("totalAmountPaid"),
+    return {"consumerCode": said.get("consumerCode") or bill.get("consumerCode"),
+            "receiptNumber": said.get("receiptNumber") or first.get("receiptNumber"),
+            "counterCode": row.counter_code, "amount": said.get("amount") or payment.get("totalAmountPaid"),
             "tenantId": row.tenant_id, "eventId": row.event_id, "seq": int(row.seq), "message": row.reason}
 
 

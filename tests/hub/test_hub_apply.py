@@ -29,7 +29,8 @@ def applied(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     def apply_event(app: App, ev: ReceivedEvent) -> str | None:
         seen.append(ev.seq)
         if ev.payload.get("park"):
-            raise Parked("EXCESS_COLLECTION", "the bill was paid already at another counter")
+            raise Parked("EXCESS_COLLECTION", "the bill was paid already at another counter",
+                         {"consumerCode": "TL-CC-9", "receiptNumber": "PB-TL-C02-1", "amount": "100.00"})
         return "recorded" if ev.event_type == "user.login" else None
 
     def entity_keys(ev: ReceivedEvent) -> list[str]:
@@ -78,7 +79,8 @@ def test_a_parked_event_holds_back_only_its_entity(hub: App, counter: FakeCounte
     assert [(p["seq"], p["status"], p["code"]) for p in report["Parked"]] == [
         (1, "parked", "EXCESS_COLLECTION"), (3, "waiting", hub_applyloop.WAITING),
         (5, "parked", hub_applyloop.NOT_ENROLLED)]
-    assert [e["seq"] for e in report["ExcessCollections"]] == [1]
+    assert [(e["seq"], e["consumerCode"], e["receiptNumber"], e["amount"], e["counterCode"])
+            for e in report["ExcessCollections"]] == [(1, "TL-CC-9", "PB-TL-C02-1", "100.00", counter.code)]
     # a later batch: an event on the parked entity still waits, others apply
     more = [counter.event("collection.payment.cancelled", entity_id="P1"), counter.event(entity_id="P4")]
     push(counter, more, events[-1]["audit"]["seq"])
