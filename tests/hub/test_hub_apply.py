@@ -157,11 +157,19 @@ def test_one_applier_per_counter_and_the_next_waits_for_it(hub: App) -> None:
     t.join()
 
 
-def test_another_hub_process_holding_the_counter_is_respected(hub: App) -> None:
-    if hub.store.dialect != "postgresql":
-        pytest.skip("the cross-process lock is PostgreSQL's advisory lock")
+@pytest.fixture
+def pg_hub(pg_url: str, frozen_clock: Any, store_templates: Any) -> Any:
+    """A hub store on PostgreSQL only (the cross-process lock is PostgreSQL's advisory lock)."""
+    from tests.conftest import _build_state, _templated_app
+
+    yield from _templated_app(store_templates, "state", _build_state, pg_url, frozen_clock)
+
+
+@pytest.mark.postgres
+def test_another_hub_process_holding_the_counter_is_respected(pg_hub: App) -> None:
     from sqlalchemy import create_engine, text
 
+    hub = pg_hub
     other = create_engine(hub.store_url)            # another worker process's connection
     try:
         with other.connect() as conn:
