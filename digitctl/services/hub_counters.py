@@ -104,8 +104,7 @@ def revoke(app: "App", ctx: "RequestContext", code: str) -> dict[str, Any]:
         authorize(app, ctx, REVOKE_ACTION, row.tenant_id)
         if row.revoked_at is None:
             before = {"revokedAt": None}
-            row.revoked_at = ctx.now()
-            row.enrolment_hash = None           # an unused enrolment code dies with it
+            row.revoked_at = ctx.now()          # an unused enrolment code dies with it (SYNC_COUNTER_REVOKED)
             after = {"revokedAt": _iso(row.revoked_at)}
             uow.record(Event("hub.counter.revoked", row.tenant_id, "HubCounter", code, REVOKE_ACTION,
                              {"counterCode": code, **after}, before=before, after=after))
