@@ -229,7 +229,7 @@ def _push(app: "App", req: SignedRequest) -> tuple[int, dict[str, Any]]:
 def _open_events(conn: Any, code: str, limit: int = 200) -> list[dict[str, Any]]:
     rows = conn.execute(select(_EVENT.c.counter_code, _EVENT.c.seq, _EVENT.c.event_id, _EVENT.c.event_type,
                                _EVENT.c.tenant_id, _EVENT.c.entity_type, _EVENT.c.entity_id, _EVENT.c.status,
-                               _EVENT.c.reason_code, _EVENT.c.reason).where(
+                               _EVENT.c.reason_code, _EVENT.c.reason, _EVENT.c.body).where(
         _EVENT.c.counter_code == code, _EVENT.c.status.in_(OPEN_STATUSES)).order_by(_EVENT.c.seq).limit(limit)).all()
     return [parked_doc(r) for r in rows]
 

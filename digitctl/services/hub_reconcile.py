@@ -25,9 +25,12 @@ SILENT_AFTER = dt.timedelta(hours=24)
 
 def parked_doc(row: Any) -> dict[str, Any]:
     """A parked or waiting event as `hub reconcile` and the counter's `_status` show it."""
+    body = getattr(row, "body", None)
+    params = body.get("parkedParams") if isinstance(body, dict) and row.status == "parked" else None
     return {"counterCode": row.counter_code, "seq": int(row.seq), "eventId": row.event_id,
             "eventType": row.event_type, "tenantId": row.tenant_id, "entityType": row.entity_type,
-            "entityId": row.entity_id, "status": row.status, "code": row.reason_code, "message": row.reason}
+            "entityId": row.entity_id, "status": row.status, "code": row.reason_code, "message": row.reason,
+            "params": params if isinstance(params, dict) else {}}
 
 
 def _excess_doc(app: "App", session: Session, row: Any) -> dict[str, Any]:

@@ -76,11 +76,15 @@ def test_a_parked_event_holds_back_only_its_entity(hub: App, counter: FakeCounte
                                             (5, "parked", hub_applyloop.NOT_ENROLLED)]
     assert applied == [1, 2, 4]          # the waiting and the foreign-tenant events never reached apply
     report = hub_reconcile.reconcile(hub, hub.context())
+    assert report["Parked"][0]["params"] == {"consumerCode": "TL-CC-9", "receiptNumber": "PB-TL-C02-1",
+                                             "amount": "100.00"}
     assert [(p["seq"], p["status"], p["code"]) for p in report["Parked"]] == [
         (1, "parked", "EXCESS_COLLECTION"), (3, "waiting", hub_applyloop.WAITING),
         (5, "parked", hub_applyloop.NOT_ENROLLED)]
     assert [(e["seq"], e["consumerCode"], e["receiptNumber"], e["amount"], e["counterCode"])
             for e in report["ExcessCollections"]] == [(1, "TL-CC-9", "PB-TL-C02-1", "100.00", counter.code)]
+    # reconcile for one tenant: the foreign-tenant event is another tenant's business
+    assert [p["seq"] for p in hub_reconcile.reconcile(hub, hub.context(), "pb.jalandhar")["Parked"]] == [5]
     # a later batch: an event on the parked entity still waits, others apply
     more = [counter.event("collection.payment.cancelled", entity_id="P1"), counter.event(entity_id="P4")]
     push(counter, more, events[-1]["audit"]["seq"])
