@@ -149,7 +149,7 @@ def root(
 
 
 def _register() -> None:
-    from digitctl.cli import (applications, audit, billing, collection, filestore, idgen, inbox, keys, mdms,
+    from digitctl.cli import (applications, audit, billing, collection, filestore, hub, idgen, inbox, keys, mdms,
                               mdms_schema, otp, reports, session, shifts, store, tenants, users, workflow)
 
     store.register(app)
@@ -177,6 +177,7 @@ def _register() -> None:
     from digitctl.cli import localization, notify
     app.add_typer(localization.app, name="localization")
     app.add_typer(notify.app, name="notify")
+    app.add_typer(hub.app, name="hub")
 
 
 _register()
