@@ -156,7 +156,9 @@ def _blocked(app: "App", mod: ModuleType, code: str) -> set[str]:
 
 def _outcome(seq: int, result: Any) -> Outcome:
     if isinstance(result, (Parked, DigitError)):
-        return Outcome(seq, "parked", result.code, result.message, dict(result.params) or None)
+        # the batch path holds an event behind a parked one of its own batch as SYNC_WAITING
+        status = "waiting" if result.code == "SYNC_WAITING" else "parked"
+        return Outcome(seq, status, result.code, result.message, dict(result.params) or None)
     return Outcome(seq, "recorded" if result == "recorded" else "applied")
 
 
