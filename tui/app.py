@@ -19,6 +19,7 @@ from tui.labels import label
 
 if TYPE_CHECKING:
     from digitctl.bootstrap import App as DigitCore
+    from digitctl.context import Actor
 
 SCREENS_BY_NAME = ("counter", "receipts", "shift", "inbox")
 
@@ -33,17 +34,23 @@ class DigitApp(App[None]):
         Binding("f3", "goto('shift')", label("TUI_KEY_SHIFT", "Shift")),
         Binding("f4", "goto('receipts')", label("TUI_KEY_RECEIPTS", "Receipts")),
         Binding("f6", "goto('inbox')", label("TUI_KEY_INBOX", "Inbox")),
-        Binding("ctrl+q", "quit", label("TUI_KEY_QUIT", "Quit"), priority=True),
+        Binding("ctrl+q", "quit", label("TUI_KEY_QUIT", "Quit"), priority=True, show=False),
     ]
 
-    def __init__(self, core: "DigitCore", *, first: str | None = None, save_login: bool = True) -> None:
+    def __init__(self, core: "DigitCore", *, first: str | None = None, save_login: bool = True,
+                 actor: "Actor | None" = None) -> None:
         super().__init__()
         self.desk = Desk(core, save_login=save_login)
+        self.given_actor = actor
         self.first = first
         self.status: dict[str, Any] | None = None
 
     # -- start, log in, log out -----------------------------------------------------------------
     def on_mount(self) -> None:
+        if self.given_actor is not None:      # already known (tests, an embedding program)
+            self.desk.actor = self.given_actor
+            self.after_login()
+            return
         self.app_job("resume", self.desk.resume)
 
     def done_resume(self, resumed: bool) -> None:

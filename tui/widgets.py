@@ -12,20 +12,20 @@ def status_text(doc: dict[str, Any] | None) -> str:
     if not doc:
         return label("TUI_STATUS_LOADING", "…")
     shift = doc.get("shift")
-    shift_txt = (f"{label('TUI_SHIFT', 'shift')}: {label('TUI_SHIFT_OPEN', 'open')}" if shift
-                 else f"{label('TUI_SHIFT', 'shift')}: {label('TUI_SHIFT_NONE', 'none')}")
+    shift_txt = (f"{label('TUI_SHIFT', 'shift')} {label('TUI_SHIFT_OPEN', 'open')}" if shift
+                 else f"{label('TUI_SHIFT', 'shift')} {label('TUI_SHIFT_NONE', 'closed')}")
     hub = doc.get("hub")
     hub_txt = f"hub: {hub}" if hub else label("TUI_HUB_NONE", "hub: not registered")
     counter = doc.get("counterCode") or "-"
-    return (f" {doc.get('userName')} @ {doc.get('tenantId')} · {counter} · {shift_txt} · {hub_txt} · "
-            f"{label('TUI_UNSYNCED', 'unsynced')}: {doc.get('unsynced', 0)}")
+    return (f" {doc.get('userName')}·{doc.get('tenantId')}·{counter} │ {shift_txt} │ {hub_txt} │ "
+            f"{label('TUI_UNSYNCED', 'unsynced')} {doc.get('unsynced', 0)}")
 
 
 class StatusLine(Static):
     """user @ tenant · counter · shift · hub · events not yet synced (always visible)."""
 
     DEFAULT_CSS = """
-    StatusLine { dock: bottom; height: 1; background: $primary-darken-2; color: $text; }
+    StatusLine { height: 1; width: 100%; background: $primary-darken-2; color: $text; }
     """
 
     def show(self, doc: dict[str, Any] | None) -> None:

@@ -39,10 +39,10 @@ def status_line(app: "App", ctx: "RequestContext") -> dict[str, Any]:
         shift = current_shift(s, counter, ctx.actor.uuid) if counter else None
         unsynced = s.execute(select(func.count()).select_from(OutboxEvent)
                              .where(OutboxEvent.published_at.is_(None))).scalar_one()
+        open_shift = None if shift is None else {"id": shift.id, "float": from_paise(shift.float_paise),
+                                                 "openedAt": shift.opened_at}
     return {"userName": ctx.actor.user_name, "tenantId": ctx.tenant_id, "counterCode": counter,
-            "shift": None if shift is None else {"id": shift.id, "float": from_paise(shift.float_paise),
-                                                 "openedAt": shift.opened_at},
-            "hub": hub, "unsynced": int(unsynced)}
+            "shift": open_shift, "hub": hub, "unsynced": int(unsynced)}
 
 
 def may(app: "App", ctx: "RequestContext", action_url: str, tenant_id: str | None) -> bool:

@@ -70,7 +70,7 @@ class DeskScreen(JobsMixin, Screen[None]):
         from textual.widgets import Footer
 
         yield StatusLine(id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.show_status(self.digit.status)

@@ -17,7 +17,7 @@ from tui.widgets import ErrorLine
 
 
 class CounterScreen(DeskScreen):
-    BINDINGS = [Binding("f5", "pay", label("TUI_KEY_PAY", "Take payment"))]
+    BINDINGS = [Binding("f5", "pay", label("TUI_KEY_PAY", "Pay"))]
 
     def __init__(self) -> None:
         super().__init__()

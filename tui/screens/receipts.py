@@ -20,7 +20,7 @@ from tui.widgets import ErrorLine
 def _time(ms: Any) -> str:
     if not isinstance(ms, int):
         return ""
-    return dt.datetime.fromtimestamp(ms / 1000, tz=IST).strftime("%d/%m %H:%M")
+    return dt.datetime.fromtimestamp(ms / 1000, tz=IST).strftime("%H:%M")
 
 
 class ReceiptsScreen(DeskScreen):
@@ -45,8 +45,8 @@ class ReceiptsScreen(DeskScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#receipts-table", DataTable).add_columns(
-            label("TUI_RECEIPT", "Receipt"), label("TUI_TIME", "Time"), label("TUI_CONSUMER_CODE", "Consumer"),
-            label("TUI_MODE", "Mode"), label("TUI_AMOUNT", "Amount"), label("TUI_STATUS", "Status"))
+            label("TUI_RECEIPT", "Receipt"), label("TUI_TIME", "Time"), label("TUI_MODE", "Mode"),
+            label("TUI_AMOUNT", "Amount"), label("TUI_STATUS", "Status"), label("TUI_CONSUMER_CODE", "Consumer"))
         self.load("")
 
     def on_screen_resume(self) -> None:
@@ -70,9 +70,9 @@ class ReceiptsScreen(DeskScreen):
         table.clear()
         for d in docs:
             pd = (d.get("paymentDetails") or [{}])[0]
-            table.add_row(pd.get("receiptNumber"), _time(pd.get("receiptDate")),
-                          (pd.get("bill") or {}).get("consumerCode"), d.get("paymentMode"),
-                          inr(d.get("totalAmountPaid")), d.get("paymentStatus"))
+            table.add_row(pd.get("receiptNumber"), _time(pd.get("receiptDate")), d.get("paymentMode"),
+                          inr(d.get("totalAmountPaid")), d.get("paymentStatus"),
+                          (pd.get("bill") or {}).get("consumerCode"))
         if not docs:
             self.say(label("TUI_NO_RECEIPTS", "no receipts found"))
         else:
