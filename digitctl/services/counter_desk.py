@@ -53,9 +53,20 @@ def may(app: "App", ctx: "RequestContext", action_url: str, tenant_id: str | Non
     return True
 
 
+COUNTER_ROLE_SUFFIX = "_CEMP"       # DIGIT's counter employees: TL_CEMP, PT_CEMP, WS_CEMP ...
+COUNTER_ROLES = frozenset({"UC_EMP"})   # miscellaneous (urban) collections at the counter
+
+
+def is_collector(ctx: "RequestContext") -> bool:
+    """A counter clerk: holds a counter-employee role at their tenant. (DIGIT's role-actions let
+    every EMPLOYEE create payments, so the access check alone cannot tell a clerk from an approver.)"""
+    return any(r.code.endswith(COUNTER_ROLE_SUFFIX) or r.code in COUNTER_ROLES for r in ctx.actor.roles
+               if r.tenant_id in (ctx.tenant_id, "*"))
+
+
 def first_screen(app: "App", ctx: "RequestContext") -> str:
-    """'counter' for a user who may take payments at their tenant, else 'inbox'."""
-    return "counter" if may(app, ctx, CREATE_URL, ctx.tenant_id) else "inbox"
+    """'counter' for a collector who may take payments at their tenant, else 'inbox'."""
+    return "counter" if is_collector(ctx) and may(app, ctx, CREATE_URL, ctx.tenant_id) else "inbox"
 
 
 def find_bills(app: "App", ctx: "RequestContext", tenant_id: str, text: str) -> list[dict[str, Any]]:
