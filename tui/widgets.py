@@ -13,11 +13,11 @@ def status_text(doc: dict[str, Any] | None) -> str:
         return label("TUI_STATUS_LOADING", "…")
     shift = doc.get("shift")
     shift_txt = (f"{label('TUI_SHIFT', 'shift')} {label('TUI_SHIFT_OPEN', 'open')}" if shift
-                 else f"{label('TUI_SHIFT', 'shift')} {label('TUI_SHIFT_NONE', 'closed')}")
+                 else label('TUI_SHIFT_NONE', "no shift"))
     hub = doc.get("hub")
     hub_txt = f"hub: {hub}" if hub else label("TUI_HUB_NONE", "hub: not registered")
     counter = doc.get("counterCode") or "-"
-    return (f" {doc.get('userName')}·{doc.get('tenantId')}·{counter} │ {shift_txt} │ {hub_txt} │ "
+    return (f" {doc.get('userName')}·{doc.get('tenantId')}·{counter}│{shift_txt}│{hub_txt}│"
             f"{label('TUI_UNSYNCED', 'unsynced')} {doc.get('unsynced', 0)}")
 
 

@@ -174,7 +174,7 @@ async def test_shift_close_shows_the_variance_live_and_records_it(desk_app, pend
         await pilot.press("y")
         await settle(pilot)
         assert "Shift closed" in text_of(app, "#error") and "-₹50.00" in text_of(app, "#error")
-        assert "shift closed" in text_of(app, "#status")
+        assert "no shift" in text_of(app, "#status")
         await type_into(pilot, "#float", "1000")             # and a new one opened with a float
         await pilot.press("enter")
         await settle(pilot)
