@@ -41,6 +41,7 @@ class JobsMixin:
         handler = getattr(self, f"done_{message.tag}", None)
         if handler is not None:
             handler(message.result)
+        screen.app.refresh_status()        # what was done may have opened a shift or queued events
 
     def refused(self, tag: str, error: Refusal) -> None:
         screen: Any = self

@@ -26,7 +26,7 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(classes="modal-box"):
             yield Static(label("TUI_HELP_TITLE", "Keys"), classes="title")
             yield Static("\n".join(f"{k:<8} {label(code, text)}" for k, code, text in KEYS))
-            yield Static(label("TUI_HELP_RECEIPTS", "Receipts: r reprint · c cancel · d dishonour"), classes="hint")
+            yield Static(label("TUI_HELP_RECEIPTS", "Receipts: r reprint · c cancel · d dishonour · Shift: ctrl+b day book"), classes="hint")
             yield Static(label("TUI_HELP_CLOSE", "Esc: close"), classes="hint")
 
     def action_close(self) -> None:

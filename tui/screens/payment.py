@@ -72,7 +72,7 @@ class PaymentScreen(DeskScreen):
 
         super().on_mount()
         self.show_fields("CASH")
-        self.query_one("#amount", Input).focus()
+        self.query_one("#tendered", Input).focus()      # the due is prefilled: the clerk types the cash given
         self.job("modes", counter_desk.allowed_modes, self.desk.app, self.desk.tenant, self.bill)
 
     def done_modes(self, modes: list[str]) -> None:
@@ -157,7 +157,6 @@ class PaymentScreen(DeskScreen):
             text += f" · {label('TUI_CHANGE_DUE', 'change due')} {inr(change_due(self.value('tendered'), self.value('amount')))}"
         self.say(text)
         self.query_one("#result", Static).update(escape(label("TUI_PRINTING", "printing the receipt…")))
-        self.digit.refresh_status()
         self.job("print", print_receipt, self.desk, self.receipt)
 
     def done_print(self, printed: dict[str, Any]) -> None:

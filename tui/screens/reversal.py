@@ -37,7 +37,7 @@ class ReversalModal(DeskModal):
                 yield Label(label("TUI_COMMENT", "Comment"))
                 yield Input(id="comment")
                 yield Label(label("TUI_SUPERVISOR", "Supervisor"))
-                yield Input(id="supervisor", placeholder="supervisor.amritsar")
+                yield Input(id="supervisor", placeholder=label("TUI_SUPERVISOR_HINT", "user name (empty: you)"))
                 yield Label(label("TUI_SUPERVISOR_PASSWORD", "Their password"))
                 yield Input(id="supervisor-password", password=True)
             yield ErrorLine(id="error")

@@ -23,7 +23,7 @@ def count_text(counts: dict[int, str]) -> str:
 
 
 class ShiftScreen(DeskScreen):
-    BINDINGS = [Binding("b", "daybook", label("TUI_KEY_DAYBOOK", "Day book"))]
+    BINDINGS = [Binding("ctrl+b", "daybook", label("TUI_KEY_DAYBOOK", "Day book"))]
 
     def __init__(self) -> None:
         super().__init__()
@@ -73,7 +73,7 @@ class ShiftScreen(DeskScreen):
         info = self.query_one("#shift-info", Static)
         if doc is None:
             info.update(label("TUI_NO_SHIFT", "No shift open. Type the float in the drawer and press Enter."))
-            self.query_one("#shift-hint", Static).update(label("TUI_OPEN_HINT", "Enter: open the shift · b: day book"))
+            self.query_one("#shift-hint", Static).update(label("TUI_OPEN_HINT", "Enter: open the shift · ctrl+b: day book"))
             self.query_one("#float", Input).focus()
             return
         others = ", ".join(f"{o['paymentMode']} {inr(o['amount'])}" for o in doc.get("otherModes") or [])
@@ -83,7 +83,7 @@ class ShiftScreen(DeskScreen):
             f"{inr(doc.get('cashCollected'))} · {label('TUI_RECEIPTS', 'Receipts')} {doc.get('receiptCount')}"
             + (f"\n{label('TUI_OTHER_MODES', 'Other modes')}: {others}" if others else "")))
         self.query_one("#shift-hint", Static).update(
-            label("TUI_CLOSE_HINT", "Type the pieces of each note · Enter: close the shift · b: day book"))
+            label("TUI_CLOSE_HINT", "Type the pieces of each note · Enter: close the shift · ctrl+b: day book"))
         self.query_one(f"#d{DENOMINATIONS[0]}", Input).focus()
         self.recount()
 
@@ -137,7 +137,6 @@ class ShiftScreen(DeskScreen):
     def done_opened(self, doc: dict[str, Any]) -> None:
         self.say(f"{label('TUI_SHIFT_OPENED', 'Shift opened with float')} {inr(doc.get('float'))}")
         self.query_one("#float", Input).value = ""
-        self.digit.refresh_status()
         self.load()
 
     def done_closed(self, doc: dict[str, Any]) -> None:
@@ -146,7 +145,6 @@ class ShiftScreen(DeskScreen):
                  f"{label('TUI_VARIANCE', 'variance')} {doc.get('varianceText')}")
         for note in DENOMINATIONS:
             self.query_one(f"#d{note}", Input).value = ""
-        self.digit.refresh_status()
         self.load()
 
     def action_daybook(self) -> None:
