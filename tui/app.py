@@ -121,7 +121,11 @@ class DigitApp(App[None]):
         self.call_after_refresh(self._focus_search)
 
     def _focus_search(self) -> None:
+        from textual.widgets import Input
+
         for widget in self.screen.query("#search"):
+            if isinstance(widget, Input):
+                widget.value = ""          # F2 starts a new search
             widget.focus()
             break
 

@@ -14,7 +14,7 @@ import re
 from decimal import Decimal
 
 from digitctl.domain import billing as bl
-from digitctl.domain.money import number
+from digitctl.domain.money import format_inr, number
 from digitctl.errors import InvalidInput
 
 MODES = ("CASH", "CHEQUE", "DD", "OFFLINE_NEFT", "OFFLINE_RTGS", "POSTAL_ORDER", "CARD")
@@ -176,6 +176,7 @@ def change_due(tendered: str | Decimal | int, amount: str | Decimal | int) -> De
     except InvalidInput as err:
         raise InvalidInput(E_TENDERED, f"cash handed over: {err.message}", {"tendered": str(tendered)}) from None
     if given < paid:
-        raise InvalidInput(E_TENDERED, f"cash handed over (₹{given}) is less than the amount paid (₹{paid})",
+        raise InvalidInput(E_TENDERED, f"cash handed over ({format_inr(given)}) is less than the amount paid "
+                           f"({format_inr(paid)})",
                            {"tendered": str(given), "amount": str(paid)})
     return (given - paid).quantize(Decimal("0.01"))

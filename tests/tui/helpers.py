@@ -4,16 +4,17 @@ from __future__ import annotations
 from typing import Any
 
 
-async def settle(pilot: Any, rounds: int = 6) -> None:
-    """Let every thread worker finish and its JobDone be handled (a job may start another)."""
+async def settle(pilot: Any, rounds: int = 20) -> None:
+    """Let every thread worker finish and its JobDone be handled (a job may start another, the
+    status line's refresh among them): idle through three pauses in a row."""
     app = pilot.app
-    for _ in range(rounds):
+    quiet = 0
+    for _ in range(rounds * 3):
         await app.workers.wait_for_complete()
         await pilot.pause()
-        if not any(w.is_running for w in app.workers):
-            await pilot.pause()
-            if not any(w.is_running for w in app.workers):
-                return
+        quiet = 0 if any(w.is_running for w in app.workers) else quiet + 1
+        if quiet >= 3:
+            return
 
 
 def text_of(app: Any, selector: str) -> str:

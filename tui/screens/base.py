@@ -45,11 +45,12 @@ class JobsMixin:
 
     def refused(self, tag: str, error: Refusal) -> None:
         screen: Any = self
-        screen.app.notify(error.message, title=error.code, severity="error", timeout=8)
+        screen.app.bell()
         for line in screen.query(ErrorLine):
             line.remove_class("ok")
             line.update(error.text())
-            break
+            return
+        screen.app.notify(error.message, title=error.code, severity="error", timeout=8)   # no line here
 
 
 class DeskScreen(JobsMixin, Screen[None]):
