@@ -5,6 +5,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from textual.widgets import DataTable
 from typer.testing import CliRunner
 
 from digitctl.bootstrap import build
@@ -66,7 +67,7 @@ async def test_breached_applications_are_marked_in_the_inbox(quickstart_url, fro
         app = DigitApp(later, save_login=False, actor=actor_of("approver.amritsar"))
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
-            table = app.screen.query_one("#inbox-table")
+            table = app.screen.query_one("#inbox-table", DataTable)
             assert table.row_count >= 1
             assert str(table.get_row_at(0)[0]).startswith("! -")          # SLA passed: marked, negative
     finally:
