@@ -18,7 +18,13 @@ def tui(screen: str = typer.Option(None, "--screen", help="First screen after lo
         raise InvalidInput("INVALID_SCREEN", f"--screen must be one of {', '.join(SCREENS)}", {"screen": screen})
     core = state().app
     require_initialized(core)
-    from tui.app import DigitApp
+    try:
+        from tui.app import DigitApp
+    except ModuleNotFoundError as err:
+        if not (err.name or "").startswith("textual"):
+            raise
+        raise InvalidInput("TUI_NOT_INSTALLED", f"the terminal UI needs Textual ({err.name or err}): "
+                           "pip install 'digitctl[tui]'", {"missing": str(err.name or "")}) from None
 
     DigitApp(core, first=screen).run()
 
