@@ -184,3 +184,47 @@ async def test_shift_close_shows_the_variance_live_and_records_it(desk_app, pend
         shifts.open_shift(core, pending_bill["ctx"], "5")
     except DigitError as err:
         assert err.code == "SHIFT_ALREADY_OPEN"
+
+
+async def test_a_bounced_cheque_is_dishonoured_with_the_supervisor(desk_app, pending_bill, core):
+    import datetime as dt
+
+    doc = collection.pay(core, pending_bill["ctx"], tenant_id="pb.amritsar", bill_id=pending_bill["bill"]["id"],
+                         mode="CHEQUE", amount="1250", instrument_number="445566",
+                         instrument_date=dt.date(2026, 11, 24), bank="State Bank of India", branch="Amritsar",
+                         ifsc="SBIN0000123")
+    receipt = doc["paymentDetails"][0]["receiptNumber"]
+    app = desk_app("clerk.amritsar")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f4")
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+        assert str(app.screen.query_one("#reason").value) == "CHEQUEBOUNCE"
+        await type_into(pilot, "#supervisor", "supervisor.amritsar")
+        await type_into(pilot, "#supervisor-password", "Demo@1234")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert f"{receipt}: DISHONOURED" in text_of(app, "#error")
+    assert collection.get_payment(core, pending_bill["ctx"], "pb.amritsar", receipt)["paymentStatus"] == "DISHONOURED"
+
+
+async def test_every_screen_is_in_the_command_palette(desk_app):
+    app = desk_app("clerk.amritsar")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Inbox")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "InboxScreen"
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Log out")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "LoginScreen" and not app.desk.logged_in

@@ -155,7 +155,8 @@ class ShiftScreen(DeskScreen):
     def done_daybook(self, book: dict[str, Any]) -> None:
         from tui.screens.modals import ConfirmModal
 
-        self.app.push_screen(ConfirmModal(f"{label('TUI_DAYBOOK', 'Day book')} {book.get('date')}", daybook_text(book)))
+        self.app.push_screen(ConfirmModal(f"{label('TUI_DAYBOOK', 'Day book')} {book.get('date')}", daybook_text(book),
+                                          hint=label("TUI_CLOSE_PAGE", "Esc / Enter: close")))
 
 
 def _hhmm(value: Any) -> str:
