@@ -152,6 +152,9 @@ def main() -> None:
 
     env = {**os.environ, "DIGIT_STORE": url, "PYTHONPATH": str(ROOT)}
     env.pop("DIGIT_TOKEN", None)
+    # as an installed digitctl runs: bytecode cached (pip compiles at install); one warm-up run writes it
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    first_screen_ms(env)
     login = [first_screen_ms(env) for _ in range(args.starts)]
     from digitctl import bootstrap
 
