@@ -44,6 +44,7 @@ class ShiftScreen(DeskScreen):
                     yield Static("")
             yield Static("", id="variance")
         yield ErrorLine(id="error")
+        yield Static("", classes="spacer")
         yield Static("", id="shift-hint", classes="hint")
         yield from self.chrome()
 
