@@ -24,6 +24,14 @@ def _when(ms: Any) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, tz=IST).strftime("%d/%m %H:%M")
 
 
+def _documents(docs: Any) -> str:
+    """'none', or each document's type (its file store id when it has none)."""
+    if not docs:
+        return label("TUI_NONE", "none")
+    return ", ".join(str(d.get("documentType") or d.get("fileStoreId") or "?") if isinstance(d, dict) else str(d)
+                     for d in docs)
+
+
 def detail_text(doc: dict[str, Any], history: list[dict[str, Any]]) -> str:
     wf = doc.get("workflow") or {}
     ap = doc.get("applicant") or {}
@@ -35,7 +43,7 @@ def detail_text(doc: dict[str, Any], history: list[dict[str, Any]]) -> str:
              f"{label('TUI_LOCALITY', 'Locality')}: {doc.get('locality') or '-'}",
              f"{label('TUI_ASSIGNED', 'Assigned to')}: "
              f"{', '.join(a.get('userName') or '' for a in wf.get('assignes') or []) or '-'}",
-             f"{label('TUI_DOCUMENTS', 'Documents')}: {len(doc.get('documents') or [])}   "
+             f"{label('TUI_DOCUMENTS', 'Documents')}: {_documents(doc.get('documents'))}   "
              f"{label('TUI_ACTIONS', 'You may')}: "
              f"{', '.join(a['action'] for a in wf.get('nextActions') or []) or '-'}",
              label("TUI_HISTORY", "History") + ":"]
