@@ -20,6 +20,7 @@ class Desk:
     app: "App"
     actor: Actor = field(default=ANONYMOUS_ACTOR)
     save_login: bool = True           # tests keep the shared session file out of it
+    token: str | None = None          # this desk's own session, when it is not saved to the file
 
     @property
     def logged_in(self) -> bool:
@@ -28,7 +29,7 @@ class Desk:
     @property
     def tenant(self) -> str:
         home = session.home_tenant(self.actor)
-        return home or self.app.state_tenant or "pb"
+        return home or self.app.state_tenant or ""       # none: the services refuse INVALID_TENANTID
 
     def ctx(self) -> RequestContext:
         return RequestContext(actor=self.actor, tenant_id=self.tenant, clock=self.app.clock,
@@ -54,16 +55,16 @@ class Desk:
         if self.save_login:
             session.save_session(self.store_id(), result)
         else:
-            self._token = result.token
+            self.token = result.token
         return self.actor
 
     def logout(self) -> None:
-        token = getattr(self, "_token", None) or session.file_token(self.store_id())
+        token = self.token or session.file_token(self.store_id())
         if token:
             session.logout(self.app, self.app.base_context(), token)
         if self.save_login:
             session.forget_session(self.store_id())
-        self.actor = ANONYMOUS_ACTOR
+        self.actor, self.token = ANONYMOUS_ACTOR, None
 
     def approver(self, user_name: str, password: str) -> Actor:
         """A supervisor's credentials typed at this counter (checked, audited, not kept)."""

@@ -23,17 +23,13 @@ if TYPE_CHECKING:
 class JobsMixin:
     """Run a call in a thread worker; the answer arrives as JobDone on this screen."""
 
-    busy: int = 0
-
     def job(self, tag: str, call: Callable[..., Any], *args: Any, **kw: Any) -> None:
         screen: Any = self
-        screen.busy += 1
         screen.run_worker(partial(run_call, tag, partial(call, *args, **kw), screen.post_message),
                           thread=True, group=tag, name=tag)
 
     def on_job_done(self, message: JobDone) -> None:
         screen: Any = self
-        screen.busy = max(0, screen.busy - 1)
         message.stop()
         if message.error is not None:
             self.refused(message.tag, message.error)

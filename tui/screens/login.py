@@ -6,6 +6,7 @@ from textual.containers import Vertical
 from textual.widgets import Input, Label, Static
 
 from digitctl.context import Actor
+from tui.jobs import Refusal
 from tui.labels import label
 from tui.screens.base import DeskScreen
 from tui.widgets import ErrorLine
@@ -43,6 +44,6 @@ class LoginScreen(DeskScreen):
         self.query_one("#password", Input).value = ""
         self.digit.after_login()
 
-    def refused(self, tag: str, error: object) -> None:
+    def refused(self, tag: str, error: Refusal) -> None:
         self.query_one("#password", Input).value = ""
-        super().refused(tag, error)  # type: ignore[arg-type]
+        super().refused(tag, error)
