@@ -90,3 +90,32 @@ def test_help(snap_compare, desk_app):
         await settle(pilot)
 
     assert snap_compare(desk_app("clerk.amritsar"), terminal_size=SIZE, run_before=ready)
+
+
+def test_cancel_with_supervisor(snap_compare, desk_app, pending_bill, core):
+    from digitctl.services import collection
+
+    collection.pay(core, pending_bill["ctx"], tenant_id="pb.amritsar", bill_id=pending_bill["bill"]["id"],
+                   mode="CASH", amount="1250")
+
+    async def ready(pilot: Any) -> None:
+        await settle(pilot)
+        await pilot.press("f4")
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        await type_into(pilot, "#supervisor", "supervisor.amritsar")
+
+    assert snap_compare(desk_app("clerk.amritsar"), terminal_size=SIZE, run_before=ready)
+
+
+def test_inbox_action(snap_compare, desk_app):
+    async def ready(pilot: Any) -> None:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("f8")
+        await settle(pilot)
+        await type_into(pilot, "#comment", "documents verified")
+
+    assert snap_compare(desk_app("approver.amritsar"), terminal_size=SIZE, run_before=ready)
