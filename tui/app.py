@@ -165,10 +165,24 @@ class DigitApp(App[None]):
             handler(message.result)
 
     def refresh_status(self) -> None:
+        if self.desk.logged_in:
+            self.app_job("status", self._status)
+
+    def _status(self) -> dict[str, Any]:
         from digitctl.services import counter_desk
 
-        if self.desk.logged_in:
-            self.app_job("status", counter_desk.status_line, self.desk.app, self.desk.ctx())
+        self.desk.revalidate()
+        return counter_desk.status_line(self.desk.app, self.desk.ctx())
+
+    def failed_status(self, error: Any) -> None:
+        """The session ended under us (expired, logged out elsewhere, account locked): log in again."""
+        if error.code in ("SESSION_EXPIRED", "INVALID_TOKEN", "NOT_LOGGED_IN"):
+            from digitctl.context import ANONYMOUS_ACTOR
+
+            self.desk.actor, self.desk.token = ANONYMOUS_ACTOR, None
+            while len(self.screen_stack) > 1:
+                self.pop_screen()
+            self.show_login(error.text())
 
     def done_status(self, doc: dict[str, Any]) -> None:
         self.status = doc

@@ -20,7 +20,7 @@ class Desk:
     app: "App"
     actor: Actor = field(default=ANONYMOUS_ACTOR)
     save_login: bool = True           # tests keep the shared session file out of it
-    token: str | None = None          # this desk's own session, when it is not saved to the file
+    token: str | None = None          # the session this desk acts in (checked after every job)
 
     @property
     def logged_in(self) -> bool:
@@ -46,22 +46,26 @@ class Desk:
         actor = session.saved_actor(self.app)
         if actor.type in ("ANONYMOUS", "SYSTEM"):
             return False
-        self.actor = actor
+        self.actor, self.token = actor, session.saved_token(self.store_id())
         return True
+
+    def revalidate(self) -> None:
+        """The session is still good (not expired, logged out elsewhere, or its account locked),
+        else Unauthenticated: a TUI left open does not outlive its session."""
+        if self.token is not None:
+            self.actor = session.actor_for_token(self.app, self.app.base_context(), self.token)
 
     def login(self, user_name: str, password: str) -> Actor:
         result = session.login(self.app, self.app.base_context(), user_name.strip(), password)
         self.actor = session.actor_for_token(self.app, self.app.base_context(), result.token)
         if self.save_login:
             session.save_session(self.store_id(), result)
-        else:
-            self.token = result.token
+        self.token = result.token
         return self.actor
 
     def logout(self) -> None:
-        token = self.token or session.file_token(self.store_id())
-        if token:
-            session.logout(self.app, self.app.base_context(), token)
+        if self.token:
+            session.logout(self.app, self.app.base_context(), self.token)
         if self.save_login:
             session.forget_session(self.store_id())
         self.actor, self.token = ANONYMOUS_ACTOR, None

@@ -228,3 +228,19 @@ async def test_every_screen_is_in_the_command_palette(desk_app):
         await pilot.press("enter")
         await settle(pilot)
         assert type(app.screen).__name__ == "LoginScreen" and not app.desk.logged_in
+
+
+async def test_a_session_ended_elsewhere_sends_the_desk_back_to_the_login(desk_app, core):
+    from digitctl import session
+
+    app = desk_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press(*"clerk.amritsar", "tab", *"Demo@1234", "enter")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "CounterScreen"
+        session.logout(core, core.base_context(), app.desk.token)      # e.g. `digitctl logout`, an admin's lock
+        await pilot.press("f4")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "LoginScreen"
+        assert text_of(app, "#error").startswith("INVALID_TOKEN")
