@@ -82,3 +82,12 @@ def test_tui_command_refuses_an_unknown_screen_and_an_empty_store(tmp_path):
     assert res.exit_code == 2 and '"INVALID_SCREEN"' in res.stdout
     res = runner.invoke(cli, ["--store", str(tmp_path / "s.db"), "-o", "json", "tui"])
     assert res.exit_code == 2 and "STORE_NOT_INITIALIZED" in res.stdout
+
+
+def test_bill_labels_follow_the_locale(pending_bill, monkeypatch):
+    from tui.screens.bill_view import bill_text
+
+    assert "Trade License Fee" in bill_text(pending_bill["bill"])
+    monkeypatch.setenv("DIGIT_LOCALE", "hi_IN")
+    text = bill_text(pending_bill["bill"])
+    assert "व्यापार लाइसेंस शुल्क" in text and "₹1,250.40" in text      # Indian grouping either way
