@@ -1,8 +1,10 @@
 """Where a receipt goes when the counter prints it: DIGIT_PRINTER.
 
 `pdf:FOLDER` writes RECEIPT-NO.pdf into FOLDER; with no DIGIT_PRINTER the folder is ./receipts.
-(`cups:QUEUE` and `escpos:...` are named by DESIGN.md but not built yet: refused with
-PRINTER_NOT_SUPPORTED rather than silently writing somewhere else.)"""
+`cups:QUEUE` hands the PDF to CUPS (`lp -d QUEUE`); a failed `lp` is PRINTER_FAILED and the
+print is not counted (the service counts a print only once it is delivered).
+(`escpos:...` is named by DESIGN.md but not built yet: refused with PRINTER_NOT_SUPPORTED rather
+than silently printing somewhere else.)"""
 from __future__ import annotations
 
 import os
@@ -29,7 +31,33 @@ class Printer:
 
     def deliver(self, receipt_no: str, pdf: bytes, copy: bool = False) -> Path:
         """Write the PDF whole (a temporary file beside it, renamed); an existing copy is kept by
-        numbering the new one."""
+        numbering the new one. A CUPS printer then gets that file through `lp`."""
+        if self.kind == "cups":
+            return self._to_cups(receipt_no, pdf, copy)
+        return self._to_folder(receipt_no, pdf, copy)
+
+    def _to_cups(self, receipt_no: str, pdf: bytes, copy: bool) -> Path:
+        import shutil
+        import subprocess
+        import tempfile
+
+        from digitctl.errors import InvalidInput
+
+        lp = shutil.which("lp")
+        if lp is None:
+            raise InvalidInput("PRINTER_FAILED", "CUPS's `lp` is not installed on this PC", {"printer": self.target})
+        with tempfile.TemporaryDirectory(prefix="digitctl-print-") as spool:
+            path = Printer("pdf", spool).path_for(receipt_no, copy)
+            path.write_bytes(pdf)
+            done = subprocess.run([lp, "-d", self.target, "-t", receipt_no, str(path)], capture_output=True,
+                                  text=True, timeout=60)
+        if done.returncode != 0:
+            reason = (done.stderr or done.stdout).strip().splitlines()
+            raise InvalidInput("PRINTER_FAILED", f"lp -d {self.target}: {reason[0] if reason else done.returncode}",
+                               {"printer": self.target})
+        return Path(f"cups:{self.target}")
+
+    def _to_folder(self, receipt_no: str, pdf: bytes, copy: bool) -> Path:
         from digitctl.errors import InvalidInput
 
         target = self.path_for(receipt_no, copy)
@@ -55,10 +83,10 @@ def printer() -> Printer:
     if not spec:
         return Printer("pdf", DEFAULT_FOLDER)
     kind, _, rest = spec.partition(":")
-    if kind == "pdf" and rest:
-        return Printer("pdf", rest)
-    raise InvalidInput("PRINTER_NOT_SUPPORTED", f"{PRINTER_ENV}={spec!r}: this TUI prints to pdf:FOLDER only "
-                       "for now", {"printer": spec})
+    if kind in ("pdf", "cups") and rest:
+        return Printer(kind, rest)
+    raise InvalidInput("PRINTER_NOT_SUPPORTED", f"{PRINTER_ENV}={spec!r}: this TUI prints to pdf:FOLDER or "
+                       "cups:QUEUE (ESC/POS not yet)", {"printer": spec})
 
 
 def print_receipt(desk: "Desk", receipt_no: str, copy: bool = False) -> dict[str, object]:
