@@ -69,9 +69,26 @@ async def test_an_action_on_a_state_that_moved_meanwhile_is_refused(desk_app, co
         applications.transition(core, other, number, "REJECT", "not eligible")
         await pilot.press("f8")
         await settle(pilot)
+        assert type(app.screen).__name__ == "ActionModal"
         app.screen.query_one("#action").value = "APPROVE"
         await pilot.press("enter", "y")
         await settle(pilot)
         assert text_of(app, "#error").startswith("STATE_CHANGED")
     ctx = RequestContext(actor=actor_of("approver.amritsar"), tenant_id="pb.amritsar", clock=core.clock)
     assert applications.show(core, ctx, number)["workflow"]["applicationStatus"] == "REJECTED"
+
+
+async def test_f8_in_the_inbox_opens_the_application_and_its_action_dialog(desk_app, core, actor_of):
+    number = _waiting(core, actor_of)
+    app = desk_app("approver.amritsar")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#inbox-table")
+        rows = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+        table.move_cursor(row=rows.index(number))
+        await pilot.press("f8")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ActionModal" and app.screen.application_no == number
+        await pilot.press("escape")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ApplicationScreen"

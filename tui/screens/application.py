@@ -59,9 +59,10 @@ class ApplicationScreen(DeskScreen):
     BINDINGS = [Binding("f8", "act", label("TUI_KEY_ACT", "Act")),
                 Binding("escape", "back", label("TUI_KEY_BACK", "Back"))]
 
-    def __init__(self, application_no: str) -> None:
+    def __init__(self, application_no: str, act: bool = False) -> None:
         super().__init__()
         self.application_no = application_no
+        self.act_when_shown = act
         self.doc: dict[str, Any] | None = None
 
     def compose(self) -> ComposeResult:
@@ -89,6 +90,9 @@ class ApplicationScreen(DeskScreen):
         self.doc, hist = result
         self.query_one("#detail", Static).update(escape(detail_text(self.doc, hist)) + "\n\n"
                                                  + label("TUI_ACT_HINT", "F8: act · Esc: back"))
+        if self.act_when_shown:
+            self.act_when_shown = False
+            self.action_act()
 
     def action_act(self) -> None:
         if self.doc is None:

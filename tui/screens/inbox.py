@@ -6,6 +6,7 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Label, Static
 
@@ -34,6 +35,8 @@ def sla_cell(ms: int | None) -> Text:
 
 
 class InboxScreen(DeskScreen):
+    BINDINGS = [Binding("f8", "act", label("TUI_KEY_ACT", "Act"))]
+
     def __init__(self) -> None:
         super().__init__()
         self.items: list[dict[str, Any]] = []
@@ -47,7 +50,7 @@ class InboxScreen(DeskScreen):
             yield Input(id="f-status", placeholder="PENDINGAPPROVAL")
         yield ErrorLine(id="error")
         yield DataTable(id="inbox-table", cursor_type="row")
-        yield Static(label("TUI_INBOX_HINT", "Enter: open · ! SLA breached"), classes="hint")
+        yield Static(label("TUI_INBOX_HINT", "Enter: open · F8: act · ! SLA breached"), classes="hint")
         yield from self.chrome()
 
     def on_mount(self) -> None:
@@ -89,7 +92,14 @@ class InboxScreen(DeskScreen):
             self.say(label("TUI_INBOX_EMPTY", "nothing waiting for you"))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.open(event.cursor_row)
+
+    def action_act(self) -> None:
+        """F8 on a row: open it and go straight to its action dialog."""
+        self.open(self.query_one("#inbox-table", DataTable).cursor_row, act=True)
+
+    def open(self, row: int, act: bool = False) -> None:
         from tui.screens.application import ApplicationScreen
 
-        if 0 <= event.cursor_row < len(self.items):
-            self.app.push_screen(ApplicationScreen(str(self.items[event.cursor_row]["applicationNo"])))
+        if 0 <= row < len(self.items):
+            self.app.push_screen(ApplicationScreen(str(self.items[row]["applicationNo"]), act=act))
