@@ -42,11 +42,15 @@ class DigitApp(App[None]):
         super().__init__()
         self.desk = Desk(core, save_login=save_login)
         self.given_actor = actor
+        self.hub_up: dict[str, bool] = {}
         self.first = first
         self.status: dict[str, Any] | None = None
 
     # -- start, log in, log out -----------------------------------------------------------------
     def on_mount(self) -> None:
+        from tui.hub import HUB_PROBE_SECONDS
+
+        self.set_interval(HUB_PROBE_SECONDS, self.probe_hub)
         if self.given_actor is not None:      # already known (tests, an embedding program)
             self.desk.actor = self.given_actor
             self.after_login()
@@ -172,7 +176,23 @@ class DigitApp(App[None]):
         from digitctl.services import counter_desk
 
         self.desk.revalidate()
-        return counter_desk.status_line(self.desk.app, self.desk.ctx())
+        doc = counter_desk.status_line(self.desk.app, self.desk.ctx())
+        doc["hubReachable"] = self.hub_up.get(doc["hub"]) if doc.get("hub") else None
+        return doc
+
+    def probe_hub(self) -> None:
+        """Every HUB_PROBE_SECONDS: ask the registered hub's /health (network: in a worker)."""
+        hub = (self.status or {}).get("hub")
+        if hub and self.desk.logged_in:
+            self.app_job("hub", self._probe, hub)
+
+    def _probe(self, hub: str) -> None:
+        from tui.hub import reachable
+
+        up = reachable(hub)
+        if self.hub_up.get(hub) != up:
+            self.hub_up[hub] = up
+            self.call_from_thread(self.refresh_status)
 
     def failed_status(self, error: Any) -> None:
         """The session ended under us (expired, logged out elsewhere, account locked): log in again."""
@@ -185,7 +205,10 @@ class DigitApp(App[None]):
             self.show_login(error.text())
 
     def done_status(self, doc: dict[str, Any]) -> None:
+        first_sight = doc.get("hub") and doc["hub"] not in self.hub_up
         self.status = doc
+        if first_sight:
+            self.probe_hub()
         from tui.screens.base import DeskScreen
 
         for screen in self.screen_stack:

@@ -14,11 +14,20 @@ def status_text(doc: dict[str, Any] | None) -> str:
     shift = doc.get("shift")
     shift_txt = (f"{label('TUI_SHIFT', 'shift')} {label('TUI_SHIFT_OPEN', 'open')}" if shift
                  else label('TUI_SHIFT_NONE', "no shift"))
-    hub = doc.get("hub")
-    hub_txt = f"hub: {hub}" if hub else label("TUI_HUB_NONE", "hub: not registered")
+    hub_txt = hub_text(doc)
     counter = doc.get("counterCode") or "-"
     return (f" {doc.get('userName')}·{doc.get('tenantId')}·{counter}│{shift_txt}│{hub_txt}│"
             f"{label('TUI_UNSYNCED', 'unsynced')} {doc.get('unsynced', 0)}")
+
+
+def hub_text(doc: dict[str, Any]) -> str:
+    """hub: not registered | hub: up | hub: offline | hub: … (not asked yet)."""
+    if not doc.get("hub"):
+        return label("TUI_HUB_NONE", "hub: not registered")
+    up = doc.get("hubReachable")
+    if up is None:
+        return label("TUI_HUB_UNKNOWN", "hub: …")
+    return label("TUI_HUB_UP", "hub: up") if up else label("TUI_HUB_DOWN", "hub: offline")
 
 
 class StatusLine(Static):
