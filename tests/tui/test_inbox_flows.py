@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from digitctl.context import RequestContext
-from digitctl.services import applications
+from digitctl.services import applications, workflow
 from tests.tui.helpers import settle, text_of, type_into
 
 pytestmark = pytest.mark.anyio
@@ -92,3 +92,31 @@ async def test_f8_in_the_inbox_opens_the_application_and_its_action_dialog(desk_
         await pilot.press("escape")
         await settle(pilot)
         assert type(app.screen).__name__ == "ApplicationScreen"
+
+
+async def test_forward_with_an_assignee_and_a_document(desk_app, core, actor_of, tmp_path):
+    ctx = RequestContext(actor=actor_of("inspector.amritsar"), tenant_id="pb.amritsar", clock=core.clock)
+    [found] = applications.list_applications(core, ctx, "pb.amritsar", status="FIELDINSPECTION")
+    number = str(found["applicationNo"])
+    report = tmp_path / "inspection.pdf"
+    report.write_bytes(b"%PDF-1.4 field inspection report\n%%EOF\n")
+    app = desk_app("inspector.amritsar")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await _open(pilot, number)
+        await pilot.press("f8")
+        await settle(pilot)
+        app.screen.query_one("#action").value = "FORWARD"
+        await type_into(pilot, "#assignee", "approver.amritsar")
+        await type_into(pilot, "#document", str(report))
+        await type_into(pilot, "#comment", "site inspected")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "→ approver.amritsar" in text_of(app, "#confirm-body")
+        await pilot.press("y")
+        await settle(pilot)
+        assert text_of(app, "#error").startswith(f"FORWARD: {number} → PENDINGAPPROVAL")
+        assert "Assigned to: approver.amritsar" in text_of(app, "#detail")
+    [latest] = [pi for pi in workflow.history(core, ctx, "pb.amritsar", number)
+                if pi["action"] == "FORWARD" and pi["comment"] == "site inspected"]
+    assert len(latest["documents"]) == 1

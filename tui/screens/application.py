@@ -118,8 +118,8 @@ class ApplicationScreen(DeskScreen):
 
 
 class ActionModal(DeskModal):
-    """Action (only those allowed), comment, assignee; Enter asks for confirmation, then acts with
-    the state it was shown (STATE_CHANGED when someone acted first)."""
+    """Action (only those allowed), comment, assignee, a document; Enter asks for confirmation, then
+    acts with the state it was shown (STATE_CHANGED when someone acted first)."""
 
     BINDINGS = [Binding("escape", "close", label("TUI_KEY_BACK", "Back"))]
 
@@ -139,6 +139,8 @@ class ActionModal(DeskModal):
                 yield Input(id="comment")
                 yield Label(label("TUI_ASSIGNEE", "Assign to (user)"))
                 yield Input(id="assignee")
+                yield Label(label("TUI_DOCUMENT", "Attach (file path)"))
+                yield Input(id="document")
             yield ErrorLine(id="error")
             yield Static(label("TUI_ACTION_HINT", "Enter: review · Esc: back"), classes="hint")
 
@@ -151,17 +153,32 @@ class ActionModal(DeskModal):
         action = str(self.query_one("#action", Select).value)
         comment = self.query_one("#comment", Input).value.strip()
         assignee = self.query_one("#assignee", Input).value.strip()
+        document = self.query_one("#document", Input).value.strip()
         body = f"{action} {self.application_no}" + (f"\n“{comment}”" if comment else "") + \
-            (f"\n→ {assignee}" if assignee else "")
+            (f"\n→ {assignee}" if assignee else "") + (f"\n+ {document}" if document else "")
         self.app.push_screen(ConfirmModal(label("TUI_ACT_CONFIRM", "Take this action?"), body),
-                             lambda yes: self.confirmed(yes, action, comment, assignee))
+                             lambda yes: self.confirmed(yes, action, comment, assignee, document))
 
-    def confirmed(self, yes: bool | None, action: str, comment: str, assignee: str) -> None:
-        from digitctl.services import applications
-
+    def confirmed(self, yes: bool | None, action: str, comment: str, assignee: str, document: str) -> None:
         if yes:
-            self.job("act", applications.transition, self.desk.app, self.desk.ctx(), self.application_no, action,
-                     comment or None, [assignee] if assignee else None, expected_state=self.state)
+            self.job("act", self.act, action, comment or None, assignee, document)
+
+    def act(self, action: str, comment: str | None, assignee: str, document: str) -> dict[str, Any]:
+        """The assignee's user name to their uuid, the document to the file store, then the
+        action, refused STATE_CHANGED if the application moved since it was shown."""
+        from pathlib import Path
+
+        from digitctl.services import applications, filestore, users
+
+        app, ctx = self.desk.app, self.desk.ctx()
+        assignees = users.uuids_of(app, [assignee]) if assignee else None
+        docs = None
+        if document:
+            path = Path(document).expanduser()
+            stored = filestore.upload(app, ctx, self.desk.tenant, path, path.name, module="workflow")
+            docs = [{"documentType": "DOCUMENT", "fileStoreId": stored["files"][0]["fileStoreId"]}]
+        return applications.transition(app, ctx, self.application_no, action, comment, assignees, docs,
+                                       expected_state=self.state)
 
     def done_act(self, pi: dict[str, Any]) -> None:
         self.dismiss(pi)
