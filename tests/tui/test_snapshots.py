@@ -4,9 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.tui.helpers import settle, type_into
+from tests.tui.helpers import settle as _settle
+from tests.tui.helpers import type_into
 
 SIZE = (80, 24)
+
+
+async def settle(pilot: Any) -> None:
+    """Workers done, and every input's cursor held still (a blinking cursor makes two pictures
+    of one screen)."""
+    from textual.widgets import Input
+
+    await _settle(pilot)
+    for screen in pilot.app.screen_stack:
+        for box in screen.query(Input):
+            box.cursor_blink = False
+    await pilot.pause()
 
 
 def test_login(snap_compare, desk_app):
