@@ -149,8 +149,9 @@ def root(
 
 
 def _register() -> None:
-    from digitctl.cli import (applications, audit, billing, collection, filestore, hub, idgen, inbox, keys, mdms,
-                              mdms_schema, otp, reports, session, shifts, store, tenants, users, workflow)
+    from digitctl.cli import (applications, audit, billing, collection, filestore, hub, idgen, inbox, keys,
+                              localization, mdms, mdms_schema, notify, otp, reports, session, shifts, store, tenants,
+                              tui, users, workflow)
 
     store.register(app)
     session.register(app)
@@ -174,10 +175,10 @@ def _register() -> None:
     app.add_typer(tenants.tenant_app, name="tenant")
     app.add_typer(tenants.boundary_app, name="boundary")
     app.add_typer(idgen.app, name="id")
-    from digitctl.cli import localization, notify
     app.add_typer(localization.app, name="localization")
     app.add_typer(notify.app, name="notify")
     app.add_typer(hub.app, name="hub")
+    tui.register(app)
 
 
 _register()

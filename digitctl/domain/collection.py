@@ -14,7 +14,7 @@ import re
 from decimal import Decimal
 
 from digitctl.domain import billing as bl
-from digitctl.domain.money import number
+from digitctl.domain.money import format_inr, number
 from digitctl.errors import InvalidInput
 
 MODES = ("CASH", "CHEQUE", "DD", "OFFLINE_NEFT", "OFFLINE_RTGS", "POSTAL_ORDER", "CARD")
@@ -159,3 +159,24 @@ def bill_fully_paid(bill: bl.Bill, advance_head: str | None) -> bool:
     """Every due line of the bill (the advance head aside) paid: the bill is PAID, else PARTIALLY_PAID."""
     return all(a.due <= 0 for d in bill.bill_details for a in d.account_details
                if not (a.purpose == bl.ADVANCE_PURPOSE or (advance_head and a.tax_head_code == advance_head)))
+
+
+E_TENDERED = "INVALID_TENDERED_AMOUNT"
+
+
+def change_due(tendered: str | Decimal | int, amount: str | Decimal | int) -> Decimal:
+    """The change a cash payer gets back: what they handed over less what they pay. Less than
+    the amount is refused (the clerk must not take a short payment as paid)."""
+    paid = parse_amount(amount)
+    text = tendered.strip() if isinstance(tendered, str) else tendered
+    if text in ("", None):
+        return Decimal("0.00")
+    try:
+        given = parse_amount(text)
+    except InvalidInput as err:
+        raise InvalidInput(E_TENDERED, f"cash handed over: {err.message}", {"tendered": str(tendered)}) from None
+    if given < paid:
+        raise InvalidInput(E_TENDERED, f"cash handed over ({format_inr(given)}) is less than the amount paid "
+                           f"({format_inr(paid)})",
+                           {"tendered": str(given), "amount": str(paid)})
+    return (given - paid).quantize(Decimal("0.01"))
