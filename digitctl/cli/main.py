@@ -29,7 +29,9 @@ def hoist_global_options(args: list[str]) -> list[str]:
             front += [arg, args[i + 1]]
             i += 2
             continue
-        if arg.startswith(("--store=", "--output=")):
+        if arg == "--wide":
+            front.append(arg)
+        elif arg.startswith(("--store=", "--output=")):
             front.append(arg)
         elif arg.startswith("-o") and len(arg) > 2 and arg[2:] in FORMATS:
             front += ["-o", arg[2:]]
@@ -142,10 +144,11 @@ def root(
     output: str = typer.Option("table", "--output", "-o", help="table | json | yaml | csv"),
     tenant: str = typer.Option(None, "--tenant", envvar="DIGIT_TENANT",
                                help="Default tenant for commands that take one."),
+    wide: bool = typer.Option(False, "--wide", help="Tables at full width: every column, whatever the terminal."),
 ) -> None:
     if output not in FORMATS:
         raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}", param_hint="--output")
-    ctx.obj = CliState(store=store, output=output, tenant=tenant)
+    ctx.obj = CliState(store=store, output=output, tenant=tenant, wide=wide)
 
 
 def _register() -> None:

@@ -85,21 +85,15 @@ def search_cmd(
     res = mdms.search(st.app, st.app.context(tenant_id), tenant_id or "", module, master or None, filter_expr)
 
     def human(con: Any) -> None:
-        from rich.table import Table
+        from digitctl.cli.output import fitted
 
         if module not in res["MdmsRes"]:
             con.print(f"no {module} master at {tenant_id} or its state")
         for master_name, records in res["MdmsRes"].get(module, {}).items():
             cols = _columns(records)
-            table = Table(title=f"{module}.{master_name} at {tenant_id} ({len(records)})")
-            for c in cols or ["value"]:
-                table.add_column(c)
-            for r in records:
-                if isinstance(r, dict):
-                    table.add_row(*[_cell(r.get(c)) for c in cols])
-                else:
-                    table.add_row(_cell(r))
-            con.print(table)
+            cells = [[_cell(r.get(c)) for c in cols] if isinstance(r, dict) else [_cell(r)] for r in records]
+            con.print(fitted(con, cols or ["value"], cells,
+                             title=f"{module}.{master_name} at {tenant_id} ({len(records)})"))
 
     rows = [(ms, _cell(r)) for ms, recs in res["MdmsRes"].get(module, {}).items() for r in recs]
     emit(res, rows=rows, columns=["master", "record"], human=human)

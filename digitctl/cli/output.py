@@ -29,6 +29,7 @@ class CliState:
     store: str | None = None
     output: str = "table"
     tenant: str | None = None
+    wide: bool = False
     _app: "App | None" = field(default=None, repr=False)
 
     @property
@@ -116,10 +117,20 @@ def _safe_console_class() -> type:
     return SafeConsole
 
 
+def _wide() -> bool:
+    try:
+        return state().wide
+    except RuntimeError:          # no click context (called outside a command)
+        return False
+
+
 def console(stderr: bool = False) -> "Console":
     stream = sys.stderr if stderr else sys.stdout
-    # Piped output (scripts, logs) is not folded at 80 columns.
+    # Piped output (scripts, logs) is not folded at 80 columns; --wide lays tables out at their
+    # full width on a terminal too.
     width = None if stream.isatty() else 200
+    if _wide():
+        width = 100_000
     console_class = _safe_console_class()
     made: "Console" = console_class(stderr=stderr, soft_wrap=False, highlight=False, width=width)
     return made
@@ -153,16 +164,19 @@ def emit(document: Any, *, rows: Iterable[Sequence[Any]] | None = None,
         if human is not None:
             human(con)
         elif columns is not None:
-            from rich.table import Table
-
-            table = Table(title=title, show_lines=False)
-            for c in columns:
-                table.add_column(c)
-            for row in rows or []:
-                table.add_row(*["" if v is None else str(v) for v in row])
-            con.print(table)
+            con.print(fitted(con, columns, list(rows or []), title=title))
         else:
             con.print_json(to_json(document))
+
+
+def fitted(con: "Console", columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None,
+           justify: dict[str, str] | None = None, show_header: bool = True) -> Any:
+    """A table for `con` that never cuts an id or an amount (digitctl.cli.tables); all columns
+    with --wide."""
+    from digitctl.cli.tables import fitted_table
+
+    return fitted_table(columns, rows, width=None if _wide() else con.width, title=title, justify=justify,
+                        show_header=show_header)
 
 
 def error_response_info() -> dict[str, Any]:

@@ -28,21 +28,16 @@ def _render(doc: dict[str, Any], title: str) -> None:
     summary = slips.shift_rows(doc)
 
     def human(con: Any) -> None:
-        from rich.table import Table
+        from digitctl.cli.output import fitted
 
-        table = Table(title=title, show_header=False)
-        table.add_column("", style="bold")
-        table.add_column("", justify="right")
-        for label, value in summary:
-            table.add_row(label, value)
+        table = fitted(con, ["field", "value"], summary, title=title, show_header=False, justify={"value": "right"})
+        table.columns[0].style = "bold"
         con.print(table)
         counted = slips.drawer_count_rows(doc)
         if counted:
-            notes = Table(title="Drawer count")
-            for col in slips.DRAWER_COUNT_COLUMNS:
-                notes.add_column(col, justify="right")
-            for i, row in enumerate(counted):
-                notes.add_row(*row, style="bold" if i == len(counted) - 1 else None)
+            notes = fitted(con, slips.DRAWER_COUNT_COLUMNS, counted, title="Drawer count",
+                           justify={c: "right" for c in slips.DRAWER_COUNT_COLUMNS})
+            notes.rows[-1].style = "bold"
             con.print(notes)
 
     emit({"Shift": doc}, rows=summary, columns=["field", "value"], human=human)
