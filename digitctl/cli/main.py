@@ -71,6 +71,10 @@ class DigitGroup(TyperGroup):
 
             if os.environ.get("DIGITCTL_DEBUG"):
                 raise
+            damaged = _store_damaged(ctx, err)
+            if damaged is not None:   # the file is not a sound database: say so and how to restore (exit 2)
+                emit_error(damaged.code, damaged.message, damaged.params, fmt=_fmt(ctx))
+                raise click.exceptions.Exit(2) from None
             unavailable = _store_unavailable(err)
             if unavailable:       # the database is down, missing or busy: not a bug, say so (exit 2)
                 emit_error("STORE_UNAVAILABLE", unavailable, {"store": ctx.obj.app.store.display_url()
@@ -90,6 +94,19 @@ class DigitGroup(TyperGroup):
         finally:
             if isinstance(ctx.obj, CliState):
                 ctx.obj.close()
+
+
+def _store_damaged(ctx: click.Context, err: Exception) -> Any:
+    """STORE_DAMAGED (with the restore hint) when the store file is damaged, else None."""
+    if not type(err).__module__.startswith(("sqlalchemy", "sqlite3")):
+        return None
+    from digitctl.services.store_health import damage_reason, damaged
+
+    reason = damage_reason(err)
+    if reason is None:
+        return None
+    url = ctx.obj.app.store.display_url() if isinstance(ctx.obj, CliState) and ctx.obj._app else None
+    return damaged(url or "?", reason)
 
 
 def _store_unavailable(err: Exception) -> str | None:
