@@ -40,7 +40,8 @@ def damaged(store_url: str, reason: str, problems: list[str] | None = None) -> I
 def integrity_problems(app: "App", *, quick: bool = False) -> list[str]:
     """SQLite's PRAGMA integrity_check (or quick_check) as a list of problems (empty: sound).
     PostgreSQL keeps its own pages checksummed: nothing to ask here."""
-    if app.store.dialect != "sqlite":
+    file = app.store.sqlite_file()
+    if app.store.dialect != "sqlite" or (file is not None and not file.exists()):
         return []
     pragma = "quick_check" if quick else "integrity_check"
     try:
