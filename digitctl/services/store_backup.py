@@ -38,6 +38,14 @@ def _tool(name: str) -> str:
     return found
 
 
+def _pg_tool(name: str, *args: str) -> None:
+    """Run pg_dump / pg_restore; a failure is its own first line of stderr (never the URL)."""
+    done = subprocess.run([_tool(name), *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        said = next((line for line in done.stderr.splitlines() if line.strip()), f"exit status {done.returncode}")
+        raise InvalidInput("BACKUP_FAILED", f"{name} failed: {said}", {"tool": name})
+
+
 def _writable_target(file: Path, force: bool) -> None:
     if file.exists() and not force:
         raise InvalidInput("FILE_EXISTS", f"{file} exists; pass --force to overwrite it", {"file": str(file)})
@@ -105,8 +113,7 @@ def backup(app: "App", file: Path, *, force: bool = False) -> dict[str, Any]:
             partial.unlink(missing_ok=True)
             raise store_health.damaged(app.store.display_url(), problems[0], problems)
     else:
-        subprocess.run([_tool("pg_dump"), "--format=custom", "--no-owner", f"--file={partial}",
-                        f"--dbname={_libpq_url(app)}"], check=True, capture_output=True)
+        _pg_tool("pg_dump", "--format=custom", "--no-owner", f"--file={partial}", f"--dbname={_libpq_url(app)}")
         os.chmod(partial, 0o600)
     os.replace(partial, file)
     return {"store": app.store.display_url(), "file": str(file), "bytes": file.stat().st_size,
@@ -151,7 +158,7 @@ def restore(app: "App", file: Path) -> dict[str, Any]:
         os.replace(partial, target)
         revision = _revision_of(target)
     else:
-        subprocess.run([_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--single-transaction",
-                        f"--dbname={_libpq_url(app)}", str(file)], check=True, capture_output=True)
+        _pg_tool("pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction",
+                 f"--dbname={_libpq_url(app)}", str(file))
         revision = app.store.current_revision()
     return {"store": app.store.display_url(), "file": str(file), "schemaRevision": revision, "keptAs": kept}

@@ -263,3 +263,28 @@ def test_backup_does_not_overwrite_a_file_without_force(store: str, tmp_path: Pa
     res = run(store, "-o", "json", "store", "backup", str(file))
     assert res.exit_code == 2 and error(res)[0] == "FILE_EXISTS"
     assert file.read_text() == "keep me"
+
+
+@pytest.mark.postgres
+def test_a_postgresql_store_backs_up_and_restores_with_pg_dump(pg_url: str, tmp_path: Path):
+    import shutil
+
+    import psycopg
+
+    if not shutil.which("pg_dump"):
+        pytest.skip("pg_dump not installed")
+    assert run(pg_url, "init", "--state", "pb", "--counter", "C01").exit_code == 0
+    file = tmp_path / "pg.dump"
+    res = run(pg_url, "-o", "json", "store", "backup", str(file))
+    assert res.exit_code == 0, res.output
+    other = pg_url.rsplit("/", 1)[0] + "/" + pg_url.rsplit("/", 1)[1] + "_restored"
+    server = pg_url.replace("+psycopg", "").rsplit("/", 1)[0] + "/test"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{other.rsplit("/", 1)[1]}"')
+        try:
+            res = run(other, "-o", "json", "store", "restore", str(file), "--yes")
+            assert res.exit_code == 0, res.output
+            assert json.loads(res.stdout)["schemaRevision"] == json.loads(
+                run(pg_url, "-o", "json", "init").stdout)["schemaRevision"]
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{other.rsplit("/", 1)[1]}" WITH (FORCE)')
