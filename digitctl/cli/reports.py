@@ -37,7 +37,7 @@ def _table(doc: dict[str, Any], con: Any) -> None:
         if heading == "Totals by mode" and table.rows:
             table.rows[-1].style = "bold"
         con.print(table)
-    ok = doc["reconciliation"]["ok"]
+    ok = daybook.balanced(doc)
     late = daybook.late_line(doc)
     if late:
         con.print(late, markup=False)
