@@ -3,6 +3,7 @@ runner, logged in as the demo counter clerk with an open shift, on a scratch sto
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,8 @@ def test_pay_print_reprint_cancel(store, tmp_path):
               "--supervisor", "supervisor.amritsar", "--password-stdin", stdin=quickstart.DEMO_PASSWORD + "\n")
     assert res.exit_code == 0, res.output
     assert "clerk.amritsar / approved by supervisor.amritsar" in res.stdout and "CANCELLED" in res.stdout
+    # the bill it paid is cancelled with it, as DIGIT's PaymentWorkflowService does: never "PAID" any more
+    assert re.search(r"bill status\s*│\s*CANCELLED", res.stdout), res.stdout
     assert run(store, "whoami").stdout.count("clerk.amritsar") >= 1        # the clerk is still the one logged in
     third = scratch / "third.pdf"
     res = run(store, "-o", "json", "receipt", "print", receipt, "--tenant", "pb.amritsar", "--copy", "-o", str(third))
@@ -181,6 +184,7 @@ def test_dishonour_takes_a_reason_code_and_a_supervisor(store, tmp_path):
     assert done.exit_code == 0, done.output
     [payment] = json.loads(done.stdout)["Payments"]
     assert payment["paymentStatus"] == "DISHONOURED"
+    assert payment["paymentDetails"][0]["bill"]["status"] == "CANCELLED"
     assert payment["additionalDetails"]["dishonourApprovedBy"] == "supervisor.amritsar"
 
 
