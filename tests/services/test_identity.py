@@ -189,6 +189,21 @@ def test_bulk_import_is_all_or_nothing(state_app, tmp_path):
     assert created[1]["employee"]["assignments"][0]["designation"] == "DESIG_2"
 
 
+def test_bulk_import_takes_digit_column_names_and_refuses_unknown_ones(state_app, tmp_path):
+    """userName, mobileNumber, tenantId, emailId as egov-user names them (any case), beside digitctl's own."""
+    digit = tmp_path / "digit.csv"
+    digit.write_text("type,userName,name,mobileNumber,emailId,roles,tenantId\n"
+                     "EMPLOYEE,emp9,Gurdeep Singh,9876533333,g@example.org,TL_CEMP@pb.amritsar,pb.amritsar\n")
+    [made] = users.import_users(state_app, state_app.context(), digit)
+    assert made["userName"] == "emp9" and made["tenantId"] == "pb.amritsar"
+    typo = tmp_path / "typo.csv"
+    typo.write_text("type,userName,name,mobileNo,tenantId\nEMPLOYEE,emp10,A B,9876544444,pb.amritsar\n")
+    with pytest.raises(InvalidInput) as err:
+        users.import_users(state_app, state_app.context(), typo)
+    assert err.value.code == "INVALID_CSV_COLUMN" and err.value.params == {"column": "mobileNo"}
+    assert "mobileNumber" in err.value.message
+
+
 # -- login, lockout, sessions -------------------------------------------------------------------------
 def test_login_lockout_and_unlock_after_an_hour(state_app, frozen_clock):
     app = state_app
