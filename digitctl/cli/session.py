@@ -47,8 +47,7 @@ def login(
 
         sys.stdout.write(result.token + "\n")
         return
-    store_id = app.store_meta("store_id") or ""
-    path = session.save_session(store_id, result)
+    path = session.save_session(session.session_key(app), result)
     shown = result.shown_name or result.user_name      # the session file keeps the stored name (a pseudonym)
     doc = {"userName": shown, "tenantId": result.tenant_id, "expiresAt": result.expires_at.isoformat(),
            "roles": [{"code": c, "tenantId": t} for c, t in result.roles], "sessionFile": str(path)}
@@ -73,13 +72,13 @@ def logout() -> None:
     st = state()
     app = st.app
     require_initialized(app)
-    store_id = app.store_meta("store_id") or ""
+    key = session.session_key(app)
     from_env = bool(os.environ.get(session.TOKEN_ENV))
-    token = session.saved_token(store_id)
+    token = session.saved_token(key)
     if token:
         session.logout(app, app.base_context(), token)
     if not from_env:
-        session.forget_session(store_id)
+        session.forget_session(key)
     emit({"loggedOut": bool(token)}, human=lambda con: con.print("Logged out." if token else "No session."))
 
 
