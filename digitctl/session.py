@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
 
+from digitctl.clock import epoch_millis, people_time
 from digitctl.context import ANONYMOUS_ACTOR, SYSTEM_ACTOR, Actor
 from digitctl.domain.events import Event
 from digitctl.domain.identity import LockoutPolicy, verify_password
@@ -77,7 +78,7 @@ def login(app: "App", ctx: "RequestContext", user_name: str, password: str, tena
             shown = user_name.strip() if row.user_name.startswith(PSEUDONYM_PREFIX) else row.user_name
             if is_locked(row, now):
                 until = "" if row.locked_by_admin or row.locked_until is None else \
-                    f" until {row.locked_until.isoformat(timespec='minutes')}"
+                    f" until {people_time(row.locked_until)}"
                 raise Forbidden("ACCOUNT_LOCKED", f"account {shown} is locked{until}", {"userName": shown})
             if not row.active:
                 raise Forbidden("USER_INACTIVE", f"account {shown} is not active", {"userName": shown})
@@ -120,7 +121,8 @@ def _failed(uow: Any, row: UserAccount, now: dt.datetime, lockout: LockoutPolicy
                             "sessionsRevoked": revoked}))
     shown = typed if (typed and row.user_name.startswith(PSEUDONYM_PREFIX)) else row.user_name
     return Forbidden("ACCOUNT_LOCKED", f"{len(failures)} failed logins: account {shown} is "
-                     f"locked until {row.locked_until.isoformat(timespec='minutes')}", {"userName": shown})
+                     f"locked until {people_time(row.locked_until)}",
+                     {"userName": shown, "lockedUntil": epoch_millis(row.locked_until)})
 
 
 def _counting_failures(s: Any, row: UserAccount, now: dt.datetime, lockout: LockoutPolicy) -> list[dt.datetime]:

@@ -23,11 +23,9 @@ def _date(ms: int | None) -> str:
 
 
 def _when(ms: int | None) -> str:
-    import datetime as dt
+    from digitctl.clock import people_time
 
-    from digitctl.clock import IST
-
-    return dt.datetime.fromtimestamp(ms / 1000, IST).strftime("%Y-%m-%d %H:%M:%S") if ms else ""
+    return people_time(int(ms), seconds=True, zone=False) if ms else ""
 
 
 def _inr(value: Any) -> str:

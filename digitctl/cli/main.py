@@ -64,7 +64,8 @@ class DigitGroup(TyperGroup):
             raise click.exceptions.Exit(2) from None
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:    # Ctrl-C: the unit of work in progress rolled back
+            emit_error("INTERRUPTED", "interrupted, nothing written", fmt=_fmt(ctx))
             raise click.exceptions.Exit(130) from None
         except Exception as err:  # an unexpected failure: exit 1, no traceback unless asked
             import os
@@ -144,6 +145,14 @@ def _fmt(ctx: click.Context) -> str:
     return asked if asked in FORMATS else "table"
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from digitctl import __version__
+
+        typer.echo(f"digitctl {__version__}")
+        raise typer.Exit()
+
+
 app = typer.Typer(
     cls=DigitGroup,
     help="eGov DIGIT's service stack for counter PCs and admin terminals.",
@@ -162,6 +171,8 @@ def root(
     tenant: str = typer.Option(None, "--tenant", envvar="DIGIT_TENANT",
                                help="Default tenant for commands that take one."),
     wide: bool = typer.Option(False, "--wide", help="Tables at full width: every column, whatever the terminal."),
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                 help="Print digitctl's version and exit."),
 ) -> None:
     if output not in FORMATS:
         raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}", param_hint="--output")

@@ -86,6 +86,17 @@ def csv_cell(value: Any) -> Any:
     return neutralise(value)
 
 
+_INR_TEXT = re.compile(r"(-?)₹([0-9,]+(?:\.[0-9]+)?)")
+
+
+def plain_amount(value: Any) -> Any:
+    """An amount a table shows as ₹1,23,456.00 is the number 123456.00 in a CSV, for a
+    spreadsheet to add up (in a cell of its own or inside text: "TL_TAX 1250.40")."""
+    if isinstance(value, str) and "₹" in value:
+        return _INR_TEXT.sub(lambda m: m.group(1) + m.group(2).replace(",", ""), value)
+    return value
+
+
 def neutralise(text: str) -> str:
     """Terminal control characters in data made visible (ESC -> `\\x1b`): what a record holds
     can never clear a screen or draw over a table. Tabs and line feeds stay."""
@@ -157,7 +168,7 @@ def emit(document: Any, *, rows: Iterable[Sequence[Any]] | None = None,
         if columns:
             writer.writerow([csv_cell(c) for c in columns])
         for row in rows or []:
-            writer.writerow([csv_cell(v) for v in row])
+            writer.writerow([csv_cell(plain_amount(v)) for v in row])
         sys.stdout.write(buf.getvalue())
     else:
         con = console()

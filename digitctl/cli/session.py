@@ -53,8 +53,10 @@ def login(
            "roles": [{"code": c, "tenantId": t} for c, t in result.roles], "sessionFile": str(path)}
 
     def human(con: Any) -> None:
+        from digitctl.clock import people_time
+
         con.print(f"Logged in as [bold]{shown}[/] ({result.tenant_id}) until "
-                  f"{result.expires_at.astimezone().strftime('%Y-%m-%d %H:%M')}")
+                  f"{people_time(result.expires_at)}")
         con.print("Roles: " + ", ".join(f"{c}@{t}" for c, t in result.roles))
 
     emit(doc, human=human)

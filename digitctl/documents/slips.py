@@ -24,7 +24,9 @@ def _inr(value: Decimal | str | None) -> str:
 
 def _when(instant: Any) -> str:
     """Counter time: Indian Standard Time, as on the receipts."""
-    return "" if instant is None else instant.astimezone(IST).strftime("%Y-%m-%d %H:%M IST")
+    from digitctl.clock import people_time
+
+    return people_time(instant)
 
 
 # -- the shift slip ------------------------------------------------------------------------------

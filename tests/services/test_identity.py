@@ -217,9 +217,12 @@ def test_login_lockout_and_unlock_after_an_hour(state_app, frozen_clock):
     with pytest.raises(Forbidden) as locked:
         session.login(app, app.base_context(), "clerk1", "Wrong@1234")      # the fifth failure locks
     assert locked.value.code == "ACCOUNT_LOCKED"
+    # the clock is at 25/11/2026 11:00 IST: people read the end of the lockout in IST, JSON in epoch ms
+    assert "locked until 25/11/2026 12:00 IST" in locked.value.message, locked.value.message
+    assert locked.value.params["lockedUntil"] == 1795588200000
     with pytest.raises(Forbidden) as locked:
         session.login(app, app.base_context(), "clerk1", PASSWORD)         # even the right password
-    assert locked.value.code == "ACCOUNT_LOCKED"
+    assert locked.value.code == "ACCOUNT_LOCKED" and "until 25/11/2026 12:00 IST" in locked.value.message
     frozen_clock.advance(minutes=61)
     assert session.login(app, app.base_context(), "clerk1", PASSWORD).user_name == "clerk1"
 

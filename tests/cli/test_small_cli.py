@@ -1,0 +1,55 @@
+"""Small things people meet at the command line: --version, Ctrl-C, CSV numbers."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from digitctl.cli.main import app as cli
+from digitctl.services.quickstart import DEMO_PASSWORD
+
+runner = CliRunner()
+
+
+def run(store: str, *args: str, stdin: str | None = None) -> Any:
+    return runner.invoke(cli, ["--store", store, *args], input=stdin, env={"DIGITCTL_NOW": "2026-11-25T11:00:00+05:30"})
+
+
+def test_version():
+    from digitctl import __version__
+
+    res = runner.invoke(cli, ["--version"])
+    assert res.exit_code == 0 and res.stdout.strip() == f"digitctl {__version__}"
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_ctrl_c_says_interrupted_nothing_written(quickstart_url: str, monkeypatch: pytest.MonkeyPatch, fmt: str):
+    from digitctl.services import tenants
+
+    def interrupted(*_a: Any, **_k: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tenants, "list_tenants", interrupted)
+    res = run(quickstart_url, "-o", fmt, "tenant", "list")
+    assert res.exit_code == 130, res.output
+    if fmt == "json":
+        err = json.loads(res.stdout)["Errors"][0]
+        assert err["code"] == "INTERRUPTED" and err["message"] == "interrupted, nothing written"
+    else:
+        assert "interrupted, nothing written" in res.stderr
+
+
+def test_csv_holds_numbers_not_rupee_text(quickstart_url: str):
+    run(quickstart_url, "logout")
+    assert run(quickstart_url, "login", "--username", "clerk.amritsar", "--password-stdin",
+               stdin=DEMO_PASSWORD + "\n").exit_code == 0
+    res = run(quickstart_url, "-o", "csv", "demand", "list", "--tenant", "pb.amritsar")
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader(io.StringIO(res.stdout)))
+    assert rows and "₹" not in res.stdout, res.stdout
+    assert all(float(r["total"]) > 0 for r in rows) and rows[0]["total"] == "1250.00", rows[0]
+    assert rows[0]["taxHeads"] == "TL_TAX 1250.40, TL_ROUNDOFF -0.40"
