@@ -51,8 +51,12 @@ def inbox(
 
         cells = [(*row[:5], Text(row[5], style="bold red" if item.get("slaLeftMs") is not None
                                  and item["slaLeftMs"] < 0 else ""), row[6]) for item, row in zip(doc["items"], rows)]
+        from digitctl.services.user_lookup import PSEUDONYM_PREFIX
+
+        who = ctx.actor.user_name         # a citizen's stored name is a pseudonym: never printed
+        title = "Your inbox" if who.startswith(PSEUDONYM_PREFIX) else f"Inbox of {who}"
         con.print(fitted(con, COLUMNS, cells, justify={"SLA left": "right"},
-                         title=f"Inbox of {ctx.actor.user_name}" + (" (assigned to me)" if mine else "")))
+                         title=title + (" (assigned to me)" if mine else "")))
         counts = " · ".join(f"{c['applicationStatus']} {c['count']}" for c in doc["statusCount"])
         shown = len(doc["items"])
         con.print(f"{doc['totalCount']} in all" + (f" ({shown} shown)" if shown < doc["totalCount"] else "")

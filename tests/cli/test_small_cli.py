@@ -53,3 +53,22 @@ def test_csv_holds_numbers_not_rupee_text(quickstart_url: str):
     assert rows and "₹" not in res.stdout, res.stdout
     assert all(float(r["total"]) > 0 for r in rows) and rows[0]["total"] == "1250.00", rows[0]
     assert rows[0]["taxHeads"] == "TL_TAX 1250.40, TL_ROUNDOFF -0.40"
+
+
+def test_a_citizen_sees_their_own_name_in_the_inbox(quickstart_url: str):
+    """The demo citizen (9876543210) applied for PB-TL-...-000001 as Gurdeep Singh: plain to them,
+    masked to the employees; the pseudonym the store keeps for a citizen is never printed."""
+    store = quickstart_url
+    run(store, "logout")
+    assert run(store, "login", "--username", "9876543210", "--password-stdin", stdin=DEMO_PASSWORD + "\n").exit_code == 0
+    own = json.loads(run(store, "-o", "json", "inbox").stdout)["items"]
+    mine = [i for i in own if i["applicant"]["mobileNumber"] == "9876543210"]
+    assert mine and mine[0]["applicant"]["name"] == "Gurdeep Singh", own
+    table = run(store, "inbox")
+    assert "Gurdeep Singh" in table.stdout and "bidx:" not in table.output, table.output
+    run(store, "logout")
+    assert run(store, "login", "--username", "clerk.amritsar", "--password-stdin",
+               stdin=DEMO_PASSWORD + "\n").exit_code == 0
+    items = json.loads(run(store, "-o", "json", "inbox").stdout)["items"]
+    theirs = [i for i in items if i["applicationNo"] == mine[0]["applicationNo"]]
+    assert theirs and theirs[0]["applicant"]["name"] != "Gurdeep Singh"
