@@ -263,3 +263,32 @@ def print_cmd(receipt_no: str = typer.Argument(..., metavar="RECEIPT_NO"),
             "marks": marks}
     emit({"Receipt": info}, rows=[(k, v if not isinstance(v, list) else ", ".join(v)) for k, v in info.items()],
          columns=["field", "value"], title="Receipt printed")
+
+
+RECEIPT_COLUMNS = ["receiptNumber", "date (IST)", "consumerCode", "service", "mode", "amount", "status", "payer"]
+
+
+@receipt_app.command("search")
+def receipt_search(
+    tenant: str = typer.Option(None, "--tenant"),
+    consumer_code: str = typer.Option(None, "--consumer-code", help="The consumer code paid for."),
+    mobile: str = typer.Option(None, "--mobile", help="The payer's mobile number (as on the bill)."),
+    date: str = typer.Option(None, "--date", help="The IST day the receipt was issued (DD/MM/YYYY or YYYY-MM-DD)."),
+) -> None:
+    """Find receipts without their number: by consumer code, the payer's mobile or the day
+    (criteria combine); newest first. A citizen finds only their own. -o json prints
+    {"Payments": [...]}; reprint one with `receipt print RECEIPT_NO --copy`."""
+    from digitctl.cli.output import emit
+    from digitctl.clock import people_time
+    from digitctl.services import receipt_search as rs
+
+    application, ctx, t = _app_ctx(tenant)
+    found = rs.search(application, ctx, t, consumer_code=consumer_code, mobile=mobile, date=date)
+    rows = []
+    for doc in found:
+        pd = (doc.get("paymentDetails") or [{}])[0]
+        rows.append((pd.get("receiptNumber") or "", people_time(pd.get("receiptDate"), zone=False),
+                     (pd.get("bill") or {}).get("consumerCode", ""), pd.get("businessService") or "",
+                     doc.get("paymentMode") or "", _inr(doc.get("totalAmountPaid")), doc.get("paymentStatus") or "",
+                     doc.get("payerName") or ""))
+    emit({"Payments": found}, rows=rows, columns=RECEIPT_COLUMNS, title=f"Receipts at {t} ({len(found)})")

@@ -94,6 +94,7 @@ LISTS: list[tuple[str, list[str] | Callable[[str], list[str]]]] = [
     ("clerk.amritsar", lambda s: ["bill", "fetch", "--tenant", "pb.amritsar", "--application", _pending(s)]),
     ("clerk.amritsar", _pay),
     ("clerk.amritsar", lambda s: ["payment", "show", _receipt(s), "--tenant", "pb.amritsar"]),
+    ("clerk.amritsar", ["receipt", "search", "--tenant", "pb.amritsar", "--date", "25/11/2026"]),
     ("clerk.amritsar", ["shift", "status"]),
     ("clerk.amritsar", ["report", "daybook"]),
     ("admin", ["user", "list"]),
