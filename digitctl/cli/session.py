@@ -132,3 +132,45 @@ def access_check(
     emit(decision.as_json(), human=human)
     if not decision.allowed:
         raise typer.Exit(3)
+
+
+@access_app.command("show")
+def access_show(
+    role: str = typer.Argument(..., help="A role code, e.g. TL_CEMP."),
+    tenant: str = typer.Option(None, "--tenant", help="Whose masters (default: this store's state)."),
+) -> None:
+    """What a role may do: the DIGIT actions the state's role-action masters give it."""
+    from digitctl.cli.common import tenant_option_value
+    from digitctl.services import access_explain
+    from digitctl.services.store import require_initialized
+
+    st = state()
+    require_initialized(st.app)
+    tenant_id = tenant_option_value(tenant) or st.app.state_tenant
+    doc = access_explain.show_role(st.app, st.app.context(tenant_id), role, tenant_id)
+    emit(doc, rows=[(a["url"], a["id"]) for a in doc["actions"]], columns=["action URL", "id"],
+         title=f"{doc['role']} ({doc.get('name') or '-'}) at {doc['tenantId']}: {len(doc['actions'])} actions")
+    if doc.get("note"):
+        typer.echo(doc["note"], err=True)
+
+
+@access_app.command("why")
+def access_why(
+    tenant: str = typer.Option(None, "--tenant", help="Where (default: your own tenant)."),
+    user: str = typer.Option(None, "--user", help="Another user (needs /user/_search); default: you."),
+) -> None:
+    """What a user may do at a tenant: the roles that count there, each with its actions."""
+    from digitctl.cli.common import require_tenant
+    from digitctl.services import access_explain
+    from digitctl.services.store import require_initialized
+
+    st = state()
+    require_initialized(st.app)
+    tenant_id = require_tenant(tenant)
+    doc = access_explain.why(st.app, st.app.context(tenant_id), tenant_id, user or None)
+    rows = [(f"{r['code']}@{r['tenantId']}", a["url"]) for r in doc["roles"] for a in r["actions"]]
+    emit(doc, rows=rows, columns=["role", "action URL"],
+         title=f"{doc['userName']} at {doc['tenantId']}: " + (", ".join(f"{r['code']}@{r['tenantId']}"
+                                                                       for r in doc["roles"]) or "no role counts here"))
+    if doc["rolesElsewhere"]:
+        typer.echo("roles that do not count here: " + ", ".join(doc["rolesElsewhere"]), err=True)
