@@ -62,11 +62,16 @@ def _summary(doc: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-def _emit_payment(doc: dict[str, Any], title: str) -> None:
+def _emit_payment(doc: dict[str, Any], title: str, extra: dict[str, Any] | None = None) -> None:
     from digitctl.cli.output import emit
 
     rows = _summary(doc)
-    emit({"Payments": [doc]}, rows=rows, columns=PAYMENT_COLUMNS, title=title)
+    extra = extra or {}
+    if "changeDue" in extra:
+        rows.insert(5, ("change due", _inr(extra["changeDue"])))
+    if "Receipt" in extra:
+        rows.append(("receipt printed", extra["Receipt"]["file"]))
+    emit({"Payments": [doc], **extra}, rows=rows, columns=PAYMENT_COLUMNS, title=title)
 
 
 def _date(text: str | None) -> dt.date | None:
@@ -100,6 +105,10 @@ def pay(
     ifsc: str = typer.Option(None, "--ifsc", help="Branch IFSC (e.g. PUNB0012300)."),
     payer_name: str = typer.Option(None, "--payer-name", help="Who pays, when not the bill's payer."),
     mobile: str = typer.Option(None, "--mobile", help="Payer's mobile."),
+    tendered: str = typer.Option(None, "--tendered", help="CASH: the notes handed over (e.g. 2000); the change "
+                                                          "due is shown."),
+    print_receipt: bool = typer.Option(False, "--print", help="Print the receipt at once (PDF, as receipt print)."),
+    fmt: str = typer.Option("a4", "--format", help="With --print: a4 | a5 | thermal."),
 ) -> None:
     """Take a payment against a bill (needs an open shift); -o json prints DIGIT's Payment.
 
@@ -108,11 +117,23 @@ def pay(
     from digitctl.services import collection
 
     application, ctx, t = _app_ctx(tenant)
+    change = None
+    if tendered is not None:        # refused before anything is written
+        from digitctl.domain.collection import change_due
+
+        change = change_due(mode, amount, tendered)
     doc = collection.pay(application, ctx, tenant_id=t, bill_id=bill, mode=mode, amount=amount,
                          instrument_number=instrument_number, instrument_date=_date(instrument_date), bank=bank,
                          branch=branch, ifsc=ifsc, payer_name=payer_name, mobile=mobile,
                          transaction_number=transaction_number)
-    _emit_payment(doc, "Payment recorded")
+    extra: dict[str, Any] = {}
+    if change is not None:
+        extra["changeDue"] = change
+    if print_receipt:
+        receipt_no = (doc.get("paymentDetails") or [{}])[0].get("receiptNumber") or ""
+        extra["Receipt"] = _print_receipt(application, ctx, t, receipt_no, fmt=fmt, out=None, copy=False,
+                                          force=False, locale="en_IN")
+    _emit_payment(doc, "Payment recorded", extra)
 
 
 @payment_app.command("show")
@@ -207,24 +228,12 @@ def remit_cmd(receipt_nos: list[str] = typer.Argument(None, metavar="[RECEIPT_NO
          title=slips.deposit_title(slip))
 
 
-@receipt_app.command("print")
-def print_cmd(receipt_no: str = typer.Argument(..., metavar="RECEIPT_NO"),
-              tenant: str = typer.Option(None, "--tenant"),
-              fmt: str = typer.Option("a4", "--format", help="a4 | a5 | thermal"),
-              out: Path = typer.Option(None, "--out", "-o", help="PDF file (default: the receipt number, '/' → '-')."),
-              copy: bool = typer.Option(False, "--copy", help="A copy for the payer: marked DUPLICATE."),
-              force: bool = typer.Option(False, "--force", help="Overwrite the PDF file if it exists."),
-              locale: str = typer.Option("en_IN", "--locale",
-                                         help="Labels' language: en_IN, hi_IN (configs/localization).")) -> None:
-    """Print a receipt as PDF. The first print is the original; a reprint is marked DUPLICATE,
-    a cancelled receipt CANCELLED, a bounced cheque's DISHONOURED. Labels, tax heads and the
-    service are localized (--locale, falling back to en_IN code by code). An existing file is
-    not overwritten without --force (FILE_EXISTS; the print is not counted)."""
-    from digitctl.cli.output import emit
+def _print_receipt(application: Any, ctx: Any, t: str, receipt_no: str, *, fmt: str, out: Path | None, copy: bool,
+                   force: bool, locale: str) -> dict[str, Any]:
+    """Write the receipt's PDF (whole or not at all; an existing file only with force): its info."""
     from digitctl.errors import InvalidInput
     from digitctl.services import collection
 
-    application, ctx, t = _app_ctx(tenant)
     target = out or Path(receipt_no.replace("/", "-") + ".pdf")
 
     def refuse_overwrite() -> None:
@@ -261,6 +270,26 @@ def print_cmd(receipt_no: str = typer.Argument(..., metavar="RECEIPT_NO"),
                              ("DISHONOURED", doc.get("paymentStatus") == "DISHONOURED")) if on]
     info = {"receiptNumber": receipt_no, "file": str(target), "format": fmt, "locale": locale, "bytes": len(pdf),
             "marks": marks}
+    return info
+
+
+@receipt_app.command("print")
+def print_cmd(receipt_no: str = typer.Argument(..., metavar="RECEIPT_NO"),
+              tenant: str = typer.Option(None, "--tenant"),
+              fmt: str = typer.Option("a4", "--format", help="a4 | a5 | thermal"),
+              out: Path = typer.Option(None, "--out", "-o", help="PDF file (default: the receipt number, '/' → '-')."),
+              copy: bool = typer.Option(False, "--copy", help="A copy for the payer: marked DUPLICATE."),
+              force: bool = typer.Option(False, "--force", help="Overwrite the PDF file if it exists."),
+              locale: str = typer.Option("en_IN", "--locale",
+                                         help="Labels' language: en_IN, hi_IN (configs/localization).")) -> None:
+    """Print a receipt as PDF. The first print is the original; a reprint is marked DUPLICATE,
+    a cancelled receipt CANCELLED, a bounced cheque's DISHONOURED. Labels, tax heads and the
+    service are localized (--locale, falling back to en_IN code by code). An existing file is
+    not overwritten without --force (FILE_EXISTS; the print is not counted)."""
+    from digitctl.cli.output import emit
+
+    application, ctx, t = _app_ctx(tenant)
+    info = _print_receipt(application, ctx, t, receipt_no, fmt=fmt, out=out, copy=copy, force=force, locale=locale)
     emit({"Receipt": info}, rows=[(k, v if not isinstance(v, list) else ", ".join(v)) for k, v in info.items()],
          columns=["field", "value"], title="Receipt printed")
 

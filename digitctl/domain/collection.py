@@ -159,3 +159,17 @@ def bill_fully_paid(bill: bl.Bill, advance_head: str | None) -> bool:
     """Every due line of the bill (the advance head aside) paid: the bill is PAID, else PARTIALLY_PAID."""
     return all(a.due <= 0 for d in bill.bill_details for a in d.account_details
                if not (a.purpose == bl.ADVANCE_PURPOSE or (advance_head and a.tax_head_code == advance_head)))
+
+
+def change_due(mode: str, amount: str | Decimal | int, tendered: str | Decimal | int) -> Decimal:
+    """The change to hand back for a cash payment: what the payer handed over (`tendered`,
+    typed as an amount is) less the amount paid. Refused for a mode other than CASH, and when
+    the notes handed over do not cover the amount (INVALID_TENDERED): before anything is written."""
+    if mode.strip().upper() != "CASH":
+        raise InvalidInput("INVALID_TENDERED", f"--tendered is for cash: a {mode} payment has no change",
+                           {"paymentMode": mode})
+    paid, given = parse_amount(amount), parse_amount(tendered)
+    if given < paid:
+        raise InvalidInput("INVALID_TENDERED", f"₹{given} handed over does not cover the ₹{paid} paid",
+                           {"tendered": str(given), "amount": str(paid)})
+    return given - paid

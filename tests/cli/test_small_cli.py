@@ -72,3 +72,33 @@ def test_a_citizen_sees_their_own_name_in_the_inbox(quickstart_url: str):
     items = json.loads(run(store, "-o", "json", "inbox").stdout)["items"]
     theirs = [i for i in items if i["applicationNo"] == mine[0]["applicationNo"]]
     assert theirs and theirs[0]["applicant"]["name"] != "Gurdeep Singh"
+
+
+def _waiting_bill(store: str) -> dict[str, Any]:
+    run(store, "logout")
+    assert run(store, "login", "--username", "clerk.amritsar", "--password-stdin",
+               stdin=DEMO_PASSWORD + "\n").exit_code == 0
+    apps = json.loads(run(store, "-o", "json", "application", "list").stdout)["Applications"]
+    no = next(a["applicationNo"] for a in apps if a.get("applicationStatus") == "PENDINGPAYMENT")
+    bill: dict[str, Any] = json.loads(run(store, "-o", "json", "bill", "fetch", "--tenant", "pb.amritsar",
+                                          "--application", no).stdout)["Bill"][0]
+    return bill
+
+
+def test_cash_tendered_shows_the_change_and_pay_print_prints_the_receipt(quickstart_url: str, tmp_path, monkeypatch):
+    store = quickstart_url
+    bill = _waiting_bill(store)
+    amount = str(bill["totalAmount"]).split(".")[0]                       # ₹1,250 in the demo
+    base = ["pay", "--bill", bill["id"], "--tenant", "pb.amritsar", "--mode", "CASH", "--amount", amount]
+    short = run(store, "-o", "json", *base, "--tendered", "1000")
+    assert short.exit_code == 2 and json.loads(short.stdout)["Errors"][0]["code"] == "INVALID_TENDERED"
+    cheque = run(store, "-o", "json", "pay", "--bill", bill["id"], "--tenant", "pb.amritsar", "--mode", "CHEQUE",
+                 "--amount", amount, "--tendered", "2000")
+    assert cheque.exit_code == 2 and json.loads(cheque.stdout)["Errors"][0]["code"] == "INVALID_TENDERED"
+    assert json.loads(run(store, "-o", "json", "shift", "status").stdout)["Shift"]["receiptCount"] == 0
+    monkeypatch.chdir(tmp_path)
+    paid = run(store, *base, "--tendered", "2,000", "--print")
+    assert paid.exit_code == 0, paid.output
+    assert "change due" in paid.stdout and "₹750.00" in paid.stdout, paid.stdout
+    [pdf] = list(tmp_path.glob("C01-*.pdf"))
+    assert pdf.read_bytes().startswith(b"%PDF") and pdf.name in paid.stdout.replace("\n", "")
