@@ -52,8 +52,11 @@ def apply_cmd(
 
     st = state()
     require_initialized(st.app)
-    report = mdms.apply(st.app, st.app.context(st.tenant), paths, dry_run=dry_run, strict=strict,
-                        master_config=master_config)
+    from digitctl.cli.output import progress_bar
+
+    with progress_bar("writing masters") as progress:
+        report = mdms.apply(st.app, st.app.context(st.tenant), paths, dry_run=dry_run, strict=strict,
+                            master_config=master_config, progress=progress)
     rows = [(m.tenant_id, m.module, m.master, m.added, m.changed, m.unchanged, m.skipped, m.removed, m.vanished)
             for m in report.masters]
 

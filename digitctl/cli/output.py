@@ -190,6 +190,35 @@ def fitted(con: "Console", columns: Sequence[str], rows: Sequence[Sequence[Any]]
                         show_header=show_header)
 
 
+class progress_bar:
+    """A progress bar on standard error while a long command works, for a person at a terminal
+    (not for scripts: none when stderr is piped or the output is json/yaml/csv). Use as a
+    context manager; the object is the `progress(done, total)` callback services take."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> "progress_bar":
+        if sys.stderr.isatty() and state().output == "table":
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._bar = Progress(TextColumn(self.what), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                 console=console(stderr=True), transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task(self.what, total=None)
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, completed=done, total=total)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
 def error_response_info() -> dict[str, Any]:
     """ResponseInfo (status FAILED) for an error envelope, on the command's clock (the store's
     app if one was built, else the clock a new App would get)."""

@@ -193,3 +193,14 @@ def test_apply_groups_warnings_by_code_with_a_few_examples(store, tmp_path):
     assert verbose.stdout.count("DUPLICATE_RECORD:") == 10
     doc = json.loads(run(store, "-o", "json", "mdms", "apply", str(tmp_path / "pb"), "--dry-run").stdout)
     assert sum(1 for w in doc["warnings"] if w["code"] == "DUPLICATE_RECORD") == 10
+
+
+def test_apply_reports_progress_master_by_master(app, reference):
+    """The callback a front door draws its bar with: every master, in order, up to the total."""
+    from digitctl.services import mdms
+
+    seen: list[tuple[int, int]] = []
+    report = mdms.apply(app, app.context("pb"), [reference / "mdms" / "data" / "pb" / "BillingService"],
+                        progress=lambda done, total: seen.append((done, total)))
+    total = len(report.masters)
+    assert total > 3 and seen == [(i, total) for i in range(1, total + 1)]
