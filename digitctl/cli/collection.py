@@ -216,16 +216,26 @@ def dishonour_cmd(receipt_no: str = typer.Argument(..., metavar="RECEIPT_NO"),
 def remit_cmd(receipt_nos: list[str] = typer.Argument(None, metavar="[RECEIPT_NO]...",
                                                       help="Receipts to deposit (default: your shift's NEW payments)."),
               tenant: str = typer.Option(None, "--tenant"),
-              bank: str = typer.Option(None, "--bank", help="Bank and branch the deposit is made at.")) -> None:
-    """Deposit payments in the bank: prints the deposit slip (instruments and cash)."""
+              bank: str = typer.Option(None, "--bank", help="Bank and branch the deposit is made at."),
+              pdf: Path = typer.Option(None, "--pdf", help="Also write the deposit slip as a PDF to this file.")) -> None:
+    """Deposit payments in the bank: prints the deposit slip (instruments and cash); --pdf FILE
+    writes it as a PDF to take to the bank."""
     from digitctl.cli.output import emit
     from digitctl.documents import slips
+    from digitctl.errors import InvalidInput
     from digitctl.services import collection
 
     application, ctx, t = _app_ctx(tenant)
+    if pdf is not None and (pdf.exists() or not pdf.parent.is_dir()):      # refused before anything is remitted
+        raise InvalidInput("FILE_EXISTS" if pdf.exists() else "INVALID_OUTPUT_PATH",
+                           f"cannot write the deposit slip to {pdf}", {"file": str(pdf)})
     slip = collection.remit(application, ctx, t, list(receipt_nos or []), bank)
-    emit({"Remittance": slip}, rows=slips.deposit_rows(slip), columns=slips.DEPOSIT_COLUMNS,
-         title=slips.deposit_title(slip))
+    if pdf is not None:
+        from digitctl.documents import deposit_slip
+
+        deposit_slip.write_pdf(slip, pdf)
+    emit({"Remittance": slip, **({"file": str(pdf)} if pdf else {})}, rows=slips.deposit_rows(slip),
+         columns=slips.DEPOSIT_COLUMNS, title=slips.deposit_title(slip))
 
 
 def _print_receipt(application: Any, ctx: Any, t: str, receipt_no: str, *, fmt: str, out: Path | None, copy: bool,

@@ -216,10 +216,17 @@ def test_remit_prints_a_slip(store, tmp_path):
     res = run(store, "-o", "json", "payment", "remit", "--tenant", "pb.amritsar", "--bank", "SBI Hall Bazar")
     assert res.exit_code == 2 and json.loads(res.stdout)["Errors"][0]["code"] == "NOTHING_TO_REMIT"
     assert run(store, "shift", "close", "--count", "500x5").exit_code == 0
-    res = run(store, "-o", "json", "payment", "remit", "--tenant", "pb.amritsar", "--bank", "SBI Hall Bazar")
+    taken = tmp_path / "taken.pdf"
+    taken.write_bytes(b"keep")
+    refused = run(store, "-o", "json", "payment", "remit", "--tenant", "pb.amritsar", "--pdf", str(taken))
+    assert refused.exit_code == 2 and json.loads(refused.stdout)["Errors"][0]["code"] == "FILE_EXISTS"
+    pdf = tmp_path / "slip.pdf"
+    res = run(store, "-o", "json", "payment", "remit", "--tenant", "pb.amritsar", "--bank", "SBI Hall Bazar",
+              "--pdf", str(pdf))
     assert res.exit_code == 0, res.output
     slip = json.loads(res.stdout)["Remittance"]
     assert slip["cashTotal"] == "2500.00" and slip["total"] == "2500.00" and len(slip["cash"]["receipts"]) == 2
+    assert pdf.read_bytes().startswith(b"%PDF") and taken.read_bytes() == b"keep"
 
 
 def test_a_usage_error_is_a_digit_error_for_scripts(store):
