@@ -34,7 +34,8 @@ def _when(instant: Any, fmt: str = "%H:%M") -> str:
 
 def title(doc: dict[str, Any]) -> str:
     counter = f", counter {doc['counterCode']}" if doc["counterCode"] else ""
-    return f"Day book {doc['date']} (IST) - {doc['tenantId']}{counter}"
+    day = "/".join(reversed(str(doc["date"]).split("-")))        # 2026-11-25 -> 25/11/2026, as people read it
+    return f"Day book {day} (IST) - {doc['tenantId']}{counter}"
 
 
 def _register_rows(doc: dict[str, Any]) -> list[list[str]]:
@@ -247,7 +248,7 @@ def write_pdf(doc: dict[str, Any], path: Path) -> None:
     pdf.set_font("NotoSans", "B", 13)
     pdf.cell(0, 8, title(doc), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("NotoSans", "", 8)
-    pdf.multi_cell(0, 5, f"Generated {_when(doc['generatedAt'], '%Y-%m-%d %H:%M IST')}. {issued_text(doc)}",
+    pdf.multi_cell(0, 5, f"Generated {_when(doc['generatedAt'], '%d/%m/%Y %H:%M IST')}. {issued_text(doc)}",
                    align="L", new_x="LMARGIN", new_y="NEXT")
     head = FontFace(emphasis="BOLD", fill_color=(230, 230, 230))
     for heading, columns, rows in sections(doc):
