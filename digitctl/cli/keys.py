@@ -40,7 +40,10 @@ def reencrypt(tenant: str = typer.Option(None, "--tenant", help=TENANT_HELP)) ->
     st = state()
     require_initialized(st.app)
     tenant_id = require_tenant(tenant, "pb")
-    count = crypto.reencrypt_users(st.app, st.app.context(tenant_id), tenant_id)
+    from digitctl.cli.output import progress_bar
+
+    with progress_bar("re-encrypting users") as progress:
+        count = crypto.reencrypt_users(st.app, st.app.context(tenant_id), tenant_id, progress=progress)
     doc = {"tenantId": state_of(tenant_id), "reencrypted": count}
     emit(doc, columns=["tenantId", "reencrypted"], rows=[[doc["tenantId"], count]],
          human=lambda con: con.print(f"re-encrypted {count} user{'s' if count != 1 else ''} "

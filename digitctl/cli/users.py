@@ -184,7 +184,10 @@ def import_cmd(path: Path = typer.Argument(..., help="CSV, or DIGIT JSON ({\"Emp
 
     st = state()
     require_initialized(st.app)
-    created = users.import_users(st.app, st.app.context(), path)
+    from digitctl.cli.output import progress_bar
+
+    with progress_bar("importing users") as progress:
+        created = users.import_users(st.app, st.app.context(), path, progress=progress)
     emit({"user": created}, rows=_rows(created), columns=COLUMNS)
 
 

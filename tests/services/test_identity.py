@@ -184,8 +184,9 @@ def test_bulk_import_is_all_or_nothing(state_app, tmp_path):
         users.import_users(state_app, state_app.context(), bad)
     assert err.value.params["record"] == 3 and err.value.code == "INVALID_MOBILE_NUMBER"
     assert count(state_app, UserAccount) == 0
-    created = users.import_users(state_app, state_app.context(), good)
-    assert [u["userName"] for u in created] == ["emp1", "emp2"]
+    seen: list[tuple[int, int]] = []
+    created = users.import_users(state_app, state_app.context(), good, progress=lambda d, t: seen.append((d, t)))
+    assert [u["userName"] for u in created] == ["emp1", "emp2"] and seen == [(1, 2), (2, 2)]
     assert created[1]["employee"]["assignments"][0]["designation"] == "DESIG_2"
 
 
