@@ -55,7 +55,15 @@ class App:
     def store(self) -> "Store":
         from local_store.engine import Store
 
-        return Store(self.store_url)
+        try:
+            return Store(self.store_url)
+        except ModuleNotFoundError as err:
+            if (err.name or "").split(".")[0] not in ("psycopg", "psycopg2", "psycopg_binary"):
+                raise
+            from digitctl.errors import InvalidInput
+
+            raise InvalidInput("STORE_DRIVER_MISSING", "a PostgreSQL store needs its driver, which is not installed: "
+                               "pip install 'digitctl[postgres]' (psycopg 3)", {"driver": err.name}) from None
 
     @cached_property
     def mdms(self) -> "MdmsReader":

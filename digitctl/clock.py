@@ -41,6 +41,19 @@ def parse_instant(text: str) -> dt.datetime:
     return value
 
 
+PEOPLE_FORMAT = "%d/%m/%Y %H:%M"       # what a person reads: DD/MM/YYYY, Indian Standard Time
+
+
+def people_time(value: dt.datetime | int | None, *, seconds: bool = False, zone: bool = True) -> str:
+    """An instant (aware datetime, or DIGIT's epoch milliseconds) as people read it:
+    07/12/2026 17:30 IST. JSON keeps epoch milliseconds / ISO-8601; this is for people only."""
+    if value is None:
+        return ""
+    at = dt.datetime.fromtimestamp(value / 1000, IST) if isinstance(value, int) else value.astimezone(IST)
+    text = at.strftime(PEOPLE_FORMAT + (":%S" if seconds else ""))
+    return f"{text} IST" if zone else text
+
+
 def epoch_millis(value: dt.datetime) -> int:
     """DIGIT's timestamps are epoch milliseconds."""
     return int(value.timestamp() * 1000)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
 
+from digitctl.clock import epoch_millis, people_time
 from digitctl.context import ANONYMOUS_ACTOR, SYSTEM_ACTOR, Actor
 from digitctl.domain.events import Event
 from digitctl.domain.identity import LockoutPolicy, verify_password
@@ -77,7 +78,7 @@ def login(app: "App", ctx: "RequestContext", user_name: str, password: str, tena
             shown = user_name.strip() if row.user_name.startswith(PSEUDONYM_PREFIX) else row.user_name
             if is_locked(row, now):
                 until = "" if row.locked_by_admin or row.locked_until is None else \
-                    f" until {row.locked_until.isoformat(timespec='minutes')}"
+                    f" until {people_time(row.locked_until)}"
                 raise Forbidden("ACCOUNT_LOCKED", f"account {shown} is locked{until}", {"userName": shown})
             if not row.active:
                 raise Forbidden("USER_INACTIVE", f"account {shown} is not active", {"userName": shown})
@@ -120,7 +121,8 @@ def _failed(uow: Any, row: UserAccount, now: dt.datetime, lockout: LockoutPolicy
                             "sessionsRevoked": revoked}))
     shown = typed if (typed and row.user_name.startswith(PSEUDONYM_PREFIX)) else row.user_name
     return Forbidden("ACCOUNT_LOCKED", f"{len(failures)} failed logins: account {shown} is "
-                     f"locked until {row.locked_until.isoformat(timespec='minutes')}", {"userName": shown})
+                     f"locked until {people_time(row.locked_until)}",
+                     {"userName": shown, "lockedUntil": epoch_millis(row.locked_until)})
 
 
 def _counting_failures(s: Any, row: UserAccount, now: dt.datetime, lockout: LockoutPolicy) -> list[dt.datetime]:
@@ -173,26 +175,37 @@ def logout(app: "App", ctx: "RequestContext", token: str) -> None:
 
 
 # -- the saved session ---------------------------------------------------------------------------
-def session_file(store_id: str) -> Path:
-    return config_dir() / "sessions" / f"{store_id}.json"
+def session_key(app: "App") -> str:
+    """Whose saved session: the store's id AND where it is (a copy of a store has the same id;
+    logging in to the copy must not replace the original's session)."""
+    import hashlib
+
+    file = app.store.sqlite_file()
+    where = str(file.resolve()) if file is not None else app.store.display_url()
+    store_id = app.store_meta("store_id") or ""
+    return f"{store_id}-{hashlib.sha256(where.encode()).hexdigest()[:12]}"
 
 
-def save_session(store_id: str, result: LoginResult) -> Path:
-    path = session_file(store_id)
+def session_file(key: str) -> Path:
+    return config_dir() / "sessions" / f"{key}.json"
+
+
+def save_session(key: str, result: LoginResult) -> Path:
+    path = session_file(key)
     write_private(path, json.dumps({"token": result.token, "userName": result.user_name,
                                     "tenantId": result.tenant_id,
                                     "expiresAt": result.expires_at.isoformat()}).encode())
     return path
 
 
-def saved_token(store_id: str) -> str | None:
+def saved_token(key: str) -> str | None:
     """The token this command runs with: DIGIT_TOKEN, else the saved session's."""
-    return os.environ.get(TOKEN_ENV) or file_token(store_id)
+    return os.environ.get(TOKEN_ENV) or file_token(key)
 
 
-def file_token(store_id: str) -> str | None:
+def file_token(key: str) -> str | None:
     """The saved session's token (None when there is no readable session file)."""
-    path = session_file(store_id)
+    path = session_file(key)
     if not path.is_file():
         return None
     return _token_in(path)
@@ -211,8 +224,8 @@ def _token_in(path: Path) -> str | None:
     return token if isinstance(token, str) and token else None
 
 
-def forget_session(store_id: str) -> None:
-    session_file(store_id).unlink(missing_ok=True)
+def forget_session(key: str) -> None:
+    session_file(key).unlink(missing_ok=True)
 
 
 def saved_actor(app: "App") -> Actor:
@@ -221,13 +234,13 @@ def saved_actor(app: "App") -> Actor:
     nobody, and every operation will ask for a login."""
     if not app.store.is_initialized() or not has_users(app):
         return SYSTEM_ACTOR
-    store_id = app.store_meta("store_id") or ""
-    token = saved_token(store_id)
+    key = session_key(app)
+    token = saved_token(key)
     if token is None:
-        if session_file(store_id).is_file():
-            raise Unauthenticated("NOT_LOGGED_IN", f"the saved session {session_file(store_id)} is not one digitctl "
+        if session_file(key).is_file():
+            raise Unauthenticated("NOT_LOGGED_IN", f"the saved session {session_file(key)} is not one digitctl "
                                   "wrote (damaged?): not logged in; log in again (digitctl login), or logout to "
-                                  "remove it", {"sessionFile": str(session_file(store_id))})
+                                  "remove it", {"sessionFile": str(session_file(key))})
         return ANONYMOUS_ACTOR
     return actor_for_token(app, app.base_context(), token)
 

@@ -72,11 +72,23 @@ def private_dirs(folder: Path) -> None:
 def _private_sqlite_file(database: str) -> None:
     """The store holds password hashes and payments: its file is its owner's alone (0600).
     SQLite creates -wal and -shm with the database file's mode, so they are 0600 too. A store
-    an older digitctl left readable by others is tightened when opened (if we own it)."""
+    an older digitctl left readable by others is tightened when opened (if we own it). Runs when
+    a connection is first opened, so a command that only asks whether a store exists leaves no
+    empty file behind."""
     path = Path(database)
-    private_dirs(path.parent)
-    if not path.exists():
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    try:
+        private_dirs(path.parent)
+        if not path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    except OSError as err:
+        from digitctl.errors import InvalidInput
+
+        folder = path.parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        raise InvalidInput("STORE_NOT_WRITABLE", f"cannot create the store {path}: the folder {folder} "
+                           f"is not writable ({err.strerror or type(err).__name__})",
+                           {"store": str(path), "folder": str(folder)}) from None
     if os.name != "posix":
         return
     for f in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
@@ -93,9 +105,13 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
-        if database and database != ":memory:" and not database.startswith("file:"):
-            _private_sqlite_file(database)
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        if database and database != ":memory:" and not database.startswith("file:"):
+            file = database
+
+            @event.listens_for(engine, "do_connect")
+            def _before_connect(*_args: Any) -> None:
+                _private_sqlite_file(file)
         _sqlite_hooks(engine)
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -117,7 +133,19 @@ class Store:
         return make_url(self.url).render_as_string(hide_password=True)
 
     # -- schema ------------------------------------------------------------------------------
+    def sqlite_file(self) -> Path | None:
+        """The store's file (SQLite on disk), else None."""
+        parsed = make_url(self.url)
+        database = parsed.database
+        if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:" \
+                or database.startswith("file:"):
+            return None
+        return Path(database)
+
     def current_revision(self) -> str | None:
+        file = self.sqlite_file()
+        if file is not None and not file.exists():
+            return None              # no store yet: asking must not create an empty file
         with self.engine.connect() as conn:
             if not inspect(conn).has_table("alembic_version"):
                 return None

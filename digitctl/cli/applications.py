@@ -38,12 +38,10 @@ def _json_object(text: str | None, option: str) -> dict[str, Any] | None:
 
 
 def _created(doc: dict[str, Any]) -> str:
-    import datetime as dt
-
-    from digitctl.clock import IST
+    from digitctl.clock import people_time
 
     ms = (doc.get("auditDetails") or {}).get("createdTime")
-    return dt.datetime.fromtimestamp(ms / 1000, IST).strftime("%Y-%m-%d %H:%M") if ms else ""
+    return people_time(int(ms), zone=False) if ms else ""
 
 
 def _rows(docs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:

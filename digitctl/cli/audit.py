@@ -31,8 +31,12 @@ def log_cmd(
     st = state()
     require_initialized(st.app)
     entries = audit.log(st.app, st.app.context(tenant), entity=entity, limit=limit, tenant=tenant)
-    emit(entries, columns=["seq", "occurredAt", "actor", "tenantId", "operation", "entity", "change", "signed"],
-         rows=[[e["seq"], e["occurredAt"], e["actor"]["userName"], e["tenantId"], e["operation"],
+    import datetime as dt
+
+    from digitctl.clock import people_time
+
+    emit(entries, columns=["seq", "when (IST)", "actor", "tenantId", "operation", "entity", "change", "signed"],
+         rows=[[e["seq"], people_time(dt.datetime.fromisoformat(e["occurredAt"]), zone=False), e["actor"]["userName"], e["tenantId"], e["operation"],
                 f"{e['entityType']} {e['entityId']}", _change(e), "yes" if e["signed"] else "NO"]
                for e in entries])
 

@@ -23,11 +23,9 @@ def _date(ms: int | None) -> str:
 
 
 def _when(ms: int | None) -> str:
-    import datetime as dt
+    from digitctl.clock import people_time
 
-    from digitctl.clock import IST
-
-    return dt.datetime.fromtimestamp(ms / 1000, IST).strftime("%Y-%m-%d %H:%M:%S") if ms else ""
+    return people_time(int(ms), seconds=True, zone=False) if ms else ""
 
 
 def _inr(value: Any) -> str:
@@ -93,6 +91,24 @@ def create(file: Path = typer.Option(..., "--file", "-f", help="{\"Demands\": [.
     items = _read_demands(file)
     tenant = next((i.get("tenantId") for i in items if isinstance(i, dict) and i.get("tenantId")), None)
     docs = billing.create_demands(st.app, st.app.context(tenant), items)
+    emit({"Demands": docs}, rows=_demand_rows(docs), columns=DEMAND_COLUMNS)
+
+
+@demand_app.command("update")
+def update(file: Path = typer.Option(..., "--file", "-f", help="{\"Demands\": [...]} as DIGIT's _update takes it ('-' = stdin).")) -> None:
+    """Update demands (all or none) as DIGIT's demand/_update does: change a tax head's amount
+    (a line named by its id), add a line (no id), or cancel a demand ("status": "CANCELLED", only
+    with nothing collected). Consumer code, service and period stay; collections change only by
+    payments. The consumer code's bill is expired; -o json prints {"Demands": [...]}."""
+    from digitctl.cli.output import emit, state
+    from digitctl.services import demand_update
+    from digitctl.services.store import require_initialized
+
+    st = state()
+    require_initialized(st.app)
+    items = _read_demands(file)
+    tenant = next((i.get("tenantId") for i in items if isinstance(i, dict) and i.get("tenantId")), None)
+    docs = demand_update.update_demands(st.app, st.app.context(tenant), items)
     emit({"Demands": docs}, rows=_demand_rows(docs), columns=DEMAND_COLUMNS)
 
 

@@ -62,11 +62,16 @@ def _summary(doc: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-def _emit_payment(doc: dict[str, Any], title: str) -> None:
+def _emit_payment(doc: dict[str, Any], title: str, extra: dict[str, Any] | None = None) -> None:
     from digitctl.cli.output import emit
 
     rows = _summary(doc)
-    emit({"Payments": [doc]}, rows=rows, columns=PAYMENT_COLUMNS, title=title)
+    extra = extra or {}
+    if "changeDue" in extra:
+        rows.insert(5, ("change due", _inr(extra["changeDue"])))
+    if "Receipt" in extra:
+        rows.append(("receipt printed", extra["Receipt"]["file"]))
+    emit({"Payments": [doc], **extra}, rows=rows, columns=PAYMENT_COLUMNS, title=title)
 
 
 def _date(text: str | None) -> dt.date | None:
@@ -100,6 +105,10 @@ def pay(
     ifsc: str = typer.Option(None, "--ifsc", help="Branch IFSC (e.g. PUNB0012300)."),
     payer_name: str = typer.Option(None, "--payer-name", help="Who pays, when not the bill's payer."),
     mobile: str = typer.Option(None, "--mobile", help="Payer's mobile."),
+    tendered: str = typer.Option(None, "--tendered", help="CASH: the notes handed over (e.g. 2000); the change "
+                                                          "due is shown."),
+    print_receipt: bool = typer.Option(False, "--print", help="Print the receipt at once (PDF, as receipt print)."),
+    fmt: str = typer.Option("a4", "--format", help="With --print: a4 | a5 | thermal."),
 ) -> None:
     """Take a payment against a bill (needs an open shift); -o json prints DIGIT's Payment.
 
@@ -108,11 +117,23 @@ def pay(
     from digitctl.services import collection
 
     application, ctx, t = _app_ctx(tenant)
+    change = None
+    if tendered is not None:        # refused before anything is written
+        from digitctl.domain.collection import change_due
+
+        change = change_due(tendered, amount, mode)
     doc = collection.pay(application, ctx, tenant_id=t, bill_id=bill, mode=mode, amount=amount,
                          instrument_number=instrument_number, instrument_date=_date(instrument_date), bank=bank,
                          branch=branch, ifsc=ifsc, payer_name=payer_name, mobile=mobile,
                          transaction_number=transaction_number)
-    _emit_payment(doc, "Payment recorded")
+    extra: dict[str, Any] = {}
+    if change is not None:
+        extra["changeDue"] = change
+    if print_receipt:
+        receipt_no = (doc.get("paymentDetails") or [{}])[0].get("receiptNumber") or ""
+        extra["Receipt"] = _print_receipt(application, ctx, t, receipt_no, fmt=fmt, out=None, copy=False,
+                                          force=False, locale="en_IN")
+    _emit_payment(doc, "Payment recorded", extra)
 
 
 @payment_app.command("show")
@@ -195,36 +216,34 @@ def dishonour_cmd(receipt_no: str = typer.Argument(..., metavar="RECEIPT_NO"),
 def remit_cmd(receipt_nos: list[str] = typer.Argument(None, metavar="[RECEIPT_NO]...",
                                                       help="Receipts to deposit (default: your shift's NEW payments)."),
               tenant: str = typer.Option(None, "--tenant"),
-              bank: str = typer.Option(None, "--bank", help="Bank and branch the deposit is made at.")) -> None:
-    """Deposit payments in the bank: prints the deposit slip (instruments and cash)."""
+              bank: str = typer.Option(None, "--bank", help="Bank and branch the deposit is made at."),
+              pdf: Path = typer.Option(None, "--pdf", help="Also write the deposit slip as a PDF to this file.")) -> None:
+    """Deposit payments in the bank: prints the deposit slip (instruments and cash); --pdf FILE
+    writes it as a PDF to take to the bank."""
     from digitctl.cli.output import emit
     from digitctl.documents import slips
-    from digitctl.services import collection
-
-    application, ctx, t = _app_ctx(tenant)
-    slip = collection.remit(application, ctx, t, list(receipt_nos or []), bank)
-    emit({"Remittance": slip}, rows=slips.deposit_rows(slip), columns=slips.DEPOSIT_COLUMNS,
-         title=slips.deposit_title(slip))
-
-
-@receipt_app.command("print")
-def print_cmd(receipt_no: str = typer.Argument(..., metavar="RECEIPT_NO"),
-              tenant: str = typer.Option(None, "--tenant"),
-              fmt: str = typer.Option("a4", "--format", help="a4 | a5 | thermal"),
-              out: Path = typer.Option(None, "--out", "-o", help="PDF file (default: the receipt number, '/' → '-')."),
-              copy: bool = typer.Option(False, "--copy", help="A copy for the payer: marked DUPLICATE."),
-              force: bool = typer.Option(False, "--force", help="Overwrite the PDF file if it exists."),
-              locale: str = typer.Option("en_IN", "--locale",
-                                         help="Labels' language: en_IN, hi_IN (configs/localization).")) -> None:
-    """Print a receipt as PDF. The first print is the original; a reprint is marked DUPLICATE,
-    a cancelled receipt CANCELLED, a bounced cheque's DISHONOURED. Labels, tax heads and the
-    service are localized (--locale, falling back to en_IN code by code). An existing file is
-    not overwritten without --force (FILE_EXISTS; the print is not counted)."""
-    from digitctl.cli.output import emit
     from digitctl.errors import InvalidInput
     from digitctl.services import collection
 
     application, ctx, t = _app_ctx(tenant)
+    if pdf is not None and (pdf.exists() or not pdf.parent.is_dir()):      # refused before anything is remitted
+        raise InvalidInput("FILE_EXISTS" if pdf.exists() else "INVALID_OUTPUT_PATH",
+                           f"cannot write the deposit slip to {pdf}", {"file": str(pdf)})
+    slip = collection.remit(application, ctx, t, list(receipt_nos or []), bank)
+    if pdf is not None:
+        from digitctl.documents import deposit_slip
+
+        deposit_slip.write_pdf(slip, pdf)
+    emit({"Remittance": slip, **({"file": str(pdf)} if pdf else {})}, rows=slips.deposit_rows(slip),
+         columns=slips.DEPOSIT_COLUMNS, title=slips.deposit_title(slip))
+
+
+def _print_receipt(application: Any, ctx: Any, t: str, receipt_no: str, *, fmt: str, out: Path | None, copy: bool,
+                   force: bool, locale: str) -> dict[str, Any]:
+    """Write the receipt's PDF (whole or not at all; an existing file only with force): its info."""
+    from digitctl.errors import InvalidInput
+    from digitctl.services import collection
+
     target = out or Path(receipt_no.replace("/", "-") + ".pdf")
 
     def refuse_overwrite() -> None:
@@ -261,5 +280,54 @@ def print_cmd(receipt_no: str = typer.Argument(..., metavar="RECEIPT_NO"),
                              ("DISHONOURED", doc.get("paymentStatus") == "DISHONOURED")) if on]
     info = {"receiptNumber": receipt_no, "file": str(target), "format": fmt, "locale": locale, "bytes": len(pdf),
             "marks": marks}
+    return info
+
+
+@receipt_app.command("print")
+def print_cmd(receipt_no: str = typer.Argument(..., metavar="RECEIPT_NO"),
+              tenant: str = typer.Option(None, "--tenant"),
+              fmt: str = typer.Option("a4", "--format", help="a4 | a5 | thermal"),
+              out: Path = typer.Option(None, "--out", "-o", help="PDF file (default: the receipt number, '/' → '-')."),
+              copy: bool = typer.Option(False, "--copy", help="A copy for the payer: marked DUPLICATE."),
+              force: bool = typer.Option(False, "--force", help="Overwrite the PDF file if it exists."),
+              locale: str = typer.Option("en_IN", "--locale",
+                                         help="Labels' language: en_IN, hi_IN (configs/localization).")) -> None:
+    """Print a receipt as PDF. The first print is the original; a reprint is marked DUPLICATE,
+    a cancelled receipt CANCELLED, a bounced cheque's DISHONOURED. Labels, tax heads and the
+    service are localized (--locale, falling back to en_IN code by code). An existing file is
+    not overwritten without --force (FILE_EXISTS; the print is not counted)."""
+    from digitctl.cli.output import emit
+
+    application, ctx, t = _app_ctx(tenant)
+    info = _print_receipt(application, ctx, t, receipt_no, fmt=fmt, out=out, copy=copy, force=force, locale=locale)
     emit({"Receipt": info}, rows=[(k, v if not isinstance(v, list) else ", ".join(v)) for k, v in info.items()],
          columns=["field", "value"], title="Receipt printed")
+
+
+RECEIPT_COLUMNS = ["receiptNumber", "date (IST)", "consumerCode", "service", "mode", "amount", "status", "payer"]
+
+
+@receipt_app.command("search")
+def receipt_search(
+    tenant: str = typer.Option(None, "--tenant"),
+    consumer_code: str = typer.Option(None, "--consumer-code", help="The consumer code paid for."),
+    mobile: str = typer.Option(None, "--mobile", help="The payer's mobile number (as on the bill)."),
+    date: str = typer.Option(None, "--date", help="The IST day the receipt was issued (DD/MM/YYYY or YYYY-MM-DD)."),
+) -> None:
+    """Find receipts without their number: by consumer code, the payer's mobile or the day
+    (criteria combine); newest first. A citizen finds only their own. -o json prints
+    {"Payments": [...]}; reprint one with `receipt print RECEIPT_NO --copy`."""
+    from digitctl.cli.output import emit
+    from digitctl.clock import people_time
+    from digitctl.services import receipt_search as rs
+
+    application, ctx, t = _app_ctx(tenant)
+    found = rs.search(application, ctx, t, consumer_code=consumer_code, mobile=mobile, date=date)
+    rows = []
+    for doc in found:
+        pd = (doc.get("paymentDetails") or [{}])[0]
+        rows.append((pd.get("receiptNumber") or "", people_time(pd.get("receiptDate"), zone=False),
+                     (pd.get("bill") or {}).get("consumerCode", ""), pd.get("businessService") or "",
+                     doc.get("paymentMode") or "", _inr(doc.get("totalAmountPaid")), doc.get("paymentStatus") or "",
+                     doc.get("payerName") or ""))
+    emit({"Payments": found}, rows=rows, columns=RECEIPT_COLUMNS, title=f"Receipts at {t} ({len(found)})")

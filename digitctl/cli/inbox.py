@@ -45,17 +45,18 @@ def inbox(
     rows = rows_of(doc["items"])
 
     def human(con: Any) -> None:
-        from rich.table import Table
         from rich.text import Text
 
-        table = Table(title=f"Inbox of {ctx.actor.user_name}" + (" (assigned to me)" if mine else ""))
-        for c in COLUMNS:
-            table.add_column(c, justify="right" if c == "SLA left" else "left")
-        for item, row in zip(doc["items"], rows):
-            left = item.get("slaLeftMs")
-            sla = Text(row[5], style="bold red" if left is not None and left < 0 else "")
-            table.add_row(*[str(x) for x in row[:5]], sla, str(row[6]))
-        con.print(table)
+        from digitctl.cli.output import fitted
+
+        cells = [(*row[:5], Text(row[5], style="bold red" if item.get("slaLeftMs") is not None
+                                 and item["slaLeftMs"] < 0 else ""), row[6]) for item, row in zip(doc["items"], rows)]
+        from digitctl.services.user_lookup import PSEUDONYM_PREFIX
+
+        who = ctx.actor.user_name         # a citizen's stored name is a pseudonym: never printed
+        title = "Your inbox" if who.startswith(PSEUDONYM_PREFIX) else f"Inbox of {who}"
+        con.print(fitted(con, COLUMNS, cells, justify={"SLA left": "right"},
+                         title=title + (" (assigned to me)" if mine else "")))
         counts = " · ".join(f"{c['applicationStatus']} {c['count']}" for c in doc["statusCount"])
         shown = len(doc["items"])
         con.print(f"{doc['totalCount']} in all" + (f" ({shown} shown)" if shown < doc["totalCount"] else "")

@@ -40,7 +40,10 @@ def reencrypt(tenant: str = typer.Option(None, "--tenant", help=TENANT_HELP)) ->
     st = state()
     require_initialized(st.app)
     tenant_id = require_tenant(tenant, "pb")
-    count = crypto.reencrypt_users(st.app, st.app.context(tenant_id), tenant_id)
+    from digitctl.cli.output import progress_bar
+
+    with progress_bar("re-encrypting users") as progress:
+        count = crypto.reencrypt_users(st.app, st.app.context(tenant_id), tenant_id, progress=progress)
     doc = {"tenantId": state_of(tenant_id), "reencrypted": count}
     emit(doc, columns=["tenantId", "reencrypted"], rows=[[doc["tenantId"], count]],
          human=lambda con: con.print(f"re-encrypted {count} user{'s' if count != 1 else ''} "
@@ -59,7 +62,9 @@ def list_(tenant: str = typer.Option(None, "--tenant", help=TENANT_HELP)) -> Non
     require_initialized(st.app)
     tenant_id = require_tenant(tenant, "pb")
     keys = crypto.list_keys(st.app, st.app.context(tenant_id), tenant_id)
-    rows = [[k.key_id, k.tenant_id, k.created_at.isoformat(), "yes" if k.active else ""] for k in keys]
+    from digitctl.clock import people_time
+
+    rows = [[k.key_id, k.tenant_id, people_time(k.created_at), "yes" if k.active else ""] for k in keys]
     if not keys and st.output == "table":
         emit({}, human=lambda con: con.print(f"no data keys for {state_of(tenant_id)} yet "
                                              "(the first is made when PII is first encrypted)"))

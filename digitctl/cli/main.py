@@ -29,7 +29,9 @@ def hoist_global_options(args: list[str]) -> list[str]:
             front += [arg, args[i + 1]]
             i += 2
             continue
-        if arg.startswith(("--store=", "--output=")):
+        if arg == "--wide":
+            front.append(arg)
+        elif arg.startswith(("--store=", "--output=")):
             front.append(arg)
         elif arg.startswith("-o") and len(arg) > 2 and arg[2:] in FORMATS:
             front += ["-o", arg[2:]]
@@ -62,13 +64,18 @@ class DigitGroup(TyperGroup):
             raise click.exceptions.Exit(2) from None
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:    # Ctrl-C: the unit of work in progress rolled back
+            emit_error("INTERRUPTED", "interrupted, nothing written", fmt=_fmt(ctx))
             raise click.exceptions.Exit(130) from None
         except Exception as err:  # an unexpected failure: exit 1, no traceback unless asked
             import os
 
             if os.environ.get("DIGITCTL_DEBUG"):
                 raise
+            damaged = _store_damaged(ctx, err)
+            if damaged is not None:   # the file is not a sound database: say so and how to restore (exit 2)
+                emit_error(damaged.code, damaged.message, damaged.params, fmt=_fmt(ctx))
+                raise click.exceptions.Exit(2) from None
             unavailable = _store_unavailable(err)
             if unavailable:       # the database is down, missing or busy: not a bug, say so (exit 2)
                 emit_error("STORE_UNAVAILABLE", unavailable, {"store": ctx.obj.app.store.display_url()
@@ -88,6 +95,19 @@ class DigitGroup(TyperGroup):
         finally:
             if isinstance(ctx.obj, CliState):
                 ctx.obj.close()
+
+
+def _store_damaged(ctx: click.Context, err: Exception) -> Any:
+    """STORE_DAMAGED (with the restore hint) when the store file is damaged, else None."""
+    if not type(err).__module__.startswith(("sqlalchemy", "sqlite3")):
+        return None
+    from digitctl.services.store_health import damage_reason, damaged
+
+    reason = damage_reason(err)
+    if reason is None:
+        return None
+    url = ctx.obj.app.store.display_url() if isinstance(ctx.obj, CliState) and ctx.obj._app else None
+    return damaged(url or "?", reason)
 
 
 def _store_unavailable(err: Exception) -> str | None:
@@ -125,6 +145,14 @@ def _fmt(ctx: click.Context) -> str:
     return asked if asked in FORMATS else "table"
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from digitctl import __version__
+
+        typer.echo(f"digitctl {__version__}")
+        raise typer.Exit()
+
+
 app = typer.Typer(
     cls=DigitGroup,
     help="eGov DIGIT's service stack for counter PCs and admin terminals.",
@@ -142,10 +170,13 @@ def root(
     output: str = typer.Option("table", "--output", "-o", help="table | json | yaml | csv"),
     tenant: str = typer.Option(None, "--tenant", envvar="DIGIT_TENANT",
                                help="Default tenant for commands that take one."),
+    wide: bool = typer.Option(False, "--wide", help="Tables at full width: every column, whatever the terminal."),
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                 help="Print digitctl's version and exit."),
 ) -> None:
     if output not in FORMATS:
         raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}", param_hint="--output")
-    ctx.obj = CliState(store=store, output=output, tenant=tenant)
+    ctx.obj = CliState(store=store, output=output, tenant=tenant, wide=wide)
 
 
 def _register() -> None:

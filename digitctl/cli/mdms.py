@@ -11,6 +11,30 @@ from digitctl.cli.output import emit, state
 app = typer.Typer(help="Master data (MDMS v1 folders/files, v2 exports and schemas).", no_args_is_help=True)
 
 
+EXAMPLES = 3      # warnings shown per code without --verbose
+
+
+def _print_problems(con: Any, problems: list[Any], verbose: bool) -> None:
+    """Errors one by one; warnings one by one with --verbose, else grouped by code (count, a few
+    examples): a full-tree apply's 219 DUPLICATE_RECORD lines are one group."""
+    from collections import Counter
+    from rich.markup import escape
+
+    for p in problems:
+        if p.severity == "error" or verbose:
+            style = "red" if p.severity == "error" else "yellow"
+            con.print(f"[{style}]{p.severity}[/] {escape(p.line())}", highlight=False)
+    if verbose:
+        return
+    warnings = [p for p in problems if p.severity != "error"]
+    for code, count in Counter(p.code for p in warnings).most_common():
+        con.print(f"[yellow]warning[/] {escape(code)} × {count}" + (", e.g.:" if count else ""), highlight=False)
+        for p in [w for w in warnings if w.code == code][:EXAMPLES]:
+            con.print(f"    {escape(p.line())}", highlight=False)
+        if count > EXAMPLES:
+            con.print(f"    ... {count - EXAMPLES} more (--verbose or -o json lists them all)", highlight=False)
+
+
 @app.command("apply")
 def apply_cmd(
     paths: list[Path] = typer.Argument(..., help="MDMS folders or files (v1 layout, YAML, v2 export)."),
@@ -18,15 +42,21 @@ def apply_cmd(
     strict: bool = typer.Option(False, "--strict", help="Refuse (exit 2, nothing written) on any warning."),
     master_config: Path = typer.Option(None, "--master-config",
                                        help="master-config.json (default: found beside/above the data)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Every warning, not a few of each code."),
 ) -> None:
-    """Apply DIGIT master data. Idempotent: a second apply reports 0 added, 0 changed."""
+    """Apply DIGIT master data. Idempotent: a second apply reports 0 added, 0 changed.
+    Warnings are grouped by code with a count and a few examples (every one with --verbose or
+    -o json); errors are always listed in full."""
     from digitctl.services import mdms
     from digitctl.services.store import require_initialized
 
     st = state()
     require_initialized(st.app)
-    report = mdms.apply(st.app, st.app.context(st.tenant), paths, dry_run=dry_run, strict=strict,
-                        master_config=master_config)
+    from digitctl.cli.output import progress_bar
+
+    with progress_bar("writing masters") as progress:
+        report = mdms.apply(st.app, st.app.context(st.tenant), paths, dry_run=dry_run, strict=strict,
+                            master_config=master_config, progress=progress)
     rows = [(m.tenant_id, m.module, m.master, m.added, m.changed, m.unchanged, m.skipped, m.removed, m.vanished)
             for m in report.masters]
 
@@ -45,9 +75,7 @@ def apply_cmd(
             con.print(table)
         if quiet:
             con.print(f"{quiet} master(s) unchanged.")
-        for p in report.problems:
-            style = "red" if p.severity == "error" else "yellow"
-            con.print(f"[{style}]{p.severity}[/] {p.line()}", markup=True, highlight=False)
+        _print_problems(con, report.problems, verbose)
         t = {k: report.total(k) for k in mdms.TOTALS}
         gone = (f", {t['removed']} removed" if t["removed"] else "") + \
                (f", {t['vanished']} in the store but not in the files (kept)" if t["vanished"] else "")
@@ -85,21 +113,15 @@ def search_cmd(
     res = mdms.search(st.app, st.app.context(tenant_id), tenant_id or "", module, master or None, filter_expr)
 
     def human(con: Any) -> None:
-        from rich.table import Table
+        from digitctl.cli.output import fitted
 
         if module not in res["MdmsRes"]:
             con.print(f"no {module} master at {tenant_id} or its state")
         for master_name, records in res["MdmsRes"].get(module, {}).items():
             cols = _columns(records)
-            table = Table(title=f"{module}.{master_name} at {tenant_id} ({len(records)})")
-            for c in cols or ["value"]:
-                table.add_column(c)
-            for r in records:
-                if isinstance(r, dict):
-                    table.add_row(*[_cell(r.get(c)) for c in cols])
-                else:
-                    table.add_row(_cell(r))
-            con.print(table)
+            cells = [[_cell(r.get(c)) for c in cols] if isinstance(r, dict) else [_cell(r)] for r in records]
+            con.print(fitted(con, cols or ["value"], cells,
+                             title=f"{module}.{master_name} at {tenant_id} ({len(records)})"))
 
     rows = [(ms, _cell(r)) for ms, recs in res["MdmsRes"].get(module, {}).items() for r in recs]
     emit(res, rows=rows, columns=["master", "record"], human=human)

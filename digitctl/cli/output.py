@@ -29,6 +29,7 @@ class CliState:
     store: str | None = None
     output: str = "table"
     tenant: str | None = None
+    wide: bool = False
     _app: "App | None" = field(default=None, repr=False)
 
     @property
@@ -85,6 +86,17 @@ def csv_cell(value: Any) -> Any:
     return neutralise(value)
 
 
+_INR_TEXT = re.compile(r"(-?)₹([0-9,]+(?:\.[0-9]+)?)")
+
+
+def plain_amount(value: Any) -> Any:
+    """An amount a table shows as ₹1,23,456.00 is the number 123456.00 in a CSV, for a
+    spreadsheet to add up (in a cell of its own or inside text: "TL_TAX 1250.40")."""
+    if isinstance(value, str) and "₹" in value:
+        return _INR_TEXT.sub(lambda m: m.group(1) + m.group(2).replace(",", ""), value)
+    return value
+
+
 def neutralise(text: str) -> str:
     """Terminal control characters in data made visible (ESC -> `\\x1b`): what a record holds
     can never clear a screen or draw over a table. Tabs and line feeds stay."""
@@ -116,10 +128,20 @@ def _safe_console_class() -> type:
     return SafeConsole
 
 
+def _wide() -> bool:
+    try:
+        return state().wide
+    except RuntimeError:          # no click context (called outside a command)
+        return False
+
+
 def console(stderr: bool = False) -> "Console":
     stream = sys.stderr if stderr else sys.stdout
-    # Piped output (scripts, logs) is not folded at 80 columns.
+    # Piped output (scripts, logs) is not folded at 80 columns; --wide lays tables out at their
+    # full width on a terminal too.
     width = None if stream.isatty() else 200
+    if _wide():
+        width = 100_000
     console_class = _safe_console_class()
     made: "Console" = console_class(stderr=stderr, soft_wrap=False, highlight=False, width=width)
     return made
@@ -146,23 +168,55 @@ def emit(document: Any, *, rows: Iterable[Sequence[Any]] | None = None,
         if columns:
             writer.writerow([csv_cell(c) for c in columns])
         for row in rows or []:
-            writer.writerow([csv_cell(v) for v in row])
+            writer.writerow([csv_cell(plain_amount(v)) for v in row])
         sys.stdout.write(buf.getvalue())
     else:
         con = console()
         if human is not None:
             human(con)
         elif columns is not None:
-            from rich.table import Table
-
-            table = Table(title=title, show_lines=False)
-            for c in columns:
-                table.add_column(c)
-            for row in rows or []:
-                table.add_row(*["" if v is None else str(v) for v in row])
-            con.print(table)
+            con.print(fitted(con, columns, list(rows or []), title=title))
         else:
             con.print_json(to_json(document))
+
+
+def fitted(con: "Console", columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None,
+           justify: dict[str, str] | None = None, show_header: bool = True) -> Any:
+    """A table for `con` that never cuts an id or an amount (digitctl.cli.tables); all columns
+    with --wide."""
+    from digitctl.cli.tables import fitted_table
+
+    return fitted_table(columns, rows, width=None if _wide() else con.width, title=title, justify=justify,
+                        show_header=show_header)
+
+
+class progress_bar:
+    """A progress bar on standard error while a long command works, for a person at a terminal
+    (not for scripts: none when stderr is piped or the output is json/yaml/csv). Use as a
+    context manager; the object is the `progress(done, total)` callback services take."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> "progress_bar":
+        if sys.stderr.isatty() and state().output == "table":
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._bar = Progress(TextColumn(self.what), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                 console=console(stderr=True), transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task(self.what, total=None)
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, completed=done, total=total)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._bar is not None:
+            self._bar.stop()
 
 
 def error_response_info() -> dict[str, Any]:

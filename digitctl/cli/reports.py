@@ -27,20 +27,17 @@ def _ctx(tenant: str | None) -> Any:
 
 def _table(doc: dict[str, Any], con: Any) -> None:
     """The day book on the terminal: documents.daybook's sections as rich tables."""
-    from rich.table import Table
-
+    from digitctl.cli.output import fitted
     from digitctl.documents import daybook
 
     con.print(f"[bold]{daybook.title(doc)}[/bold]")
     con.print(daybook.issued_text(doc), markup=False)
     for heading, columns, rows in daybook.sections(doc):
-        table = Table(title=heading)
-        for c in columns:
-            table.add_column(c, justify="right" if c in daybook.NUMERIC else "left")
-        for i, row in enumerate(rows):
-            table.add_row(*row, style="bold" if heading == "Totals by mode" and i == len(rows) - 1 else None)
+        table = fitted(con, columns, rows, title=heading, justify={c: "right" for c in columns if c in daybook.NUMERIC})
+        if heading == "Totals by mode" and table.rows:
+            table.rows[-1].style = "bold"
         con.print(table)
-    ok = doc["reconciliation"]["ok"]
+    ok = daybook.balanced(doc)
     late = daybook.late_line(doc)
     if late:
         con.print(late, markup=False)

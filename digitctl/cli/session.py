@@ -47,15 +47,16 @@ def login(
 
         sys.stdout.write(result.token + "\n")
         return
-    store_id = app.store_meta("store_id") or ""
-    path = session.save_session(store_id, result)
+    path = session.save_session(session.session_key(app), result)
     shown = result.shown_name or result.user_name      # the session file keeps the stored name (a pseudonym)
     doc = {"userName": shown, "tenantId": result.tenant_id, "expiresAt": result.expires_at.isoformat(),
            "roles": [{"code": c, "tenantId": t} for c, t in result.roles], "sessionFile": str(path)}
 
     def human(con: Any) -> None:
+        from digitctl.clock import people_time
+
         con.print(f"Logged in as [bold]{shown}[/] ({result.tenant_id}) until "
-                  f"{result.expires_at.astimezone().strftime('%Y-%m-%d %H:%M')}")
+                  f"{people_time(result.expires_at)}")
         con.print("Roles: " + ", ".join(f"{c}@{t}" for c, t in result.roles))
 
     emit(doc, human=human)
@@ -73,13 +74,13 @@ def logout() -> None:
     st = state()
     app = st.app
     require_initialized(app)
-    store_id = app.store_meta("store_id") or ""
+    key = session.session_key(app)
     from_env = bool(os.environ.get(session.TOKEN_ENV))
-    token = session.saved_token(store_id)
+    token = session.saved_token(key)
     if token:
         session.logout(app, app.base_context(), token)
     if not from_env:
-        session.forget_session(store_id)
+        session.forget_session(key)
     emit({"loggedOut": bool(token)}, human=lambda con: con.print("Logged out." if token else "No session."))
 
 
@@ -131,3 +132,45 @@ def access_check(
     emit(decision.as_json(), human=human)
     if not decision.allowed:
         raise typer.Exit(3)
+
+
+@access_app.command("show")
+def access_show(
+    role: str = typer.Argument(..., help="A role code, e.g. TL_CEMP."),
+    tenant: str = typer.Option(None, "--tenant", help="Whose masters (default: this store's state)."),
+) -> None:
+    """What a role may do: the DIGIT actions the state's role-action masters give it."""
+    from digitctl.cli.common import tenant_option_value
+    from digitctl.services import access_explain
+    from digitctl.services.store import require_initialized
+
+    st = state()
+    require_initialized(st.app)
+    tenant_id = tenant_option_value(tenant) or st.app.state_tenant
+    doc = access_explain.show_role(st.app, st.app.context(tenant_id), role, tenant_id)
+    emit(doc, rows=[(a["url"], a["id"]) for a in doc["actions"]], columns=["action URL", "id"],
+         title=f"{doc['role']} ({doc.get('name') or '-'}) at {doc['tenantId']}: {len(doc['actions'])} actions")
+    if doc.get("note"):
+        typer.echo(doc["note"], err=True)
+
+
+@access_app.command("why")
+def access_why(
+    tenant: str = typer.Option(None, "--tenant", help="Where (default: your own tenant)."),
+    user: str = typer.Option(None, "--user", help="Another user (needs /user/_search); default: you."),
+) -> None:
+    """What a user may do at a tenant: the roles that count there, each with its actions."""
+    from digitctl.cli.common import require_tenant
+    from digitctl.services import access_explain
+    from digitctl.services.store import require_initialized
+
+    st = state()
+    require_initialized(st.app)
+    tenant_id = require_tenant(tenant)
+    doc = access_explain.why(st.app, st.app.context(tenant_id), tenant_id, user or None)
+    rows = [(f"{r['code']}@{r['tenantId']}", a["url"]) for r in doc["roles"] for a in r["actions"]]
+    emit(doc, rows=rows, columns=["role", "action URL"],
+         title=f"{doc['userName']} at {doc['tenantId']}: " + (", ".join(f"{r['code']}@{r['tenantId']}"
+                                                                       for r in doc["roles"]) or "no role counts here"))
+    if doc["rolesElsewhere"]:
+        typer.echo("roles that do not count here: " + ", ".join(doc["rolesElsewhere"]), err=True)

@@ -1,12 +1,15 @@
-"""`digitctl init` and `digitctl quickstart`."""
+"""`digitctl init`, `digitctl quickstart` and `digitctl store check|backup|restore`."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
 from digitctl.cli.output import emit, state
 
 
-store_app = typer.Typer(help="The store itself: check it against its signed audit chain.", no_args_is_help=True)
+store_app = typer.Typer(help="The store itself: check it (file, audit chain, money), back it up, restore it.",
+                        no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -17,24 +20,74 @@ def register(app: typer.Typer) -> None:
 
 @store_app.command("check")
 def check() -> None:
-    """Check the store: schema at head, then the audit chain (hashes, links, signatures, the signed
-    head), the live payments, demands, bills, users and roles against their last audited state,
-    the receipt series for gaps and every payment for its outbox event. Exit 2 naming the first
-    difference (AUDIT_CHAIN_BROKEN, AUDIT_LIVE_ROW_MISMATCH, AUDIT_RECEIPT_GAP, AUDIT_EVENT_MISSING).
+    """Check the store: SQLite's integrity check of the file (STORE_DAMAGED), the schema, the
+    audit chain (hashes, links, signatures, the signed head), the live payments, demands, bills,
+    users and roles against their last audited state, the receipt series for gaps, every payment
+    for its outbox event (AUDIT_CHAIN_BROKEN, AUDIT_LIVE_ROW_MISMATCH, AUDIT_RECEIPT_GAP,
+    AUDIT_EVENT_MISSING), and money that must add up (MONEY_MISMATCH: a payment's amount against
+    its receipt document, a closed shift's variance against its count). Exit 2 naming the first
+    thing wrong.
 
     It cannot tell a change made by someone holding the master key file who re-signed the chain:
     compare the audit head with the one printed on the last shift slip or day book."""
-    from digitctl.services import audit
+    from digitctl.services import audit, store_health
     from digitctl.services.store import require_initialized
 
     st = state()
+    store_health.require_sound(st.app, quick=False)
     require_initialized(st.app)
     report = audit.verify(st.app, st.app.context())
     report.raise_if_broken()
-    emit({"ok": True, "schemaRevision": st.app.store.current_revision(), "audit": report.as_json()},
-         human=lambda con: con.print(f"store OK (schema {st.app.store.current_revision()}): {report.summary()}; "
+    money = store_health.money(st.app)
+    if money.problems:
+        from digitctl.errors import InvalidInput
+
+        first = money.problems[0]
+        raise InvalidInput("MONEY_MISMATCH", f"money does not add up: {first['code']} "
+                           f"({len(money.problems)} problem(s))", {**first, "problems": len(money.problems)})
+    rev = st.app.store.current_revision()
+    emit({"ok": True, "schemaRevision": rev, "integrity": "ok", "audit": report.as_json(), "money": money.as_json()},
+         human=lambda con: con.print(f"store OK (schema {rev}): file sound; {report.summary()}; "
+                                     f"money adds up ({money.payments} payments, {money.shifts} closed shifts); "
                                      f"audit head #{report.head_seq or 0} {(report.head or '')[:12]}",
                                      markup=False))
+
+
+@store_app.command("backup")
+def backup(
+    file: Path = typer.Argument(..., help="The backup file to write (SQLite: a store file; PostgreSQL: pg_dump's "
+                                "custom format)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite FILE if it exists."),
+) -> None:
+    """A consistent copy of the store while the counter keeps taking payments (SQLite's online
+    backup API; pg_dump for PostgreSQL). The copy is checked before it is kept."""
+    from digitctl.services import store_backup
+
+    st = state()
+    info = store_backup.backup(st.app, file, force=force)
+    emit(info, human=lambda con: con.print(f"backed up {info['store']} to {info['file']} "
+                                           f"({info['bytes']:,} bytes, schema {info['schemaRevision']})",
+                                           markup=False))
+
+
+@store_app.command("restore")
+def restore(
+    file: Path = typer.Argument(..., help="A file `digitctl store backup` wrote."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before replacing the store."),
+) -> None:
+    """Replace the store with a backup. Stop every other digitctl using the store first. The file
+    replaced is kept beside it as STORE.before-restore-TIMESTAMP (SQLite)."""
+    from digitctl.services import store_backup
+
+    st = state()
+    store_backup.check_backup_file(st.app, file)
+    if not yes and not typer.confirm(f"Replace the store {st.app.store.display_url()} with {file}?"):
+        raise typer.Exit(1)
+    info = store_backup.restore(st.app, file)
+    emit(info, human=lambda con: con.print(f"restored {info['store']} from {info['file']} (schema "
+                                           f"{info['schemaRevision']})"
+                                           + (f"; the replaced file is {info['keptAs']}" if info.get("keptAs") else ""),
+                                           markup=False))
 
 
 def init(

@@ -170,13 +170,24 @@ def unlock(who: str = typer.Argument(...), tenant: str = typer.Option(None, "--t
 
 @app.command("import")
 def import_cmd(path: Path = typer.Argument(..., help="CSV, or DIGIT JSON ({\"Employees\": [...]} / {\"users\": [...]}).")) -> None:
-    """Create many users at once; one bad record refuses the whole file."""
+    """Create many users at once; one bad record refuses the whole file.
+
+    CSV: a header line, then one user a line. Columns (any order, any case; DIGIT's own names
+    in brackets): type (CITIZEN, EMPLOYEE, SYSTEM), username [userName], name, mobile
+    [mobileNumber], email [emailId], gender, tenant [tenantId] (default: --tenant or yours),
+    roles (CODE@TENANT;CODE...), department, designation, jurisdictions (boundary codes;...),
+    password. An unknown column is refused (INVALID_CSV_COLUMN).
+
+    JSON: {"Employees": [...]} as HRMS's _create takes it, or {"users": [...]} as egov-user's."""
     from digitctl.services import users
     from digitctl.services.store import require_initialized
 
     st = state()
     require_initialized(st.app)
-    created = users.import_users(st.app, st.app.context(), path)
+    from digitctl.cli.output import progress_bar
+
+    with progress_bar("importing users") as progress:
+        created = users.import_users(st.app, st.app.context(), path, progress=progress)
     emit({"user": created}, rows=_rows(created), columns=COLUMNS)
 
 

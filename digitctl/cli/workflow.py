@@ -157,17 +157,15 @@ def history_cmd(business_id: str = typer.Argument(...), tenant: str = typer.Opti
             for i in items]
 
     def human(con: Any) -> None:
-        import datetime as dt
-
         from rich.table import Table
 
-        from digitctl.clock import IST
+        from digitctl.clock import people_time
 
         t_ = Table(title=f"{business_id} ({items[0]['businessService']})")
         for c in ("when (IST)", "who", "action", "state", "comment", "assigned to", "SLA"):
             t_.add_column(c)
         for r in rows:
-            when = dt.datetime.fromtimestamp(r[0] / 1000, IST).strftime("%Y-%m-%d %H:%M")
+            when = people_time(int(r[0]), zone=False)
             t_.add_row(when, *[str(x) for x in r[1:]])
         con.print(t_)
         last = items[0]

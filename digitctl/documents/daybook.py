@@ -34,7 +34,8 @@ def _when(instant: Any, fmt: str = "%H:%M") -> str:
 
 def title(doc: dict[str, Any]) -> str:
     counter = f", counter {doc['counterCode']}" if doc["counterCode"] else ""
-    return f"Day book {doc['date']} (IST) - {doc['tenantId']}{counter}"
+    day = "/".join(reversed(str(doc["date"]).split("-")))        # 2026-11-25 -> 25/11/2026, as people read it
+    return f"Day book {day} (IST) - {doc['tenantId']}{counter}"
 
 
 def _register_rows(doc: dict[str, Any]) -> list[list[str]]:
@@ -112,7 +113,17 @@ def recon_line(doc: dict[str, Any]) -> str:
     text += f" vs shifts' cash {_inr(rc['shiftsCash'])}"
     if rc["shiftsCashOtherDays"]:
         text += f" less {_inr(rc['shiftsCashOtherDays'])} taken on other days"
-    return f"{text}: {rc['status']}" + ("" if rc["ok"] else f" (difference {rc['differenceText']})")
+    text = f"{text}: {rc['status']}" + ("" if rc["ok"] else f" (difference {rc['differenceText']})")
+    variance = rc.get("drawerVariance")
+    if variance:           # the drawers counted at close differ from what they should hold
+        text += f"; drawers counted {'short' if variance < 0 else 'over'} by {_inr(abs(variance))}"
+    return text
+
+
+def balanced(doc: dict[str, Any]) -> bool:
+    """The register reconciles with the shifts and every drawer counted what it should hold."""
+    rc = doc["reconciliation"]
+    return bool(rc.get("balanced", rc["ok"]))
 
 
 SECTIONS = [
@@ -167,7 +178,8 @@ def csv_text(doc: dict[str, Any]) -> str:
     rc = doc["reconciliation"]
     w.writerow(["reconciliation", "", "CASH", "", rc["registerCash"], "", "", rc["status"],
                 f"shifts {rc['shiftsCash']} (other days {rc['shiftsCashOtherDays']}) reversed after shift closed "
-                f"{rc.get('reversedAfterShiftClosed', 0)} difference {rc['difference']}"])
+                f"{rc.get('reversedAfterShiftClosed', 0)} difference {rc['difference']} "
+                f"drawer variance {rc.get('drawerVariance', 0)}"])
     if doc.get("auditHead"):
         w.writerow(["audit head", "", "", doc["auditHead"]["seq"], "", doc["auditHead"]["hash"], "", "", ""])
     return buf.getvalue()
@@ -236,7 +248,7 @@ def write_pdf(doc: dict[str, Any], path: Path) -> None:
     pdf.set_font("NotoSans", "B", 13)
     pdf.cell(0, 8, title(doc), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("NotoSans", "", 8)
-    pdf.multi_cell(0, 5, f"Generated {_when(doc['generatedAt'], '%Y-%m-%d %H:%M IST')}. {issued_text(doc)}",
+    pdf.multi_cell(0, 5, f"Generated {_when(doc['generatedAt'], '%d/%m/%Y %H:%M IST')}. {issued_text(doc)}",
                    align="L", new_x="LMARGIN", new_y="NEXT")
     head = FontFace(emphasis="BOLD", fill_color=(230, 230, 230))
     for heading, columns, rows in sections(doc):
@@ -261,7 +273,7 @@ def write_pdf(doc: dict[str, Any], path: Path) -> None:
         pdf.set_font("NotoSans", "", 9)
         pdf.multi_cell(0, 5, late, align="L", new_x="LMARGIN", new_y="NEXT")
         pdf.ln(1)
-    ok = doc["reconciliation"]["ok"]
+    ok = balanced(doc)
     pdf.set_font("NotoSans", "B", 10)
     pdf.set_text_color(0, 110, 0) if ok else pdf.set_text_color(200, 0, 0)
     pdf.multi_cell(0, 6, recon_line(doc))

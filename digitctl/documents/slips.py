@@ -24,7 +24,9 @@ def _inr(value: Decimal | str | None) -> str:
 
 def _when(instant: Any) -> str:
     """Counter time: Indian Standard Time, as on the receipts."""
-    return "" if instant is None else instant.astimezone(IST).strftime("%Y-%m-%d %H:%M IST")
+    from digitctl.clock import people_time
+
+    return people_time(instant)
 
 
 # -- the shift slip ------------------------------------------------------------------------------
@@ -42,9 +44,12 @@ def shift_rows(doc: dict[str, Any]) -> list[tuple[str, str]]:
                                                 (doc.get("dishonouredCount", 0), "dishonoured")) if n]
         rows.append(("receipts", str(doc["receiptCount"]) + (f" ({', '.join(apart)})" if apart else "")))
         rows.append(("expected cash", _inr(doc["expectedCash"])))
-    if doc["status"] == "CLOSED":
-        rows += [("closed at", _when(doc["closedAt"])),
-                 ("counted cash", _inr(doc["countedCash"])), ("variance", doc["varianceText"])]
+    if doc["status"] == "CLOSED" or doc.get("preview"):       # a close, or its preview (not closed yet)
+        if doc.get("closedAt"):
+            rows.append(("closed at", _when(doc["closedAt"])))
+        rows += [("counted cash", _inr(doc["countedCash"])), ("variance", doc["varianceText"])]
+    if doc.get("reopenedBy"):
+        rows.append(("reopened by", f"{doc['reopenedBy']}: {doc.get('reopenReason') or ''}".strip()))
     if doc.get("note"):
         rows.append(("note", doc["note"]))
     if doc.get("auditHead"):

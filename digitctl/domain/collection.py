@@ -164,13 +164,19 @@ def bill_fully_paid(bill: bl.Bill, advance_head: str | None) -> bool:
 E_TENDERED = "INVALID_TENDERED_AMOUNT"
 
 
-def change_due(tendered: str | Decimal | int, amount: str | Decimal | int) -> Decimal:
-    """The change a cash payer gets back: what they handed over less what they pay. Less than
-    the amount is refused (the clerk must not take a short payment as paid)."""
+def change_due(tendered: str | Decimal | int | None, amount: str | Decimal | int, mode: str = "CASH") -> Decimal:
+    """The change a cash payer gets back: what they handed over (`tendered`, typed as an amount
+    is) less what they pay. Nothing typed is no change; a mode other than CASH has none to give,
+    and notes that do not cover the amount are refused (the clerk must not take a short payment as
+    paid): INVALID_TENDERED_AMOUNT, before anything is written. One rule for the CLI's
+    `pay --tendered` and the TUI's "cash handed over"."""
     paid = parse_amount(amount)
     text = tendered.strip() if isinstance(tendered, str) else tendered
     if text in ("", None):
         return Decimal("0.00")
+    if mode.strip().upper() != "CASH":
+        raise InvalidInput(E_TENDERED, f"cash handed over is for cash: a {mode} payment has no change",
+                           {"paymentMode": mode})
     try:
         given = parse_amount(text)
     except InvalidInput as err:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from digitctl.context import SYSTEM_ACTOR
 from digitctl.domain.tenancy import state_of
-from digitctl.errors import Forbidden, Unauthenticated
+from digitctl.errors import Forbidden, InvalidInput, Unauthenticated
 
 if TYPE_CHECKING:
     from digitctl.bootstrap import App
@@ -132,11 +132,25 @@ class RoleActionAuthorizer:
             raise Unauthenticated("NOT_LOGGED_IN", "log in first: digitctl login --username U",
                                   {"action": action_url})
         tenant = tenant_id or ctx.tenant_id or self.app.state_tenant or "*"
+        if tenant not in {r.tenant_id for r in actor.roles}:
+            # a typo in --tenant is not a missing role (asked only away from the actor's own tenants)
+            self._require_known_tenant(tenant)
         decision = self.decide(actor, action_url, tenant)
         if not decision.allowed:
             raise Forbidden("ACCESS_DENIED", f"Not authorized: {decision.reason}",
                             {"action": action_url, "tenantId": tenant, "user": actor.user_name,
                              "rolesThatWouldGrant": decision.roles_that_would_grant[:10]})
+
+
+    def _require_known_tenant(self, tenant: str) -> None:
+        """INVALID_TENANTID when the state's tenant.tenants master is loaded and does not name `tenant`."""
+        if tenant == "*":
+            return
+        tenants = self.app.mdms.master(state_of(tenant), "tenant", "tenants")
+        codes = {t.get("code") for t in tenants if isinstance(t, dict)}
+        if codes and tenant not in codes and tenant != self.app.state_tenant:
+            raise InvalidInput("INVALID_TENANTID", f"no tenant {tenant!r}: it is not in the tenant.tenants master "
+                               "(digitctl tenant list shows the tenants)", {"tenantId": tenant})
 
 
 def default_authorizer(app: "App") -> Authorizer:

@@ -44,6 +44,7 @@ from local_store.models import DataKey, UserAccount
 
 if TYPE_CHECKING:
     import datetime as dt
+    from collections.abc import Callable
 
     from digitctl.bootstrap import App
     from digitctl.context import RequestContext
@@ -289,7 +290,8 @@ class KeyRing:
                          before={"activeKeyIds": previous}, after={"activeKeyId": key_id, "keys": total}))
         return key_id
 
-    def reencrypt(self, uow: "UnitOfWork", tenant_id: str, *, batch: int = 500) -> int:
+    def reencrypt(self, uow: "UnitOfWork", tenant_id: str, *, batch: int = 500,
+                  progress: "Callable[[int, int], None] | None" = None) -> int:
         """Re-encrypt with the active key every user_account ciphertext of the state made under
         an older key; returns how many users were rewritten and records "keys.reencrypted"."""
         session = uow.session
@@ -306,7 +308,9 @@ class KeyRing:
         if rows and active is None:
             active = self._create_key(session, state, uow.ctx.now())
         changes: list[dict[str, Any]] = []
-        for row in rows:
+        for done, row in enumerate(rows, start=1):
+            if progress is not None:
+                progress(done, len(rows))
             change: dict[str, Any] = {"uuid": row.uuid}
             for name in PII_COLUMNS:
                 value = getattr(row, name)
@@ -373,13 +377,14 @@ def rotate_key(app: "App", ctx: "RequestContext", tenant_id: str) -> RotateResul
     return RotateResult(state, key_id, total)
 
 
-def reencrypt_users(app: "App", ctx: "RequestContext", tenant_id: str) -> int:
+def reencrypt_users(app: "App", ctx: "RequestContext", tenant_id: str,
+                    progress: "Callable[[int, int], None] | None" = None) -> int:
     """Move every user's PII of the tenant's state onto the active key; returns how many users."""
     state = _state(tenant_id)
     authorize(app, ctx, REENCRYPT_ACTION, tenant_id)
     with app.uow(ctx.for_tenant(tenant_id)) as uow:
         _check_state(uow, state, tenant_id)
-        count = keyring(app).reencrypt(uow, state)
+        count = keyring(app).reencrypt(uow, state, progress=progress)
         uow.commit()
     return count
 

@@ -4,7 +4,7 @@ ones first of all), no SLA last, then the longest waiting in their state. Counts
 
 A hot path (every employee opens it all day, over every application of a city), so the query is
 SQLAlchemy Core over `wf_current` (indexed by tenant, business service, state) and the page alone
-is decrypted and masked. The applicant is always shown masked here: a list is first-level
+is decrypted and masked. The applicant is shown masked here (plain only to the applicant themselves): a list is first-level
 visibility, and an inbox is read far too often to audit plain disclosures row by row; `digitctl
 application show` is where a role the SecurityPolicy allows gets the plain value.
 
@@ -175,7 +175,7 @@ def _items(app: "App", uow: Any, rows: Sequence[Any], now: dt.datetime) -> list[
     ids = [r.business_id for r in rows]
     apps = {(a.tenant_id, a.application_no): a for a in conn.execute(
         select(_AP.c.application_no, _AP.c.tenant_id, _AP.c.applicant_name_enc, _AP.c.applicant_mobile_enc,
-               _AP.c.locality).where(_AP.c.application_no.in_(ids)))}
+               _AP.c.locality, _AP.c.applicant_uuid).where(_AP.c.application_no.in_(ids)))}
     names: dict[tuple[str, str], list[str | None]] = defaultdict(list)
     for u in conn.execute(select(_WA.c.tenant_id.label("wa_tenant"), _WA.c.business_id, _UA.c.uuid, _UA.c.user_name,
                                  _UA.c.type, _UA.c.tenant_id, _UA.c.mobile_enc)
@@ -196,13 +196,15 @@ def _items(app: "App", uow: Any, rows: Sequence[Any], now: dt.datetime) -> list[
         a = apps.get((r.tenant_id, r.business_id))
         name = ring.decrypt(uow, a.applicant_name_enc) if a is not None and a.applicant_name_enc else None
         mobile = ring.decrypt(uow, a.applicant_mobile_enc) if a is not None and a.applicant_mobile_enc else None
+        if a is None or a.applicant_uuid != uow.ctx.actor.uuid:    # a citizen sees their own name plain
+            name = masker.mask(name, name_pat) if name else None
+            mobile = masker.mask(mobile, mobile_pat) if mobile else None
         state_sla, business_sla = _sla(r.state_deadline, now), _sla(r.business_deadline, now)
         nearest = [v for v in (state_sla, business_sla) if v is not None]
         out.append({
             "applicationNo": r.business_id, "tenantId": r.tenant_id, "businessService": r.business_service,
             "state": r.state, "applicationStatus": r.application_status, "lastAction": r.last_action,
-            "applicant": {"name": masker.mask(name, name_pat) if name else None,
-                          "mobileNumber": masker.mask(mobile, mobile_pat) if mobile else None},
+            "applicant": {"name": name, "mobileNumber": mobile},
             "locality": a.locality if a is not None else None, "slaLeftMs": min(nearest) if nearest else None,
             "stateSla": state_sla, "businessSla": business_sla,
             "assignees": names.get((r.tenant_id, r.business_id), []), "version": r.bs_version,

@@ -23,6 +23,8 @@ from digitctl.services.mdms_write import APPLY_ACTION, MasterSummary, _assign, _
 from local_store.models import MdmsRecord
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sqlalchemy.orm import Session
 
     from digitctl.bootstrap import App
@@ -69,8 +71,10 @@ TOTALS = ("added", "changed", "unchanged", "skipped", "removed", "vanished")
 
 
 def apply(app: "App", ctx: "RequestContext", paths: list[Path], *, dry_run: bool = False,
-          strict: bool = False, master_config: Path | None = None) -> ApplyReport:
-    """Load MDMS data from files/folders. Idempotent; --strict refuses on any warning."""
+          strict: bool = False, master_config: Path | None = None,
+          progress: "Callable[[int, int], None] | None" = None) -> ApplyReport:
+    """Load MDMS data from files/folders. Idempotent; --strict refuses on any warning.
+    `progress(done, total)` is called as each master is written (a front door draws a bar)."""
     read = read_paths(paths, master_config)
     if not read.batches and read.errors():
         # nothing loadable at all: say why (file and line), whoever asks
@@ -95,10 +99,12 @@ def apply(app: "App", ctx: "RequestContext", paths: list[Path], *, dry_run: bool
                                f"--strict: {len(report.warnings)} warning(s) and {len(report.errors)} error(s); nothing written",
                                {"problems": [p.line() for p in report.problems[:50]]})
         changed_any = report.master_config_changed
-        for g in groups.values():
+        for i, g in enumerate(groups.values(), start=1):
             summary = _write_group(uow, g)
             report.masters.append(summary)
             changed_any |= bool(summary.added or summary.changed or summary.removed)
+            if progress is not None:
+                progress(i, len(groups))
         report.masters.sort(key=lambda m: (m.tenant_id, m.module, m.master))
         if changed_any:
             uow.set_meta(MDMS_VERSION, str(uuid.uuid4()))

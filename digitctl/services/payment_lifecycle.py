@@ -52,6 +52,10 @@ def _set_status(row: Payment, now: dt.datetime, actor: str, *, payment_status: s
         row.payment_status = doc["paymentStatus"] = payment_status
     if instrument_status:
         row.instrument_status = doc["instrumentStatus"] = instrument_status
+    if payment_status in ("CANCELLED", "DISHONOURED"):
+        # as DIGIT's PaymentWorkflowService: the bill the payment paid is CANCELLED with it
+        doc["paymentDetails"] = [{**pd, "bill": {**pd["bill"], "status": "CANCELLED"}}
+                                 if isinstance(pd.get("bill"), dict) else pd for pd in doc.get("paymentDetails") or []]
     doc["additionalDetails"] = {**(doc.get("additionalDetails") or {}), **(extra or {})}
     doc["auditDetails"] = {**(doc.get("auditDetails") or {}), "lastModifiedBy": actor, "lastModifiedTime": _ms(now)}
     row.payment, row.updated_at = doc, now

@@ -270,6 +270,7 @@ def daybook(app: "App", ctx: "RequestContext", *, tenant_id: str | None = None,
     late_cash = sum(int(r.amount_paid_paise) for r in reversed_late)
     difference = register_cash + late_cash - (shift_cash - other_days)
     ok = difference == 0
+    variance = sum(int(s.variance_paise) for s in shift_rows if s.variance_paise is not None)
     message = ("cash in the register equals the shifts' cash" if ok else
                f"MISMATCH: the register's cash differs from the shifts' cash by {_signed(difference)}")
     if late_cash:
@@ -291,7 +292,10 @@ def daybook(app: "App", ctx: "RequestContext", *, tenant_id: str | None = None,
                            "reversedAfterShiftClosedReceipts": [r.receipt_number for r in reversed_late],
                            "cashOutsideShifts": from_paise(outside),
                            "difference": from_paise(difference), "differenceText": _signed(difference),
-                           "ok": ok, "status": "OK" if ok else "MISMATCH", "message": message},
+                           "ok": ok, "status": "OK" if ok else "MISMATCH", "message": message,
+                           # the drawers as counted at close: a register that reconciles can still be short
+                           "drawerVariance": from_paise(variance), "drawerVarianceText": _signed(variance),
+                           "balanced": ok and variance == 0},
         # the audit chain's head when the book was made: printed, so paper anchors the chain
         "auditHead": _audit_head(app),
     }

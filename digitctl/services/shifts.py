@@ -261,8 +261,10 @@ def status(app: "App", ctx: "RequestContext") -> dict[str, Any]:
         return shift_json(shift, _takings(uow.session, shift.id))
 
 
-def close_shift(app: "App", ctx: "RequestContext", count: str, *, note: str | None = None) -> dict[str, Any]:
-    """Close the open shift with the drawer's count ("500x3,100x7,..."); records the variance."""
+def close_shift(app: "App", ctx: "RequestContext", count: str, *, note: str | None = None,
+                dry_run: bool = False) -> dict[str, Any]:
+    """Close the open shift with the drawer's count ("500x3,100x7,..."); records the variance.
+    `dry_run`: the same figures (expected, counted, variance) with nothing written ("preview": true)."""
     tenant = _tenant(app, ctx)
     authorize(app, ctx, CLOSE_URL, tenant)
     try:
@@ -284,6 +286,8 @@ def close_shift(app: "App", ctx: "RequestContext", count: str, *, note: str | No
         doc = shift_json(shift, takings)
         if note:
             doc["note"] = note
+        if dry_run:              # the unit of work is not committed: it rolls back
+            return {**doc, "status": OPEN, "closedAt": None, "preview": True}
         uow.record(Event("shift.closed", shift.tenant_id, "Shift", shift.id, CLOSE_URL, {"Shift": _plain(doc)},
                          before={"status": OPEN},
                          after={"status": CLOSED, "expectedCash": str(from_paise(expected)),

@@ -63,6 +63,9 @@ def init_store(app: "App", ctx: "RequestContext", state_tenant: str | None = Non
     So is `receipt_numbers_by_service`, collection-services' `receiptnumber.servicebased` (unset:
     false, one `receipt.id` series for every service)."""
     validate_init(state_tenant, counter)
+    from digitctl.services.store_health import require_sound
+
+    require_sound(app)          # a damaged file is said so, not "Checked store"
     store = app.store
     before, after = store.upgrade()
     with app.uow(ctx) as uow:

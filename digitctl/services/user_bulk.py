@@ -10,6 +10,31 @@ from digitctl.domain.identity import EmployeeSpec, NewUser, parse_role
 from digitctl.errors import InvalidInput
 
 
+# CSV columns: digitctl's short names and DIGIT's own (egov-user / HRMS field names), any case
+CSV_COLUMNS = {
+    "type": ("type",), "username": ("username", "userName", "user_name"), "name": ("name",),
+    "mobile": ("mobile", "mobileNumber", "mobile_number"), "email": ("email", "emailId", "email_id"),
+    "gender": ("gender",), "tenant": ("tenant", "tenantId", "tenant_id"), "roles": ("roles",),
+    "department": ("department",), "designation": ("designation",), "jurisdictions": ("jurisdictions",),
+    "password": ("password",),
+}
+_ALIASES = {alias.lower(): key for key, names in CSV_COLUMNS.items() for alias in names}
+
+
+def _canonical_row(row: dict[str | None, str | None], line: int) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for header, value in row.items():
+        if header is None:
+            raise InvalidInput("INVALID_CSV", f"line {line} has more cells than the header", {"line": line})
+        key = _ALIASES.get(header.strip().lower())
+        if key is None:
+            raise InvalidInput("INVALID_CSV_COLUMN", f"unknown column {header!r}; columns are "
+                               + ", ".join(n for names in CSV_COLUMNS.values() for n in names[:2]),
+                               {"column": header})
+        out[key] = value or ""
+    return out
+
+
 def read_bulk(path: Path, default_tenant: str) -> list[NewUser]:
     """CSV (type,username,name,mobile,email,gender,tenant,roles,department,designation,jurisdictions,password;
     lists separated by ';') or DIGIT JSON: {"Employees": [...]} as HRMS takes it, or {"users"/"user": [...]}."""
@@ -18,7 +43,8 @@ def read_bulk(path: Path, default_tenant: str) -> list[NewUser]:
     if path.suffix.lower() == ".csv":
         out: list[NewUser] = []
         with path.open(newline="", encoding="utf-8-sig") as fh:
-            for i, r in enumerate(csv.DictReader(fh), start=2):
+            for i, raw in enumerate(csv.DictReader(fh), start=2):
+                r = _canonical_row(raw, i)
                 tenant = (r.get("tenant") or default_tenant).strip()
                 emp = None
                 if (r.get("type") or "").upper() == "EMPLOYEE" and r.get("department"):

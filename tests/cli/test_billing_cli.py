@@ -55,7 +55,7 @@ def test_create_list_and_fetch(store, tmp_path):
     assert listed.exit_code == 0 and "TL-CLI-1" in listed.stdout and "₹1,250.40" in listed.stdout
     table = run(store, "bill", "fetch", "--tenant", "pb.amritsar", "--consumer-code", "TL-CLI-1", "--service", "TL")
     assert table.exit_code == 0, table.output
-    assert "C01/BILL-000001" in table.stdout and "₹1,249.90" in table.stdout and "2026-11-25 23:59:59" in table.stdout
+    assert "C01/BILL-000001" in table.stdout and "₹1,249.90" in table.stdout and "25/11/2026 23:59:59" in table.stdout
     js = run(store, "-o", "json", "bill", "fetch", "--tenant", "pb.amritsar", "--mobile", "9876543210")
     [bill] = json.loads(js.stdout, parse_float=Decimal)["Bill"]
     assert bill["billNumber"] == "C01/BILL-000001" and bill["totalAmount"] == Decimal("1249.90")      # reused, not remade

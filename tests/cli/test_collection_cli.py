@@ -3,6 +3,7 @@ runner, logged in as the demo counter clerk with an open shift, on a scratch sto
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,8 @@ def test_pay_print_reprint_cancel(store, tmp_path):
               "--supervisor", "supervisor.amritsar", "--password-stdin", stdin=quickstart.DEMO_PASSWORD + "\n")
     assert res.exit_code == 0, res.output
     assert "clerk.amritsar / approved by supervisor.amritsar" in res.stdout and "CANCELLED" in res.stdout
+    # the bill it paid is cancelled with it, as DIGIT's PaymentWorkflowService does: never "PAID" any more
+    assert re.search(r"bill status\s*│\s*CANCELLED", res.stdout), res.stdout
     assert run(store, "whoami").stdout.count("clerk.amritsar") >= 1        # the clerk is still the one logged in
     third = scratch / "third.pdf"
     res = run(store, "-o", "json", "receipt", "print", receipt, "--tenant", "pb.amritsar", "--copy", "-o", str(third))
@@ -181,6 +184,7 @@ def test_dishonour_takes_a_reason_code_and_a_supervisor(store, tmp_path):
     assert done.exit_code == 0, done.output
     [payment] = json.loads(done.stdout)["Payments"]
     assert payment["paymentStatus"] == "DISHONOURED"
+    assert payment["paymentDetails"][0]["bill"]["status"] == "CANCELLED"
     assert payment["additionalDetails"]["dishonourApprovedBy"] == "supervisor.amritsar"
 
 
@@ -212,10 +216,17 @@ def test_remit_prints_a_slip(store, tmp_path):
     res = run(store, "-o", "json", "payment", "remit", "--tenant", "pb.amritsar", "--bank", "SBI Hall Bazar")
     assert res.exit_code == 2 and json.loads(res.stdout)["Errors"][0]["code"] == "NOTHING_TO_REMIT"
     assert run(store, "shift", "close", "--count", "500x5").exit_code == 0
-    res = run(store, "-o", "json", "payment", "remit", "--tenant", "pb.amritsar", "--bank", "SBI Hall Bazar")
+    taken = tmp_path / "taken.pdf"
+    taken.write_bytes(b"keep")
+    refused = run(store, "-o", "json", "payment", "remit", "--tenant", "pb.amritsar", "--pdf", str(taken))
+    assert refused.exit_code == 2 and json.loads(refused.stdout)["Errors"][0]["code"] == "FILE_EXISTS"
+    pdf = tmp_path / "slip.pdf"
+    res = run(store, "-o", "json", "payment", "remit", "--tenant", "pb.amritsar", "--bank", "SBI Hall Bazar",
+              "--pdf", str(pdf))
     assert res.exit_code == 0, res.output
     slip = json.loads(res.stdout)["Remittance"]
     assert slip["cashTotal"] == "2500.00" and slip["total"] == "2500.00" and len(slip["cash"]["receipts"]) == 2
+    assert pdf.read_bytes().startswith(b"%PDF") and taken.read_bytes() == b"keep"
 
 
 def test_a_usage_error_is_a_digit_error_for_scripts(store):

@@ -154,3 +154,22 @@ def test_scripts_use_a_printed_token_through_digit_token(store):
     assert json.loads(who.stdout)["userName"] == "admin"
     bad = run(store, "whoami", "-o", "json", token=value + "x")
     assert bad.exit_code == 3 and json.loads(bad.stdout)["Errors"][0]["code"] == "INVALID_TOKEN"
+
+
+def test_logging_in_to_a_copy_of_a_store_leaves_the_original_session(quickstart_url, tmp_path):
+    import shutil
+
+    from digitctl.services.quickstart import DEMO_PASSWORD
+
+    original = quickstart_url
+    res = run(original, "login", "--username", "clerk.amritsar", "--password-stdin", stdin=DEMO_PASSWORD + "\n")
+    assert res.exit_code == 0, res.output
+    copy_path = tmp_path / "copy.db"
+    shutil.copy(original.split("///", 1)[1], copy_path)
+    copy = f"sqlite:///{copy_path}"
+    res = run(copy, "login", "--username", "admin", "--password-stdin", stdin=DEMO_PASSWORD + "\n")
+    assert res.exit_code == 0, res.output
+    assert json.loads(run(original, "-o", "json", "whoami").stdout)["userName"] == "clerk.amritsar"
+    assert json.loads(run(copy, "-o", "json", "whoami").stdout)["userName"] == "admin"
+    assert run(copy, "logout").exit_code == 0
+    assert json.loads(run(original, "-o", "json", "whoami").stdout)["userName"] == "clerk.amritsar"

@@ -175,3 +175,32 @@ def test_schema_apply_of_another_states_files_says_so(store, reference):
     assert res.exit_code == 2
     err = json.loads(res.stdout)["Errors"][0]
     assert err["code"] == "MDMS_SCHEMA_TENANT_MISMATCH" and "--tenant pb" in err["message"]
+
+
+def test_apply_groups_warnings_by_code_with_a_few_examples(store, tmp_path):
+    """Ten repeated records are one DUPLICATE_RECORD group with a count and three examples; every
+    one with --verbose and in -o json (issue 14: 219 such lines on a full-tree apply)."""
+    folder = tmp_path / "pb" / "common-masters"
+    folder.mkdir(parents=True)
+    records = [{"code": f"DEPT_{i}", "name": f"Department {i}", "active": True} for i in range(10)]
+    (folder / "Department.json").write_text(json.dumps(
+        {"tenantId": "pb", "moduleName": "common-masters", "Department": records + records}))
+    res = run(store, "mdms", "apply", str(tmp_path / "pb"), "--dry-run")
+    assert res.exit_code == 0, res.output
+    assert "DUPLICATE_RECORD × 10" in res.stdout, res.stdout
+    assert res.stdout.count("DUPLICATE_RECORD:") == 3 and "7 more (--verbose or -o json" in res.stdout
+    verbose = run(store, "mdms", "apply", str(tmp_path / "pb"), "--dry-run", "--verbose")
+    assert verbose.stdout.count("DUPLICATE_RECORD:") == 10
+    doc = json.loads(run(store, "-o", "json", "mdms", "apply", str(tmp_path / "pb"), "--dry-run").stdout)
+    assert sum(1 for w in doc["warnings"] if w["code"] == "DUPLICATE_RECORD") == 10
+
+
+def test_apply_reports_progress_master_by_master(app, reference):
+    """The callback a front door draws its bar with: every master, in order, up to the total."""
+    from digitctl.services import mdms
+
+    seen: list[tuple[int, int]] = []
+    report = mdms.apply(app, app.context("pb"), [reference / "mdms" / "data" / "pb" / "BillingService"],
+                        progress=lambda done, total: seen.append((done, total)))
+    total = len(report.masters)
+    assert total > 3 and seen == [(i, total) for i in range(1, total + 1)]

@@ -110,7 +110,7 @@ def test_csv_has_a_row_per_group_and_the_totals(store):
 def test_table_and_json(store):
     table = run(store, "report", "daybook")           # today by the clock: 25 Nov
     assert table.exit_code == 0, table.output
-    assert "2026-11-25" in table.stdout and "₹14,845.50" in table.stdout and "R-3" in table.stdout
+    assert "25/11/2026" in table.stdout and "₹14,845.50" in table.stdout and "R-3" in table.stdout
     assert "OK" in table.stdout and "R-5" not in table.stdout
     doc = json.loads(run(store, "report", "daybook", "--date", "2026-11-26", "-o", "json").stdout)["Daybook"]
     assert doc["grandTotal"] == {"count": 1, "amount": "55.00"}
@@ -133,7 +133,7 @@ def test_pdf_carries_the_totals(store, tmp_path):
         pytest.skip("pdftotext (poppler-utils) not installed: PDF text not checked")
     text = subprocess.run(["pdftotext", "-layout", str(out), "-"], capture_output=True, text=True,
                           check=True).stdout
-    for needle in ("Day book 2026-11-25", "GRAND TOTAL", "₹14,845.50", "₹2,500.50", "₹12,345.00", "R-3",
+    for needle in ("Day book 25/11/2026", "GRAND TOTAL", "₹14,845.50", "₹2,500.50", "₹12,345.00", "R-3",
                    "WRONG_AMOUNT", "Reconciliation", "OK"):
         assert needle in text, needle
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 
+import pytest
 from typer.testing import CliRunner
 
 from digitctl.cli.main import app as cli
@@ -41,3 +43,44 @@ def test_a_store_keeps_its_counter_code(tmp_path, error_of):
     assert code == "COUNTER_MISMATCH" and params == ["counterCode: C01", "requested: C02"]
     res = runner.invoke(cli, ["--store", url, "-o", "json", "init", "--state", "mh"])
     assert res.exit_code == 2 and json.loads(res.stdout)["Errors"][0]["code"] == "STATE_MISMATCH"
+
+
+READ_ONLY = (["user", "list"], ["whoami"], ["tenant", "list"], ["store", "check"], ["audit", "verify"],
+             ["mdms", "search", "--tenant", "pb", "--module", "tenant"])
+
+
+def test_a_read_only_command_with_no_store_leaves_no_file(tmp_path, error_of):
+    folder = tmp_path / "nothing"
+    for command in READ_ONLY:
+        res = runner.invoke(cli, ["--store", str(folder / "store.db"), "-o", "json", *command])
+        assert res.exit_code == 2 and error_of(res)[0] == "STORE_NOT_INITIALIZED", (command, res.output)
+        assert not (folder / "store.db").exists(), command
+    assert runner.invoke(cli, ["--store", str(folder / "store.db"), "init"]).exit_code == 0
+    assert (folder / "store.db").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_store_that_cannot_be_created_names_the_folder(tmp_path, error_of):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    res = runner.invoke(cli, ["--store", str(blocker / "sub" / "store.db"), "-o", "json", "init"])
+    assert res.exit_code == 2, res.output
+    code, message, params = error_of(res)
+    assert code == "STORE_NOT_WRITABLE" and str(blocker) in message and f"folder: {blocker}" in params
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes in any folder")
+def test_a_store_in_a_read_only_folder_names_the_folder(tmp_path, error_of):
+    folder = tmp_path / "ro"
+    folder.mkdir(mode=0o555)
+    res = runner.invoke(cli, ["--store", str(folder / "store.db"), "-o", "json", "init"])
+    assert res.exit_code == 2 and error_of(res)[0] == "STORE_NOT_WRITABLE" and str(folder) in error_of(res)[1]
+
+
+def test_a_postgresql_store_without_its_driver_says_what_to_install(monkeypatch, error_of):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)      # as if digitctl[postgres] was not installed
+    res = runner.invoke(cli, ["--store", "postgresql://postgres@127.0.0.1:5432/test", "-o", "json", "whoami"])
+    assert res.exit_code == 2, res.output
+    code, message, _ = error_of(res)
+    assert code == "STORE_DRIVER_MISSING" and "digitctl[postgres]" in message

@@ -192,7 +192,7 @@ def test_the_saved_session_of_a_citizen_holds_no_mobile(cli):
     assert "9876543210" in res.stdout                     # told who they are, as they typed it
     app = build(cli.store)
     try:
-        saved = session.session_file(app.store_meta("store_id") or "")
+        saved = session.session_file(session.session_key(app))
     finally:
         app.close()
     assert b"9876543210" not in saved.read_bytes()

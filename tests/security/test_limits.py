@@ -183,7 +183,7 @@ def test_a_damaged_session_file_means_not_logged_in(demo_store, content):
 
     app = build(demo_store)
     try:
-        path = session.session_file(app.store_meta("store_id") or "")
+        path = session.session_file(session.session_key(app))
     finally:
         app.close()
     assert path.is_file()

@@ -184,9 +184,25 @@ def test_bulk_import_is_all_or_nothing(state_app, tmp_path):
         users.import_users(state_app, state_app.context(), bad)
     assert err.value.params["record"] == 3 and err.value.code == "INVALID_MOBILE_NUMBER"
     assert count(state_app, UserAccount) == 0
-    created = users.import_users(state_app, state_app.context(), good)
-    assert [u["userName"] for u in created] == ["emp1", "emp2"]
+    seen: list[tuple[int, int]] = []
+    created = users.import_users(state_app, state_app.context(), good, progress=lambda d, t: seen.append((d, t)))
+    assert [u["userName"] for u in created] == ["emp1", "emp2"] and seen == [(1, 2), (2, 2)]
     assert created[1]["employee"]["assignments"][0]["designation"] == "DESIG_2"
+
+
+def test_bulk_import_takes_digit_column_names_and_refuses_unknown_ones(state_app, tmp_path):
+    """userName, mobileNumber, tenantId, emailId as egov-user names them (any case), beside digitctl's own."""
+    digit = tmp_path / "digit.csv"
+    digit.write_text("type,userName,name,mobileNumber,emailId,roles,tenantId\n"
+                     "EMPLOYEE,emp9,Gurdeep Singh,9876533333,g@example.org,TL_CEMP@pb.amritsar,pb.amritsar\n")
+    [made] = users.import_users(state_app, state_app.context(), digit)
+    assert made["userName"] == "emp9" and made["tenantId"] == "pb.amritsar"
+    typo = tmp_path / "typo.csv"
+    typo.write_text("type,userName,name,mobileNo,tenantId\nEMPLOYEE,emp10,A B,9876544444,pb.amritsar\n")
+    with pytest.raises(InvalidInput) as err:
+        users.import_users(state_app, state_app.context(), typo)
+    assert err.value.code == "INVALID_CSV_COLUMN" and err.value.params == {"column": "mobileNo"}
+    assert "mobileNumber" in err.value.message
 
 
 # -- login, lockout, sessions -------------------------------------------------------------------------
@@ -202,9 +218,12 @@ def test_login_lockout_and_unlock_after_an_hour(state_app, frozen_clock):
     with pytest.raises(Forbidden) as locked:
         session.login(app, app.base_context(), "clerk1", "Wrong@1234")      # the fifth failure locks
     assert locked.value.code == "ACCOUNT_LOCKED"
+    # the clock is at 25/11/2026 11:00 IST: people read the end of the lockout in IST, JSON in epoch ms
+    assert "locked until 25/11/2026 12:00 IST" in locked.value.message, locked.value.message
+    assert locked.value.params["lockedUntil"] == 1795588200000
     with pytest.raises(Forbidden) as locked:
         session.login(app, app.base_context(), "clerk1", PASSWORD)         # even the right password
-    assert locked.value.code == "ACCOUNT_LOCKED"
+    assert locked.value.code == "ACCOUNT_LOCKED" and "until 25/11/2026 12:00 IST" in locked.value.message
     frozen_clock.advance(minutes=61)
     assert session.login(app, app.base_context(), "clerk1", PASSWORD).user_name == "clerk1"
 
