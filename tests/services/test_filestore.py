@@ -64,7 +64,9 @@ def make_zip(entries: dict[str, str]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as archive:
         for name, text in entries.items():
-            archive.writestr(name, text)
+            # a fixed date: writestr(name) stamps the current time, which made the bytes (and the test
+            # ids pytest-xdist workers compare at collection) differ between workers
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), text)
     return buf.getvalue()
 
 
