@@ -150,7 +150,7 @@ def root(
 
 def _register() -> None:
     from digitctl.cli import (applications, audit, billing, collection, filestore, idgen, inbox, keys, mdms,
-                              mdms_schema, otp, reports, session, shifts, store, tenants, users, workflow)
+                              mdms_schema, otp, reports, session, shifts, store, sync, tenants, users, workflow)
 
     store.register(app)
     session.register(app)
@@ -174,6 +174,7 @@ def _register() -> None:
     app.add_typer(tenants.tenant_app, name="tenant")
     app.add_typer(tenants.boundary_app, name="boundary")
     app.add_typer(idgen.app, name="id")
+    app.add_typer(sync.app, name="sync")
 
 
 _register()
