@@ -92,7 +92,7 @@ class FakeHub:
         return 404, envelope("NOT_FOUND", path)
 
     def register(self, doc: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        found = self.enrolments.pop(doc.get("enrolmentCode"), None)
+        found = self.enrolments.pop(str(doc.get("enrolmentCode")), None)
         if found is None:
             return 401, envelope("SYNC_ENROLMENT_INVALID", "unknown or used enrolment code")
         code, tenant = found

@@ -49,7 +49,7 @@ def pay(app: App, consumer: str, rupees: str = "1250") -> dict[str, Any]:
 
 def counter_seqs(app: App) -> list[int]:
     with app.store.engine.connect() as conn:
-        return [s for (s,) in conn.execute(select(OutboxEvent.counter_seq).where(OutboxEvent.counter_seq.is_not(None))
+        return [int(s or 0) for (s,) in conn.execute(select(OutboxEvent.counter_seq).where(OutboxEvent.counter_seq.is_not(None))
                                            .order_by(OutboxEvent.counter_seq))]
 
 
