@@ -2,11 +2,19 @@
 own code path, giving a copied template store an identity of its own, and taking payments."""
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
 import uuid
+from pathlib import Path
 from decimal import Decimal
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select, update
 
 from digitctl.bootstrap import App
@@ -57,3 +65,83 @@ def paid_paise(app: App) -> dict[str, int]:
     with app.store.engine.connect() as conn:
         rows = conn.execute(select(Payment.tenant_id, func.sum(Payment.amount_paid_paise)).group_by(Payment.tenant_id))
         return {t: int(v) for t, v in rows}
+
+
+# -- a hub in a subprocess (`digitctl hub serve`), on the tests' frozen clock -------------------------
+NOW = "2026-11-25T11:00:00+05:30"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class HubProcess:
+    """`digitctl hub serve --store URL` through tests/clockhook.py (DIGITCTL_NOW = NOW), on a free
+    loopback port; `kill()` is kill -9, `start()` brings it back on the same port."""
+
+    def __init__(self, store_url: str, log_dir: Path, port: int | None = None) -> None:
+        self.store_url = store_url
+        self.port = port or free_port()
+        self.log_dir = log_dir
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> "HubProcess":
+        self.starts += 1
+        env = {**os.environ, "DIGITCTL_NOW": NOW, "PYTHONPATH": str(REPO)}
+        log = open(self.log_dir / f"hub-{self.port}-{self.starts}.log", "wb")
+        self.proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "clockhook.py"), "--store", self.store_url,
+                                      "hub", "serve", "--port", str(self.port)], env=env, stdout=log,
+                                     stderr=subprocess.STDOUT, cwd=REPO)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the hub exited {self.proc.returncode}: {self.log_tail()}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"the hub did not come up: {self.log_tail()}")
+
+    def log_tail(self) -> str:
+        logs = sorted(self.log_dir.glob(f"hub-{self.port}-*.log"))
+        return logs[-1].read_text(errors="replace")[-3000:] if logs else ""
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def receipts(app: App) -> dict[str, int]:
+    """receipt number -> paise, of this store's payments."""
+    with app.store.engine.connect() as conn:
+        return {r: int(p) for r, p in conn.execute(select(Payment.receipt_number, Payment.amount_paid_paise))}
+
+
+def collected(app: App, consumer_codes: list[str]) -> dict[str, int]:
+    """consumer code -> paise collected on its demands (what the state's demands show)."""
+    from local_store.models import Demand, DemandDetail
+
+    with app.store.engine.connect() as conn:
+        rows = conn.execute(select(Demand.consumer_code, func.sum(DemandDetail.collection_amount_paise))
+                            .join(DemandDetail, DemandDetail.demand_id == Demand.id)
+                            .where(Demand.consumer_code.in_(consumer_codes)).group_by(Demand.consumer_code))
+        return {c: int(v) for c, v in rows}

@@ -1,0 +1,131 @@
+"""Done-when of issue 11, from the commands: a hub (`digitctl hub serve`, a subprocess) on
+PostgreSQL and on SQLite; two counter stores enrolled (`hub enrol`) and registered (`sync
+register`); payments taken on both while the hub is down (`sync push` exit 1, nothing lost); the
+hub back, `sync push` on both: every payment once at the hub, the state's demands show them,
+`hub counters` shows both at lag 0."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from digitctl.bootstrap import App, build
+from digitctl.cli.main import app as cli
+from digitctl.clock import FixedClock
+from digitctl.services import shifts
+from digitctl.services.quickstart import DEMO_PASSWORD
+from local_store.models import HubEvent
+from tests.conftest import _build_quickstart
+from tests.helpers import ctx_as
+from tests.sync.support import NOW, HubProcess, collected, own_identity, pay, receipts
+
+runner = CliRunner()
+
+
+def cli_ok(store: str, *args: str, stdin: str | None = None, code: int = 0) -> Any:
+    res = runner.invoke(cli, ["--store", store, *args], input=stdin, env={"DIGITCTL_NOW": NOW})
+    assert res.exit_code == code, f"digitctl {' '.join(args)} → {res.exit_code}\n{res.output}"
+    return json.loads(res.stdout) if "-o" in args and res.stdout.strip() else res
+
+
+def login_admin(store: str) -> None:
+    runner.invoke(cli, ["--store", store, "logout"], env={"DIGITCTL_NOW": NOW})
+    cli_ok(store, "login", "--username", "admin", "--password-stdin", stdin=DEMO_PASSWORD + "\n")
+
+
+def quickstart_copy(store_templates: Any, url: str, clock: FixedClock) -> App:
+    """A copy of quickstart's demo store (same state, same users) with an identity of its own."""
+    store_templates.materialize("quickstart", _build_quickstart, url)
+    app = build(url, clock)
+    own_identity(app)
+    return app
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def hub_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgres":
+        return str(request.getfixturevalue("pg_url"))
+    return f"sqlite:///{tmp_path / 'hub.db'}"
+
+
+@pytest.fixture
+def world(hub_url: str, tmp_path: Path, store_templates: Any, frozen_clock: FixedClock) -> Iterator[dict[str, Any]]:
+    """The hub store and two counters, all copies of quickstart's state; the hub's operator logged in."""
+    hub_app = quickstart_copy(store_templates, hub_url, frozen_clock)
+    counters = [quickstart_copy(store_templates, f"sqlite:///{tmp_path / f'counter{i}.db'}", frozen_clock)
+                for i in (1, 2)]
+    hub = HubProcess(hub_url, tmp_path)
+    login_admin(hub_url)
+    try:
+        yield {"hub_app": hub_app, "counters": counters, "hub": hub}
+    finally:
+        hub.stop()
+        for app in [hub_app, *counters]:
+            app.close()
+
+
+def enrol_and_register(world: dict[str, Any], hub_url: str) -> list[str]:
+    """`hub enrol` per counter, then `sync register` on each as its administrator. C01 is the hub
+    PC's own code in this demo state, so the operator first enrols the counters after it."""
+    hub: HubProcess = world["hub"]
+    cli_ok(hub_url, "-o", "json", "hub", "enrol", "--tenant", "pb.amritsar", "--name", "Hub PC")
+    codes = []
+    for i, counter in enumerate(world["counters"], start=1):
+        enrolled = cli_ok(hub_url, "-o", "json", "hub", "enrol", "--tenant", "pb.amritsar", "--name", f"Counter {i}")
+        login_admin(counter.store_url)
+        done = cli_ok(counter.store_url, "-o", "json", "sync", "register", "--hub", hub.url, "--code",
+                      enrolled["enrolmentCode"])
+        assert done["Counter"]["counterCode"] == enrolled["counterCode"]
+        codes.append(enrolled["counterCode"])
+    return codes
+
+
+@pytest.mark.postgres
+def test_two_counters_pay_offline_then_push_everything_once(world: dict[str, Any], hub_url: str) -> None:
+    hub: HubProcess = world["hub"]
+    counters: list[App] = world["counters"]
+    hub.start()
+    codes = enrol_and_register(world, hub_url)
+    assert codes == ["C02", "C03"]
+    hub.stop()                                             # the network goes
+
+    consumers: list[str] = []
+    for n, counter in enumerate(counters, start=1):
+        clerk = ctx_as(counter, "clerk.amritsar")
+        shifts.open_shift(counter, clerk, "2000")           # a shift under the counter's new code
+        for k in range(3):
+            consumer = f"E2E-{n}-{k}"
+            pay(counter, consumer, rupees=str(500 + 100 * k + n))
+            consumers.append(consumer)
+        res = cli_ok(counter.store_url, "-o", "json", "sync", "push", code=1)
+        assert res.exit_code == 1 and "SYNC_HUB_UNREACHABLE" in res.stdout
+        offline = cli_ok(counter.store_url, "-o", "json", "sync", "status")
+        assert offline["unsynced"] > 3 and offline["hubReachable"] is False and offline["counterCode"] == codes[n - 1]
+
+    hub.start()                                            # back
+    for counter in counters:
+        pushed = cli_ok(counter.store_url, "-o", "json", "sync", "push", "--batch", "4")
+        assert pushed["unsynced"] == 0 and pushed["sent"] == pushed["accepted"] > 0
+        status = cli_ok(counter.store_url, "-o", "json", "sync", "status")
+        assert status["unsynced"] == 0 and status["hubReachable"] is True and status["parked"] == []
+
+    hub_app: App = world["hub_app"]
+    at_counters = {**receipts(counters[0]), **receipts(counters[1])}
+    at_hub = receipts(hub_app)
+    assert len(at_counters) == 6 and {r: at_hub.get(r) for r in at_counters} == at_counters
+    assert collected(hub_app, consumers) == collected(counters[0], consumers) | collected(counters[1], consumers)
+    with hub_app.store.engine.connect() as conn:
+        held = conn.execute(select(HubEvent.counter_code, HubEvent.seq, HubEvent.status, HubEvent.reason)).all()
+    for code in codes:
+        seqs = sorted(s for c, s, _st, _r in held if c == code)
+        assert seqs == list(range(1, len(seqs) + 1))
+    assert {st for _c, _s, st, _r in held} <= {"applied", "recorded"}, [h for h in held if h[2] not in
+                                                                        ("applied", "recorded")]
+    listed = {c["counterCode"]: c for c in cli_ok(hub_url, "-o", "json", "hub", "counters")["Counters"]}
+    for code in codes:
+        assert listed[code]["lag"] == 0 and listed[code]["parked"] == 0 and listed[code]["lastSequence"] > 0
