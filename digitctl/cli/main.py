@@ -149,7 +149,7 @@ def root(
 
 
 def _register() -> None:
-    from digitctl.cli import (applications, audit, billing, collection, filestore, idgen, inbox, keys, mdms,
+    from digitctl.cli import (applications, audit, billing, collection, filestore, hub, idgen, inbox, keys, mdms,
                               mdms_schema, otp, reports, session, shifts, store, sync, tenants, users, workflow)
 
     store.register(app)
@@ -175,6 +175,7 @@ def _register() -> None:
     app.add_typer(tenants.boundary_app, name="boundary")
     app.add_typer(idgen.app, name="id")
     app.add_typer(sync.app, name="sync")
+    app.add_typer(hub.app, name="hub")
 
 
 _register()

@@ -1,0 +1,111 @@
+"""What a hub operator must look at (`digitctl hub reconcile`) and what the hub exports to
+Prometheus (`/metrics`): events parked or waiting with their reason, excess collections (payments
+parked as EXCESS_COLLECTION), counters that went silent; received / applied / parked totals and
+each counter's lag."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+
+from digitctl.services.access import authorize
+from digitctl.services.hub_counters import OPEN_STATUSES, RECONCILE_ACTION, lag_of
+from local_store.models import HubCounter, HubEvent
+
+if TYPE_CHECKING:
+    from digitctl.bootstrap import App
+    from digitctl.context import RequestContext
+
+EXCESS_CODE = "EXCESS_COLLECTION"
+SILENT_AFTER = dt.timedelta(hours=24)
+
+
+def parked_doc(row: Any) -> dict[str, Any]:
+    """A parked or waiting event as `hub reconcile` and the counter's `_status` show it."""
+    return {"counterCode": row.counter_code, "seq": int(row.seq), "eventId": row.event_id,
+            "eventType": row.event_type, "tenantId": row.tenant_id, "entityType": row.entity_type,
+            "entityId": row.entity_id, "status": row.status, "code": row.reason_code, "message": row.reason}
+
+
+def _excess_doc(row: Any) -> dict[str, Any]:
+    payload = (row.body or {}).get("payload") or {}
+    payment: dict[str, Any] = payload["Payment"] if isinstance(payload.get("Payment"), dict) else payload
+    details = payment.get("paymentDetails") or [{}]
+    first: dict[str, Any] = details[0] if isinstance(details, list) and details and isinstance(details[0], dict) \
+        else {}
+    bill: dict[str, Any] = first["bill"] if isinstance(first.get("bill"), dict) else {}
+    return {"consumerCode": bill.get("consumerCode") or payload.get("consumerCode"),
+            "receiptNumber": first.get("receiptNumber") or payload.get("receiptNumber"),
+            "counterCode": row.counter_code, "amount": payment.get("totalAmountPaid"),
+            "tenantId": row.tenant_id, "eventId": row.event_id, "seq": int(row.seq), "message": row.reason}
+
+
+def reconcile(app: "App", ctx: "RequestContext", tenant_id: str | None = None,
+              silent_after: dt.timedelta = SILENT_AFTER) -> dict[str, Any]:
+    """{"ExcessCollections", "Parked", "IncompleteDayEnds", "SilentCounters"}: all empty means
+    every counter's events are at the hub and applied."""
+    authorize(app, ctx, RECONCILE_ACTION, tenant_id or app.state_tenant or ctx.tenant_id)
+    now = ctx.now()
+    with app.store.readonly_engine.connect() as conn:
+        stmt = select(HubEvent.counter_code, HubEvent.seq, HubEvent.event_id, HubEvent.event_type,
+                      HubEvent.tenant_id, HubEvent.entity_type, HubEvent.entity_id, HubEvent.status,
+                      HubEvent.reason_code, HubEvent.reason, HubEvent.body).where(
+            HubEvent.status.in_(OPEN_STATUSES)).order_by(HubEvent.counter_code, HubEvent.seq)
+        counters = select(HubCounter).where(HubCounter.registered_at.is_not(None), HubCounter.revoked_at.is_(None))
+        if tenant_id:
+            stmt = stmt.where(HubEvent.tenant_id == tenant_id)
+            counters = counters.where(HubCounter.tenant_id == tenant_id)
+        open_rows = conn.execute(stmt).all()
+        silent = [c for c in conn.execute(counters.order_by(HubCounter.code)).all()
+                  if now - (c.last_seen or c.registered_at) > silent_after]
+    return {"ExcessCollections": [_excess_doc(r) for r in open_rows if r.reason_code == EXCESS_CODE],
+            "Parked": [parked_doc(r) for r in open_rows],
+            "IncompleteDayEnds": [],
+            "SilentCounters": [{"counterCode": c.code, "tenantId": c.tenant_id, "name": c.name,
+                                "lastSeen": (c.last_seen or c.registered_at).astimezone(dt.timezone.utc).isoformat(),
+                                "lag": lag_of(int(c.last_seq or 0), c.audit_head)} for c in silent]}
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def metrics_text(app: "App") -> str:
+    """Prometheus text exposition: events received / applied / parked per counter, and lag."""
+    with app.store.readonly_engine.connect() as conn:
+        by_status = conn.execute(select(HubEvent.counter_code, HubEvent.status, func.count())
+                                 .group_by(HubEvent.counter_code, HubEvent.status)).all()
+        counters = conn.execute(select(HubCounter.code, HubCounter.last_seq, HubCounter.audit_head)).all()
+    received: dict[str, int] = {c.code: 0 for c in counters}
+    applied: dict[str, int] = dict.fromkeys(received, 0)
+    parked: dict[str, int] = dict.fromkeys(received, 0)
+    for code, status, n in by_status:
+        received[code] = received.get(code, 0) + int(n)
+        if status in ("applied", "recorded"):
+            applied[code] = applied.get(code, 0) + int(n)
+        elif status in OPEN_STATUSES:
+            parked[code] = parked.get(code, 0) + int(n)
+    lines: list[str] = []
+    for name, help_text, kind, values in (
+            ("digit_hub_events_received_total", "Events a counter pushed and the hub stored.", "counter", received),
+            ("digit_hub_events_applied_total", "Events applied (or recorded) at the hub.", "counter", applied),
+            ("digit_hub_events_parked_total", "Events parked or waiting behind a parked one.", "gauge", parked),
+            ("digit_hub_counter_lag", "Events the counter has written that the hub has not received.", "gauge",
+             {c.code: lag_of(int(c.last_seq or 0), c.audit_head) for c in counters})):
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+        lines += [f'{name}{{counter="{_label(code)}"}} {value}' for code, value in sorted(values.items())]
+    return "\n".join(lines) + "\n"
+
+
+def store_ok(app: "App") -> bool:
+    """Whether the hub's store answers (for /health)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        with app.store.readonly_engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except SQLAlchemyError:
+        return False
