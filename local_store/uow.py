@@ -154,11 +154,13 @@ class UnitOfWork:
             if self.audit_transform is not None:
                 before = self.audit_transform(ev.tenant_id, before)
                 after = self.audit_transform(ev.tenant_id, after)
+            actor_uuid, actor_name = ev.actor or (self.ctx.actor.uuid, self.ctx.actor.user_name)
             audit.append(dict(record_id=str(uuid.uuid4()), event_id=event_id, occurred_at=now,
-                              actor_uuid=self.ctx.actor.uuid, actor_name=self.ctx.actor.user_name,
+                              actor_uuid=actor_uuid, actor_name=actor_name,
                               tenant_id=ev.tenant_id, operation=ev.operation, entity_type=ev.entity_type,
                               entity_id=ev.entity_id, before=before, after=after, row_hashes=None))
-        row_hashes = {entity: seals.seal_of(conn, *seals.split_key(entity)) for entity in sorted(self.touched)}
+        found = seals.seals_of(conn, self.touched) if self.touched else {}
+        row_hashes = {entity: found[entity] for entity in sorted(self.touched)}
         if row_hashes:
             if not audit:        # sealed rows changed without an event: a record of its own, no outbox row
                 audit.append(dict(record_id=str(uuid.uuid4()), event_id=None, occurred_at=now,

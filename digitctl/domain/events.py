@@ -16,3 +16,6 @@ class Event:
     payload: dict[str, Any]  # DIGIT-shaped JSON (camelCase), what the hub receives
     before: Any = None       # for the audit record
     after: Any = None
+    # (uuid, user name) of who did it, when not the unit of work's actor: the hub applies the
+    # events of several employees of a counter in one transaction
+    actor: tuple[str, str] | None = None

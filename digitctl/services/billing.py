@@ -22,11 +22,11 @@ from digitctl.services.demands import (DEMAND_CREATE, DEMAND_SEARCH, E_EMPLOYEE_
                                        StoredPayer, billing_masters, create_demands, demand_hash_now, demand_json,
                                        demand_of, demands_hash, existing_demands, jsonable, list_demands,
                                        store_demand_in)
-from digitctl.services.settlement import (record_collection_in, refuse_payment_action_while_unpaid, register,
-                                          reverse_collection_in)
+from digitctl.services.settlement import (apply_collection_in, record_collection_in,
+                                          refuse_payment_action_while_unpaid, register, reverse_collection_in)
 
 __all__ = [
-    "BILL_FALLBACK_FORMAT", "BILL_ID_NAME", "DEMAND_CREATE", "DEMAND_SEARCH", "E_EMPLOYEE_PAYER", "E_USER_NOT_FOUND",
+    "apply_collection_in", "BILL_FALLBACK_FORMAT", "BILL_ID_NAME", "DEMAND_CREATE", "DEMAND_SEARCH", "E_EMPLOYEE_PAYER", "E_USER_NOT_FOUND",
     "FETCH_BILL", "MODULE", "RETRY_SQLSTATES", "StoredPayer", "bill_from_digit", "bill_in", "bill_lock_key",
     "billing_masters", "create_demands", "demand_hash_now", "demand_json", "demand_of", "demands_hash", "existing_demands",
     "expire", "fetch_bill", "jsonable", "list_demands", "lock_consumer_code", "present_bill", "record_collection_in",

@@ -127,11 +127,18 @@ def _check_bill(uow: "UnitOfWork", row: BillRow, bill: bl.Bill, now: dt.datetime
 
 def _maybe_pay_application(uow: "UnitOfWork", app: "App", ctx: "RequestContext", row: BillRow) -> dict[str, Any] | None:
     """PAY on the application whose demand this payment settled (consumer code = application no)."""
-    appl = uow.session.get(Application, row.consumer_code)
-    if appl is None or appl.tenant_id != row.tenant_id:
+    return pay_application_if_settled(uow, app, ctx, row.tenant_id, row.consumer_code, f"paid: {row.bill_number}")
+
+
+def pay_application_if_settled(uow: "UnitOfWork", app: "App", ctx: "RequestContext", tenant_id: str,
+                               consumer_code: str, comment: str) -> dict[str, Any] | None:
+    """PAY on the application `consumer_code` when it waits in PENDINGPAYMENT and none of its
+    ACTIVE demands is unpaid (the counter's payment, and the hub applying it, both call this)."""
+    appl = uow.session.get(Application, consumer_code)
+    if appl is None or appl.tenant_id != tenant_id:
         return None
     open_demands = uow.session.execute(select(func.count()).select_from(DemandRow).where(
-        DemandRow.tenant_id == row.tenant_id, DemandRow.consumer_code == row.consumer_code,
+        DemandRow.tenant_id == tenant_id, DemandRow.consumer_code == consumer_code,
         DemandRow.status == "ACTIVE", DemandRow.is_payment_completed.is_(False))).scalar_one()
     if open_demands:
         return None
@@ -139,7 +146,7 @@ def _maybe_pay_application(uow: "UnitOfWork", app: "App", ctx: "RequestContext",
         return None
     from digitctl.services import applications
 
-    return applications.pay_in(uow, app, ctx, row.consumer_code, comment=f"paid: {row.bill_number}")
+    return applications.pay_in(uow, app, ctx, consumer_code, comment=comment)
 
 
 def pay(app: "App", ctx: "RequestContext", *, tenant_id: str, bill_id: str, mode: str,

@@ -159,13 +159,19 @@ def existing_demands(s: "Session", tenant_id: str, consumer_code: str, service: 
 
 
 def store_demand_in(uow: "UnitOfWork", app: "App", ctx: "RequestContext", demand: bl.Demand,
-                    payer: StoredPayer, operation: str = DEMAND_CREATE) -> tuple[DemandRow, list[DemandDetailRow]]:
-    """Insert one validated demand and record its event."""
+                    payer: StoredPayer, operation: str = DEMAND_CREATE,
+                    keep_ids: bool = False) -> tuple[DemandRow, list[DemandDetailRow]]:
+    """Insert one validated demand and record its event. `keep_ids`: the demand and its lines
+    keep the ids they carry (the hub storing a counter's demand), else new ones are made."""
     s = uow.session
     now = ctx.now()
     assert demand.tenant_id
+
+    def new_id(given: str | None) -> str:
+        return given if keep_ids and given else str(uuid.uuid4())
+
     row = DemandRow(
-        id=str(uuid.uuid4()), tenant_id=demand.tenant_id, consumer_code=demand.consumer_code,
+        id=new_id(demand.id), tenant_id=demand.tenant_id, consumer_code=demand.consumer_code,
         consumer_type=demand.consumer_type, business_service=demand.business_service, payer_uuid=payer.uuid,
         payer_name_enc=payer.name_enc, payer_mobile_enc=payer.mobile_enc, payer_mobile_bidx=payer.mobile_bidx,
         tax_period_from=demand.tax_period_from, tax_period_to=demand.tax_period_to,
@@ -177,7 +183,7 @@ def store_demand_in(uow: "UnitOfWork", app: "App", ctx: "RequestContext", demand
     details = []
     for i, line in enumerate(demand.details):
         # created_at keeps the order of the lines (microseconds apart): the bill lists them so
-        details.append(DemandDetailRow(id=str(uuid.uuid4()), demand_id=row.id, tax_head_code=line.tax_head_code,
+        details.append(DemandDetailRow(id=new_id(line.id), demand_id=row.id, tax_head_code=line.tax_head_code,
                                        tax_amount_paise=to_paise(line.tax_amount),
                                        collection_amount_paise=to_paise(line.collection_amount),
                                        created_at=now + dt.timedelta(microseconds=i), updated_at=now))

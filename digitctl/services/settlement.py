@@ -111,6 +111,33 @@ def reverse_collection_in(uow: "UnitOfWork", written: list[dict[str, Any]], now:
 
 
 
+def apply_collection_in(uow: "UnitOfWork", written: list[dict[str, Any]], now: dt.datetime) -> list[str]:
+    """Put a payment's shares, as record_collection_in wrote them elsewhere (the hub applying a
+    counter's payment: lines already mapped to this store's demand details), on the demand lines:
+    collections on, advance credit on (a credit line this store lacks is added with its id);
+    returns the demands touched. The caller has checked that the collections fit."""
+    demand_ids: set[str] = set()
+    for line in written:
+        row = uow.session.get(DemandDetailRow, line["demandDetailId"])
+        if row is None:
+            if "credit" not in line:
+                raise Conflict("DEMAND_DETAIL_NOT_FOUND", f"no demand detail {line['demandDetailId']}",
+                               {"demandDetailId": line["demandDetailId"]})
+            row = DemandDetailRow(id=line["demandDetailId"], demand_id=line["demandId"],
+                                  tax_head_code=line["taxHeadCode"], tax_amount_paise=0, collection_amount_paise=0,
+                                  created_at=now, updated_at=now)
+            uow.session.add(row)
+        if "collection" in line:
+            row.collection_amount_paise += to_paise(line["collection"])
+        if "credit" in line:
+            row.tax_amount_paise -= to_paise(line["credit"])
+        row.updated_at = now
+        demand_ids.add(row.demand_id)
+    uow.session.flush()
+    _settle_flags(uow, sorted(demand_ids), now)
+    return sorted(demand_ids)
+
+
 def refuse_payment_action_while_unpaid(uow: "UnitOfWork", app: "App", ctx: "RequestContext",
                                        step: dict[str, Any]) -> None:
     """Workflow guard: a payment action (PAY) is taken only once the business object's demands

@@ -229,10 +229,10 @@ def _ask_guards(uow: "UnitOfWork", app: "App", ctx: "RequestContext", w: _Where,
 
 def _write(s: "Session", actor: "Actor", now: Any, w: _Where, action: str, nxt: wf.State, changing: bool,
            comment: str | None, docs: list[dict[str, Any]], assignee_rows: list[UserAccount],
-           module_name: str | None) -> str:
+           module_name: str | None, pi_id: str | None = None) -> str:
     """The new process instance, the current state, the assignees and the application's status;
     returns the instance id. A concurrent transition that won the same seq_no: STATE_CHANGED."""
-    pi_id = str(uuid.uuid4())
+    pi_id = pi_id or str(uuid.uuid4())
     defn, cur, tenant_id, business_id = w.defn, w.cur, w.tenant_id, w.business_id
     if changing or cur is None:
         state_sla_ms, state_deadline = nxt.sla_ms, wf.deadline(now, nxt.sla_ms)
@@ -277,10 +277,12 @@ def transition_in(uow: "UnitOfWork", app: "App", ctx: "RequestContext", *, tenan
                   action: str, business_service: str | None = None, comment: str | None = None,
                   assignees: list[str] | None = None, documents: list[dict[str, Any]] | None = None,
                   expected_state: Any = UNSET, module_name: str | None = None,
-                  by_payment: bool = False) -> dict[str, Any]:
+                  by_payment: bool = False, pi_id: str | None = None) -> dict[str, Any]:
     """One transition inside the caller's unit of work (no access check of its own beyond the
     workflow's role rules: the caller's operation was authorized). `by_payment` only from the
-    payment's own unit of work (applications.pay_in): it alone may take a payment action."""
+    payment's own unit of work (applications.pay_in): it alone may take a payment action.
+    `pi_id`: the process instance's id when it has one already (the hub applying a counter's
+    transition keeps the counter's id), else a new one."""
     safetext.check_text(comment, "comment", max_length=safetext.COMMENT_MAX, allow_lines=True)
     s = uow.session
     now = ctx.now()
@@ -295,7 +297,7 @@ def transition_in(uow: "UnitOfWork", app: "App", ctx: "RequestContext", *, tenan
     docs = _check_documents(s, w, nxt, documents)
     assignee_rows = _assignees(s, w, action, nxt, changing, assignees)
     _ask_guards(uow, app, ctx, w, act, nxt, changing, by_payment)
-    pi_id = _write(s, actor, now, w, action, nxt, changing, comment, docs, assignee_rows, module_name)
+    pi_id = _write(s, actor, now, w, action, nxt, changing, comment, docs, assignee_rows, module_name, pi_id)
     written = s.get(WfProcessInstance, pi_id)
     assert written is not None
     pi = instance_json(s, written, w.defn, actor, now)

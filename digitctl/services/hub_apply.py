@@ -1,0 +1,243 @@
+"""The hub applies what counters did (sync/PROTOCOL.md "Applying at the hub").
+
+`apply_event(app, ev)` applies one event a counter pushed to the hub's own store, through the
+services the CLI uses (their `*_in` cores), in one unit of work that also records the event in the
+hub's outbox and audit chain under the counter's actor:
+
+- "recorded": nothing to apply (the counter's set-up, logins, prints, idgen, OTPs, derived bills
+  already there ...);
+- "applied": its effect is in the hub's store now, or was already (idempotent: a crash between
+  the apply and the ingest marking it must not double anything);
+- `Parked(code, message, params)` when the hub cannot apply it: the actor is unknown at the hub
+  (SYNC_ACTOR_UNKNOWN: found by uuid, else by user name), may not do the event's operation at
+  its tenant by the hub's role-action masters (the access refusal's code), the tenant is not the
+  counter's (SYNC_TENANT_NOT_ENROLLED), or the per-kind reasons in hub_apply_payments /
+  hub_apply_records (BILLING_DEMAND_NOT_FOUND, EXCESS_COLLECTION, STATE_CHANGED ...).
+
+`entity_keys(ev)` names the entities an event touches, so that the ingest holds later events on
+one of them behind a parked one. `apply_events` is the batch path (hub_apply_batch): payments in
+one transaction through SQLAlchemy Core, the rest one by one.
+
+Users (`user.*`) are "recorded" for now: TODO apply them (PII arrives decrypted in the event,
+encrypt with the hub's keys; password.changed needs the hash in its payload first).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Callable
+
+from digitctl.clock import FixedClock
+from digitctl.context import SYSTEM_ACTOR, RequestContext
+from digitctl.domain.sync_events import Parked, ReceivedEvent
+from digitctl.errors import DigitError
+from local_store.models import UserAccount
+
+if TYPE_CHECKING:
+    from digitctl.bootstrap import App
+    from digitctl.context import Actor
+    from local_store.uow import UnitOfWork
+
+APPLIED, RECORDED = "applied", "recorded"
+E_ACTOR_UNKNOWN = "SYNC_ACTOR_UNKNOWN"
+E_TENANT_NOT_ENROLLED = "SYNC_TENANT_NOT_ENROLLED"
+E_EVENT_MALFORMED = "SYNC_EVENT_MALFORMED"
+E_PII_UNREADABLE = "SYNC_PII_UNREADABLE"
+
+# operations a service runs inside another for whoever took that one (the TL fee calculator raises
+# the demand on the approver's APPROVE): DIGIT's action master does not list them, the actor is
+# checked for the operation that ran them
+RUN_BY = {"/tl-calculator/v1/_calculate": "/egov-workflow-v2/egov-wf/process/_transition"}
+
+Applier = Callable[["App", "UnitOfWork", RequestContext, ReceivedEvent], str]
+
+
+def _appliers() -> dict[str, Applier]:
+    from digitctl.services import hub_apply_payments as pay
+    from digitctl.services import hub_apply_records as rec
+
+    return {
+        "collection.payment.created": pay.payment_created,
+        "collection.payment.cancelled": pay.payment_reversed,
+        "collection.payment.dishonoured": pay.payment_reversed,
+        "collection.payments.remitted": pay.payments_remitted,
+        "billing.demand.created": rec.demand_created,
+        "billing.demand.updated": rec.demand_updated,
+        "application.created": rec.application_created,
+        "application.payment.reversed": rec.application_payment_reversed,
+        "workflow.transitioned": rec.workflow_transitioned,
+        "shift.opened": rec.shift_recorded,
+        "shift.closed": rec.shift_recorded,
+    }
+
+
+_APPLIERS: dict[str, Applier] | None = None
+
+
+def applier_for(event_type: str) -> Applier | None:
+    """The function that applies `event_type` at the hub; None: the hub records it only."""
+    global _APPLIERS
+    if _APPLIERS is None:
+        _APPLIERS = _appliers()
+    return _APPLIERS.get(event_type)
+
+
+# -- which entities an event touches ---------------------------------------------------------
+def _first(payload: dict[str, Any], key: str) -> dict[str, Any]:
+    items = payload.get(key)
+    if isinstance(items, list) and items and isinstance(items[0], dict):
+        return items[0]
+    return items if isinstance(items, dict) else {}
+
+
+def _payment_keys(tenant: str, doc: dict[str, Any]) -> list[str]:
+    keys = []
+    for pd in doc.get("paymentDetails") or []:
+        bill = pd.get("bill") or {}
+        svc, cc = pd.get("businessService") or bill.get("businessService"), bill.get("consumerCode")
+        keys.append(f"Payment:{tenant}:{pd.get('receiptNumber')}")
+        if svc and cc:
+            # the demand it pays, and the application PAY moves (when the consumer code is one)
+            keys += [f"Demand:{tenant}:{svc}:{cc}", f"Application:{tenant}:{cc}"]
+    return keys
+
+
+def entity_keys(ev: ReceivedEvent) -> list[str]:
+    """The entities `ev` touches: "Payment:<tenant>:<receipt>", "Demand:<tenant>:<service>:<consumerCode>",
+    "Application:<tenant>:<no>", "Shift:<id>", "User:<uuid>", else "<entityType>:<entityId>"."""
+    t, p, kind = ev.tenant_id, ev.payload, ev.event_type
+    keys: list[str] = []
+    if kind in ("collection.payment.created", "collection.payment.cancelled", "collection.payment.dishonoured",
+                "collection.receipt.printed"):
+        keys = _payment_keys(t, _first(p, "Payments"))
+        if not keys and kind == "collection.receipt.printed":
+            keys = [f"Payment:{t}:{p.get('receiptNumber')}"]
+    elif kind == "collection.payments.remitted":
+        keys = [f"Payment:{t}:{r}" for r in p.get("receiptNumbers") or []]
+    elif kind.startswith("billing.demand."):
+        d = _first(p, "Demands")
+        keys = [f"Demand:{t}:{d.get('businessService')}:{d.get('consumerCode')}"]
+    elif kind.startswith("billing.bill."):
+        b = _first(p, "Bill")
+        keys = [f"Demand:{t}:{b.get('businessService')}:{b.get('consumerCode')}"]
+    elif kind.startswith("application.") or kind == "workflow.transitioned":
+        keys = [f"Application:{t}:{ev.entity_id}"]
+    elif kind.startswith("shift."):
+        keys = [f"Shift:{ev.entity_id}"]
+    elif kind.startswith("user."):
+        keys = [f"User:{ev.entity_id}"]
+    return list(dict.fromkeys(keys)) or [f"{ev.entity_type}:{ev.entity_id}"]
+
+
+# -- who acted, and may they ------------------------------------------------------------------
+def hub_actor(app: "App", uow: "UnitOfWork", ev: ReceivedEvent) -> "Actor":
+    """The hub's user behind the event: by the audit record's actorUuid, else by its actorName
+    (a user the hub knows under another uuid: created at the hub and at the counter apart).
+    The counter's local SYSTEM administrator is not an actor of the state's data."""
+    from digitctl.services import users
+
+    s = uow.session
+    uid, name = ev.actor_uuid, ev.actor_name
+    row = s.get(UserAccount, uid) if uid and uid != SYSTEM_ACTOR.uuid else None
+    if row is None and name and uid != SYSTEM_ACTOR.uuid:
+        try:
+            row = users.find(s, name)
+        except DigitError:
+            row = None
+    if row is None or not row.active:
+        raise Parked(E_ACTOR_UNKNOWN, f"the hub has no {'active ' if row is not None else ''}user "
+                     f"{name or uid!r} who did this at counter {ev.counter_code}",
+                     {"actorUuid": uid, "actorName": name, "counterCode": ev.counter_code})
+    return users.actor_of(s, row)
+
+
+def check_tenant(ev: ReceivedEvent, counter_tenant: str | None) -> None:
+    if counter_tenant and ev.tenant_id != counter_tenant and not ev.tenant_id.startswith(counter_tenant + "."):
+        raise Parked(E_TENANT_NOT_ENROLLED, f"counter {ev.counter_code} is enrolled for {counter_tenant}, "
+                     f"not {ev.tenant_id}", {"counterCode": ev.counter_code, "tenantId": ev.tenant_id,
+                                             "counterTenant": counter_tenant})
+
+
+def operation_of(ev: ReceivedEvent) -> str:
+    op = ev.audit.get("operation")
+    if not isinstance(op, str) or not op:
+        raise Parked(E_EVENT_MALFORMED, f"event {ev.event_id} carries no audit record with its operation",
+                     {"eventId": ev.event_id})
+    return op
+
+
+def apply_context(app: "App", actor: "Actor", ev: ReceivedEvent) -> RequestContext:
+    """The counter's actor (as the hub knows them) at the counter's time: what the hub writes
+    carries the instants the counter recorded (receipt dates, shift times, workflow times)."""
+    return RequestContext(actor=actor, tenant_id=ev.tenant_id, clock=FixedClock(ev.occurred_at),
+                          msg_id=f"hub-apply:{ev.counter_code}:{ev.seq}")
+
+
+def authorize_event(app: "App", ctx: RequestContext, ev: ReceivedEvent, operation: str) -> None:
+    """The hub's role-action masters on the event's operation at its tenant."""
+    from digitctl.services.access import authorize
+
+    try:
+        authorize(app, ctx, operation, ev.tenant_id)
+    except DigitError as err:
+        raise Parked(err.code, err.message, {**err.params, "counterCode": ev.counter_code}) from None
+
+
+def as_parked(err: DigitError) -> Parked:
+    return Parked(err.code, err.message, dict(err.params))
+
+
+def opened(app: "App", uow: "UnitOfWork", value: Any) -> str | None:
+    """A PII value in plain text: it arrives so (the counter opens it for the trip,
+    sync/PROTOCOL.md); ciphertext the hub's keys open (a store made from the same keys) is taken
+    too. Never logged, never put in a refusal."""
+    from digitctl.services.crypto import is_ciphertext
+
+    if value is None or value == "":
+        return None
+    text = str(value)
+    if is_ciphertext(text):
+        try:
+            text = app.keyring.decrypt(uow, text)
+        except DigitError:
+            raise Parked(E_PII_UNREADABLE, "a personal field arrived sealed under a key the hub does not hold: "
+                         "the counter must send it opened") from None
+    return text
+
+
+def reseal(app: "App", uow: "UnitOfWork", tenant_id: str, value: Any) -> str | None:
+    """A PII value as the hub stores it: ciphertext under the hub's keys (see `opened`)."""
+    text = opened(app, uow, value)
+    return app.keyring.encrypt(uow, tenant_id, text) if text is not None else None
+
+
+# -- one event --------------------------------------------------------------------------------
+def apply_event(app: "App", ev: ReceivedEvent, *, counter_tenant: str | None = None) -> str:
+    """Apply one event at the hub: "applied" or "recorded"; raises Parked. Idempotent."""
+    applier = applier_for(ev.event_type)
+    if applier is None:
+        return RECORDED
+    check_tenant(ev, counter_tenant)
+    operation = operation_of(ev)
+    with app.uow(app.base_context(ev.tenant_id)) as uow:
+        actor = hub_actor(app, uow, ev)
+        ctx = apply_context(app, actor, ev)
+        authorize_event(app, ctx, ev, RUN_BY.get(operation, operation))
+        # the hub's outbox and audit record name the counter's actor, at the hub's time; what the
+        # services write carries the counter's (ctx)
+        uow.ctx = replace(ctx, clock=app.clock)
+        try:
+            outcome = applier(app, uow, ctx, ev)
+        except DigitError as err:
+            raise as_parked(err) from None
+        uow.commit()
+    return outcome
+
+
+def apply_events(app: "App", events: list[ReceivedEvent], *,
+                 counter_tenant: str | None = None) -> list[str | Parked]:
+    """The batch path: each event's outcome ("applied" / "recorded" / the Parked), in order.
+    Payments go in one transaction through SQLAlchemy Core (hub_apply_batch); any other event,
+    and a payment the batch cannot take as it is, through apply_event."""
+    from digitctl.services.hub_apply_batch import apply_batch
+
+    return apply_batch(app, events, counter_tenant=counter_tenant)
