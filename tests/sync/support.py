@@ -145,3 +145,28 @@ def collected(app: App, consumer_codes: list[str]) -> dict[str, int]:
                             .join(DemandDetail, DemandDetail.demand_id == Demand.id)
                             .where(Demand.consumer_code.in_(consumer_codes)).group_by(Demand.consumer_code))
         return {c: int(v) for c, v in rows}
+
+
+def stored_left(hub_app: App) -> int:
+    from local_store.models import HubEvent
+
+    with hub_app.store.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(HubEvent).where(HubEvent.status == "stored"))
+                   .scalar_one())
+
+
+def wait_applied(hub_app: App, timeout: float = 15.0, operator_apply: Any = None) -> int:
+    """The hub applies a batch after answering it (a background task): wait until nothing it
+    stored is left unapplied. If some is still left at the deadline, `operator_apply()` (the
+    operator's `digitctl hub apply`) finishes it; returns how many that was (0: the hub did it all)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = stored_left(hub_app)
+        if not left:
+            return 0
+        if time.monotonic() > deadline:
+            assert operator_apply is not None, f"{left} events still not applied at the hub"
+            operator_apply()
+            assert stored_left(hub_app) == 0
+            return left
+        time.sleep(0.1)
