@@ -15,7 +15,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
 
 FAULTS = ("pass", "delay", "drop-request", "drop-answer", "reset-before", "reset-after", "500", "truncate",
           "duplicate", "replay-old")
@@ -77,6 +77,11 @@ class FaultProxy:
         self.log: list[tuple[str, str]] = []          # (fault, request line)
         self.seen: list[bytes] = []                   # push requests forwarded, for replay-old
         self.requests = 0
+        # hooks for the kill -9 tests: called with the request's number (1, 2 ...) and its line,
+        # right after the request went to the hub / right after the hub's answer came back
+        self.on_forwarded: Callable[[int, str], None] | None = None
+        self.on_answered: Callable[[int, str], None] | None = None
+        self._count_lock = threading.Lock()
         proxy = self
 
         class Handler(socketserver.BaseRequestHandler):
@@ -127,14 +132,21 @@ class FaultProxy:
             except OSError:
                 pass
 
-    def _forward(self, request: bytes) -> bytes | None:
+    def _forward(self, request: bytes, number: int = 0, line: str = "") -> bytes | None:
         with socket.create_connection(self.upstream, timeout=60) as up:
             up.sendall(request)
-            return _read_message(up, bytearray())
+            if number and self.on_forwarded is not None:
+                self.on_forwarded(number, line)
+            answer = _read_message(up, bytearray())
+        if number and answer is not None and self.on_answered is not None:
+            self.on_answered(number, line)
+        return answer
 
     def _one(self, client: socket.socket, request: bytes) -> bool:
         """Handle one request; False when the client connection is gone."""
-        self.requests += 1
+        with self._count_lock:
+            self.requests += 1
+            number = self.requests
         line = request.split(b"\r\n", 1)[0].decode("latin-1")
         is_push = "_push" in line
         fault, delay = self.schedule.draw() if self.schedule is not None else ("pass", 0.0)
@@ -157,7 +169,10 @@ class FaultProxy:
         if fault == "replay-old" and self.seen:
             pick = self.schedule.rng.choice(self.seen) if self.schedule is not None else self.seen[0]
             self._swallow(pick)
-        answer = self._forward(request)
+        try:
+            answer = self._forward(request, number, line)
+        except OSError:                      # the hub is down or died mid-request
+            answer = None
         if is_push:
             self.seen.append(request)
         if fault == "duplicate":
