@@ -34,7 +34,7 @@ from digitctl.services import audit, shifts, sync_outbox
 from local_store.models import AuditRecord, HubCounter, HubEvent, OutboxEvent
 from sync.client import HubClient, RetryPolicy
 from sync.push import push
-from tests.conftest import PG_SERVER
+from tests.conftest import FROZEN, PG_SERVER
 from tests.helpers import ctx_as
 from tests.sync.fault_proxy import FaultProxy, Schedule
 from tests.sync.support import NOW, REPO, HubProcess, paid_paise, pay, wait_applied
@@ -78,31 +78,56 @@ class World:
             app.close()
 
 
-@pytest.fixture
-def make_world(pg_url: str, tmp_path: Path, store_templates: Any, frozen_clock: FixedClock) -> Iterator[Any]:
-    """make_world(n): a fresh hub database, n counters, the hub serving behind the proxy, every
-    counter registered through it. (`pg_url` only says the server is there.)"""
-    made: list[tuple[World, str]] = []
+class Worlds:
+    """Fresh hub databases and counter folders; everything made is torn down at the end."""
 
-    def make(n: int = 2) -> World:
+    def __init__(self, folder: Path, store_templates: Any) -> None:
+        self.folder = folder
+        self.store_templates = store_templates
+        self.made: list[tuple[World, str]] = []
+
+    def make(self, n: int = 2) -> World:
+        """A fresh hub database, n counters, the hub serving behind the proxy, every counter
+        registered through it."""
         name = f"digitctl_fault_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        folder = tmp_path / f"world{len(made)}"
+        try:
+            with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as admin:
+                admin.execute(f'CREATE DATABASE "{name}"')
+        except psycopg.OperationalError as err:
+            pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 ({err})")
+        folder = self.folder / f"world{len(self.made)}"
         folder.mkdir()
-        world = World(PG_SERVER.rsplit("/", 1)[0] + "/" + name, folder, store_templates, frozen_clock, n)
-        made.append((world, name))
+        world = World(PG_SERVER.rsplit("/", 1)[0] + "/" + name, folder, self.store_templates, FixedClock(FROZEN), n)
+        self.made.append((world, name))
         world.proxy.__enter__()
         world.hub.start()
         world.register_all()
         return world
 
-    yield make
-    for world, name in made:
-        world.proxy.__exit__(None, None, None)
-        world.close()
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    def close(self) -> None:
+        for world, name in self.made:
+            world.proxy.__exit__(None, None, None)
+            world.close()
+            with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def worlds(tmp_path: Path, store_templates: Any) -> Iterator[Worlds]:
+    made = Worlds(tmp_path, store_templates)
+    yield made
+    made.close()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, store_templates: Any) -> Iterator[World]:
+    """One hub and two counters the default scenarios share, one after the other: each scenario
+    adds payments, pushes under its faults, and the checker asserts the whole history so far."""
+    made = Worlds(tmp_path_factory.mktemp("faults"), store_templates)
+    try:
+        yield made.make(2)
+    finally:
+        made.close()
 
 
 def client(counter: App, url: str) -> HubClient:
@@ -150,7 +175,7 @@ def push_all(world: World, batch: int, pushers: dict[int, int] | None = None, ti
 def check(world: World) -> None:
     hub_app = world.hub_app
     hub_app.store.engine.dispose()                       # connections may have been killed under it
-    wait_applied(hub_app, operator_apply=lambda: cli_ok(world.hub_url, "-o", "json", "hub", "apply"))
+    wait_applied(hub_app, timeout=5.0, operator_apply=lambda: cli_ok(world.hub_url, "-o", "json", "hub", "apply"))
     with hub_app.store.engine.connect() as conn:
         held = conn.execute(select(HubEvent.counter_code, HubEvent.seq, HubEvent.event_id, HubEvent.status,
                                    HubEvent.reason_code)).all()
@@ -207,19 +232,18 @@ def faulty_run(world: World, seed: int, rounds: int, per_round: int, batch: int,
 
 
 @pytest.mark.postgres
-def test_random_network_faults_lose_nothing_and_count_nothing_twice(make_world: Any) -> None:
-    world = make_world(2)
+def test_random_network_faults_lose_nothing_and_count_nothing_twice(world: World) -> None:
     faulty_run(world, seed=11, rounds=2, per_round=3, batch=4)
 
 
 @pytest.mark.postgres
-def test_hub_killed_mid_batch_then_back(make_world: Any) -> None:
-    world = make_world(2)
+def test_hub_killed_mid_batch_then_back(world: World) -> None:
     world.take_payments(4)
+    first = world.proxy.requests
     killed = threading.Event()
 
     def kill_on_third_push(number: int, line: str) -> None:
-        if "_push" in line and not killed.is_set() and number >= 4:
+        if "_push" in line and not killed.is_set() and number >= first + 3:
             killed.set()
             world.hub.kill()                              # the batch is in the hub's hands right now
 
@@ -233,14 +257,14 @@ def test_hub_killed_mid_batch_then_back(make_world: Any) -> None:
     restarter.start()
     push_all(world, batch=3)
     restarter.join()
-    assert killed.is_set() and world.hub.starts == 2
+    world.proxy.on_forwarded = None
+    assert killed.is_set()
     check(world)
 
 
 @pytest.mark.postgres
-def test_counter_push_killed_mid_push_resends_and_the_hub_keeps_one(make_world: Any) -> None:
-    world = make_world(1)
-    world.take_payments(5)
+def test_counter_push_killed_mid_push_resends_and_the_hub_keeps_one(world: World) -> None:
+    world.take_payments(3)
     counter = world.counters[0]
     env = {**os.environ, "DIGITCTL_NOW": NOW, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "clockhook.py"), "--store", counter.store_url,
@@ -261,16 +285,15 @@ def test_counter_push_killed_mid_push_resends_and_the_hub_keeps_one(make_world: 
     with world.hub_app.store.engine.connect() as conn:
         stored = conn.execute(select(func.count()).select_from(HubEvent).where(
             HubEvent.counter_code == counter.store_meta("counter_code"))).scalar_one()
-    assert 0 < stored and sync_outbox.unsynced(counter) > 0
-    assert sync_outbox.status(counter)["acknowledged"] < stored        # sent, never acknowledged
+    assert sync_outbox.unsynced(counter) > 0
+    assert sync_outbox.status(counter)["acknowledged"] < stored        # stored at the hub, never acknowledged
     push_all(world, batch=3)
     check(world)
 
 
 @pytest.mark.postgres
-def test_hub_database_connections_killed_while_pushing(make_world: Any) -> None:
-    world = make_world(2)
-    world.take_payments(4)
+def test_hub_database_connections_killed_while_pushing(world: World) -> None:
+    world.take_payments(3)
     database = world.hub_url.rsplit("/", 1)[1]
     stop = threading.Event()
     kills: list[int] = []
@@ -281,7 +304,7 @@ def test_hub_database_connections_killed_while_pushing(make_world: Any) -> None:
                 n = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                                   "WHERE datname = %s AND pid <> pg_backend_pid()", (database,)).fetchone()
                 kills.append(int(n[0]) if n else 0)
-                time.sleep(0.03)
+                time.sleep(0.4)         # bursts: the hub must also get work done between them
 
     killer = threading.Thread(target=terminate)
     killer.start()
@@ -296,7 +319,6 @@ def test_hub_database_connections_killed_while_pushing(make_world: Any) -> None:
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_many_seeds_several_counters_overlapping_pushers(make_world: Any) -> None:
+def test_many_seeds_several_counters_overlapping_pushers(worlds: Worlds) -> None:
     for seed in range(max(1, int(4 * SCALE))):
-        world = make_world(3)
-        faulty_run(world, seed=1000 + seed, rounds=3, per_round=3, batch=3, pushers={0: 2, 1: 2})
+        faulty_run(worlds.make(3), seed=1000 + seed, rounds=3, per_round=3, batch=3, pushers={0: 2, 1: 2})
