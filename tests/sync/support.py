@@ -14,13 +14,20 @@ from pathlib import Path
 from decimal import Decimal
 from typing import Any
 
+import json
+
 import httpx
+from typer.testing import CliRunner
 from sqlalchemy import func, select, update
 
-from digitctl.bootstrap import App
+from digitctl.bootstrap import App, build
+from digitctl.cli.main import app as cli
+from digitctl.clock import FixedClock
+from digitctl.services.quickstart import DEMO_PASSWORD
 from digitctl.services import billing, collection, masterkey, sync_outbox
 from local_store.models import OutboxEvent, Payment, StoreMeta
 from sync.client import HubClient
+from tests.conftest import _build_quickstart
 from tests.helpers import AMRITSAR, ctx_as, demand
 
 
@@ -170,3 +177,26 @@ def wait_applied(hub_app: App, timeout: float = 15.0, operator_apply: Any = None
             assert stored_left(hub_app) == 0
             return left
         time.sleep(0.1)
+
+
+# -- the commands, as an operator types them ----------------------------------------------------------
+runner = CliRunner()
+
+
+def cli_ok(store: str, *args: str, stdin: str | None = None, code: int = 0) -> Any:
+    res = runner.invoke(cli, ["--store", store, *args], input=stdin, env={"DIGITCTL_NOW": NOW})
+    assert res.exit_code == code, f"digitctl {' '.join(args)} → {res.exit_code}\n{res.output}"
+    return json.loads(res.stdout) if "-o" in args and res.stdout.strip() else res
+
+
+def login_admin(store: str) -> None:
+    runner.invoke(cli, ["--store", store, "logout"], env={"DIGITCTL_NOW": NOW})
+    cli_ok(store, "login", "--username", "admin", "--password-stdin", stdin=DEMO_PASSWORD + "\n")
+
+
+def quickstart_copy(store_templates: Any, url: str, clock: FixedClock) -> App:
+    """A copy of quickstart's demo store (same state, same users) with an identity of its own."""
+    store_templates.materialize("quickstart", _build_quickstart, url)
+    app = build(url, clock)
+    own_identity(app)
+    return app

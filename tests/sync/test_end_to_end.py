@@ -5,46 +5,19 @@ hub back, `sync push` on both: every payment once at the hub, the state's demand
 `hub counters` shows both at lag 0."""
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from digitctl.bootstrap import App, build
-from digitctl.cli.main import app as cli
+from digitctl.bootstrap import App
 from digitctl.clock import FixedClock
 from digitctl.services import shifts
-from digitctl.services.quickstart import DEMO_PASSWORD
 from local_store.models import HubEvent
-from tests.conftest import _build_quickstart
 from tests.helpers import ctx_as
-from tests.sync.support import NOW, HubProcess, collected, own_identity, pay, receipts, wait_applied
-
-runner = CliRunner()
-
-
-def cli_ok(store: str, *args: str, stdin: str | None = None, code: int = 0) -> Any:
-    res = runner.invoke(cli, ["--store", store, *args], input=stdin, env={"DIGITCTL_NOW": NOW})
-    assert res.exit_code == code, f"digitctl {' '.join(args)} → {res.exit_code}\n{res.output}"
-    return json.loads(res.stdout) if "-o" in args and res.stdout.strip() else res
-
-
-def login_admin(store: str) -> None:
-    runner.invoke(cli, ["--store", store, "logout"], env={"DIGITCTL_NOW": NOW})
-    cli_ok(store, "login", "--username", "admin", "--password-stdin", stdin=DEMO_PASSWORD + "\n")
-
-
-def quickstart_copy(store_templates: Any, url: str, clock: FixedClock) -> App:
-    """A copy of quickstart's demo store (same state, same users) with an identity of its own."""
-    store_templates.materialize("quickstart", _build_quickstart, url)
-    app = build(url, clock)
-    own_identity(app)
-    return app
-
+from tests.sync.support import HubProcess, cli_ok, collected, login_admin, pay, quickstart_copy, receipts, wait_applied
 
 @pytest.fixture(params=["postgres", "sqlite"])
 def hub_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:

@@ -37,8 +37,8 @@ from sync.push import push
 from tests.conftest import FROZEN, PG_SERVER
 from tests.helpers import ctx_as
 from tests.sync.fault_proxy import FaultProxy, Schedule
-from tests.sync.support import NOW, REPO, HubProcess, paid_paise, pay, wait_applied
-from tests.sync.test_end_to_end import cli_ok, login_admin, quickstart_copy
+from tests.sync.support import (NOW, REPO, HubProcess, cli_ok, login_admin, paid_paise, pay, quickstart_copy,
+                                wait_applied)
 
 SCALE = float(os.environ.get("DIGIT_SLOW_SCALE", "1.0"))
 TENANT = "pb.amritsar"
