@@ -112,6 +112,7 @@ def test_two_counters_pay_offline_then_push_everything_once(world: dict[str, Any
                           "holds the counter's lock; the events stay `stored` until the next push or `hub apply`",
                    strict=False)
 @pytest.mark.postgres
+@pytest.mark.parametrize("hub_url", ["postgres"], indirect=True)
 def test_the_hub_applies_every_batch_by_itself(world: dict[str, Any], hub_url: str) -> None:
     hub: HubProcess = world["hub"]
     counter: App = world["counters"][0]

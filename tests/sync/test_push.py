@@ -129,6 +129,8 @@ def test_hub_down_is_exit_1_with_nothing_lost_then_a_later_push_sends_all(regist
 
 def test_cli_register_and_refusals(counter: App, fake_hub: FakeHub) -> None:
     store = counter.store_url
+    alone = json.loads(invoke(["--store", store, "-o", "json", "sync", "status"]).stdout)
+    assert alone["hub"] is None and alone["unsynced"] == 0 and alone["hubReachable"] is None
     res = invoke(["--store", store, "-o", "json", "sync", "push"])
     assert res.exit_code == 2 and json.loads(res.stdout)["Errors"][0]["code"] == "SYNC_NOT_REGISTERED"
     reg = ["--store", store, "-o", "json", "sync", "register", "--hub", HUB, "--code"]
