@@ -123,3 +123,65 @@ def test_the_hub_applies_every_batch_by_itself(world: dict[str, Any], hub_url: s
         pay(counter, f"SELF-{k}")
     cli_ok(counter.store_url, "-o", "json", "sync", "push", "--batch", "2")
     assert wait_applied(world["hub_app"]) == 0
+
+
+def resign_from(app: App, first_seq: int, edit: Any) -> None:
+    """What someone with the store file and its master key can do: edit one audit record, then
+    recompute and re-sign the chain from it and the signed head (`audit verify` locally: intact)."""
+    from sqlalchemy import update
+
+    from digitctl.domain.canonical import canonical_json, sha256_hex
+    from local_store.models import AuditRecord, StoreMeta
+    from local_store.uow import AUDIT_HEAD, AUDIT_HEAD_SIGNED, audit_body
+
+    signer = app.audit_signer
+    with app.store.engine.begin() as conn:
+        rows = [dict(r) for r in conn.execute(select(AuditRecord.__table__).where(AuditRecord.seq >= first_seq)
+                                              .order_by(AuditRecord.seq)).mappings()]
+        prev = rows[0]["prev_hash"]
+        edit(rows[0])
+        for rec in rows:
+            rec["prev_hash"] = prev
+            rec["hash"] = sha256_hex(prev + audit_body(rec))
+            rec["key_id"], rec["signature"] = signer(rec["hash"])
+            conn.execute(update(AuditRecord).where(AuditRecord.seq == rec["seq"]).values(
+                after=rec["after"], prev_hash=rec["prev_hash"], hash=rec["hash"], key_id=rec["key_id"],
+                signature=rec["signature"]))
+            prev = rec["hash"]
+        key_id, signature = signer.sign_head(int(rows[-1]["seq"]), prev)
+        conn.execute(update(StoreMeta).where(StoreMeta.key == AUDIT_HEAD).values(value=prev))
+        conn.execute(update(StoreMeta).where(StoreMeta.key == AUDIT_HEAD_SIGNED).values(value=canonical_json(
+            {"seq": int(rows[-1]["seq"]), "hash": prev, "keyId": key_id, "signature": signature})))
+
+
+@pytest.mark.parametrize("hub_url", ["sqlite"], indirect=True)
+def test_a_chain_rewritten_after_the_hub_saw_it_is_refused_at_the_next_push(world: dict[str, Any],
+                                                                            hub_url: str) -> None:
+    """Issue 16 (4), the hub's half: a payment's audit record edited and the chain re-signed with the
+    store's own key passes `audit verify` locally, but the hub holds the chain's head: the next
+    push is refused SYNC_AUDIT_CHAIN_BROKEN (nothing marked sent) and the counter is flagged."""
+    from digitctl.services import audit
+    from local_store.models import AuditRecord
+
+    hub: HubProcess = world["hub"]
+    counter: App = world["counters"][0]
+    hub.start()
+    enrol_and_register(world, hub_url)
+    shifts.open_shift(counter, ctx_as(counter, "clerk.amritsar"), "2000")
+    paid = pay(counter, "TAMPER-1", rupees="1250")
+    cli_ok(counter.store_url, "-o", "json", "sync", "push")
+    with counter.store.engine.connect() as conn:
+        seq = conn.execute(select(AuditRecord.seq).where(AuditRecord.entity_id == paid["id"],
+                                                         AuditRecord.operation.like("%payments/_create"))).scalar_one()
+
+    def cheaper(rec: dict[str, Any]) -> None:
+        rec["after"] = {**(rec["after"] or {}), "amountPaid": "250.00"}
+
+    resign_from(counter, seq, cheaper)
+    assert audit.verify(counter, counter.base_context()).problem is None      # locally: "intact"
+    pay(counter, "TAMPER-2")
+    refused = cli_ok(counter.store_url, "-o", "json", "sync", "push", code=2)
+    assert refused["Errors"][0]["code"] == "SYNC_AUDIT_CHAIN_BROKEN"
+    assert cli_ok(counter.store_url, "-o", "json", "sync", "status")["unsynced"] > 0
+    again = cli_ok(counter.store_url, "-o", "json", "sync", "push", code=3)    # flagged from now on
+    assert again["Errors"][0]["code"] == "SYNC_COUNTER_FLAGGED"
