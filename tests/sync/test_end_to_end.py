@@ -185,3 +185,35 @@ def test_a_chain_rewritten_after_the_hub_saw_it_is_refused_at_the_next_push(worl
     assert cli_ok(counter.store_url, "-o", "json", "sync", "status")["unsynced"] > 0
     again = cli_ok(counter.store_url, "-o", "json", "sync", "push", code=3)    # flagged from now on
     assert again["Errors"][0]["code"] == "SYNC_COUNTER_FLAGGED"
+
+
+@pytest.mark.parametrize("hub_url", ["sqlite"], indirect=True)
+def test_a_chain_cut_back_after_the_hub_saw_it_is_refused_at_the_next_push(world: dict[str, Any],
+                                                                          hub_url: str) -> None:
+    """The tail the hub holds cut off (records deleted, the head moved back and re-signed): the next
+    push is refused SYNC_AUDIT_CHAIN_BROKEN."""
+    from sqlalchemy import delete, update
+
+    from digitctl.domain.canonical import canonical_json
+    from local_store.models import AuditRecord, StoreMeta
+    from local_store.uow import AUDIT_HEAD, AUDIT_HEAD_SIGNED
+
+    hub: HubProcess = world["hub"]
+    counter: App = world["counters"][0]
+    hub.start()
+    enrol_and_register(world, hub_url)
+    shifts.open_shift(counter, ctx_as(counter, "clerk.amritsar"), "2000")
+    paid = pay(counter, "CUT-1", rupees="1250")
+    cli_ok(counter.store_url, "-o", "json", "sync", "push")
+    with counter.store.engine.begin() as conn:
+        cut = conn.execute(select(AuditRecord.seq).where(AuditRecord.entity_id == paid["id"])
+                           .order_by(AuditRecord.seq)).scalars().first()
+        conn.execute(delete(AuditRecord).where(AuditRecord.seq >= cut))
+        last = conn.execute(select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)).one()
+        key_id, signature = counter.audit_signer.sign_head(int(last.seq), last.hash)
+        conn.execute(update(StoreMeta).where(StoreMeta.key == AUDIT_HEAD).values(value=last.hash))
+        conn.execute(update(StoreMeta).where(StoreMeta.key == AUDIT_HEAD_SIGNED).values(value=canonical_json(
+            {"seq": int(last.seq), "hash": last.hash, "keyId": key_id, "signature": signature})))
+    pay(counter, "CUT-2")
+    refused = cli_ok(counter.store_url, "-o", "json", "sync", "push", code=2)
+    assert refused["Errors"][0]["code"] == "SYNC_AUDIT_CHAIN_BROKEN"
