@@ -88,8 +88,20 @@ class RetryPolicy:
     request_timeout: float = 30.0  # one attempt
 
 
+def _untrusted(exc: BaseException) -> bool:
+    """A TLS certificate the counter does not trust: asking again will not help."""
+    import ssl
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _retryable(exc: Exception) -> bool:
-    return isinstance(exc, (httpx.TransportError, _Retry))
+    return isinstance(exc, (httpx.TransportError, _Retry)) and not _untrusted(exc)
 
 
 class HubClient:
@@ -151,6 +163,10 @@ class HubClient:
                         raise
         except (httpx.TransportError, _Retry) as err:
             last = err
+            if _untrusted(err):
+                raise HubUnreachable("SYNC_HUB_TLS_UNTRUSTED", f"the hub at {self.base_url} showed a certificate this "
+                                     "counter does not trust; if the hub uses its own certificate, point "
+                                     "SSL_CERT_FILE at it (PEM)", {"hub": self.base_url}) from None
         raise HubUnreachable("SYNC_HUB_UNREACHABLE", f"the hub at {self.base_url} did not answer ({last}); nothing "
                              "was marked sent: push again when it is back", {"hub": self.base_url})
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import ssl
 import socket
 import subprocess
 import sys
@@ -89,8 +90,10 @@ class HubProcess:
     """`digitctl hub serve --store URL` through tests/clockhook.py (DIGITCTL_NOW = NOW), on a free
     loopback port; `kill()` is kill -9, `start()` brings it back on the same port."""
 
-    def __init__(self, store_url: str, log_dir: Path, port: int | None = None) -> None:
+    def __init__(self, store_url: str, log_dir: Path, port: int | None = None,
+                 tls: tuple[Path, Path] | None = None) -> None:
         self.store_url = store_url
+        self.tls = tls                     # (certificate, key): serve HTTPS
         self.port = port or free_port()
         self.log_dir = log_dir
         self.proc: subprocess.Popen[bytes] | None = None
@@ -98,26 +101,30 @@ class HubProcess:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60.0) -> "HubProcess":
         self.starts += 1
         env = {**os.environ, "DIGITCTL_NOW": NOW, "PYTHONPATH": str(REPO)}
         log = open(self.log_dir / f"hub-{self.port}-{self.starts}.log", "wb")
         self.proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "clockhook.py"), "--store", self.store_url,
-                                      "hub", "serve", "--port", str(self.port)], env=env, stdout=log,
+                                      "hub", "serve", "--port", str(self.port), *self._tls_args()], env=env, stdout=log,
                                      stderr=subprocess.STDOUT, cwd=REPO)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the hub exited {self.proc.returncode}: {self.log_tail()}")
             try:
-                if httpx.get(self.url + "/health", timeout=1.0).status_code == 200:
+                verify: Any = ssl.create_default_context(cafile=str(self.tls[0])) if self.tls else True
+                if httpx.get(self.url + "/health", timeout=1.0, verify=verify).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"the hub did not come up: {self.log_tail()}")
+
+    def _tls_args(self) -> list[str]:
+        return ["--ssl-certfile", str(self.tls[0]), "--ssl-keyfile", str(self.tls[1])] if self.tls else []
 
     def log_tail(self) -> str:
         logs = sorted(self.log_dir.glob(f"hub-{self.port}-*.log"))
@@ -200,3 +207,31 @@ def quickstart_copy(store_templates: Any, url: str, clock: FixedClock) -> App:
     app = build(url, clock)
     own_identity(app)
     return app
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by its own key (PEM files: certificate, key)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "digitctl test hub")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = folder / "hub.pem", folder / "hub.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    key_file.chmod(0o600)
+    return cert_file, key_file

@@ -17,7 +17,8 @@ from digitctl.clock import FixedClock
 from digitctl.services import shifts
 from local_store.models import HubEvent
 from tests.helpers import ctx_as
-from tests.sync.support import HubProcess, cli_ok, collected, login_admin, pay, quickstart_copy, receipts, wait_applied
+from tests.sync.support import (HubProcess, cli_ok, collected, login_admin, pay, quickstart_copy, receipts,
+                                self_signed, wait_applied)
 
 @pytest.fixture(params=["postgres", "sqlite"])
 def hub_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
@@ -217,3 +218,26 @@ def test_a_chain_cut_back_after_the_hub_saw_it_is_refused_at_the_next_push(world
     pay(counter, "CUT-2")
     refused = cli_ok(counter.store_url, "-o", "json", "sync", "push", code=2)
     assert refused["Errors"][0]["code"] == "SYNC_AUDIT_CHAIN_BROKEN"
+
+
+@pytest.mark.parametrize("hub_url", ["sqlite"], indirect=True)
+def test_over_tls_with_the_hubs_own_certificate(world: dict[str, Any], hub_url: str, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """`hub serve --ssl-certfile/--ssl-keyfile`: a counter that does not trust the certificate is
+    told so (SYNC_HUB_TLS_UNTRUSTED, not retried as a network error); with SSL_CERT_FILE pointing
+    at it, register and push work over HTTPS."""
+    tls = self_signed(tmp_path)
+    hub = HubProcess(hub_url, tmp_path, tls=tls).start()
+    world["hub"] = hub
+    counter: App = world["counters"][0]
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    enrolled = cli_ok(hub_url, "-o", "json", "hub", "enrol", "--tenant", "pb.amritsar", "--name", "TLS counter")
+    login_admin(counter.store_url)
+    register = ["-o", "json", "sync", "register", "--hub", hub.url, "--code", enrolled["enrolmentCode"]]
+    untrusted = cli_ok(counter.store_url, *register, code=1)
+    assert untrusted["Errors"][0]["code"] == "SYNC_HUB_TLS_UNTRUSTED"
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls[0]))
+    assert cli_ok(counter.store_url, *register)["Counter"]["counterCode"] == "C02"
+    shifts.open_shift(counter, ctx_as(counter, "clerk.amritsar"), "2000")
+    pay(counter, "TLS-1")
+    assert cli_ok(counter.store_url, "-o", "json", "sync", "push")["unsynced"] == 0
