@@ -113,11 +113,11 @@ def status_cmd() -> None:
     doc = sync_outbox.status(application)
     out = {"counterCode": doc["counterCode"], "hub": doc["hub"], "unsynced": doc["unsynced"],
            "lastPush": doc["lastPush"], "lastPull": doc["lastPull"], "parked": doc["parked"],
-           "hubReachable": reachable, "flagged": doc["flagged"]}
+           "excess": doc["excess"], "hubReachable": reachable, "flagged": doc["flagged"]}
     rows = [("counter", out["counterCode"]), ("hub", out["hub"] or "(not registered)"),
             ("hub reachable", {True: "yes", False: "no", None: "-"}[reachable]), ("unsynced events", out["unsynced"]),
             ("last push", out["lastPush"]), ("last pull", out["lastPull"]), ("parked at the hub", len(out["parked"])),
-            ("flagged", out["flagged"])]
+            ("excess collections", len(out["excess"])), ("flagged", out["flagged"])]
 
     def human(con: Any) -> None:
         _kv_table(con, "Sync", rows)
@@ -129,6 +129,16 @@ def status_cmd() -> None:
                 table.add_column(col)
             for p in out["parked"]:
                 table.add_row(str(p.get("seq")), str(p.get("eventId")), str(p.get("code")), str(p.get("message")))
+            con.print(table)
+        if out["excess"]:
+            from rich.table import Table
+
+            table = Table(title="Excess collections (the receipt stands; the hub's demand was paid elsewhere)")
+            for col in ("receipt", "consumer code", "amount", "disposition"):
+                table.add_column(col)
+            for x in out["excess"]:
+                table.add_row(str(x.get("receiptNumber")), str(x.get("consumerCode")), str(x.get("amount")),
+                              str(x.get("disposition")))
             con.print(table)
 
     emit(out, rows=rows, columns=["field", "value"], human=human)

@@ -25,7 +25,7 @@ from digitctl.domain.sync_events import ReceivedEvent
 from digitctl.domain.sync_protocol import load_public_key
 from digitctl.domain.tenancy import state_of
 from digitctl.errors import Conflict, DigitError, Forbidden, InvalidInput, Unauthenticated
-from digitctl.services import hub_chain
+from digitctl.services import hub_chain, hub_excess
 from digitctl.services.hub_auth import SignedRequest, authenticate, counter_context
 from digitctl.services.hub_counters import OPEN_STATUSES, enrolment_hash
 from digitctl.services.hub_events import sealed_body
@@ -255,11 +255,13 @@ def flag(app: "App", code: str, reason: str) -> None:
 
 # -- status ---------------------------------------------------------------------------------
 def status(app: "App", req: SignedRequest) -> dict[str, Any]:
-    """{"counterCode", "lastSequence", "nextSeq", "parked": [...], "flagged"} for the signing counter."""
+    """{"counterCode", "lastSequence", "nextSeq", "parked": [...], "flagged", "excess": [...]} for the signing
+    counter (excess: its payments the hub's demands could not absorb, see hub_excess)."""
     with app.uow(counter_context(app, req.header("X-Digit-Counter"))) as uow:
         conn = uow.session.connection()
         row, _skew = authenticate(conn, app.clock.now(), req, allow_flagged=True)
         answer = {"counterCode": row.code, "lastSequence": int(row.last_seq), "nextSeq": int(row.last_seq) + 1,
-                  "parked": _open_events(conn, row.code), "flagged": row.flagged}
+                  "parked": _open_events(conn, row.code), "flagged": row.flagged,
+                  "excess": hub_excess.open_excesses(uow.session, counter_code=row.code)}
         uow.commit()
     return answer

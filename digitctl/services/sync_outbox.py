@@ -58,6 +58,7 @@ LAST_PUSH = "sync_last_push"
 LAST_PULL = "sync_last_pull"
 PARKED = "sync_parked"                  # JSON list: the parked events of the hub's last answer
 FLAGGED = "sync_flagged"
+EXCESS = "sync_excess"                  # JSON list: this counter's excess collections at the hub
 
 # what the state's business is (pushed when written before registration); the rest is set-up
 BUSINESS_PREFIXES = ("collection.", "billing.demand.", "application.", "shift.")
@@ -339,6 +340,8 @@ def record_hub_status(app: "App", answer: dict[str, Any]) -> None:
     with app.uow(app.base_context()) as uow:
         if isinstance(answer.get("parked"), list):
             uow.set_meta(PARKED, canonical_json(answer["parked"]))
+        if isinstance(answer.get("excess"), list):      # its receipts the hub's demands could not absorb
+            uow.set_meta(EXCESS, canonical_json(answer["excess"]))
         uow.set_meta(FLAGGED, str(answer.get("flagged") or ""))
         uow.commit()
 
@@ -352,6 +355,7 @@ def status(app: "App") -> dict[str, Any]:
         doc = {"counterCode": _meta(conn, "counter_code"), "hub": _meta(conn, SYNC_HUB_URL),
                "unsynced": int(waiting), "lastPush": _meta(conn, LAST_PUSH), "lastPull": _meta(conn, LAST_PULL),
                "parked": json.loads(_meta(conn, PARKED) or "[]"),
+               "excess": json.loads(_meta(conn, EXCESS) or "[]"),
                "lastSequence": _int_meta(conn, SYNC_LAST_SEQ), "acknowledged": acked,
                "flagged": _meta(conn, FLAGGED) or None}
     return doc
