@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 REGISTER_PATH = "/sync/v1/counters/_register"
 PUSH_PATH = "/sync/v1/events/_push"
 STATUS_PATH = "/sync/v1/counters/{code}/_status"
+PULL_PATH = "/sync/v1/changes/_pull"
 
 # The transport a client uses when given none: httpx's own. The one seam for tests, which put an
 # in-process fake hub here (httpx.MockTransport); the shipped program never sets it.
@@ -179,6 +180,13 @@ class HubClient:
 
     def push(self, body: bytes) -> Answer:
         return self.request("POST", PUSH_PATH, body)
+
+    def pull(self, stream: str, cursor: str | None, limit: int) -> dict[str, Any]:
+        """One page of a stream since `cursor` (sync/PROTOCOL.md, "Down")."""
+        answer = self.request("POST", PULL_PATH, encode({"stream": stream, "cursor": cursor, "limit": limit}))
+        if not answer.ok:
+            raise answer.refusal()
+        return answer.doc
 
     def status(self) -> dict[str, Any]:
         answer = self.request("GET", STATUS_PATH.format(code=self.counter_code), b"")

@@ -71,6 +71,34 @@ def push_cmd(
     emit(doc, rows=rows, columns=["field", "value"], human=lambda con: _kv_table(con, "Pushed", rows))
 
 
+@app.command("pull")
+def pull_cmd(
+    page: int = typer.Option(1000, "--page", min=1, max=5000, help="Rows per page from the hub."),
+) -> None:
+    """Bring the state's changes down from the hub since this counter's cursors (resumable: each
+    page is applied before the cursor moves); exit 1 if the hub is unreachable."""
+    import sys
+
+    from sync.pull import pull
+    from sync.push import client_for
+
+    application = _app()
+    show = state().output == "table" and sys.stderr.isatty()
+
+    def progress(stream: str, done: int, total: int | None) -> None:
+        if show and total and total > page:
+            typer.echo(f"\rpulling {stream}: {done}/{total}", err=True, nl=False)
+
+    with client_for(application) as client:
+        summary = pull(application, client, page_size=page, progress=progress)
+    if show:
+        typer.echo("", err=True)
+    doc = summary.as_json()
+    rows = [(f"{k} received / written", f"{v} / {doc['written'][k]}") for k, v in doc["received"].items()]
+    rows += [("pages", doc["pages"]), ("seconds", doc["seconds"])]
+    emit(doc, rows=rows, columns=["field", "value"], human=lambda con: _kv_table(con, "Pulled", rows))
+
+
 def _with_progress(run: Any, batch: int) -> Any:
     """A progress bar (on stderr) when people watch a push longer than one batch."""
     import sys

@@ -1,0 +1,115 @@
+"""Issue 12 from the counter's side, against the real hub app in process (FastAPI's test
+transport): the state's demands come down with `sync pull`; two counters offline pay the same
+demands; after push the hub lists exactly those excesses, after pull both counters show the demands
+paid, and their demands match the hub's."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import stamina
+from sqlalchemy import select
+
+from digitctl.bootstrap import App, build
+from digitctl.clock import FixedClock
+from digitctl.services import billing, collection, hub_counters, hub_reconcile, shifts, sync_outbox, sync_pull
+from local_store.models import Demand, DemandDetail
+from sync.pull import pull
+from sync.push import client_for, push, refresh_status
+from tests.helpers import AMRITSAR, ctx_as, demand
+from tests.sync.support import quickstart_copy, register
+
+HUB = "http://testserver"
+
+
+@pytest.fixture
+def world(tmp_path: Path, store_templates: Any, frozen_clock: FixedClock,
+          monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    from fastapi.testclient import TestClient
+
+    import sync.hub_app as hub_app_module
+
+    hub_url = f"sqlite:///{tmp_path / 'hub.db'}"
+    hub = quickstart_copy(store_templates, hub_url, frozen_clock)
+    counters = [quickstart_copy(store_templates, f"sqlite:///{tmp_path / f'c{i}.db'}", frozen_clock) for i in (1, 2)]
+    monkeypatch.setattr(hub_app_module.bootstrap, "build", lambda url: build(url, frozen_clock))
+    client = TestClient(hub_app_module.create_app(hub_url))
+    monkeypatch.setattr("sync.client.default_transport", client._transport)
+    with stamina.set_testing(True, attempts=2):
+        try:
+            yield {"hub": hub, "counters": counters}
+        finally:
+            client.close()
+            for app in [hub, *counters]:
+                app.close()
+
+
+def enrol(hub: App, counter: App, name: str) -> str:
+    enrolled = hub_counters.enrol(hub, hub.context(), AMRITSAR, name)
+    return str(register(counter, HUB, enrolled["enrolmentCode"])["counterCode"])
+
+
+def pull_all(app: App) -> Any:
+    with client_for(app) as client:
+        return pull(app, client, page_size=2)
+
+
+def demands_of(app: App, codes: list[str]) -> list[tuple[Any, ...]]:
+    with app.store.engine.connect() as conn:
+        return sorted(conn.execute(select(Demand.id, Demand.consumer_code, Demand.status, DemandDetail.id,
+                                          DemandDetail.tax_head_code, DemandDetail.tax_amount_paise,
+                                          DemandDetail.collection_amount_paise)
+                                   .join(DemandDetail, DemandDetail.demand_id == Demand.id)
+                                   .where(Demand.consumer_code.in_(codes))).all())
+
+
+def pay_cash(app: App, consumer: str, rupees: str) -> str:
+    clerk = ctx_as(app, "clerk.amritsar")
+    [bill] = billing.fetch_bill(app, clerk, AMRITSAR, consumer_code=consumer, business_service="TL")
+    doc = collection.pay(app, clerk, tenant_id=AMRITSAR, bill_id=bill["id"], mode="CASH", amount=rupees)
+    return str(doc["paymentDetails"][0]["receiptNumber"])
+
+
+def test_two_counters_pay_the_same_pulled_demands_and_converge(world: dict[str, Any]) -> None:
+    hub, (c1, c2) = world["hub"], world["counters"]
+    codes = [f"PULL-{i}" for i in range(5)]
+    billing.create_demands(hub, ctx_as(hub, "clerk.amritsar"),
+                           [demand(c, lines=(("TL_TAX", str(500 + i), "0"),)) for i, c in enumerate(codes)])
+    assert [enrol(hub, c1, "Counter 1"), enrol(hub, c2, "Counter 2")] == ["C02", "C03"]
+    for counter in (c1, c2):
+        first = pull_all(counter)
+        assert first.received["demands"] >= 5 and first.pages >= 3          # pages of 2: resumable steps
+        assert demands_of(counter, codes) == demands_of(hub, codes)
+        assert sync_pull.cursor_of(counter, "demands")
+        shifts.open_shift(counter, ctx_as(counter, "clerk.amritsar"), "0")
+
+    # both offline: each pays PULL-0 and PULL-1 (the same dues); C03 also PULL-2 alone
+    r1 = [pay_cash(c1, codes[i], str(500 + i)) for i in (0, 1)]
+    r2 = [pay_cash(c2, codes[i], str(500 + i)) for i in (0, 1, 2)]
+    for counter in (c1, c2):
+        with client_for(counter) as client:
+            assert push(counter, client).unsynced == 0
+
+    report = hub_reconcile.reconcile(hub, hub.context())
+    assert sorted((x["counterCode"], x["receiptNumber"], x["consumerCode"], x["amount"])
+                  for x in report["ExcessCollections"]) == [("C03", r2[0], "PULL-0", "500.00"),
+                                                            ("C03", r2[1], "PULL-1", "501.00")]
+    assert report["Parked"] == []
+    assert r1
+
+    for counter in (c1, c2):
+        pull_all(counter)
+        got = demands_of(counter, codes)
+        assert got == demands_of(hub, codes)                                  # converged
+        paid = {row[1] for row in got if row[5] == row[6]}
+        assert {"PULL-0", "PULL-1", "PULL-2"} <= paid and "PULL-3" not in paid
+    with client_for(c2) as client:
+        refresh_status(c2, client)
+    assert sorted(x["receiptNumber"] for x in sync_outbox.status(c2)["excess"]) == sorted(r2[:2])
+    assert sync_outbox.status(c1)["excess"] == []
+
+    # nothing new at the hub: a delta pull brings nothing, and pulled rows never travel back as events
+    again = pull_all(c1)
+    assert again.received["demands"] == 0
