@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -110,7 +109,11 @@ def create_app(store_url: str) -> FastAPI:
         req = await _signed(request)
         status, answer = await run_in_threadpool(hub_ingest.push, application, req)
         code = req.header("X-Digit-Counter") or ""
-        return JSONResponse(answer, status_code=status, background=BackgroundTask(_apply_after, application, code))
+        # applied in the same request, after the storing transaction committed: when the counter
+        # has its answer, the hub's store shows the batch, and `parked` says what it could not apply
+        await run_in_threadpool(_apply_after, application, code)
+        parked = await run_in_threadpool(hub_ingest.parked_of, application, code)
+        return JSONResponse({**answer, "parked": parked}, status_code=status)
 
     @api.get("/sync/v1/counters/{code}/_status")
     async def status(code: str, request: Request) -> JSONResponse:

@@ -100,6 +100,23 @@ def apply(
     emit(counts, columns=list(counts), rows=[list(counts.values())])
 
 
+@app.command("release")
+def release(
+    code: str = typer.Argument(..., help="The counter code, e.g. C02."),
+    seq: int = typer.Option(None, "--seq", help="Only this parked event (default: every parked one)."),
+) -> None:
+    """Try a counter's parked events again, with the events waiting behind them.
+
+    Run it once the cause is fixed at the hub (see `hub reconcile`); what still cannot be applied
+    is parked again with its reason."""
+    from digitctl.cli.output import emit
+    from digitctl.services import hub_applyloop
+
+    application, ctx = _app_ctx()
+    doc = hub_applyloop.release(application, ctx, code, seq)
+    emit(doc, columns=list(doc), rows=[list(doc.values())])
+
+
 @app.command("serve")
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback unless told otherwise)."),

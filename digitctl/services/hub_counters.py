@@ -79,7 +79,7 @@ def enrol(app: "App", ctx: "RequestContext", tenant_id: str, name: str) -> dict[
     _known_tenant(app, tenant_id)
     enrolment = new_enrolment_code()
     now = ctx.now()
-    expires = now + ENROLMENT_TTL
+    expires = (now + ENROLMENT_TTL).replace(microsecond=0)
     with app.uow(ctx) as uow:
         used = set(uow.session.execute(select(HubCounter.code)).scalars())
         own = uow.meta("counter_code")            # the hub store's own code is never handed out
@@ -104,8 +104,7 @@ def revoke(app: "App", ctx: "RequestContext", code: str) -> dict[str, Any]:
         authorize(app, ctx, REVOKE_ACTION, row.tenant_id)
         if row.revoked_at is None:
             before = {"revokedAt": None}
-            row.revoked_at = ctx.now()
-            row.enrolment_hash = None           # an unused enrolment code dies with it
+            row.revoked_at = ctx.now()          # an unused enrolment code dies with it (SYNC_COUNTER_REVOKED)
             after = {"revokedAt": _iso(row.revoked_at)}
             uow.record(Event("hub.counter.revoked", row.tenant_id, "HubCounter", code, REVOKE_ACTION,
                              {"counterCode": code, **after}, before=before, after=after))

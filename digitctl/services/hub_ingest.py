@@ -19,13 +19,16 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
+from digitctl.domain.canonical import canonical_json, sha256_hex
 from digitctl.domain.events import Event
 from digitctl.domain.sync_events import ReceivedEvent
 from digitctl.domain.sync_protocol import load_public_key
+from digitctl.domain.tenancy import state_of
 from digitctl.errors import Conflict, DigitError, Forbidden, InvalidInput, Unauthenticated
 from digitctl.services import hub_chain
 from digitctl.services.hub_auth import SignedRequest, authenticate, counter_context
 from digitctl.services.hub_counters import OPEN_STATUSES, enrolment_hash
+from digitctl.services.hub_events import sealed_body
 from digitctl.services.hub_reconcile import parked_doc
 from local_store.models import HubBatch, HubCounter, HubEvent
 
@@ -156,11 +159,16 @@ def _classify(conn: Any, row: Any, first: int, events: list[ReceivedEvent]) -> t
     return dups, fresh
 
 
-def _stored_rows(row: Any, fresh: list[ReceivedEvent], now: Any) -> list[dict[str, Any]]:
-    return [dict(counter_code=row.code, seq=ev.seq, event_id=ev.event_id, event_type=ev.event_type,
-                 tenant_id=ev.tenant_id, entity_type=ev.entity_type, entity_id=ev.entity_id,
-                 occurred_at=ev.occurred_at, received_at=now, content_hash=ev.content_hash(), body=ev.to_wire(),
-                 status="stored") for ev in fresh]
+def _stored_rows(app: "App", session: Any, row: Any, fresh: list[ReceivedEvent], now: Any) -> list[dict[str, Any]]:
+    out = []
+    state = state_of(row.tenant_id)
+    for ev in fresh:
+        wire = ev.to_wire()           # its canonical hash is ev.content_hash(), computed once here
+        out.append(dict(counter_code=row.code, seq=ev.seq, event_id=ev.event_id, event_type=ev.event_type,
+                        tenant_id=ev.tenant_id, entity_type=ev.entity_type, entity_id=ev.entity_id,
+                        occurred_at=ev.occurred_at, received_at=now, content_hash=sha256_hex(canonical_json(wire)),
+                        body=sealed_body(app, session, state, wire), status="stored"))
+    return out
 
 
 def push(app: "App", req: SignedRequest) -> tuple[int, dict[str, Any]]:
@@ -200,7 +208,7 @@ def _push(app: "App", req: SignedRequest) -> tuple[int, dict[str, Any]]:
             raise _bad("audit must be a list of audit records")
         chain_head = hub_chain.advance(keys, head, records, [ev.audit for ev in fresh])
         if fresh:
-            conn.execute(_EVENT.insert(), _stored_rows(row, fresh, now))
+            conn.execute(_EVENT.insert(), _stored_rows(app, uow.session, row, fresh, now))
         last_seq = fresh[-1].seq if fresh else int(row.last_seq)
         head_seq = doc.get("headSeq")
         counter_head = max(int(head_seq), last_seq) if isinstance(head_seq, int) else last_seq
@@ -221,9 +229,15 @@ def _push(app: "App", req: SignedRequest) -> tuple[int, dict[str, Any]]:
 def _open_events(conn: Any, code: str, limit: int = 200) -> list[dict[str, Any]]:
     rows = conn.execute(select(_EVENT.c.counter_code, _EVENT.c.seq, _EVENT.c.event_id, _EVENT.c.event_type,
                                _EVENT.c.tenant_id, _EVENT.c.entity_type, _EVENT.c.entity_id, _EVENT.c.status,
-                               _EVENT.c.reason_code, _EVENT.c.reason).where(
+                               _EVENT.c.reason_code, _EVENT.c.reason, _EVENT.c.body).where(
         _EVENT.c.counter_code == code, _EVENT.c.status.in_(OPEN_STATUSES)).order_by(_EVENT.c.seq).limit(limit)).all()
     return [parked_doc(r) for r in rows]
+
+
+def parked_of(app: "App", code: str) -> list[dict[str, Any]]:
+    """The counter's parked and waiting events now (the push's answer after applying)."""
+    with app.store.readonly_engine.connect() as conn:
+        return _open_events(conn, code)
 
 
 def flag(app: "App", code: str, reason: str) -> None:

@@ -8,9 +8,11 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from digitctl.services.access import authorize
 from digitctl.services.hub_counters import OPEN_STATUSES, RECONCILE_ACTION, lag_of
+from digitctl.services.hub_events import opened_wire
 from local_store.models import HubCounter, HubEvent
 
 if TYPE_CHECKING:
@@ -23,21 +25,30 @@ SILENT_AFTER = dt.timedelta(hours=24)
 
 def parked_doc(row: Any) -> dict[str, Any]:
     """A parked or waiting event as `hub reconcile` and the counter's `_status` show it."""
+    body = getattr(row, "body", None)
+    params = body.get("parkedParams") if isinstance(body, dict) and row.status == "parked" else None
     return {"counterCode": row.counter_code, "seq": int(row.seq), "eventId": row.event_id,
             "eventType": row.event_type, "tenantId": row.tenant_id, "entityType": row.entity_type,
-            "entityId": row.entity_id, "status": row.status, "code": row.reason_code, "message": row.reason}
+            "entityId": row.entity_id, "status": row.status, "code": row.reason_code, "message": row.reason,
+            "params": params if isinstance(params, dict) else {}}
 
 
-def _excess_doc(row: Any) -> dict[str, Any]:
-    payload = (row.body or {}).get("payload") or {}
-    payment: dict[str, Any] = payload["Payment"] if isinstance(payload.get("Payment"), dict) else payload
+def _excess_doc(app: "App", session: Session, row: Any) -> dict[str, Any]:
+    """An event parked EXCESS_COLLECTION: what the Parked said (params kept beside the event),
+    else what its payment payload says."""
+    body = row.body or {}
+    said: dict[str, Any] = body["parkedParams"] if isinstance(body.get("parkedParams"), dict) else {}
+    payload = opened_wire(app, session, body).get("payload") or {}
+    payments = payload.get("Payments")
+    payment: dict[str, Any] = payments[0] if isinstance(payments, list) and payments and isinstance(
+        payments[0], dict) else payload
     details = payment.get("paymentDetails") or [{}]
     first: dict[str, Any] = details[0] if isinstance(details, list) and details and isinstance(details[0], dict) \
         else {}
     bill: dict[str, Any] = first["bill"] if isinstance(first.get("bill"), dict) else {}
-    return {"consumerCode": bill.get("consumerCode") or payload.get("consumerCode"),
-            "receiptNumber": first.get("receiptNumber") or payload.get("receiptNumber"),
-            "counterCode": row.counter_code, "amount": payment.get("totalAmountPaid"),
+    return {"consumerCode": said.get("consumerCode") or bill.get("consumerCode"),
+            "receiptNumber": said.get("receiptNumber") or first.get("receiptNumber"),
+            "counterCode": row.counter_code, "amount": said.get("amount") or payment.get("totalAmountPaid"),
             "tenantId": row.tenant_id, "eventId": row.event_id, "seq": int(row.seq), "message": row.reason}
 
 
@@ -59,7 +70,9 @@ def reconcile(app: "App", ctx: "RequestContext", tenant_id: str | None = None,
         open_rows = conn.execute(stmt).all()
         silent = [c for c in conn.execute(counters.order_by(HubCounter.code)).all()
                   if now - (c.last_seen or c.registered_at) > silent_after]
-    return {"ExcessCollections": [_excess_doc(r) for r in open_rows if r.reason_code == EXCESS_CODE],
+        with Session(bind=conn) as session:
+            excess = [_excess_doc(app, session, r) for r in open_rows if r.reason_code == EXCESS_CODE]
+    return {"ExcessCollections": excess,
             "Parked": [parked_doc(r) for r in open_rows],
             "IncompleteDayEnds": [],
             "SilentCounters": [{"counterCode": c.code, "tenantId": c.tenant_id, "name": c.name,

@@ -13,7 +13,8 @@ from digitctl.services import access, hub_applyloop, hub_counters, hub_reconcile
 from tests.conftest import PB_ADMIN
 
 HUB_ACTIONS = [hub_counters.ENROL_ACTION, hub_counters.SEARCH_ACTION, hub_counters.REVOKE_ACTION,
-               hub_counters.RECONCILE_ACTION, hub_applyloop.APPLY_ACTION]
+               hub_counters.RECONCILE_ACTION, hub_applyloop.APPLY_ACTION,
+               hub_applyloop.RELEASE_ACTION]
 
 
 def test_superuser_at_the_state_runs_the_hub_others_do_not(pb_tree_app: App, as_user: Any) -> None:

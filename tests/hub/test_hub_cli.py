@@ -78,7 +78,7 @@ def test_a_silent_counter_makes_reconcile_exit_non_zero(demo_users_url: str) -> 
 def test_a_clerk_may_not_run_the_hub(demo_users_url: str, error_of: Any) -> None:
     login(demo_users_url, "clerk.amritsar")
     for args in (["hub", "enrol", "--tenant", "pb.amritsar", "--name", "X"], ["hub", "counters"],
-                 ["hub", "reconcile"], ["hub", "revoke", "C02"]):
+                 ["hub", "reconcile"], ["hub", "revoke", "C02"], ["hub", "release", "C02"], ["hub", "apply"]):
         res = run(demo_users_url, *args, "-o", "json")
         assert res.exit_code == 3, (args, res.output)
         assert error_of(res)[0] == "ACCESS_DENIED"

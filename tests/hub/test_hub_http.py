@@ -2,6 +2,7 @@
 on a loopback port answering /health."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import socket
@@ -17,6 +18,7 @@ import pytest
 from digitctl.bootstrap import App
 from tests.hub.fake_counter import PUSH, REGISTER, FakeCounter
 
+NOW = dt.datetime(2026, 11, 25, 5, 30, tzinfo=dt.timezone.utc)
 fastapi = pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
@@ -121,18 +123,18 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_hub_serve_answers_health_on_loopback(hub: App, tmp_path: Path) -> None:
+def _serve_and_get_health(hub: App, extra: list[str], scheme: str = "http", context: Any = None) -> None:
     root = Path(__file__).resolve().parents[2]
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(root), "DIGITCTL_NOW": hub.clock.now().isoformat()}
     proc = subprocess.Popen([sys.executable, str(root / "tests" / "clockhook.py"), "--store", hub.store_url,
-                             "hub", "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE,
+                             "hub", "serve", "--port", str(port), *extra], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as res:
+                with urllib.request.urlopen(f"{scheme}://127.0.0.1:{port}/health", timeout=2, context=context) as res:
                     assert json.loads(res.read()) == {"status": "UP", "store": "ok"}
                     break
             except OSError:
@@ -142,7 +144,50 @@ def test_hub_serve_answers_health_on_loopback(hub: App, tmp_path: Path) -> None:
                 time.sleep(0.2)
     finally:
         proc.terminate()
-        proc.wait(timeout=15)
+        proc.wait(timeout=20)
+
+
+@pytest.fixture
+def sqlite_hub(sqlite_url: str, frozen_clock: Any, store_templates: Any) -> Any:
+    """A hub store on SQLite only: the subprocess tests test `hub serve`, not the backends."""
+    from tests.conftest import _build_state, _templated_app
+
+    yield from _templated_app(store_templates, "state", _build_state, sqlite_url, frozen_clock)
+
+
+def test_hub_serve_answers_health_on_loopback(sqlite_hub: App) -> None:
+    _serve_and_get_health(sqlite_hub, [])
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    import ipaddress
+
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=3650))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False).sign(key, hashes.SHA256()))
+    cert_file, key_file = folder / "hub.crt", folder / "hub.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+def test_hub_serve_over_tls_with_two_workers(sqlite_hub: App, tmp_path: Path) -> None:
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
+    context = ssl.create_default_context(cafile=str(cert))
+    _serve_and_get_health(sqlite_hub, ["--workers", "2", "--ssl-certfile", str(cert), "--ssl-keyfile", str(key)],
+                          "https", context)
 
 
 def test_an_unknown_path_or_method_is_enveloped(client: Any) -> None:
@@ -168,7 +213,8 @@ def test_a_push_applies_what_it_stored(client: Any, hub: App, monkeypatch: pytes
     monkeypatch.setitem(sys.modules, "digitctl.services.hub_apply", fake)
     counter = _register(client, hub)
     events = [counter.event(payload={"park": True}), counter.event()]
-    assert _post(client, counter, hub, counter.batch(events, 3)).status_code == 200
+    res = _post(client, counter, hub, counter.batch(events, 3))
+    assert res.status_code == 200 and [p["code"] for p in res.json()["parked"]] == ["BILL_NOT_FOUND"]
     path = f"/sync/v1/counters/{counter.code}/_status"
     req = counter.signed(path, None, hub.clock.now(), method="GET")
     parked = client.get(path, headers=dict(req.headers)).json()["parked"]
@@ -176,3 +222,17 @@ def test_a_push_applies_what_it_stored(client: Any, hub: App, monkeypatch: pytes
     text = client.get("/metrics").text
     assert f'digit_hub_events_applied_total{{counter="{counter.code}"}} 1' in text
     assert f'digit_hub_events_parked_total{{counter="{counter.code}"}} 1' in text
+
+
+def test_an_unreachable_store_is_503_so_counters_retry() -> None:
+    from sync.hub_app import create_app
+
+    with TestClient(create_app("postgresql+psycopg://postgres@127.0.0.1:5432/digitctl_no_such_db"),
+                    raise_server_exceptions=False) as c:
+        res = c.get("/health")
+        assert res.status_code == 503 and res.json() == {"status": "DOWN", "store": "unreachable"}
+        counter = FakeCounter()
+        counter.code = "C02"
+        req = counter.signed(PUSH, counter.batch([counter.event()], 3), NOW)
+        res = c.post(PUSH, content=req.body, headers=dict(req.headers))
+        assert res.status_code == 503 and _envelope(res)[0] == "STORE_UNAVAILABLE"

@@ -95,8 +95,8 @@ def test_register_refuses_a_head_not_signed_by_the_audit_keys(hub: App) -> None:
 def test_register_refuses_a_revoked_counter(hub: App) -> None:
     code = hub_counters.enrol(hub, hub.context(), "pb.amritsar", "A2")["enrolmentCode"]
     hub_counters.revoke(hub, hub.context(), "C02")
-    assert _refused(hub_ingest.register, hub, FakeCounter().register_body(code)).code in (
-        "SYNC_ENROLMENT_CODE_INVALID", "SYNC_COUNTER_REVOKED")
+    err = _refused(hub_ingest.register, hub, FakeCounter().register_body(code))
+    assert (err.code, err.http_status) == ("SYNC_COUNTER_REVOKED", 403)
 
 
 # -- push ----------------------------------------------------------------------------------------
@@ -233,3 +233,46 @@ def test_the_last_record_must_be_signed_by_the_counters_key(hub: App, counter: F
     doc["events"][-1]["audit"] = last
     err = _refused(hub_ingest.push, hub, counter.signed(PUSH, doc, hub.clock.now()))
     assert err.code == "SYNC_AUDIT_CHAIN_BROKEN" and "signature" in err.message
+
+
+def test_enrol_refuses_a_name_that_is_not_one(hub: App) -> None:
+    assert _refused(hub_counters.enrol, hub, hub.context(), "pb.amritsar", "  ").code == "INVALID_COUNTER_NAME"
+
+
+def test_register_refuses_a_body_without_a_usable_key(hub: App) -> None:
+    code = hub_counters.enrol(hub, hub.context(), "pb.amritsar", "A2")["enrolmentCode"]
+    body = FakeCounter().register_body(code)
+    body["publicKey"] = "not a key"
+    err = _refused(hub_ingest.register, hub, body)
+    assert (err.code, err.http_status) == ("SYNC_INVALID_REQUEST", 400)
+    assert _refused(hub_ingest.register, hub, b"[1, 2]").code == "SYNC_INVALID_REQUEST"
+    assert _counter_row(hub, "C02").registered_at is None
+
+
+def test_the_counters_clock_skew_is_kept(hub: App, counter: FakeCounter) -> None:
+    doc = counter.batch([counter.event()], counter.setup_records)
+    ahead = hub.clock.now() + dt.timedelta(minutes=2)         # the counter PC's clock runs 2 min fast
+    assert hub_ingest.push(hub, counter.signed(PUSH, doc, ahead))[0] == 200
+    assert hub_counters.counters(hub, hub.context())[0]["clockSkewMs"] == 120_000
+
+
+def test_revoking_twice_keeps_the_first_time(hub: App, counter: FakeCounter) -> None:
+    first = hub_counters.revoke(hub, hub.context(), counter.code)
+    hub.clock.advance(hours=1)  # type: ignore[attr-defined]
+    assert hub_counters.revoke(hub, hub.context(), counter.code) == first
+
+
+def test_the_payload_is_not_kept_in_plain(hub: App, counter: FakeCounter, push: Any) -> None:
+    from digitctl.services.hub_events import received_event
+
+    ev = counter.event(payload={"id": "P9", "payerName": "Simran Kaur", "mobileNumber": "9876543210"})
+    push(counter, [ev])
+    row = _events(hub, counter.code)[0]
+    # (the audit record travels as the counter keeps it: its values are the counter's business)
+    stored = str({k: v for k, v in row.body.items() if k != "audit"})
+    assert "Simran" not in stored and "9876543210" not in stored and "payload" not in row.body
+    from sqlalchemy.orm import Session
+
+    with hub.store.engine.connect() as conn, Session(bind=conn) as session:
+        back = received_event(hub, session, row.body)
+    assert back.payload == ev["payload"] and back.content_hash() == row.content_hash
