@@ -62,6 +62,7 @@ class UnitOfWork:
         self._meta: dict[str, str | None] = {}
         self.committed = False
         self.touched: set[str] = set()     # "Kind:key" of sealed entities this unit of work wrote
+        self.sealed: dict[str, Any] = {}   # seals a writer computed from the rows it wrote (see seal_as)
         self.session: Session
 
     def __enter__(self) -> "UnitOfWork":
@@ -89,6 +90,13 @@ class UnitOfWork:
     def touch(self, kind: str, key: str) -> None:
         """Seal this entity at commit (for writes the session cannot see, e.g. Core statements)."""
         self.touched.add(seals.entity_key(kind, key))
+
+    def seal_as(self, kind: str, key: str, seal: Any) -> None:
+        """Seal this entity at commit with `seal` (seals.Seal of the rows exactly as written), for a
+        bulk writer that holds every column of them: the commit need not read them back."""
+        entity = seals.entity_key(kind, key)
+        self.touched.add(entity)
+        self.sealed[entity] = seal
 
     def __exit__(self, *exc: object) -> None:
         if not self.committed:
@@ -129,6 +137,7 @@ class UnitOfWork:
         self.session.rollback()
         self.events.clear()
         self.touched.clear()
+        self.sealed.clear()
 
     # -- outbox + audit -----------------------------------------------------------------------
     def _write_events(self) -> None:
@@ -159,7 +168,9 @@ class UnitOfWork:
                               actor_uuid=actor_uuid, actor_name=actor_name,
                               tenant_id=ev.tenant_id, operation=ev.operation, entity_type=ev.entity_type,
                               entity_id=ev.entity_id, before=before, after=after, row_hashes=None))
-        found = seals.seals_of(conn, self.touched) if self.touched else {}
+        unread = self.touched - self.sealed.keys()
+        found = seals.seals_of(conn, unread) if unread else {}
+        found.update(self.sealed)
         row_hashes = {entity: found[entity] for entity in sorted(self.touched)}
         if row_hashes:
             if not audit:        # sealed rows changed without an event: a record of its own, no outbox row
@@ -195,6 +206,7 @@ class UnitOfWork:
                 conn.execute(meta.insert().values(key=AUDIT_HEAD_SIGNED, value=value))
         self.events.clear()
         self.touched.clear()
+        self.sealed.clear()
 
 
 def _number_for_counter(conn: Any, outbox: list[dict[str, Any]]) -> None:

@@ -133,6 +133,7 @@ class NewUser:
     roles: list[tuple[str, str]] = field(default_factory=list)   # (code, tenantId)
     password: str | None = None
     employee: EmployeeSpec | None = None
+    uuid: str | None = None       # kept when given (the hub storing a user a counter created), else new
 
 
 def parse_role(text: str, default_tenant: str) -> tuple[str, str]:

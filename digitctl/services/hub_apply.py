@@ -18,8 +18,8 @@ hub's outbox and audit chain under the counter's actor:
 one of them behind a parked one. `apply_events` is the batch path (hub_apply_batch): payments in
 one transaction through SQLAlchemy Core, the rest one by one.
 
-Users (`user.*`) are "recorded" for now: TODO apply them (PII arrives decrypted in the event,
-encrypt with the hub's keys; password.changed needs the hash in its payload first).
+Users: created, updated, locked and unlocked are applied (hub_apply_users); a password change
+is recorded only (TODO: no hash travels yet).
 """
 from __future__ import annotations
 
@@ -54,6 +54,7 @@ Applier = Callable[["App", "UnitOfWork", RequestContext, ReceivedEvent], str]
 def _appliers() -> dict[str, Applier]:
     from digitctl.services import hub_apply_payments as pay
     from digitctl.services import hub_apply_records as rec
+    from digitctl.services import hub_apply_users as usr
 
     return {
         "collection.payment.created": pay.payment_created,
@@ -67,6 +68,10 @@ def _appliers() -> dict[str, Applier]:
         "workflow.transitioned": rec.workflow_transitioned,
         "shift.opened": rec.shift_recorded,
         "shift.closed": rec.shift_recorded,
+        "user.created": usr.user_created,
+        "user.updated": usr.user_updated,
+        "user.locked": usr.user_locked,
+        "user.unlocked": usr.user_locked,
     }
 
 
@@ -150,7 +155,27 @@ def hub_actor(app: "App", uow: "UnitOfWork", ev: ReceivedEvent) -> "Actor":
     return users.actor_of(s, row)
 
 
+def _state_citizen(ev: ReceivedEvent) -> bool:
+    """A citizen a counter registered: DIGIT keeps citizens at the state tenant."""
+    user = ev.payload.get("user")
+    return ev.event_type.startswith("user.") and isinstance(user, dict) and \
+        str(user.get("type") or "").upper() == "CITIZEN" and "." not in ev.tenant_id
+
+
+def access_tenant(ev: ReceivedEvent, actor: "Actor", counter_tenant: str | None) -> str:
+    """Where the actor's right is checked: the event's tenant; for a citizen kept at the state,
+    the counter's city (or the actor's own city), as users.create_user checks the request's tenant."""
+    if not _state_citizen(ev):
+        return ev.tenant_id
+    if counter_tenant:
+        return counter_tenant
+    cities = [r.tenant_id for r in actor.roles if r.tenant_id.startswith(ev.tenant_id + ".")]
+    return cities[0] if cities else ev.tenant_id
+
+
 def check_tenant(ev: ReceivedEvent, counter_tenant: str | None) -> None:
+    if counter_tenant and _state_citizen(ev) and counter_tenant.startswith(ev.tenant_id + "."):
+        return
     if counter_tenant and ev.tenant_id != counter_tenant and not ev.tenant_id.startswith(counter_tenant + "."):
         raise Parked(E_TENANT_NOT_ENROLLED, f"counter {ev.counter_code} is enrolled for {counter_tenant}, "
                      f"not {ev.tenant_id}", {"counterCode": ev.counter_code, "tenantId": ev.tenant_id,
@@ -172,12 +197,13 @@ def apply_context(app: "App", actor: "Actor", ev: ReceivedEvent) -> RequestConte
                           msg_id=f"hub-apply:{ev.counter_code}:{ev.seq}")
 
 
-def authorize_event(app: "App", ctx: RequestContext, ev: ReceivedEvent, operation: str) -> None:
+def authorize_event(app: "App", ctx: RequestContext, ev: ReceivedEvent, operation: str,
+                    tenant_id: str | None = None) -> None:
     """The hub's role-action masters on the event's operation at its tenant."""
     from digitctl.services.access import authorize
 
     try:
-        authorize(app, ctx, operation, ev.tenant_id)
+        authorize(app, ctx, operation, tenant_id or ev.tenant_id)
     except DigitError as err:
         raise Parked(err.code, err.message, {**err.params, "counterCode": ev.counter_code}) from None
 
@@ -216,12 +242,20 @@ def apply_event(app: "App", ev: ReceivedEvent, *, counter_tenant: str | None = N
     applier = applier_for(ev.event_type)
     if applier is None:
         return RECORDED
-    check_tenant(ev, counter_tenant)
-    operation = operation_of(ev)
     with app.uow(app.base_context(ev.tenant_id)) as uow:
-        actor = hub_actor(app, uow, ev)
-        ctx = apply_context(app, actor, ev)
-        authorize_event(app, ctx, ev, RUN_BY.get(operation, operation))
+        try:
+            check_tenant(ev, counter_tenant)
+            operation = operation_of(ev)
+            actor = hub_actor(app, uow, ev)
+            ctx = apply_context(app, actor, ev)
+            authorize_event(app, ctx, ev, RUN_BY.get(operation, operation), access_tenant(ev, actor, counter_tenant))
+        except Parked:
+            # its effect is at the hub already (applied before the actor left, say): still a no-op
+            from digitctl.services.hub_apply_records import already_applied
+
+            if already_applied(uow, ev):
+                return APPLIED
+            raise
         # the hub's outbox and audit record name the counter's actor, at the hub's time; what the
         # services write carries the counter's (ctx)
         uow.ctx = replace(ctx, clock=app.clock)

@@ -34,7 +34,7 @@ from local_store.models import Application
 from local_store.models import Bill as BillRow
 from local_store.models import Demand as DemandRow
 from local_store.models import DemandDetail as DemandDetailRow
-from local_store.models import Shift, WfCurrent, WfProcessInstance
+from local_store.models import Payment, Remittance, Shift, UserAccount, WfCurrent, WfProcessInstance
 
 if TYPE_CHECKING:
     from digitctl.bootstrap import App
@@ -50,10 +50,12 @@ def _doc(ev: ReceivedEvent, key: str) -> dict[str, Any]:
     return doc
 
 
-def _record(uow: "UnitOfWork", ev: ReceivedEvent, entity_type: str, entity_id: str, payload: dict[str, Any]) -> None:
-    """The hub's own outbox row and audit record of what it applied (under the counter's actor)."""
+def _record(uow: "UnitOfWork", ev: ReceivedEvent, entity_type: str, entity_id: str, payload: dict[str, Any],
+            after: Any = None) -> None:
+    """The hub's own outbox row and audit record of what it applied (under the counter's actor);
+    `after` replaces the counter's when that holds PII sealed with the counter's keys."""
     uow.record(Event(ev.event_type, ev.tenant_id, entity_type, entity_id, str(ev.audit.get("operation")), payload,
-                     before=ev.audit.get("before"), after=ev.audit.get("after")))
+                     before=ev.audit.get("before"), after=ev.audit.get("after") if after is None else after))
 
 
 # -- demands -----------------------------------------------------------------------------------
@@ -152,7 +154,8 @@ def application_created(app: "App", uow: "UnitOfWork", ctx: "RequestContext", ev
     s.flush()
     from digitctl.services.applications import application_json
 
-    _record(uow, ev, "Application", number, {"Application": application_json(appl)})
+    doc = application_json(appl)
+    _record(uow, ev, "Application", number, {"Application": doc}, after=doc)
     return APPLIED
 
 
@@ -249,3 +252,37 @@ def _instant(value: Any) -> dt.datetime | None:
 
 def _paise(value: Any) -> int | None:
     return None if value is None else to_paise(Decimal(str(value)))
+
+
+# -- is it there already ---------------------------------------------------------------------------
+def already_applied(uow: "UnitOfWork", ev: ReceivedEvent) -> bool:
+    """The event's effect is in the hub's store (by the counter's ids)."""
+    s, p, kind = uow.session, ev.payload, ev.event_type
+    first = _first_doc(p, {"collection": "Payments", "billing": "Demands", "workflow": "ProcessInstances"}
+                       .get(kind.split(".")[0], ""))
+    if kind == "collection.payment.created":
+        return bool(first.get("id")) and s.get(Payment, str(first["id"])) is not None
+    if kind in ("collection.payment.cancelled", "collection.payment.dishonoured"):
+        row = s.get(Payment, str(first.get("id"))) if first.get("id") else None
+        return row is not None and row.payment_status == first.get("paymentStatus")
+    if kind == "collection.payments.remitted":
+        return s.get(Remittance, str((p.get("Remittance") or {}).get("id") or ev.entity_id)) is not None
+    if kind == "billing.demand.created":
+        return bool(first.get("id")) and s.get(DemandRow, str(first["id"])) is not None
+    if kind == "application.created":
+        return s.get(Application, ev.entity_id) is not None
+    if kind == "workflow.transitioned":
+        return bool(first.get("id")) and s.get(WfProcessInstance, str(first["id"])) is not None
+    if kind == "user.created":
+        return s.get(UserAccount, str((p.get("user") or {}).get("uuid"))) is not None
+    if kind.startswith("shift."):
+        shift = s.get(Shift, ev.entity_id)
+        return shift is not None and shift.status == (p.get("Shift") or {}).get("status")
+    return False
+
+
+def _first_doc(payload: dict[str, Any], key: str) -> dict[str, Any]:
+    items = payload.get(key)
+    doc = items[0] if isinstance(items, list) and items else items
+    return doc if isinstance(doc, dict) else {}
+

@@ -136,7 +136,7 @@ def create_in(uow: "UnitOfWork", app: "App", spec: NewUser) -> UserAccount:
                        {"userName": spec.user_name, "tenantId": spec.tenant_id})
     ring = app.keyring
     row = UserAccount(
-        uuid=str(uuid.uuid4()), user_name=user_name, tenant_id=tenant, type=spec.type,
+        uuid=spec.uuid or str(uuid.uuid4()), user_name=user_name, tenant_id=tenant, type=spec.type,
         name_enc=ring.encrypt(s, tenant, spec.name.strip()),
         mobile_enc=ring.encrypt(s, tenant, spec.mobile) if spec.mobile else None,
         mobile_bidx=ring.blind_index(tenant, spec.mobile, "mobile") if spec.mobile else None,

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from digitctl.domain.sync_events import Parked
-from digitctl.services import billing, collection, hub_apply, reports
+from digitctl.services import audit, billing, collection, hub_apply, reports
 from local_store.models import AuditRecord, Bill, DemandDetail, OutboxEvent, Payment, Shift
 from tests.helpers import AMRITSAR, ctx_as, demand
 from tests.hub_apply.conftest import apply_all
@@ -74,6 +74,8 @@ def test_a_cash_payment_stands_at_the_hub_as_the_counter_took_it(counter, hub, w
     book_hub = reports.daybook(hub, supervisor, tenant_id=AMRITSAR, day=TODAY)
     book_counter = reports.daybook(counter, ctx_as(counter, "supervisor.amritsar"), tenant_id=AMRITSAR, day=TODAY)
     assert totals(book_hub) == totals(book_counter)
+    report = audit.verify(hub, hub.context())              # the hub's chain and the rows' seals hold
+    assert report.ok, report.summary()
 
     # applying the same events again changes nothing (a crash before the ingest marked them)
     again = apply_all(hub, wire.all())
@@ -116,6 +118,15 @@ def test_a_closed_shift_stands_at_the_hub_and_the_day_books_agree(counter, hub, 
     assert totals(book_hub) == totals(book_counter)
     assert book_hub["reconciliation"] == {**book_counter["reconciliation"]}
     assert book_hub["shifts"] == book_counter["shifts"]
+    # the clerk takes the drawer to the bank: deposited at the hub too
+    slip = collection.remit(counter, clerk, AMRITSAR, bank="Punjab National Bank")
+    assert not [o for o in apply_all(hub, wire.take()) if isinstance(o, Parked)]
+    assert {s for _, s, _, _ in state(hub)["payments"]} == {"DEPOSITED"}
+    assert state(hub)["payments"] == state(counter)["payments"]
+    with hub.store.engine.connect() as conn:
+        from local_store.models import Remittance
+
+        assert conn.execute(select(Remittance.slip_number)).scalar_one() == slip["slipNumber"]
 
 
 # -- parked ------------------------------------------------------------------------------------
@@ -189,3 +200,17 @@ def test_a_cancel_of_a_payment_the_hub_lacks_is_parked(counter, hub, wire, clerk
         hub_apply.apply_event(hub, cancel)
     assert err.value.code == "PAYMENT_NOT_FOUND"
     assert f"Payment:{AMRITSAR}:{receipt}" in hub_apply.entity_keys(cancel)
+
+
+def test_a_payment_applied_before_its_clerk_left_reapplies_as_a_no_op(counter, hub, wire, clerk):
+    from digitctl.services import users
+
+    pay(counter, clerk, bill_for(counter, "TL-CC-1"), "1250")
+    events = wire.take()
+    assert not [o for o in apply_all(hub, events) if isinstance(o, Parked)]
+    users.update_user(hub, ctx_as(hub, "admin"), "clerk.amritsar", active=False)
+    before = state(hub)
+    [payment] = only_payment(events)
+    assert hub_apply.apply_event(hub, payment) == "applied"
+    assert state(hub) == before
+    assert audit.verify(hub, hub.context()).ok

@@ -169,7 +169,7 @@ def stored_left(hub_app: App) -> int:
                    .scalar_one())
 
 
-def wait_applied(hub_app: App, timeout: float = 15.0, operator_apply: Any = None) -> int:
+def wait_applied(hub_app: App, timeout: float = 5.0, operator_apply: Any = None) -> int:
     """The hub applies a batch after answering it (a background task): wait until nothing it
     stored is left unapplied. If some is still left at the deadline, `operator_apply()` (the
     operator's `digitctl hub apply`) finishes it; returns how many that was (0: the hub did it all)."""
