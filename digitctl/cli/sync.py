@@ -1,4 +1,4 @@
-"""`digitctl sync register|push|status`: this counter and its hub (sync/PROTOCOL.md).
+"""`digitctl sync register|push|pull|run|status`: this counter and its hub (sync/PROTOCOL.md).
 
 Parse, call `digitctl.services.sync_outbox` (what the store holds) and `sync.client`/`sync.push`
 (what travels), print. `sync pull` and `sync run` come with the hub-to-counter direction."""
@@ -97,6 +97,29 @@ def pull_cmd(
     rows = [(f"{k} received / written", f"{v} / {doc['written'][k]}") for k, v in doc["received"].items()]
     rows += [("pages", doc["pages"]), ("seconds", doc["seconds"])]
     emit(doc, rows=rows, columns=["field", "value"], human=lambda con: _kv_table(con, "Pulled", rows))
+
+
+@app.command("run")
+def run_cmd(
+    interval: float = typer.Option(30.0, "--interval", min=1.0, help="Seconds between rounds."),
+    rounds: int = typer.Option(0, "--rounds", min=0, help="Stop after N rounds (0: run until stopped)."),
+) -> None:
+    """Push and pull every --interval seconds; quiet while the hub is unreachable; logs what it did."""
+    import datetime as dt
+
+    from sync.run import run
+
+    application = _app()
+
+    def say(text: str) -> None:
+        stamp = application.clock.now().astimezone(dt.timezone.utc).strftime("%H:%M:%S")
+        typer.echo(f"{stamp} {text}", err=True)
+
+    try:
+        done = run(application, interval, rounds or None, say=say)
+    except KeyboardInterrupt:
+        done = -1
+    emit({"rounds": done}, rows=[("rounds", done)], columns=["field", "value"])
 
 
 def _with_progress(run: Any, batch: int) -> Any:

@@ -113,3 +113,28 @@ def test_two_counters_pay_the_same_pulled_demands_and_converge(world: dict[str, 
     # nothing new at the hub: a delta pull brings nothing, and pulled rows never travel back as events
     again = pull_all(c1)
     assert again.received["demands"] == 0
+
+
+def test_sync_run_pushes_and_pulls_and_stays_quiet_while_the_hub_is_away(world: dict[str, Any],
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+
+    from sync.run import run
+
+    hub, (c1, _c2) = world["hub"], world["counters"]
+    enrol(hub, c1, "Counter 1")
+    billing.create_demands(hub, ctx_as(hub, "clerk.amritsar"), [demand("RUN-1", lines=(("TL_TAX", "700", "0"),))])
+    said: list[str] = []
+    assert run(c1, 0, rounds=1, say=said.append, sleep=lambda _s: None) == 1
+    assert demands_of(c1, ["RUN-1"]) == demands_of(hub, ["RUN-1"]) and said and "pulled" in said[0]
+
+    def down(_request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("no route to host")
+
+    monkeypatch.setattr("sync.client.default_transport", httpx.MockTransport(down))
+    said.clear()
+    shifts.open_shift(c1, ctx_as(c1, "clerk.amritsar"), "0")
+    pay_cash(c1, "RUN-1", "700")                       # the counter keeps working offline
+    assert run(c1, 0, rounds=3, say=said.append, sleep=lambda _s: None) == 3
+    assert said == ["hub unreachable: working offline, will retry"]      # once, not every round
+    assert sync_outbox.status(c1)["unsynced"] > 0
