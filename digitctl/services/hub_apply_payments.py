@@ -161,6 +161,16 @@ def fit(lines: list[dict[str, Any]], details: dict[str, Any]) -> tuple[list[dict
     return kept, excess
 
 
+def check_fit(f: PaymentFacts, lines: list[dict[str, Any]], details: dict[str, Any]) -> None:
+    """Parked EXCESS_COLLECTION when a share does not fit what the hub's line still owes: the
+    batch path (hub_apply_batch) then hands the payment to apply_event, which carries the excess."""
+    excess = fit(lines, details)[1]
+    if excess:
+        raise Parked(E_EXCESS, f"receipt {f.receipt} of counter {f.counter_code} does not fit the hub's demand of "
+                     f"{f.consumer_code}", {"consumerCode": f.consumer_code, "receiptNumber": f.receipt,
+                                            "counterCode": f.counter_code, "amount": str(from_paise(excess))})
+
+
 def take_excess(app: "App", uow: "UnitOfWork", f: PaymentFacts, hl: HubLines, ev: ReceivedEvent,
                 now: dt.datetime) -> list[dict[str, Any]]:
     """The payment's lines with its excess carried: a credit on the ADVANCE tax head of the latest
