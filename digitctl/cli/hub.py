@@ -1,4 +1,4 @@
-"""`digitctl hub serve | enrol | counters | revoke | reconcile | apply`: run the state's hub and
+"""`digitctl hub serve | enrol | counters | daybook | revoke | reconcile | apply`: run the state's hub and
 look after the counters that push to it. The operator commands run against the hub's store
 (`--store`) as a logged-in user whose role has the hub's actions (SUPERUSER at the state)."""
 from __future__ import annotations
@@ -51,6 +51,27 @@ def counters(tenant: str = typer.Option(None, "--tenant", help="Only counters of
     keys = ["counterCode", "tenantId", "name", "lastSeen", "lastSequence", "lag", "parked", "clockSkewMs"]
     emit({"Counters": [{k: r[k] for k in keys} for r in rows]}, columns=[*keys, "status"],
          rows=[[r[k] for k in keys] + [r["status"]] for r in rows])
+
+
+@app.command("daybook")
+def daybook(
+    tenant: str = typer.Option(..., "--tenant", help="The city, e.g. pb.amritsar."),
+    date: str = typer.Option(None, "--date", help="YYYY-MM-DD (IST); default today."),
+) -> None:
+    """The consolidated collection register across counters, each counter's total and day end
+    (complete / waiting for N events / shift open); exit 1 unless every counter's day end is complete."""
+    from digitctl.cli.output import emit
+    from digitctl.services import hub_daybook
+
+    application, ctx = _app_ctx(tenant)
+    doc = hub_daybook.daybook(application, ctx, tenant, date)
+    book = doc["DayBook"]
+    rows = [[c["counterCode"], c["grandTotal"], c["issued"], c["dayEnd"]["message"]] for c in doc["Counters"]]
+    rows.append(["ALL", book["grandTotal"]["amount"], book["receiptRange"]["issued"],
+                 "adds up" if doc["addsUp"] else f"MISMATCH: counters sum to {doc['sumOfCounters']}"])
+    emit(doc, columns=["counter", "total", "receipts", "day end"], rows=rows)
+    if not doc["complete"] or not doc["addsUp"]:
+        raise typer.Exit(1)
 
 
 @app.command("revoke")

@@ -110,6 +110,20 @@ def test_two_counters_pay_the_same_pulled_demands_and_converge(world: dict[str, 
     assert sorted(x["receiptNumber"] for x in sync_outbox.status(c2)["excess"]) == sorted(r2[:2])
     assert sync_outbox.status(c1)["excess"] == []
 
+    # the state's day book: the consolidated register adds up to each counter's own day book
+    from decimal import Decimal
+
+    from digitctl.services import hub_daybook, reports
+
+    state_book = hub_daybook.daybook(hub, hub.context(), AMRITSAR, None)
+    assert state_book["addsUp"]
+    by_code = {c["counterCode"]: c for c in state_book["Counters"]}
+    for counter, code in ((c1, "C02"), (c2, "C03")):
+        own = reports.daybook(counter, ctx_as(counter, "supervisor.amritsar"), tenant_id=AMRITSAR, counter=code)
+        assert Decimal(by_code[code]["grandTotal"]) == Decimal(own["grandTotal"]["amount"]) > 0
+        assert by_code[code]["dayEnd"]["status"] == "shiftOpen"          # pushed, but its shift is not closed
+    assert Decimal(by_code["C03"]["grandTotal"]) == Decimal("1503.00")   # both excess receipts stand in it
+
     # nothing new at the hub: a delta pull brings nothing, and pulled rows never travel back as events
     again = pull_all(c1)
     assert again.received["demands"] == 0
