@@ -50,7 +50,8 @@ def counters(tenant: str = typer.Option(None, "--tenant", help="Only counters of
     rows = hub_counters.counters(application, ctx, tenant)
     keys = ["counterCode", "tenantId", "name", "lastSeen", "lastSequence", "lag", "parked", "clockSkewMs"]
     emit({"Counters": [{k: r[k] for k in keys} for r in rows]}, columns=[*keys, "status"],
-         rows=[[r[k] for k in keys] + [r["status"]] for r in rows])
+         rows=[[r[k] for k in keys] + [r["status"] + (" (clock off > 5 min)" if r["clockSkewFlagged"] else "")]
+               for r in rows])
 
 
 @app.command("daybook")

@@ -180,7 +180,24 @@ def push(app: "App", req: SignedRequest) -> tuple[int, dict[str, Any]]:
     except DigitError as err:
         if err.code in FLAGGING and code:
             flag(app, code, f"{err.code}: {err.message}")
+        if err.code == "SYNC_REPLAYED" and code and "skewMs" in err.params:
+            note_skew(app, code, int(err.params["skewMs"]))
         raise
+
+
+def note_skew(app: "App", code: str, skew_ms: int) -> None:
+    """A signed request refused for a clock more than 5 minutes off (its signature held): the
+    counter's skew is kept, so `hub counters` flags it (issue 12)."""
+    with app.uow(counter_context(app, code)) as uow:
+        row = uow.session.get(HubCounter, code, with_for_update=True)
+        if row is None or row.clock_skew_ms == skew_ms:
+            return
+        before = {"clockSkewMs": row.clock_skew_ms}
+        row.clock_skew_ms = skew_ms
+        uow.record(Event("hub.counter.clock_skewed", row.tenant_id, "HubCounter", code, PUSH_ACTION,
+                         {"counterCode": code, "clockSkewMs": skew_ms}, before=before,
+                         after={"clockSkewMs": skew_ms}))
+        uow.commit()
 
 
 def _push(app: "App", req: SignedRequest) -> tuple[int, dict[str, Any]]:

@@ -103,3 +103,11 @@ def test_a_part_that_still_fits_is_collected_and_only_the_rest_is_excess(counter
     assert collected(hub, "WS-EX-2") == (50000, 20000)          # 300 + 200 collected; 300 advance (tax 500 - 300)
     [x] = hub_reconcile.reconcile(hub, hub.context())["ExcessCollections"]
     assert (x["receiptNumber"], x["amount"]) == (doc["paymentDetails"][0]["receiptNumber"], "300.00")
+
+
+def test_a_payment_records_the_mdms_version_it_was_taken_under(counter, clerk):
+    billing.create_demands(counter, ctx_as(counter, "clerk.amritsar"), [demand("TL-MV-1")])
+    [bill] = billing.fetch_bill(counter, clerk, AMRITSAR, consumer_code="TL-MV-1")
+    doc = collection.pay(counter, clerk, tenant_id=AMRITSAR, bill_id=bill["id"], mode="CASH", amount="1250")
+    version = counter.store_meta("mdms_version")
+    assert version and doc["additionalDetails"]["mdmsVersion"] == version
