@@ -37,7 +37,7 @@ def _counters_of_day(conn: Any, tenant: str, start: dt.datetime, end: dt.datetim
         Shift.tenant_id == tenant, Shift.opened_at < end,
         or_(Shift.closed_at.is_(None), Shift.closed_at >= start)).distinct()).scalars()
     enrolled = conn.execute(select(HubCounter.code).where(
-        HubCounter.tenant_id == tenant, HubCounter.registered_at.is_not(None),
+        HubCounter.tenant_id == tenant, HubCounter.registered_at < end,
         HubCounter.revoked_at.is_(None))).scalars()
     return sorted({c for c in [*paid, *shifts, *enrolled] if c})
 

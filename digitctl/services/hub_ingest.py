@@ -272,13 +272,15 @@ def flag(app: "App", code: str, reason: str) -> None:
 
 # -- status ---------------------------------------------------------------------------------
 def status(app: "App", req: SignedRequest) -> dict[str, Any]:
-    """{"counterCode", "lastSequence", "nextSeq", "parked": [...], "flagged", "excess": [...]} for the signing
-    counter (excess: its payments the hub's demands could not absorb, see hub_excess)."""
+    """{"counterCode", "lastSequence", "nextSeq", "parked": [...], "flagged", "excess": [...] (when
+    any: its payments the hub's demands could not absorb, see hub_excess)} for the signing counter."""
     with app.uow(counter_context(app, req.header("X-Digit-Counter"))) as uow:
         conn = uow.session.connection()
         row, _skew = authenticate(conn, app.clock.now(), req, allow_flagged=True)
         answer = {"counterCode": row.code, "lastSequence": int(row.last_seq), "nextSeq": int(row.last_seq) + 1,
-                  "parked": _open_events(conn, row.code), "flagged": row.flagged,
-                  "excess": hub_excess.open_excesses(uow.session, counter_code=row.code)}
+                  "parked": _open_events(conn, row.code), "flagged": row.flagged}
+        excess = hub_excess.open_excesses(uow.session, counter_code=row.code)
+        if excess:                  # issue 12: its receipts the hub's demands could not absorb
+            answer["excess"] = excess
         uow.commit()
     return answer

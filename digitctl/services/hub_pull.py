@@ -78,6 +78,11 @@ def pull(app: "App", req: SignedRequest) -> dict[str, Any]:
         row, _skew = authenticate(uow.session.connection(), app.clock.now(), req, lock=False)
         tenant = str(row.tenant_id)
         uow.commit()                 # the nonce is spent
+    return page_for(app, tenant, stream, cur, limit)
+
+
+def page_for(app: "App", tenant: str, stream: str, cur: dict[str, Any], limit: int) -> dict[str, Any]:
+    """One page of `stream` for a counter of `tenant` (no authentication: `pull` does it)."""
     with app.uow(app.base_context(tenant), readonly=True) as uow:
         s = uow.session
         page = (_snapshot if cur["p"] == "s" else _delta)(app, uow, s, tenant, stream, cur, limit)

@@ -340,8 +340,9 @@ def record_hub_status(app: "App", answer: dict[str, Any]) -> None:
     with app.uow(app.base_context()) as uow:
         if isinstance(answer.get("parked"), list):
             uow.set_meta(PARKED, canonical_json(answer["parked"]))
-        if isinstance(answer.get("excess"), list):      # its receipts the hub's demands could not absorb
-            uow.set_meta(EXCESS, canonical_json(answer["excess"]))
+        excess = answer.get("excess") or []           # its receipts the hub's demands could not absorb
+        if isinstance(excess, list):
+            uow.set_meta(EXCESS, canonical_json(excess))
         uow.set_meta(FLAGGED, str(answer.get("flagged") or ""))
         uow.commit()
 
