@@ -136,7 +136,7 @@ def in_child(hub_url: str, counter_url: str, page: int) -> tuple[float, int, int
     proc.start()
     result = parent.recv()
     proc.join()
-    return result  # type: ignore[no-any-return]
+    return result
 
 
 def raw_inserts(hub_db: Path, raw_db: Path, page: int) -> float:
