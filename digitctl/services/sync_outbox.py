@@ -33,6 +33,7 @@ from digitctl.domain.canonical import canonical_json
 from digitctl.domain.events import Event
 from digitctl.domain.sync_events import ReceivedEvent
 from digitctl.domain.sync_protocol import audit_to_wire, public_key_b64
+from digitctl.domain.tenancy import state_of
 from digitctl.errors import Conflict, DigitError, InvalidInput
 from digitctl.services.access import authorize
 from digitctl.services.audit_chain import PUBLIC_PREFIX
@@ -180,6 +181,11 @@ def complete_registration(app: "App", ctx: "RequestContext", hub_url: str, reque
         conn = uow.session.connection()
         uow.session.execute(select(StoreMeta.key).where(StoreMeta.key == "counter_code").with_for_update())
         own = uow.meta("counter_code")
+        state = uow.meta("state_tenant")
+        if tenant and state and state_of(tenant) != state:
+            raise Conflict("SYNC_STATE_MISMATCH", f"the hub enrolled this counter at {tenant}, but this store holds "
+                           f"the state {state}: register it with its own state's hub",
+                           {"tenantId": tenant, "stateTenantId": state})
         others = [c for c in receipt_codes(conn) if c != code]
         if others:
             raise Conflict("SYNC_COUNTER_CODE_CONFLICT",

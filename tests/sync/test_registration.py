@@ -168,3 +168,11 @@ def test_a_rolled_back_transaction_gives_its_numbers_back(app: App) -> None:
         uow.record(Event("test.ping", "pb", "Ping", "z", "/test/_ping", {}))
         uow.commit()
     assert counter_seqs(app) == list(range(1, len(first) + 3))
+
+
+def test_a_hub_of_another_state_is_refused(counter: App, fake_hub: FakeHub) -> None:
+    before = meta(counter)
+    with pytest.raises(Conflict) as err:
+        register(counter, HUB, fake_hub.enrol("ENROL-MH", "C01", tenant="mh.pune"))
+    assert err.value.code == "SYNC_STATE_MISMATCH" and err.value.params["stateTenantId"] == "pb"
+    assert meta(counter) == before and counter_seqs(counter) == []
