@@ -12,12 +12,17 @@ TLS, as in a push) and are sealed with the counter's keys on arrival.
 Stream `demands`: demands of the counter's tenant (or below it) with their lines, payer included;
 a demand cancelled at the hub travels with its status, a line removed at the hub is absent from
 its `demandDetails` (the counter removes it).
+
+Stream `users`: the accounts of the counter's tenant (or below it) with their roles and password
+hashes (employees log in at the counter offline), locks and deactivation included
+(hub_pull_users).
 """
 from __future__ import annotations
 
 import base64
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -25,13 +30,13 @@ from sqlalchemy.orm import Session
 from digitctl.domain.money import from_paise
 from digitctl.errors import InvalidInput
 from digitctl.services.hub_auth import SignedRequest, authenticate, counter_context
-from local_store.models import Demand, DemandDetail, OutboxEvent, Payment
+from local_store.models import Demand, DemandDetail, OutboxEvent, Payment, UserAccount
 
 if TYPE_CHECKING:
     from digitctl.bootstrap import App
 
 PULL_ACTION = "/sync/v1/changes/_pull"
-STREAMS = ("demands",)
+STREAMS = ("demands", "users")
 MAX_LIMIT = 5000
 
 
@@ -89,42 +94,73 @@ def page_for(app: "App", tenant: str, stream: str, cur: dict[str, Any], limit: i
     return {**page, "tenantId": tenant}
 
 
-def _snapshot(app: "App", uow: Any, s: Session, tenant: str, stream: str, cur: dict[str, Any],
-              limit: int) -> dict[str, Any]:
-    mark = cur.get("mark")
-    if mark is None:
-        mark = int(s.execute(select(func.coalesce(func.max(OutboxEvent.seq), 0))).scalar_one())
-    base = select(Demand).where(_of_tenant(Demand.tenant_id, tenant))
-    total = None
-    if not cur.get("after"):
-        total = int(s.execute(select(func.count()).select_from(base.subquery())).scalar_one())
-    rows = list(s.execute(base.where(Demand.id > str(cur.get("after") or "")).order_by(Demand.id)
-                          .limit(limit)).scalars())
-    items = demand_docs(app, uow, s, rows)
-    more = len(rows) == limit
-    nxt = {"p": "s", "after": rows[-1].id, "mark": mark} if more else {"p": "d", "after": mark}
-    return {"stream": stream, "items": items, "cursor": encode_cursor(nxt), "more": more, "total": total}
+class _Stream(NamedTuple):
+    """What a stream walks (its table's key and tenant columns), which outbox entities name its
+    rows in a delta, and how its rows travel."""
+
+    key: Any
+    tenant: Any
+    entities: tuple[str, ...]
+    changed: Callable[[Session, list[Any]], set[str]]
+    docs: Callable[["App", Any, Session, list[Any]], list[dict[str, Any]]]
 
 
-def _delta(app: "App", uow: Any, s: Session, tenant: str, stream: str, cur: dict[str, Any],
-           limit: int) -> dict[str, Any]:
-    after = int(cur.get("after") or 0)
-    events = s.execute(select(OutboxEvent.seq, OutboxEvent.entity_type, OutboxEvent.entity_id).where(
-        OutboxEvent.seq > after, OutboxEvent.entity_type.in_(("Demand", "Payment")),
-        _of_tenant(OutboxEvent.tenant_id, tenant)).order_by(OutboxEvent.seq).limit(limit)).all()
-    demand_ids = {e.entity_id for e in events if e.entity_type == "Demand"}
+def _demands_changed(s: Session, events: list[Any]) -> set[str]:
+    """Demand ids the events name: a Demand's own, and the demands of a paid consumer code."""
+    ids = {e.entity_id for e in events if e.entity_type == "Demand"}
     paid = [e.entity_id for e in events if e.entity_type == "Payment"]
     if paid:
         keys = set(s.execute(select(Payment.tenant_id, Payment.business_service, Payment.consumer_code)
                              .where(Payment.id.in_(paid))).all())
         for t, svc, cc in keys:
-            demand_ids |= set(s.execute(select(Demand.id).where(
+            ids |= set(s.execute(select(Demand.id).where(
                 Demand.tenant_id == t, Demand.business_service == svc, Demand.consumer_code == cc)).scalars())
-    rows = list(s.execute(select(Demand).where(Demand.id.in_(sorted(demand_ids))).order_by(Demand.id)).scalars()) \
-        if demand_ids else []
+    return ids
+
+
+def _stream(name: str) -> _Stream:
+    if name == "users":
+        from digitctl.services import hub_pull_users
+
+        return _Stream(UserAccount.uuid, UserAccount.tenant_id, ("User",),
+                       lambda _s, events: {e.entity_id for e in events}, hub_pull_users.user_docs)
+    return _Stream(Demand.id, Demand.tenant_id, ("Demand", "Payment"), _demands_changed,
+                   lambda app, uow, s, rows: demand_docs(app, uow, s, rows))
+
+
+def _snapshot(app: "App", uow: Any, s: Session, tenant: str, stream: str, cur: dict[str, Any],
+              limit: int) -> dict[str, Any]:
+    spec = _stream(stream)
+    table = spec.key.class_
+    mark = cur.get("mark")
+    if mark is None:
+        mark = int(s.execute(select(func.coalesce(func.max(OutboxEvent.seq), 0))).scalar_one())
+    base = select(table).where(_of_tenant(spec.tenant, tenant))
+    total = None
+    if not cur.get("after"):
+        total = int(s.execute(select(func.count()).select_from(base.subquery())).scalar_one())
+    rows = list(s.execute(base.where(spec.key > str(cur.get("after") or "")).order_by(spec.key)
+                          .limit(limit)).scalars())
+    items = spec.docs(app, uow, s, rows)
+    more = len(rows) == limit
+    nxt = {"p": "s", "after": getattr(rows[-1], spec.key.key), "mark": mark} if more else {"p": "d", "after": mark}
+    return {"stream": stream, "items": items, "cursor": encode_cursor(nxt), "more": more, "total": total}
+
+
+def _delta(app: "App", uow: Any, s: Session, tenant: str, stream: str, cur: dict[str, Any],
+           limit: int) -> dict[str, Any]:
+    spec = _stream(stream)
+    table = spec.key.class_
+    after = int(cur.get("after") or 0)
+    events = list(s.execute(select(OutboxEvent.seq, OutboxEvent.entity_type, OutboxEvent.entity_id).where(
+        OutboxEvent.seq > after, OutboxEvent.entity_type.in_(spec.entities),
+        _of_tenant(OutboxEvent.tenant_id, tenant)).order_by(OutboxEvent.seq).limit(limit)).all())
+    ids = spec.changed(s, events)
+    rows = list(s.execute(select(table).where(spec.key.in_(sorted(ids)), _of_tenant(spec.tenant, tenant))
+                          .order_by(spec.key)).scalars()) if ids else []
     more = len(events) == limit
     nxt = {"p": "d", "after": int(events[-1].seq) if events else after}
-    return {"stream": stream, "items": demand_docs(app, uow, s, rows), "cursor": encode_cursor(nxt),
+    return {"stream": stream, "items": spec.docs(app, uow, s, rows), "cursor": encode_cursor(nxt),
             "more": more, "total": None}
 
 

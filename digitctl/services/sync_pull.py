@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from digitctl.domain.events import Event
-from digitctl.services import demands_pulled
+from digitctl.services import demands_pulled, users_pulled
 from local_store.models import OutboxEvent, Payment, StoreMeta
 
 if TYPE_CHECKING:
@@ -32,6 +32,18 @@ def cursor_of(app: "App", stream: str) -> str | None:
         value = conn.execute(select(StoreMeta.value).where(
             StoreMeta.key == CURSOR_KEY.format(stream=stream))).scalar_one_or_none()
     return None if value in (None, "") else str(value)
+
+
+ACCOUNT_CHANGES = ("user.created", "user.updated", "user.locked", "user.unlocked", "user.password.changed")
+
+
+def _unacked(uow: "UnitOfWork", entity_type: str) -> set[str]:
+    """Ids of `entity_type` this counter changed (a login is no change) that the hub has not
+    acknowledged yet."""
+    acked = int(uow.meta(ACKED_SEQ) or 0)
+    return set(uow.session.execute(select(OutboxEvent.entity_id).where(
+        OutboxEvent.entity_type == entity_type, OutboxEvent.event_type.in_(ACCOUNT_CHANGES),
+        OutboxEvent.counter_seq.is_not(None), OutboxEvent.counter_seq > acked)).scalars())
 
 
 def _held(uow: "UnitOfWork") -> set[tuple[str, str, str]]:
@@ -55,6 +67,8 @@ def apply_page(app: "App", stream: str, page: dict[str, Any]) -> int:
         now = uow.ctx.now()
         if stream == "demands":
             written = demands_pulled.store(app, uow, items, now, _held(uow))
+        elif stream == "users":
+            written = users_pulled.store(app, uow, items, now, _unacked(uow, "User"))
         else:
             raise ValueError(f"no such stream {stream}")
         cursor = str(page.get("cursor") or "")

@@ -152,3 +152,35 @@ def test_sync_run_pushes_and_pulls_and_stays_quiet_while_the_hub_is_away(world: 
     assert run(c1, 0, rounds=3, say=said.append, sleep=lambda _s: None) == 3
     assert said == ["hub unreachable: working offline, will retry"]      # once, not every round
     assert sync_outbox.status(c1)["unsynced"] > 0
+
+
+def test_an_employee_enrolled_at_the_state_logs_in_at_the_counter_offline(world: dict[str, Any]) -> None:
+    from digitctl import session
+    from digitctl.domain.identity import NewUser
+    from digitctl.errors import DigitError
+    from digitctl.services import users
+
+    hub, (c1, c2) = world["hub"], world["counters"]
+    enrol(hub, c1, "Counter 1")
+    users.create_user(hub, hub.context(), NewUser(
+        user_name="clerk2.amritsar", name="Harpreet Singh", type="EMPLOYEE", tenant_id=AMRITSAR,
+        mobile="9876511111", roles=[("EMPLOYEE", AMRITSAR), ("CSR", AMRITSAR)], password="Counter@2026"))
+    users.create_user(hub, hub.context(), NewUser(
+        user_name="clerk.jalandhar2", name="Not Amritsar", type="EMPLOYEE", tenant_id="pb.jalandhar",
+        roles=[("EMPLOYEE", "pb.jalandhar")], password="Counter@2026"))
+    done = pull_all(c1)
+    assert done.received["users"] >= 1
+    ok = session.login(c1, c1.context(AMRITSAR), "clerk2.amritsar", "Counter@2026", AMRITSAR)
+    assert ok.user_name == "clerk2.amritsar" and ("CSR", AMRITSAR) in ok.roles
+    shown = users.show_user(c1, c1.context(), "clerk2.amritsar", AMRITSAR)
+    assert "Harpreet Singh" in str(shown) and "9876511111" in str(shown)     # opened with the counter's keys
+    with pytest.raises(DigitError):                       # another tenant's people never come down
+        users.show_user(c1, c1.context(), "clerk.jalandhar2", "pb.jalandhar")
+
+    # locked at the hub: after the next pull the counter refuses the login and its sessions end
+    users.set_locked(hub, hub.context(), "clerk2.amritsar", True, AMRITSAR)
+    assert pull_all(c1).received["users"] == 1
+    with pytest.raises(DigitError):
+        session.login(c1, c1.context(AMRITSAR), "clerk2.amritsar", "Counter@2026", AMRITSAR)
+    with pytest.raises(DigitError):
+        session.actor_for_token(c1, c1.context(), ok.token)
