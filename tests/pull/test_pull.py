@@ -184,3 +184,28 @@ def test_an_employee_enrolled_at_the_state_logs_in_at_the_counter_offline(world:
         session.login(c1, c1.context(AMRITSAR), "clerk2.amritsar", "Counter@2026", AMRITSAR)
     with pytest.raises(DigitError):
         session.actor_for_token(c1, c1.context(), ok.token)
+
+
+def test_from_the_commands_enrol_register_pull_run_and_the_state_day_book(world: dict[str, Any]) -> None:
+    from tests.sync.support import cli_ok, login_admin
+
+    hub, (c1, _c2) = world["hub"], world["counters"]
+    billing.create_demands(hub, ctx_as(hub, "clerk.amritsar"),
+                           [demand(f"CLI-{i}", lines=(("TL_TAX", "300", "0"),)) for i in range(3)])
+    login_admin(hub.store_url)
+    enrolled = cli_ok(hub.store_url, "-o", "json", "hub", "enrol", "--tenant", AMRITSAR, "--name", "Counter 1")
+    login_admin(c1.store_url)
+    cli_ok(c1.store_url, "-o", "json", "sync", "register", "--hub", HUB, "--code", enrolled["enrolmentCode"])
+    pulled = cli_ok(c1.store_url, "-o", "json", "sync", "pull", "--page", "2")
+    assert pulled["received"]["demands"] >= 3 and pulled["pages"] >= 3
+    assert demands_of(c1, ["CLI-0", "CLI-1", "CLI-2"]) == demands_of(hub, ["CLI-0", "CLI-1", "CLI-2"])
+    again = cli_ok(c1.store_url, "-o", "json", "sync", "pull")
+    assert again["received"] == {"users": 0, "demands": 0}
+    ran = cli_ok(c1.store_url, "-o", "json", "sync", "run", "--interval", "1", "--rounds", "1")
+    assert ran == {"rounds": 1}
+
+    # the state's day book: the hub's own demo shift (C01) is still open, so the day end is not complete
+    book = cli_ok(hub.store_url, "-o", "json", "hub", "daybook", "--tenant", AMRITSAR, code=1)
+    assert book["addsUp"] is True and book["complete"] is False
+    by_code = {c["counterCode"]: c["dayEnd"]["status"] for c in book["Counters"]}
+    assert by_code["C01"] == "shiftOpen" and by_code[enrolled["counterCode"]] in ("complete", "shiftOpen")
