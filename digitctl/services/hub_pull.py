@@ -30,13 +30,13 @@ from sqlalchemy.orm import Session
 from digitctl.domain.money import from_paise
 from digitctl.errors import InvalidInput
 from digitctl.services.hub_auth import SignedRequest, authenticate, counter_context
-from local_store.models import Demand, DemandDetail, OutboxEvent, Payment, UserAccount
+from local_store.models import Demand, DemandDetail, MdmsRecord, OutboxEvent, Payment, UserAccount
 
 if TYPE_CHECKING:
     from digitctl.bootstrap import App
 
 PULL_ACTION = "/sync/v1/changes/_pull"
-STREAMS = ("demands", "users")
+STREAMS = ("mdms", "users", "demands")
 MAX_LIMIT = 5000
 
 
@@ -73,6 +73,8 @@ def _request(body: bytes) -> tuple[str, dict[str, Any], int]:
 
 
 def _of_tenant(column: Any, tenant: str) -> Any:
+    if callable(column) and not hasattr(column, "like"):       # a stream's own rule (mdms: the state too)
+        return column(tenant)
     return or_(column == tenant, column.like(f"{tenant}.%"))
 
 
@@ -91,6 +93,10 @@ def page_for(app: "App", tenant: str, stream: str, cur: dict[str, Any], limit: i
     with app.uow(app.base_context(tenant), readonly=True) as uow:
         s = uow.session
         page = (_snapshot if cur["p"] == "s" else _delta)(app, uow, s, tenant, stream, cur, limit)
+        if stream == "mdms":
+            from digitctl.services.hub_pull_mdms import page_extras
+
+            page.update(page_extras(s))
     return {**page, "tenantId": tenant}
 
 
@@ -101,7 +107,7 @@ class _Stream(NamedTuple):
     key: Any
     tenant: Any
     entities: tuple[str, ...]
-    changed: Callable[[Session, list[Any]], set[str]]
+    changed: Callable[[Session, list[Any]], set[Any]]
     docs: Callable[["App", Any, Session, list[Any]], list[dict[str, Any]]]
 
 
@@ -119,6 +125,10 @@ def _demands_changed(s: Session, events: list[Any]) -> set[str]:
 
 
 def _stream(name: str) -> _Stream:
+    if name == "mdms":
+        from digitctl.services import hub_pull_mdms as m
+
+        return _Stream(MdmsRecord.id, m.of_tenant, (m.ENTITY,), m.changed, m.docs)
     if name == "users":
         from digitctl.services import hub_pull_users
 
@@ -139,8 +149,10 @@ def _snapshot(app: "App", uow: Any, s: Session, tenant: str, stream: str, cur: d
     total = None
     if not cur.get("after"):
         total = int(s.execute(select(func.count()).select_from(base.subquery())).scalar_one())
-    rows = list(s.execute(base.where(spec.key > str(cur.get("after") or "")).order_by(spec.key)
-                          .limit(limit)).scalars())
+    after = cur.get("after")
+    if after not in (None, ""):
+        base = base.where(spec.key > after)
+    rows = list(s.execute(base.order_by(spec.key).limit(limit)).scalars())
     items = spec.docs(app, uow, s, rows)
     more = len(rows) == limit
     nxt = {"p": "s", "after": getattr(rows[-1], spec.key.key), "mark": mark} if more else {"p": "d", "after": mark}
@@ -154,7 +166,7 @@ def _delta(app: "App", uow: Any, s: Session, tenant: str, stream: str, cur: dict
     after = int(cur.get("after") or 0)
     events = list(s.execute(select(OutboxEvent.seq, OutboxEvent.entity_type, OutboxEvent.entity_id).where(
         OutboxEvent.seq > after, OutboxEvent.entity_type.in_(spec.entities),
-        _of_tenant(OutboxEvent.tenant_id, tenant)).order_by(OutboxEvent.seq).limit(limit)).all())
+        or_(OutboxEvent.tenant_id == tenant.split(".")[0], _of_tenant(OutboxEvent.tenant_id, tenant))).order_by(OutboxEvent.seq).limit(limit)).all())
     ids = spec.changed(s, events)
     rows = list(s.execute(select(table).where(spec.key.in_(sorted(ids)), _of_tenant(spec.tenant, tenant))
                           .order_by(spec.key)).scalars()) if ids else []

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from digitctl.domain.events import Event
-from digitctl.services import demands_pulled, users_pulled
+from digitctl.services import demands_pulled, mdms_pulled, users_pulled
 from local_store.models import OutboxEvent, Payment, StoreMeta
 
 if TYPE_CHECKING:
@@ -67,6 +67,8 @@ def apply_page(app: "App", stream: str, page: dict[str, Any]) -> int:
         now = uow.ctx.now()
         if stream == "demands":
             written = demands_pulled.store(app, uow, items, now, _held(uow))
+        elif stream == "mdms":
+            written = mdms_pulled.store(uow, page, now)
         elif stream == "users":
             written = users_pulled.store(app, uow, items, now, _unacked(uow, "User"))
         else:
@@ -79,6 +81,8 @@ def apply_page(app: "App", stream: str, page: dict[str, Any]) -> int:
                              {"stream": stream, "received": len(items), "written": written},
                              after={"stream": stream, "received": len(items), "written": written}))
         uow.commit()
+    if stream == "mdms" and written:
+        app.mdms.invalidate()                # the cached masters are the old ones
     return written
 
 

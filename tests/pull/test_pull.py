@@ -200,7 +200,7 @@ def test_from_the_commands_enrol_register_pull_run_and_the_state_day_book(world:
     assert pulled["received"]["demands"] >= 3 and pulled["pages"] >= 3
     assert demands_of(c1, ["CLI-0", "CLI-1", "CLI-2"]) == demands_of(hub, ["CLI-0", "CLI-1", "CLI-2"])
     again = cli_ok(c1.store_url, "-o", "json", "sync", "pull")
-    assert again["received"] == {"users": 0, "demands": 0}
+    assert again["received"] == {"mdms": 0, "users": 0, "demands": 0}
     ran = cli_ok(c1.store_url, "-o", "json", "sync", "run", "--interval", "1", "--rounds", "1")
     assert ran == {"rounds": 1}
 
@@ -209,3 +209,35 @@ def test_from_the_commands_enrol_register_pull_run_and_the_state_day_book(world:
     assert book["addsUp"] is True and book["complete"] is False
     by_code = {c["counterCode"]: c["dayEnd"]["status"] for c in book["Counters"]}
     assert by_code["C01"] == "shiftOpen" and by_code[enrolled["counterCode"]] in ("complete", "shiftOpen")
+
+
+def test_masters_changed_at_the_state_come_down_with_its_mdms_version(world: dict[str, Any], tmp_path: Path) -> None:
+    import json
+
+    from digitctl.services import mdms
+    from local_store.models import MdmsRecord
+    from tests.helpers import FEE_RATES
+
+    hub, (c1, _c2) = world["hub"], world["counters"]
+    enrol(hub, c1, "Counter 1")
+    pull_all(c1)
+
+    def records(app: App) -> list[tuple[Any, ...]]:
+        with app.store.engine.connect() as conn:
+            return sorted(conn.execute(select(MdmsRecord.tenant_id, MdmsRecord.module, MdmsRecord.master,
+                                              MdmsRecord.unique_key, MdmsRecord.data_hash, MdmsRecord.is_active)
+                                       .where(MdmsRecord.tenant_id.in_(("pb", AMRITSAR)))).all())
+
+    rates = json.loads(FEE_RATES.read_text())
+    rates["FeeRates"][1]["rate"] = "950"                         # the state changes a fee rate
+    changed = tmp_path / "TradeLicense" / "FeeRates.json"
+    changed.parent.mkdir()
+    changed.write_text(json.dumps(rates))
+    mdms.apply(hub, hub.context("pb"), [changed])
+    assert records(c1) != records(hub)
+    done = pull_all(c1)
+    assert done.written["mdms"] > 0
+    a, b = set(records(c1)), set(records(hub))
+    assert not (a ^ b), sorted(a ^ b)[:6]                          # converged
+    assert c1.store_meta("mdms_version") == hub.store_meta("mdms_version")
+    assert pull_all(c1).received["mdms"] == 0
