@@ -139,6 +139,23 @@ def release(
     emit(doc, columns=list(doc), rows=[list(doc.values())])
 
 
+@app.command("resolve-excess")
+def resolve_excess(
+    receipt: str = typer.Argument(..., help="The receipt number `hub reconcile` lists under ExcessCollections."),
+    decision: str = typer.Option(..., "--decision", help="REFUNDED, ADJUSTED or KEPT_AS_ADVANCE."),
+    note: str = typer.Option(None, "--note", help="What was done (voucher number, ...)."),
+    tenant: str = typer.Option(None, "--tenant", help="The receipt's tenant, when several have it."),
+) -> None:
+    """Record the decision on an excess collection; it leaves `hub reconcile`."""
+    from digitctl.cli.output import emit
+    from digitctl.services import hub_excess
+
+    application, ctx = _app_ctx()
+    doc = hub_excess.resolve(application, ctx, receipt, decision.strip().upper(), note, tenant)
+    keys = ["receiptNumber", "consumerCode", "counterCode", "amount", "resolution"]
+    emit({"ExcessCollection": doc}, columns=keys, rows=[[doc[k] for k in keys]])
+
+
 @app.command("serve")
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback unless told otherwise)."),

@@ -65,3 +65,43 @@ def open_excesses(session: Session, tenant_id: str | None = None,
     rows = session.execute(stmt.order_by(HubExcessCollection.counter_code,
                                          HubExcessCollection.receipt_number)).scalars()
     return [doc(r) for r in rows]
+
+
+RESOLVE_ACTION = "/digitctl/hub/excess/_resolve"
+DECISIONS = ("REFUNDED", "ADJUSTED", "KEPT_AS_ADVANCE")
+
+
+def resolve(app: Any, ctx: Any, receipt_number: str, decision: str, note: str | None = None,
+            tenant_id: str | None = None) -> dict[str, Any]:
+    """Record the operator's decision on one excess collection (refunded, adjusted by hand, kept
+    as advance): it leaves `hub reconcile`. Audited; a second decision is refused."""
+    from digitctl.domain.events import Event
+    from digitctl.errors import Conflict, InvalidInput, NotFound
+    from digitctl.services.access import authorize
+
+    if decision not in DECISIONS:
+        raise InvalidInput("INVALID_DECISION", f"decision must be one of {', '.join(DECISIONS)}",
+                           {"decision": decision})
+    authorize(app, ctx, RESOLVE_ACTION, app.state_tenant or tenant_id)
+    with app.uow(ctx) as uow:
+        stmt = select(HubExcessCollection).where(HubExcessCollection.receipt_number == receipt_number)
+        if tenant_id:
+            stmt = stmt.where(HubExcessCollection.tenant_id == tenant_id)
+        rows = list(uow.session.execute(stmt.with_for_update()).scalars())
+        if not rows:
+            raise NotFound("EXCESS_COLLECTION_NOT_FOUND", f"no excess collection for receipt {receipt_number}",
+                           {"receiptNumber": receipt_number})
+        if len(rows) > 1:
+            raise InvalidInput("TENANT_REQUIRED", f"receipt {receipt_number} is at several tenants: give --tenant",
+                               {"receiptNumber": receipt_number})
+        row = rows[0]
+        if row.resolved_at is not None:
+            raise Conflict("EXCESS_COLLECTION_RESOLVED", f"receipt {receipt_number} was resolved already "
+                           f"({row.resolution})", {"receiptNumber": receipt_number})
+        row.resolved_at = ctx.now()
+        row.resolution = f"{decision}: {note}" if note else decision
+        after = {**doc(row), "resolution": row.resolution, "resolvedBy": ctx.actor.user_name}
+        uow.record(Event("hub.excess.resolved", row.tenant_id, "HubExcessCollection", row.payment_id,
+                         RESOLVE_ACTION, {"ExcessCollection": after}, before={"resolution": None}, after=after))
+        uow.commit()
+    return after

@@ -111,3 +111,28 @@ def test_a_payment_records_the_mdms_version_it_was_taken_under(counter, clerk):
     doc = collection.pay(counter, clerk, tenant_id=AMRITSAR, bill_id=bill["id"], mode="CASH", amount="1250")
     version = counter.store_meta("mdms_version")
     assert version and doc["additionalDetails"]["mdmsVersion"] == version
+
+
+def test_an_operator_resolves_an_excess_and_it_leaves_reconcile(counter, hub, wire, clerk):
+    import pytest as _pytest
+
+    from digitctl.errors import DigitError
+    from digitctl.services import hub_excess
+
+    receipt, ev = paid_at_hub_first(counter, hub, wire, clerk, demand("TL-EX-9"), "1250", "TL")
+    hub_apply.apply_event(hub, ev)
+    with _pytest.raises(DigitError) as err:
+        hub_excess.resolve(hub, hub.context(), receipt, "MAYBE")
+    assert err.value.code == "INVALID_DECISION"
+    with _pytest.raises(DigitError) as err:
+        hub_excess.resolve(hub, ctx_as(hub, "clerk.amritsar"), receipt, "REFUNDED")
+    assert err.value.code == "ACCESS_DENIED"
+    done = hub_excess.resolve(hub, hub.context(), receipt, "REFUNDED", "voucher RV-17")
+    assert done["resolution"] == "REFUNDED: voucher RV-17"
+    assert hub_reconcile.reconcile(hub, hub.context())["ExcessCollections"] == []
+    with _pytest.raises(DigitError) as err:
+        hub_excess.resolve(hub, hub.context(), receipt, "REFUNDED")
+    assert err.value.code == "EXCESS_COLLECTION_RESOLVED"
+    with _pytest.raises(DigitError) as err:
+        hub_excess.resolve(hub, hub.context(), "NO-SUCH", "REFUNDED")
+    assert err.value.code == "EXCESS_COLLECTION_NOT_FOUND"
