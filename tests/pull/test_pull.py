@@ -200,7 +200,7 @@ def test_from_the_commands_enrol_register_pull_run_and_the_state_day_book(world:
     assert pulled["received"]["demands"] >= 3 and pulled["pages"] >= 3
     assert demands_of(c1, ["CLI-0", "CLI-1", "CLI-2"]) == demands_of(hub, ["CLI-0", "CLI-1", "CLI-2"])
     again = cli_ok(c1.store_url, "-o", "json", "sync", "pull")
-    assert again["received"] == {"mdms": 0, "users": 0, "demands": 0}
+    assert again["received"] == {"mdms": 0, "workflow": 0, "users": 0, "demands": 0}
     ran = cli_ok(c1.store_url, "-o", "json", "sync", "run", "--interval", "1", "--rounds", "1")
     assert ran == {"rounds": 1}
 
@@ -241,3 +241,32 @@ def test_masters_changed_at_the_state_come_down_with_its_mdms_version(world: dic
     assert not (a ^ b), sorted(a ^ b)[:6]                          # converged
     assert c1.store_meta("mdms_version") == hub.store_meta("mdms_version")
     assert pull_all(c1).received["mdms"] == 0
+
+
+def test_a_new_workflow_version_at_the_state_becomes_current_at_the_counter(world: dict[str, Any],
+                                                                              tmp_path: Path) -> None:
+    import json
+
+    from digitctl.services import workflow_definitions
+    from local_store.models import WfBusinessService
+
+    hub, (c1, _c2) = world["hub"], world["counters"]
+    enrol(hub, c1, "Counter 1")
+    pull_all(c1)
+    doc = json.loads((Path(__file__).resolve().parents[2] / "configs" / "workflows" /
+                      "PGR.businessservice.json").read_text())
+    for bs in doc["BusinessServices"]:
+        bs["businessServiceSla"] = int(bs.get("businessServiceSla") or 0) + 3_600_000   # the state's new SLA
+    changed = tmp_path / "PGR.businessservice.json"
+    changed.write_text(json.dumps(doc))
+    workflow_definitions.apply(hub, hub.context("pb"), [changed])
+
+    def current(app: App) -> list[tuple[Any, ...]]:
+        with app.store.engine.connect() as conn:
+            return sorted(conn.execute(select(WfBusinessService.tenant_id, WfBusinessService.code,
+                                              WfBusinessService.version, WfBusinessService.definition_hash)
+                                       .where(WfBusinessService.is_current.is_(True))).all())
+
+    assert current(c1) != current(hub)
+    assert pull_all(c1).written["workflow"] >= 1
+    assert current(c1) == current(hub)
