@@ -30,14 +30,14 @@ from sqlalchemy.orm import Session
 from digitctl.domain.money import from_paise
 from digitctl.errors import InvalidInput
 from digitctl.services.hub_auth import SignedRequest, authenticate, counter_context
-from local_store.models import (Demand, DemandDetail, MdmsRecord, OutboxEvent, Payment, UserAccount,
+from local_store.models import (Application, Demand, DemandDetail, MdmsRecord, OutboxEvent, Payment, UserAccount,
                                  WfBusinessService)
 
 if TYPE_CHECKING:
     from digitctl.bootstrap import App
 
 PULL_ACTION = "/sync/v1/changes/_pull"
-STREAMS = ("mdms", "workflow", "users", "demands")
+STREAMS = ("mdms", "workflow", "users", "demands", "applications")
 MAX_LIMIT = 5000
 
 
@@ -134,6 +134,10 @@ def _stream(name: str) -> _Stream:
         from digitctl.services import hub_pull_workflow as w
 
         return _Stream(WfBusinessService.id, w.of_tenant, (w.ENTITY,), w.changed, w.docs)
+    if name == "applications":
+        from digitctl.services import hub_pull_apps as ap
+
+        return _Stream(Application.application_no, Application.tenant_id, ap.ENTITIES, ap.changed, ap.docs)
     if name == "users":
         from digitctl.services import hub_pull_users
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from digitctl.domain.events import Event
-from digitctl.services import demands_pulled, mdms_pulled, users_pulled, workflow_pulled
+from digitctl.services import applications_pulled, demands_pulled, mdms_pulled, users_pulled, workflow_pulled
 from local_store.models import OutboxEvent, Payment, StoreMeta
 
 if TYPE_CHECKING:
@@ -71,6 +71,9 @@ def apply_page(app: "App", stream: str, page: dict[str, Any]) -> int:
             written = mdms_pulled.store(uow, page, now)
         elif stream == "workflow":
             written = workflow_pulled.store(uow, items, now)
+        elif stream == "applications":
+            written = applications_pulled.store(app, uow, items,
+                                                applications_pulled.unacked(uow, int(uow.meta(ACKED_SEQ) or 0)))
         elif stream == "users":
             written = users_pulled.store(app, uow, items, now, _unacked(uow, "User"))
         else:

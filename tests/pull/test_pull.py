@@ -200,7 +200,7 @@ def test_from_the_commands_enrol_register_pull_run_and_the_state_day_book(world:
     assert pulled["received"]["demands"] >= 3 and pulled["pages"] >= 3
     assert demands_of(c1, ["CLI-0", "CLI-1", "CLI-2"]) == demands_of(hub, ["CLI-0", "CLI-1", "CLI-2"])
     again = cli_ok(c1.store_url, "-o", "json", "sync", "pull")
-    assert again["received"] == {"mdms": 0, "workflow": 0, "users": 0, "demands": 0}
+    assert again["received"] == {"mdms": 0, "workflow": 0, "users": 0, "demands": 0, "applications": 0}
     ran = cli_ok(c1.store_url, "-o", "json", "sync", "run", "--interval", "1", "--rounds", "1")
     assert ran == {"rounds": 1}
 
@@ -270,3 +270,39 @@ def test_a_new_workflow_version_at_the_state_becomes_current_at_the_counter(worl
     assert current(c1) != current(hub)
     assert pull_all(c1).written["workflow"] >= 1
     assert current(c1) == current(hub)
+
+
+def test_an_action_on_a_stale_copy_is_parked_marked_in_the_inbox_and_the_hubs_state_comes_down(
+        world: dict[str, Any]) -> None:
+    from digitctl.services import inbox
+    from local_store.models import WfCurrent
+    from tests.helpers import act, new_tl
+
+    hub, (c1, _c2) = world["hub"], world["counters"]
+    enrol(hub, c1, "Counter 1")
+    no = new_tl(hub)
+    act(hub, "clerk.amritsar", no, "APPLY")                     # made and applied for at the state
+    pull_all(c1)
+    verifier = ctx_as(c1, "verifier.amritsar")
+    [item] = [i for i in inbox.inbox(c1, verifier)["items"] if i["applicationNo"] == no]
+    assert "syncConflict" not in item
+
+    act(hub, "verifier.amritsar", no, "FORWARD")                 # someone at the state acts first
+    act(c1, "verifier.amritsar", no, "FORWARD")                  # the counter, offline, on its stale copy
+    with client_for(c1) as client:
+        pushed = push(c1, client)
+    assert [p["code"] for p in pushed.parked] == ["STATE_CHANGED"]
+    with client_for(c1) as client:
+        refresh_status(c1, client)
+    assert [p["code"] for p in sync_outbox.status(c1)["parked"]] == ["STATE_CHANGED"]
+    [item] = [i for i in inbox.inbox(c1, ctx_as(c1, "inspector.amritsar"))["items"] if i["applicationNo"] == no]
+    assert item["syncConflict"]["code"] == "STATE_CHANGED"
+
+    pull_all(c1)                                                 # the hub's history replaces the stale one
+
+    def wf(app: App) -> Any:
+        with app.store.engine.connect() as conn:
+            return conn.execute(select(WfCurrent.state, WfCurrent.seq_no, WfCurrent.last_action)
+                                .where(WfCurrent.business_id == no)).one()
+
+    assert wf(c1) == wf(hub)
