@@ -306,3 +306,35 @@ def test_an_action_on_a_stale_copy_is_parked_marked_in_the_inbox_and_the_hubs_st
                                 .where(WfCurrent.business_id == no)).one()
 
     assert wf(c1) == wf(hub)
+
+
+def test_a_pull_cut_off_mid_page_resumes_without_skipping(world: dict[str, Any],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from digitctl.services import demands_pulled
+
+    hub, (c1, _c2) = world["hub"], world["counters"]
+    codes = [f"CUT-{i}" for i in range(7)]
+    billing.create_demands(hub, ctx_as(hub, "clerk.amritsar"),
+                           [demand(c, lines=(("TL_TAX", "100", "0"),)) for c in codes])
+    enrol(hub, c1, "Counter 1")
+    real = demands_pulled.store
+    calls = {"n": 0}
+
+    def crashing(*args: Any, **kw: Any) -> int:
+        calls["n"] += 1
+        written = real(*args, **kw)                  # the rows are written ...
+        if calls["n"] == 3:
+            raise RuntimeError("power cut")          # ... and the transaction dies before its commit
+        return written
+
+    monkeypatch.setattr(demands_pulled, "store", crashing)
+    with pytest.raises(RuntimeError):
+        pull_all(c1)
+    cursor = sync_pull.cursor_of(c1, "demands")
+    assert cursor                                    # two pages were applied and checkpointed
+    monkeypatch.setattr(demands_pulled, "store", real)
+    again = pull_all(c1)                             # resumes at the third page
+    with hub.store.engine.connect() as conn:
+        total = len(conn.execute(select(Demand.id).where(Demand.tenant_id == AMRITSAR)).all())
+    assert again.received["demands"] == total - 4    # pages 1-2 not again; page 3 again (never skipped)
+    assert demands_of(c1, codes) == demands_of(hub, codes)
