@@ -15,6 +15,7 @@ with the last seal of each entity (see digitctl.services.audit)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
@@ -84,12 +85,18 @@ def _scalar_json(value: Any) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=8192)
+def _text_hash(text: str) -> str:
+    """Many fields repeat (tenants, services, statuses, flags): their hashes are kept."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 def field_hash(value: Any) -> str:
     value = _value(value)
     text = _scalar_json(value)
-    if text is None:
-        text = canonical_json(value)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    if text is not None:
+        return _text_hash(text) if len(text) < 80 else hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()[:16]
 
 
 def row_seal(table: Table, row: Any) -> dict[str, str]:

@@ -4,8 +4,8 @@
 services the CLI uses (their `*_in` cores), in one unit of work that also records the event in the
 hub's outbox and audit chain under the counter's actor:
 
-- "recorded": nothing to apply (the counter's set-up, logins, prints, idgen, OTPs, derived bills
-  already there ...);
+- "recorded": nothing to apply (the counter's set-up, logins, prints, idgen, OTPs, bills: they are
+  derived, a payment brings the bill it paid ...);
 - "applied": its effect is in the hub's store now, or was already (idempotent: a crash between
   the apply and the ingest marking it must not double anything);
 - `Parked(code, message, params)` when the hub cannot apply it: the actor is unknown at the hub
@@ -16,7 +16,12 @@ hub's outbox and audit chain under the counter's actor:
 
 `entity_keys(ev)` names the entities an event touches, so that the ingest holds later events on
 one of them behind a parked one. `apply_events` is the batch path (hub_apply_batch): payments in
-one transaction through SQLAlchemy Core, the rest one by one.
+one transaction through SQLAlchemy Core, the rest one by one; an event it holds behind a parked
+one comes back as Parked SYNC_WAITING with params {"behind": eventId} (status `waiting`).
+
+What the services write carries the counter's instants (ctx's clock stands at the event's
+occurredAt: receipt dates, shift times, workflow times); the hub's own outbox row and audit
+record of it carry the hub's time and the counter's actor.
 
 Users: created, updated, locked and unlocked are applied (hub_apply_users); a password change
 is recorded only (TODO: no hash travels yet).

@@ -190,9 +190,14 @@ def hub_payment_doc(app: "App", uow: "UnitOfWork", f: PaymentFacts, lines: list[
 
 
 def payment_row(f: PaymentFacts, doc: dict[str, Any], ev: ReceivedEvent) -> Payment:
+    return Payment(**payment_values(f, doc, ev))
+
+
+def payment_values(f: PaymentFacts, doc: dict[str, Any], ev: ReceivedEvent) -> dict[str, Any]:
+    """Every column of the payment row (the batch path inserts and seals exactly these)."""
     extra = doc.get("additionalDetails") or {}
     inst_date = _ms_date(doc.get("instrumentDate"))
-    return Payment(
+    return dict(
         id=f.id, tenant_id=f.tenant_id, receipt_number=f.receipt, receipt_date=f.receipt_date,
         counter_code=f.counter_code, shift_id=extra.get("shiftId"),
         collector_uuid=str((doc.get("auditDetails") or {}).get("createdBy") or ev.actor_uuid),
@@ -201,6 +206,7 @@ def payment_row(f: PaymentFacts, doc: dict[str, Any], ev: ReceivedEvent) -> Paym
         amount_paid_paise=f.amount_paise, instrument_number=doc.get("instrumentNumber"),
         instrument_date=inst_date.astimezone(IST).date() if inst_date else None,
         instrument_status=str(doc["instrumentStatus"]), payment_status=str(doc["paymentStatus"]),
+        cancel_reason=None, remittance_id=None,
         payment=doc, created_at=f.receipt_date, updated_at=f.receipt_date)
 
 

@@ -78,3 +78,32 @@ def test_prints_are_recorded_not_applied(counter, hub, wire, clerk):
     outcome = dict(zip([e.event_type for e in events], apply_all(hub, events)))
     assert outcome["collection.receipt.printed"] == "recorded"
     assert outcome["collection.payment.created"] == "applied"
+
+
+def test_a_demand_updated_at_the_counter_moves_the_hubs_lines_by_as_much(counter, hub, wire, clerk):
+    """billing.demand.updated (an advance carried forward rewrites a demand's lines): the hub's
+    lines take the counter's tax amounts, their collections move by what the counter's moved."""
+    from dataclasses import replace
+
+    from tests.helpers import demand
+
+    billing.create_demands(counter, clerk, [demand("TL-CC-7")])
+    [created] = [e for e in wire.take() if e.event_type == "billing.demand.created"]
+    assert hub_apply.apply_event(hub, created) == "applied"
+    before = created.payload["Demands"][0]
+    after = {**before, "demandDetails": [{**d, "collectionAmount": "100.00"} if d["taxHeadMasterCode"] == "TL_TAX"
+                                         else d for d in before["demandDetails"]]}
+    updated = replace(created, event_id="5d1c4b2a-0000-4000-8000-000000000009", seq=created.seq + 1,
+                      event_type="billing.demand.updated", payload={"Demands": [after]},
+                      audit={**created.audit, "before": before, "after": after})
+    assert hub_apply.apply_event(hub, updated) == "applied"
+    with hub.store.engine.connect() as conn:
+        from local_store.models import DemandDetail
+
+        lines = dict(conn.execute(select(DemandDetail.tax_head_code, DemandDetail.collection_amount_paise)
+                                  .where(DemandDetail.demand_id == before["id"])).all())
+    assert lines == {"TL_TAX": 10000, "TL_ROUNDOFF": 0}
+    assert hub_apply.apply_event(hub, updated) == "applied"          # the lines stand as the counter left them
+    with hub.store.engine.connect() as conn:
+        assert conn.execute(select(DemandDetail.collection_amount_paise).where(
+            DemandDetail.demand_id == before["id"], DemandDetail.tax_head_code == "TL_TAX")).scalar_one() == 10000

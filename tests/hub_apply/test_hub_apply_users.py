@@ -66,3 +66,26 @@ def test_a_user_name_the_state_has_is_parked_and_a_password_change_recorded(coun
     assert hub_apply.entity_keys([e for e in events if e.event_type == "user.created"][0])[0].startswith("User:")
     with hub.store.engine.connect() as conn:
         assert conn.execute(select(UserAccount.uuid).where(UserAccount.user_name == "clerk2.amritsar")).scalar()
+
+
+def test_the_wire_opens_personal_fields_for_the_trip_only(counter, wire, clerk):
+    """outbox_events: the payload as the hub receives it holds the payer and the user in plain
+    text (sealed again at the hub with its keys); the counter's outbox keeps ciphertext."""
+    from digitctl.services import billing, collection
+    from local_store.models import OutboxEvent
+    from tests.helpers import demand
+
+    billing.create_demands(counter, clerk, [demand("TL-CC-3")])
+    [bill] = billing.fetch_bill(counter, clerk, AMRITSAR, consumer_code="TL-CC-3")
+    collection.pay(counter, clerk, tenant_id=AMRITSAR, bill_id=bill["id"], mode="CASH", amount="1250",
+                   payer_name="Simran Kaur", mobile="9876543210")
+    users.create_user(counter, replace(ctx_as(counter, "admin"), tenant_id=AMRITSAR), replace(CLERK2))
+    events = {e.event_type: e for e in wire.take()}
+    doc = events["collection.payment.created"].payload["Payments"][0]
+    assert (doc["payerName"], doc["mobileNumber"], doc["paidBy"]) == ("Simran Kaur", "9876543210", "Simran Kaur")
+    assert events["billing.demand.created"].payload["Demands"][0]["payer"]["name"] == "Simran Kaur"
+    assert events["user.created"].payload["user"]["name"] == "Gurpreet Kaur"
+    with counter.store.engine.connect() as conn:
+        stored = conn.execute(select(OutboxEvent.payload).where(
+            OutboxEvent.event_type == "collection.payment.created")).scalar_one()
+    assert stored["Payments"][0]["payerName"] != "Simran Kaur"
