@@ -576,3 +576,24 @@ class HubNonce(Base):
     counter_code: Mapped[str] = mapped_column(String(32), primary_key=True)
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
     seen_at: Mapped[utc]
+
+
+class HubExcessCollection(Base):
+    """A counter's payment the hub's demand could not absorb (another counter or online took the
+    same dues first): the payment stands; its excess is carried as advance (ADVANCE) where the
+    business service allows it, else waits for a refund decision (REFUND_DECISION). One row per
+    excess payment; `hub reconcile` lists the rows not yet resolved."""
+
+    __tablename__ = "hub_excess_collection"
+    payment_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str128]
+    counter_code: Mapped[str] = mapped_column(String(32))
+    receipt_number: Mapped[str128]
+    business_service: Mapped[str128]
+    consumer_code: Mapped[str256]
+    amount_paise: Mapped[int] = mapped_column(BigInteger)
+    disposition: Mapped[str] = mapped_column(String(32))      # ADVANCE | REFUND_DECISION
+    event_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_at: Mapped[utc]
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    resolution: Mapped[str | None] = mapped_column(Text, nullable=True)

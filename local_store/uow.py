@@ -26,6 +26,10 @@ AUDIT_HEAD = "audit_head"
 # with the bare head moved back to the new last record does not pass for the whole chain.
 AUDIT_HEAD_SIGNED = "audit_head_signed"
 SEAL_OPERATION = "/digitctl/audit/_seal"
+# Set once the store registered with a hub (services.sync_outbox): from then on every outbox row
+# gets counter_seq = SYNC_LAST_SEQ + 1, + 2 ... in the transaction that writes it (sync/PROTOCOL.md).
+SYNC_HUB_URL = "sync_hub_url"
+SYNC_LAST_SEQ = "sync_last_seq"
 
 # Hooks the identity issue fills: a signer over the record hash, a transform of before/after
 # values (PII encryption). Both default to "none".
@@ -142,7 +146,7 @@ class UnitOfWork:
         meta = StoreMeta.__table__
         now = self.ctx.now()
         facts = dict(conn.execute(select(meta.c.key, meta.c.value).where(
-            meta.c.key.in_(("store_id", "counter_code", "state_tenant")))).all())
+            meta.c.key.in_(("store_id", "counter_code", "state_tenant", SYNC_HUB_URL)))).all())
         store_id = facts.get("store_id") or "uninitialized"
         counter = facts.get("counter_code")
         prev = conn.execute(select(meta.c.value).where(meta.c.key == AUDIT_HEAD).with_for_update()).scalar()
@@ -184,6 +188,8 @@ class UnitOfWork:
                 rec["key_id"], rec["signature"] = self.signer(rec["hash"])
             prev = rec["hash"]
         if outbox:
+            if facts.get(SYNC_HUB_URL):
+                _number_for_counter(conn, outbox)
             conn.execute(OutboxEvent.__table__.insert(), outbox)
         conn.execute(AuditRecord.__table__.insert(), audit)
         if had_head:
@@ -201,3 +207,19 @@ class UnitOfWork:
         self.events.clear()
         self.touched.clear()
         self.sealed.clear()
+
+
+def _number_for_counter(conn: Any, outbox: list[dict[str, Any]]) -> None:
+    """Gap-free per-counter sequence: the last one given, locked (FOR UPDATE on PostgreSQL; SQLite
+    writes under BEGIN IMMEDIATE), plus one per event, written back in this same transaction, so a
+    rolled-back transaction gives its numbers back and two processes never share one."""
+    meta = StoreMeta.__table__
+    last = conn.execute(select(meta.c.value).where(meta.c.key == SYNC_LAST_SEQ).with_for_update()).scalar()
+    seq = int(last or 0)
+    for row in outbox:
+        seq += 1
+        row["counter_seq"] = seq
+    if last is None:
+        conn.execute(meta.insert().values(key=SYNC_LAST_SEQ, value=str(seq)))
+    else:
+        conn.execute(meta.update().where(meta.c.key == SYNC_LAST_SEQ).values(value=str(seq)))

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from digitctl import bootstrap
 from digitctl.context import RequestContext
 from digitctl.errors import DigitError, Forbidden, InvalidInput, errors_envelope
-from digitctl.services import hub_applyloop, hub_ingest, hub_reconcile
+from digitctl.services import hub_applyloop, hub_ingest, hub_pull, hub_reconcile
 from digitctl.services.hub_auth import SignedRequest
 
 STORE_ENV = "DIGIT_HUB_STORE"
@@ -121,6 +121,11 @@ def create_app(store_url: str) -> FastAPI:
         if req.header("X-Digit-Counter") != code:
             raise InvalidInput("SYNC_INVALID_REQUEST", "a counter asks only for its own status", {"counterCode": code})
         return JSONResponse(await run_in_threadpool(hub_ingest.status, application, req))
+
+    @api.post(hub_pull.PULL_ACTION)
+    async def pull(request: Request) -> JSONResponse:
+        req = await _signed(request)
+        return JSONResponse(await run_in_threadpool(hub_pull.pull, application, req))
 
     return api
 

@@ -1,4 +1,4 @@
-"""`digitctl hub serve | enrol | counters | revoke | reconcile | apply`: run the state's hub and
+"""`digitctl hub serve | enrol | counters | daybook | revoke | reconcile | apply`: run the state's hub and
 look after the counters that push to it. The operator commands run against the hub's store
 (`--store`) as a logged-in user whose role has the hub's actions (SUPERUSER at the state)."""
 from __future__ import annotations
@@ -50,7 +50,29 @@ def counters(tenant: str = typer.Option(None, "--tenant", help="Only counters of
     rows = hub_counters.counters(application, ctx, tenant)
     keys = ["counterCode", "tenantId", "name", "lastSeen", "lastSequence", "lag", "parked", "clockSkewMs"]
     emit({"Counters": [{k: r[k] for k in keys} for r in rows]}, columns=[*keys, "status"],
-         rows=[[r[k] for k in keys] + [r["status"]] for r in rows])
+         rows=[[r[k] for k in keys] + [r["status"] + (" (clock off > 5 min)" if r["clockSkewFlagged"] else "")]
+               for r in rows])
+
+
+@app.command("daybook")
+def daybook(
+    tenant: str = typer.Option(..., "--tenant", help="The city, e.g. pb.amritsar."),
+    date: str = typer.Option(None, "--date", help="YYYY-MM-DD (IST); default today."),
+) -> None:
+    """The consolidated collection register across counters, each counter's total and day end
+    (complete / waiting for N events / shift open); exit 1 unless every counter's day end is complete."""
+    from digitctl.cli.output import emit
+    from digitctl.services import hub_daybook
+
+    application, ctx = _app_ctx(tenant)
+    doc = hub_daybook.daybook(application, ctx, tenant, date)
+    book = doc["DayBook"]
+    rows = [[c["counterCode"], c["grandTotal"], c["issued"], c["dayEnd"]["message"]] for c in doc["Counters"]]
+    rows.append(["ALL", book["grandTotal"]["amount"], book["receiptRange"]["issued"],
+                 "adds up" if doc["addsUp"] else f"MISMATCH: counters sum to {doc['sumOfCounters']}"])
+    emit(doc, columns=["counter", "total", "receipts", "day end"], rows=rows)
+    if not doc["complete"] or not doc["addsUp"]:
+        raise typer.Exit(1)
 
 
 @app.command("revoke")
@@ -115,6 +137,23 @@ def release(
     application, ctx = _app_ctx()
     doc = hub_applyloop.release(application, ctx, code, seq)
     emit(doc, columns=list(doc), rows=[list(doc.values())])
+
+
+@app.command("resolve-excess")
+def resolve_excess(
+    receipt: str = typer.Argument(..., help="The receipt number `hub reconcile` lists under ExcessCollections."),
+    decision: str = typer.Option(..., "--decision", help="REFUNDED, ADJUSTED or KEPT_AS_ADVANCE."),
+    note: str = typer.Option(None, "--note", help="What was done (voucher number, ...)."),
+    tenant: str = typer.Option(None, "--tenant", help="The receipt's tenant, when several have it."),
+) -> None:
+    """Record the decision on an excess collection; it leaves `hub reconcile`."""
+    from digitctl.cli.output import emit
+    from digitctl.services import hub_excess
+
+    application, ctx = _app_ctx()
+    doc = hub_excess.resolve(application, ctx, receipt, decision.strip().upper(), note, tenant)
+    keys = ["receiptNumber", "consumerCode", "counterCode", "amount", "resolution"]
+    emit({"ExcessCollection": doc}, columns=keys, rows=[[doc[k] for k in keys]])
 
 
 @app.command("serve")

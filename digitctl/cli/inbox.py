@@ -18,7 +18,8 @@ def status_text(item: dict[str, Any]) -> str:
 
 
 def rows_of(items: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    return [(i["applicationNo"], i["businessService"], status_text(i),
+    return [(i["applicationNo"] + (" (!) acted on a stale copy: STATE_CHANGED at the hub" if i.get("syncConflict")
+                                   else ""), i["businessService"], status_text(i),
              " ".join(x for x in (i["applicant"].get("name"), i["applicant"].get("mobileNumber")) if x),
              i.get("locality") or "", sla_text(i.get("slaLeftMs")), ", ".join(i.get("assignees") or []))
             for i in items]

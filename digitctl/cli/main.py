@@ -181,8 +181,8 @@ def root(
 
 def _register() -> None:
     from digitctl.cli import (applications, audit, billing, collection, filestore, hub, idgen, inbox, keys,
-                              localization, mdms, mdms_schema, notify, otp, reports, session, shifts, store, tenants,
-                              tui, users, workflow)
+                              localization, mdms, mdms_schema, notify, otp, reports, session, shifts, store, sync,
+                              tenants, tui, users, workflow)
 
     store.register(app)
     session.register(app)
@@ -208,6 +208,7 @@ def _register() -> None:
     app.add_typer(idgen.app, name="id")
     app.add_typer(localization.app, name="localization")
     app.add_typer(notify.app, name="notify")
+    app.add_typer(sync.app, name="sync")
     app.add_typer(hub.app, name="hub")
     tui.register(app)
 

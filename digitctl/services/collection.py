@@ -181,6 +181,8 @@ def pay(app: "App", ctx: "RequestContext", *, tenant_id: str, bill_id: str, mode
         inst = _instrument(m, now, today, instrument_number, instrument_date, transaction_number, receipt_no)
         doc = _payment_doc(ctx, tenant_id, row, bill, shift, taken, value, m, receipt_no, inst, code, payer,
                            bank, branch, now)
+        # the masters it was taken under (issue 12): a payment stands even if the hub changed them since
+        doc["additionalDetails"]["mdmsVersion"] = uow.meta("mdms_version")
         _record_payment(uow, row, bill, shift, doc, taken, value, m, inst, now)
         if taken.status == "PAID":
             _maybe_pay_application(uow, app, ctx, row)

@@ -7,13 +7,15 @@ matched to the hub's demand detail by id, else by the demand's tax period and th
 bill in the payment says which period each demand was); the payment stored at the hub names the
 hub's lines, so that a cancel at the hub takes back exactly those. No such demand at the hub:
 Parked BILLING_DEMAND_NOT_FOUND. A share that no longer fits (the hub's demand was collected
-meanwhile, by another counter or online): Parked EXCESS_COLLECTION with consumerCode,
-receiptNumber, counterCode and amount (the next issue turns these into advance / excess records).
+meanwhile, by another counter or online): the payment still stands with what fits; the rest is
+its excess (services.hub_excess): a credit on the ADVANCE tax head where the business service
+isAdvanceAllowed, else an excess collection waiting for a refund decision; one record per payment.
 """
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+import uuid
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import select
 
@@ -22,7 +24,7 @@ from digitctl.domain.collection import E_PAYMENT_NOT_FOUND
 from digitctl.domain.events import Event
 from digitctl.domain.money import from_paise, to_paise
 from digitctl.domain.sync_events import Parked, ReceivedEvent
-from digitctl.services import billing
+from digitctl.services import billing, hub_excess
 from digitctl.services.collection import pay_application_if_settled
 from digitctl.services.hub_apply import APPLIED, E_EVENT_MALFORMED, reseal
 from digitctl.services.payment_lifecycle import _REVERSALS, _reverse_and_record, _set_status, _workflow_checks
@@ -78,13 +80,6 @@ class PaymentFacts:
         return {str(d["demandId"]): (int(d["fromPeriod"]), int(d["toPeriod"]))
                 for d in self.bill_doc.get("billDetails") or [] if d.get("demandId")}
 
-    def excess(self, amount_paise: int) -> Parked:
-        return Parked(E_EXCESS, f"receipt {self.receipt} of counter {self.counter_code} does not fit the hub's "
-                      f"demand of {self.consumer_code}: it was collected meanwhile; the money stands",
-                      {"consumerCode": self.consumer_code, "receiptNumber": self.receipt,
-                       "counterCode": self.counter_code, "amount": str(from_paise(amount_paise)),
-                       "tenantId": self.tenant_id, "businessService": self.service})
-
     def missing(self) -> Parked:
         return Parked(E_DEMAND_NOT_FOUND, f"the hub has no demand of {self.consumer_code} ({self.service}) at "
                       f"{self.tenant_id} for receipt {self.receipt}",
@@ -93,9 +88,17 @@ class PaymentFacts:
 
 
 # -- mapping the counter's shares onto the hub's demand lines -----------------------------------
-def hub_lines(uow: "UnitOfWork", f: PaymentFacts) -> list[dict[str, Any]]:
-    """The payment's apportionment with the hub's demand detail ids; Parked when the hub has no
-    such demand or a collection does not fit what the hub's line still owes."""
+class HubLines(NamedTuple):
+    """A payment's shares on the hub's lines: what fits, the excess left over, the latest demand."""
+
+    lines: list[dict[str, Any]]
+    excess_paise: int
+    latest_demand_id: str
+
+
+def hub_lines(uow: "UnitOfWork", f: PaymentFacts) -> HubLines:
+    """The payment's apportionment with the hub's demand detail ids, cut to what the hub's lines
+    still owe (the rest: excess); Parked when the hub has no such demand."""
     s = uow.session
     demands = list(s.execute(select(DemandRow).where(
         DemandRow.tenant_id == f.tenant_id, DemandRow.consumer_code == f.consumer_code,
@@ -113,8 +116,9 @@ def hub_lines(uow: "UnitOfWork", f: PaymentFacts) -> list[dict[str, Any]]:
         if mapped is None:
             raise f.missing()
         out.append(mapped)
-    check_fit(f, out, details)
-    return out
+    fitted, excess = fit(out, details)
+    latest = max(demands, key=lambda d: (d.tax_period_from, d.id))
+    return HubLines(fitted, excess, latest.id)
 
 
 def map_line(line: dict[str, Any], by_id: dict[str, Any], by_period: dict[tuple[int, int], Any],
@@ -135,17 +139,59 @@ def map_line(line: dict[str, Any], by_id: dict[str, Any], by_period: dict[tuple[
     return None
 
 
-def check_fit(f: PaymentFacts, lines: list[dict[str, Any]], details: dict[str, Any]) -> None:
-    """Every collection fits what the hub's line still owes (tax - collected, for a positive line)."""
+def fit(lines: list[dict[str, Any]], details: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+    """Each collection cut to what the hub's line still owes (tax - collected); returns the lines
+    that stand and the paise left over (the payment's excess)."""
     owed = {i: d.tax_amount_paise - d.collection_amount_paise for i, d in details.items()}
+    kept: list[dict[str, Any]] = []
+    excess = 0
     for line in lines:
         if "collection" not in line:
+            kept.append(line)
             continue
         paise = to_paise(line["collection"])
         left = owed.get(line["demandDetailId"], 0)
-        if paise > 0 and paise > left:
-            raise f.excess(f.amount_paise)
-        owed[line["demandDetailId"]] = left - paise
+        # a positive share takes what the line still owes; a negative one (round-off, rebate) no
+        # more than the line still gives back: a line the hub already settled takes nothing
+        take = min(paise, max(left, 0)) if paise > 0 else max(paise, min(left, 0))
+        excess += paise - take
+        owed[line["demandDetailId"]] = left - take
+        if take:
+            kept.append({**line, "collection": str(from_paise(take))})
+    return kept, excess
+
+
+def check_fit(f: PaymentFacts, lines: list[dict[str, Any]], details: dict[str, Any]) -> None:
+    """Parked EXCESS_COLLECTION when a share does not fit what the hub's line still owes: the
+    batch path (hub_apply_batch) then hands the payment to apply_event, which carries the excess."""
+    excess = fit(lines, details)[1]
+    if excess:
+        raise Parked(E_EXCESS, f"receipt {f.receipt} of counter {f.counter_code} does not fit the hub's demand of "
+                     f"{f.consumer_code}", {"consumerCode": f.consumer_code, "receiptNumber": f.receipt,
+                                            "counterCode": f.counter_code, "amount": str(from_paise(excess))})
+
+
+def take_excess(app: "App", uow: "UnitOfWork", f: PaymentFacts, hl: HubLines, ev: ReceivedEvent,
+                now: dt.datetime) -> list[dict[str, Any]]:
+    """The payment's lines with its excess carried: a credit on the ADVANCE tax head of the latest
+    demand where the business service isAdvanceAllowed (DIGIT's billing), else nothing on the
+    demand; either way the excess collection recorded once (hub_excess)."""
+    if hl.excess_paise <= 0:
+        return hl.lines
+    masters = billing.billing_masters(app, f.tenant_id, uow.session.connection())
+    config = masters.business_services.get(f.service)
+    head = masters.advance_tax_head(f.service)
+    advance = bool(config and config.is_advance_allowed and head)
+    lines = list(hl.lines)
+    if advance:
+        lines.append({"demandDetailId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"advance:{f.id}")),
+                      "demandId": hl.latest_demand_id, "taxHeadCode": head,
+                      "credit": str(from_paise(hl.excess_paise))})
+    hub_excess.record(uow, payment_id=f.id, tenant_id=f.tenant_id, counter_code=f.counter_code,
+                      receipt_number=f.receipt, business_service=f.service, consumer_code=f.consumer_code,
+                      amount_paise=hl.excess_paise, disposition=hub_excess.ADVANCE if advance else hub_excess.REFUND,
+                      event_id=ev.event_id, now=now)
+    return lines
 
 
 # -- collection.payment.created ------------------------------------------------------------------
@@ -161,11 +207,14 @@ def payment_created(app: "App", uow: "UnitOfWork", ctx: "RequestContext", ev: Re
                      {"receiptNumber": f.receipt, "tenantId": f.tenant_id, "counterCode": f.counter_code})
     if billing.lock_consumer_code(uow, f.tenant_id, f.service, f.consumer_code):
         s.expire_all()
-    lines = hub_lines(uow, f)
+    hl = hub_lines(uow, f)
     now = ctx.now()
+    lines = take_excess(app, uow, f, hl, ev, now)
     billing.apply_collection_in(uow, lines, now)
     settle_bill(app, uow, f, now)
     doc = hub_payment_doc(app, uow, f, lines)
+    if hl.excess_paise:             # the receipt stands; the hub's copy says what its demand could not take
+        doc["additionalDetails"]["excessAmount"] = str(from_paise(hl.excess_paise))
     s.add(payment_row(f, doc, ev))
     s.flush()
     uow.record(Event(ev.event_type, f.tenant_id, "Payment", f.id, CREATE_URL, {"Payments": [doc]},

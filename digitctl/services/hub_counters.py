@@ -33,6 +33,7 @@ RECONCILE_ACTION = "/digitctl/hub/_reconcile"
 ENROLMENT_TTL = dt.timedelta(hours=24)
 CODE_RE = re.compile(r"^C(\d+)$")
 OPEN_STATUSES = ("parked", "waiting")
+SKEW_FLAG_MS = 5 * 60 * 1000          # a counter clock more than 5 minutes off is flagged (issue 12)
 
 
 def enrolment_hash(code: str) -> str:
@@ -143,4 +144,6 @@ def counter_doc(r: Any, parked: int) -> dict[str, Any]:
         "registered" if r.registered_at else "enrolled"
     return {"counterCode": r.code, "tenantId": r.tenant_id, "name": r.name, "lastSeen": _iso(r.last_seen),
             "lastSequence": int(r.last_seq or 0), "lag": lag_of(int(r.last_seq or 0), r.audit_head),
-            "parked": parked, "clockSkewMs": r.clock_skew_ms, "status": state, "flagged": r.flagged}
+            "parked": parked, "clockSkewMs": r.clock_skew_ms,
+            "clockSkewFlagged": r.clock_skew_ms is not None and abs(int(r.clock_skew_ms)) > SKEW_FLAG_MS,
+            "status": state, "flagged": r.flagged}

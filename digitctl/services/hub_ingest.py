@@ -25,7 +25,7 @@ from digitctl.domain.sync_events import ReceivedEvent
 from digitctl.domain.sync_protocol import load_public_key
 from digitctl.domain.tenancy import state_of
 from digitctl.errors import Conflict, DigitError, Forbidden, InvalidInput, Unauthenticated
-from digitctl.services import hub_chain
+from digitctl.services import hub_chain, hub_excess
 from digitctl.services.hub_auth import SignedRequest, authenticate, counter_context
 from digitctl.services.hub_counters import OPEN_STATUSES, enrolment_hash
 from digitctl.services.hub_events import sealed_body
@@ -180,7 +180,24 @@ def push(app: "App", req: SignedRequest) -> tuple[int, dict[str, Any]]:
     except DigitError as err:
         if err.code in FLAGGING and code:
             flag(app, code, f"{err.code}: {err.message}")
+        if err.code == "SYNC_REPLAYED" and code and "skewMs" in err.params:
+            note_skew(app, code, int(err.params["skewMs"]))
         raise
+
+
+def note_skew(app: "App", code: str, skew_ms: int) -> None:
+    """A signed request refused for a clock more than 5 minutes off (its signature held): the
+    counter's skew is kept, so `hub counters` flags it (issue 12)."""
+    with app.uow(counter_context(app, code)) as uow:
+        row = uow.session.get(HubCounter, code, with_for_update=True)
+        if row is None or row.clock_skew_ms == skew_ms:
+            return
+        before = {"clockSkewMs": row.clock_skew_ms}
+        row.clock_skew_ms = skew_ms
+        uow.record(Event("hub.counter.clock_skewed", row.tenant_id, "HubCounter", code, PUSH_ACTION,
+                         {"counterCode": code, "clockSkewMs": skew_ms}, before=before,
+                         after={"clockSkewMs": skew_ms}))
+        uow.commit()
 
 
 def _push(app: "App", req: SignedRequest) -> tuple[int, dict[str, Any]]:
@@ -255,11 +272,15 @@ def flag(app: "App", code: str, reason: str) -> None:
 
 # -- status ---------------------------------------------------------------------------------
 def status(app: "App", req: SignedRequest) -> dict[str, Any]:
-    """{"counterCode", "lastSequence", "nextSeq", "parked": [...], "flagged"} for the signing counter."""
+    """{"counterCode", "lastSequence", "nextSeq", "parked": [...], "flagged", "excess": [...] (when
+    any: its payments the hub's demands could not absorb, see hub_excess)} for the signing counter."""
     with app.uow(counter_context(app, req.header("X-Digit-Counter"))) as uow:
         conn = uow.session.connection()
         row, _skew = authenticate(conn, app.clock.now(), req, allow_flagged=True)
         answer = {"counterCode": row.code, "lastSequence": int(row.last_seq), "nextSeq": int(row.last_seq) + 1,
                   "parked": _open_events(conn, row.code), "flagged": row.flagged}
+        excess = hub_excess.open_excesses(uow.session, counter_code=row.code)
+        if excess:                  # issue 12: its receipts the hub's demands could not absorb
+            answer["excess"] = excess
         uow.commit()
     return answer

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from digitctl.services import hub_daybook, hub_excess
 from digitctl.services.access import authorize
 from digitctl.services.hub_counters import OPEN_STATUSES, RECONCILE_ACTION, lag_of
 from digitctl.services.hub_events import opened_wire
@@ -71,10 +72,11 @@ def reconcile(app: "App", ctx: "RequestContext", tenant_id: str | None = None,
         silent = [c for c in conn.execute(counters.order_by(HubCounter.code)).all()
                   if now - (c.last_seen or c.registered_at) > silent_after]
         with Session(bind=conn) as session:
-            excess = [_excess_doc(app, session, r) for r in open_rows if r.reason_code == EXCESS_CODE]
+            excess = hub_excess.open_excesses(session, tenant_id)
+            excess += [_excess_doc(app, session, r) for r in open_rows if r.reason_code == EXCESS_CODE]
     return {"ExcessCollections": excess,
             "Parked": [parked_doc(r) for r in open_rows],
-            "IncompleteDayEnds": [],
+            "IncompleteDayEnds": hub_daybook.incomplete_day_ends(app, now, tenant_id),
             "SilentCounters": [{"counterCode": c.code, "tenantId": c.tenant_id, "name": c.name,
                                 "lastSeen": (c.last_seen or c.registered_at).astimezone(dt.timezone.utc).isoformat(),
                                 "lag": lag_of(int(c.last_seq or 0), c.audit_head)} for c in silent]}

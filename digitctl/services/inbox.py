@@ -163,9 +163,29 @@ def inbox(app: "App", ctx: "RequestContext", *, business_service: str | None = N
                   .limit(int(limit)).offset(max(0, int(offset))))
         rows = conn.execute(page_q).all()
         items = _items(app, uow, rows, now)
+        _mark_stale(items, uow.meta("sync_parked"))
     return {"items": items,
             "statusCount": [{"applicationStatus": st, "count": n} for st, n in counts],
             "totalCount": sum(n for _, n in counts)}
+
+
+def _mark_stale(items: list[dict[str, Any]], parked_json: str | None) -> None:
+    """An action this counter took on a stale copy (the hub parked it STATE_CHANGED: someone acted
+    first elsewhere) marks its application: `syncConflict` (issue 12)."""
+    if not parked_json or not items:
+        return
+    import json
+
+    try:
+        parked = json.loads(parked_json)
+    except ValueError:
+        return
+    stale = {(str(p.get("tenantId")), str(p.get("entityId"))): p for p in parked
+             if isinstance(p, dict) and p.get("code") == "STATE_CHANGED"}
+    for item in items:
+        hit = stale.get((str(item.get("tenantId")), str(item.get("applicationNo"))))
+        if hit is not None:
+            item["syncConflict"] = {"code": "STATE_CHANGED", "message": hit.get("message"), "seq": hit.get("seq")}
 
 
 def _items(app: "App", uow: Any, rows: Sequence[Any], now: dt.datetime) -> list[dict[str, Any]]:
