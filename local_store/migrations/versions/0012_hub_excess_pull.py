@@ -5,7 +5,7 @@
   (ADVANCE) or waits for a refund decision (REFUND_DECISION); `hub reconcile` lists the open rows.
 
 Revision ID: 0012
-Revises: 0009   (the lead re-points this to the last migration merged before it)
+Revises: 0009
 Create Date: 2026-12-07
 """
 from alembic import op
