@@ -76,7 +76,7 @@ def test_a_payment_the_batch_cannot_take_parks_and_what_follows_it_waits(counter
         assert set(conn.execute(select(Payment.receipt_number)).scalars()) == {second}
 
 
-def test_an_excess_in_a_batch_is_parked_with_its_figures(counter, hub, wire, clerk):
+def test_an_excess_in_a_batch_stands_and_is_listed_for_a_refund_decision(counter, hub, wire, clerk):
     bill = bill_for(counter, "TL-CC-1")
     receipt = pay(counter, clerk, bill, "1250")
     events = wire.take()
@@ -91,11 +91,12 @@ def test_an_excess_in_a_batch_is_parked_with_its_figures(counter, hub, wire, cle
     twin = replace(payment, event_id="8f5e7a55-0000-4000-8000-000000000002", seq=payment.seq + 1,
                    payload={"Payments": [twin_doc]})
     outcomes = hub_apply.apply_events(hub, [payment, twin])
-    assert codes(outcomes) == ["applied", "EXCESS_COLLECTION"]
-    excess = outcomes[1]
-    assert isinstance(excess, Parked)
-    assert excess.params["receiptNumber"] == "C02/TWIN/1" and excess.params["amount"] == "1250.00"
-    assert [r for r, *_ in state(hub)["payments"]] == [receipt]
+    assert codes(outcomes) == ["applied", "applied"]          # money taken is never merged away
+    assert sorted(r for r, *_ in state(hub)["payments"]) == sorted([receipt, "C02/TWIN/1"])
+    from digitctl.services import hub_reconcile
+
+    [excess] = hub_reconcile.reconcile(hub, hub.context())["ExcessCollections"]
+    assert (excess["receiptNumber"], str(excess["amount"]), excess["consumerCode"]) == ("C02/TWIN/1", "1250.00", "TL-CC-1")
 
 
 def test_paid_cancelled_and_paid_again_in_one_batch(counter, hub, wire, clerk):

@@ -146,25 +146,7 @@ def test_a_payment_for_a_demand_the_hub_lacks_is_parked(counter, hub, wire, cler
     assert f"Demand:{AMRITSAR}:TL:TL-CC-1" in hub_apply.entity_keys(ev)
 
 
-def test_a_payment_the_hubs_demand_no_longer_owes_is_an_excess_collection(counter, hub, wire, clerk):
-    bill = bill_for(counter, "TL-CC-1")
-    receipt = pay(counter, clerk, bill, "1250")
-    events = wire.take()
-    apply_all(hub, [e for e in events if e.event_type != "collection.payment.created"])
-    # meanwhile the same demand was paid at the hub itself (another counter, online)
-    from digitctl.services import shifts
-
-    hub_clerk = ctx_as(hub, "clerk.amritsar")
-    shifts.open_shift(hub, hub_clerk, "0")
-    [hub_bill] = billing.fetch_bill(hub, hub_clerk, AMRITSAR, consumer_code="TL-CC-1")
-    collection.pay(hub, hub_clerk, tenant_id=AMRITSAR, bill_id=hub_bill["id"], mode="CASH", amount="1250")
-    before = state(hub)
-    with pytest.raises(Parked) as err:
-        hub_apply.apply_event(hub, only_payment(events)[0])
-    assert err.value.code == "EXCESS_COLLECTION"
-    assert {k: err.value.params[k] for k in ("consumerCode", "receiptNumber", "counterCode", "amount")} == {
-        "consumerCode": "TL-CC-1", "receiptNumber": receipt, "counterCode": "C01", "amount": "1250.00"}
-    assert state(hub) == before
+# a payment the hub's demand no longer owes (another counter was first): tests/pull/test_excess.py
 
 
 def test_an_actor_the_hub_does_not_know_or_allow_is_parked(counter, hub, wire, clerk):
