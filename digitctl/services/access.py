@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from digitctl.context import SYSTEM_ACTOR
 from digitctl.domain.tenancy import state_of
 from digitctl.errors import Forbidden, Unauthenticated
+from digitctl.ports import Authorizer
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import Actor, RequestContext
 
 RESERVED_ROLE = "SUPERUSER"
@@ -45,10 +46,6 @@ class Decision:
                               "actionUrl": self.matched_url} if self.role else None,
                 "rolesConsidered": [{"code": c, "tenantId": t} for c, t in self.roles_considered],
                 "rolesThatWouldGrant": self.roles_that_would_grant}
-
-
-class Authorizer(Protocol):
-    def authorize(self, ctx: "RequestContext", action_url: str, tenant_id: str | None) -> None: ...
 
 
 @dataclass
