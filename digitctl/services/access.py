@@ -142,20 +142,3 @@ def default_authorizer(app: "App") -> Authorizer:
 
 def authorize(app: "App", ctx: "RequestContext", action_url: str, tenant_id: str | None) -> None:
     app.authorizer.authorize(ctx, action_url, tenant_id)
-
-
-def check(app: "App", ctx: "RequestContext", action_url: str, tenant_id: str,
-          user: str | None = None) -> "tuple[Actor, Decision]":
-    """`digitctl access check`: the decision for the caller, or for `user` (a name or uuid).
-    Asking about someone else needs /user/_search at the tenant, checked BEFORE the user is
-    looked up, so that a caller who may not ask learns nothing, not even whether the user
-    exists; a user at a tenant where the caller may not search users is USER_NOT_FOUND."""
-    authorizer = app.authorizer
-    assert isinstance(authorizer, RoleActionAuthorizer)
-    from digitctl.services import users
-
-    actor = ctx.actor
-    if user is not None and user not in (actor.user_name, actor.uuid) and not users.names_self(app, actor, user):
-        authorize(app, ctx, "/user/_search", tenant_id)
-        actor = users.searchable_actor(app, ctx, user)
-    return actor, authorizer.decide(actor, action_url, tenant_id)

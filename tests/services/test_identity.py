@@ -320,7 +320,7 @@ def test_roles_count_only_at_their_tenant_or_its_state(state_app):
 
 def test_access_check_asks_for_the_right_to_search_users_before_looking_one_up(state_app):
     """issue 16.10: a citizen asking about a user got USER_NOT_FOUND or the user's roles."""
-    from digitctl.services import access
+    from digitctl.services import access_check
 
     app = state_app
     make(app, "clerk1", [("TL_CEMP", "pb.amritsar")])
@@ -329,10 +329,10 @@ def test_access_check_asks_for_the_right_to_search_users_before_looking_one_up(s
     refusals = []
     for who in ("clerk1", "nobody"):
         with pytest.raises(Forbidden) as err:
-            access.check(app, citizen, "/collection-services/payments/_create", "pb.amritsar", who)
+            access_check.check(app, citizen, "/collection-services/payments/_create", "pb.amritsar", who)
         refusals.append((err.value.code, err.value.message, err.value.params))
     assert refusals[0] == refusals[1] and refusals[0][0] == "ACCESS_DENIED"
-    actor, decision = access.check(app, app.context(), "/collection-services/payments/_create", "pb.amritsar",
+    actor, decision = access_check.check(app, app.context(), "/collection-services/payments/_create", "pb.amritsar",
                                    "clerk1")
     assert actor.user_name == "clerk1" and decision.allowed
 

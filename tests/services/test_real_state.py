@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from digitctl.errors import InvalidInput, NotFound
-from digitctl.services import access, mdms, users, workflow
+from digitctl.services import access_check, mdms, users, workflow
 from local_store.models import MdmsRecord
 
 PB_CITIES = ["pb.jalandhar", "pb.phagwara", "pb.amritsar", "pb.nawanshahr", "pb.mohali", "pb.nayagaon",
@@ -110,7 +110,7 @@ def test_a_collector_at_any_city_may_fetch_bills_pay_transition_and_generate_ids
         roles=[("UC_EMP", city), ("EMPLOYEE", city)], password="Counter@123"))
     clerk = as_user(app, name)
     for url in COUNTER_ACTIONS:
-        _, decision = access.check(app, clerk, url, city)
+        _, decision = access_check.check(app, clerk, url, city)
         assert decision.allowed, (city, url, decision.reason)
 
 
