@@ -335,6 +335,19 @@ def quickstart_url(tmp_path: Path, store_templates: StoreTemplates) -> str:
 
 
 @pytest.fixture
+def templated_store(tmp_path: Path, store_templates: StoreTemplates) -> "Any":
+    """templated_store(name, builder) -> the URL of a SQLite store in tmp_path that is a copy of
+    what builder(url) made, once per test process (for a CLI suite's own set-up: run the same
+    commands once, copy the store per test; log in per test, since a login is per store copy)."""
+    def make(name: str, builder: "Any") -> str:
+        url = f"sqlite:///{tmp_path / (name + '.db')}"
+        store_templates.materialize(name, builder, url)
+        return url
+
+    return make
+
+
+@pytest.fixture
 def demo_users_url(tmp_path: Path, store_templates: StoreTemplates) -> str:
     """A SQLite store with the bundled state and quickstart's demo users (nobody logged in)."""
     url = f"sqlite:///{tmp_path / 'demo.db'}"
