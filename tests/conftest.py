@@ -325,6 +325,31 @@ def world_app(template_url: str, frozen_clock: FixedClock, store_templates: Stor
     yield from _templated_app(store_templates, "world", world_builder, template_url, frozen_clock)
 
 
+@pytest.fixture(scope="session")
+def fee_world_builder(world_builder: "Any", store_templates: StoreTemplates) -> "Any":
+    """world_builder's store plus the TL fee rates (tests/data/TradeLicenseFeeRates.json), on a
+    copy of the world template."""
+    def build_it(url: str) -> None:
+        from digitctl.services import mdms
+        from tests.helpers import FEE_RATES
+
+        store_templates.materialize("world", world_builder, url)
+        application = build(url, FixedClock(FROZEN))
+        try:
+            mdms.apply(application, application.context("pb"), [FEE_RATES])
+        finally:
+            application.close()
+
+    return build_it
+
+
+@pytest.fixture
+def fee_world_app(template_url: str, frozen_clock: FixedClock, store_templates: StoreTemplates,
+                  fee_world_builder: "Any") -> Iterator[App]:
+    """`world_app` with the TL fee rates applied (the collection suites), both backends, copied per test."""
+    yield from _templated_app(store_templates, "fee-world", fee_world_builder, template_url, frozen_clock)
+
+
 @pytest.fixture
 def quickstart_url(tmp_path: Path, store_templates: StoreTemplates) -> str:
     """A SQLite copy of `digitctl quickstart`'s demo store (workflows, demo users and applications,
