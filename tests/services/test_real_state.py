@@ -16,6 +16,10 @@ from digitctl.errors import InvalidInput, NotFound
 from digitctl.services import access_check, mdms, users, workflow
 from local_store.models import MdmsRecord
 
+# One xdist worker runs this module (make test: --dist loadgroup), so the whole-tree templates
+# (SQLite and PostgreSQL, ~5-6 s each to build) are built by one worker instead of each.
+pytestmark = pytest.mark.xdist_group("pb-tree")
+
 PB_CITIES = ["pb.jalandhar", "pb.phagwara", "pb.amritsar", "pb.nawanshahr", "pb.mohali", "pb.nayagaon",
              "pb.derabassi"]
 COUNTER_ACTIONS = ["/billing-service/bill/v2/_fetchbill", "/collection-services/payments/_create",
