@@ -43,6 +43,22 @@ def test_clock_hook() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes() -> Iterator[None]:
+    """Passwords hashed in the test process use scrypt N=2^10 (~2 ms) instead of the shipped
+    N=2^14 (~40 ms CPU, 16 MiB): hundreds of users and logins per run. A hash carries its own
+    parameters, so verification follows whichever made it; commands run as subprocesses (the
+    shipped program) still hash at full cost, and no test is about the cost."""
+    from digitctl.domain import identity
+
+    defaults = identity.hash_password.__kwdefaults__
+    assert defaults is not None and defaults["n"] == identity.SCRYPT_N
+    saved = dict(defaults)
+    defaults["n"] = 2 ** 10
+    yield
+    defaults.update(saved)
+
+
 @pytest.fixture(scope="session")
 def reference() -> Path:
     """../shared/digit-reference: DIGIT's own MDMS data, schemas, workflows and contracts."""
