@@ -388,6 +388,12 @@ def templated_store(tmp_path: Path, store_templates: StoreTemplates) -> "Any":
     return make
 
 
+@pytest.fixture(scope="session")
+def demo_users_builder() -> "Any":
+    """Builds demo_users_url's store (for a suite's template that starts from it)."""
+    return _build_demo_users
+
+
 @pytest.fixture
 def demo_users_url(tmp_path: Path, store_templates: StoreTemplates) -> str:
     """A SQLite store with the bundled state and quickstart's demo users (nobody logged in)."""
