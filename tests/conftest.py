@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future
 from typing import Any
 from pathlib import Path
 
@@ -83,10 +84,11 @@ class PgDatabases:
     background thread (a DROP waits on the server's disk; the next test need not wait with it)."""
 
     def __init__(self) -> None:
-        from concurrent.futures import Future, ThreadPoolExecutor
+        from concurrent.futures import ThreadPoolExecutor
 
         self._admin: Any = None
         self._dropper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-drop")
+        self._maker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-spare")
         self._drops: list[Future[None]] = []
         self._unreachable: str | None = None
 
@@ -122,6 +124,14 @@ class PgDatabases:
     def create(self, name: str, template: str | None = None) -> None:
         self.admin().execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
 
+    def create_later(self, name: str, template: str) -> "Future[None]":
+        """CREATE DATABASE name TEMPLATE template in the background (a spare copy for the next test)."""
+        return self._maker.submit(self._create, name, template)
+
+    def _create(self, name: str, template: str) -> None:
+        with self._connect() as conn:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+
     def drop_later(self, name: str) -> None:
         self._drops.append(self._dropper.submit(self._drop, name))
 
@@ -130,6 +140,7 @@ class PgDatabases:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def close(self) -> None:
+        self._maker.shutdown(wait=True)
         self._dropper.shutdown(wait=True)
         for done in self._drops:
             done.result()           # a failed drop is a leak on the server: say so
@@ -198,6 +209,7 @@ class StoreTemplates:
         self.sqlite: dict[str, Path] = {}
         self.pg: dict[str, str] = {}
         self.made: dict[str, str] = {}
+        self.spares: dict[str, tuple[str, Future[None]]] = {}
 
     @staticmethod
     def _copy_sqlite(src: Path, target: Path) -> None:
@@ -234,9 +246,31 @@ class StoreTemplates:
         admin = self.dbs.admin()
         if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target,)).fetchone():
             admin.execute(f'DROP DATABASE "{target}" WITH (FORCE)')     # an empty store_url database
-        self.dbs.create(target, template=tpl)
+        if not self._take_spare(name, target):
+            self.dbs.create(target, template=tpl)
+        # the next test of this template renames a copy made meanwhile (a rename is a catalog
+        # update; the copy itself overlaps this test instead of delaying the next one)
+        spare = f"digitctl_spare_{uuid.uuid4().hex[:8]}"
+        self.spares[name] = (spare, self.dbs.create_later(spare, tpl))
+
+    def _take_spare(self, name: str, target: str) -> bool:
+        taken = self.spares.pop(name, None)
+        if taken is None:
+            return False
+        spare, ready = taken
+        try:
+            ready.result()
+        except Exception:           # the copy failed: make this one directly (the caller does)
+            return False
+        self.dbs.admin().execute(f'ALTER DATABASE "{spare}" RENAME TO "{target}"')
+        return True
 
     def drop(self) -> None:
+        for spare, ready in self.spares.values():
+            try:
+                ready.result()
+            finally:
+                self.dbs.drop_later(spare)
         for tpl in self.pg.values():
             self.dbs.drop_later(tpl)
 
