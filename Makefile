@@ -25,8 +25,9 @@ demo: $(VENV)/.installed
 	@echo "Use it:  export DIGIT_STORE=$(DEMO_STORE); source $(VENV)/bin/activate; digitctl tenant list"
 
 ## test: create .venv with the dev extras, run the checks, then the whole suite in parallel (SQLite and local PostgreSQL)
+# loadgroup: tests marked xdist_group("X") share one worker (and the store templates it built)
 test: check pdftotext
-	$(PY) -m pytest -n auto
+	$(PY) -m pytest -n auto --dist loadgroup
 
 ## check: type check (mypy: the files are set in pyproject.toml) and import contracts (import-linter)
 check: $(VENV)/.installed-dev

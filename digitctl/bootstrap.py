@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING
 
 from digitctl.clock import Clock, SystemClock
 from digitctl.context import SYSTEM_ACTOR, Actor, RequestContext
-
-APP_INFO = "digitctl.app"        # Session.info key of the App behind a unit of work
+from digitctl.ports import APP_INFO  # noqa: F401  (re-exported: Session.info key of the App behind a unit of work)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from digitctl import ports
 
     from digitctl.services.audit import StoreSigner
     from digitctl.services.crypto import KeyRing
@@ -142,6 +143,12 @@ class App:
     def close(self) -> None:
         if "store" in self.__dict__:
             self.store.dispose()
+
+
+if TYPE_CHECKING:
+    def _is_the_seam(app: App) -> ports.App:
+        """mypy checks here that the composition root gives services all the seam promises."""
+        return app
 
 
 def build(store_url: str | None = None, clock: Clock | None = None) -> App:

@@ -29,7 +29,7 @@ from digitctl.settings import config_dir, write_private
 from local_store.models import LoginAttempt, SessionToken, UserAccount
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
 
 LOGIN_ACTION = "/user/oauth/token"

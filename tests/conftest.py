@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future
 from typing import Any
 from pathlib import Path
 
@@ -43,6 +44,22 @@ def test_clock_hook() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes() -> Iterator[None]:
+    """Passwords hashed in the test process use scrypt N=2^10 (~2 ms) instead of the shipped
+    N=2^14 (~40 ms CPU, 16 MiB): hundreds of users and logins per run. A hash carries its own
+    parameters, so verification follows whichever made it; commands run as subprocesses (the
+    shipped program) still hash at full cost, and no test is about the cost."""
+    from digitctl.domain import identity
+
+    defaults = identity.hash_password.__kwdefaults__
+    assert defaults is not None and defaults["n"] == identity.SCRYPT_N
+    saved = dict(defaults)
+    defaults["n"] = 2 ** 10
+    yield
+    defaults.update(saved)
+
+
 @pytest.fixture(scope="session")
 def reference() -> Path:
     """../shared/digit-reference: DIGIT's own MDMS data, schemas, workflows and contracts."""
@@ -62,35 +79,120 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'store.db'}"
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh database on the local server, dropped (FORCE) after the test."""
-    try:
+class PgDatabases:
+    """The test process's databases on the local server: created on demand, dropped in a
+    background thread (a DROP waits on the server's disk; the next test need not wait with it)."""
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._admin: Any = None
+        self._dropper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-drop")
+        self._maker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-spare")
+        self._drops: list[Future[None]] = []
+        self._unreachable: str | None = None
+
+    @staticmethod
+    def _connect() -> Any:
         import psycopg
-    except ImportError as err:
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 ({err}): store tests ran on SQLite only")
-    server = PG_SERVER.replace("+psycopg", "")
-    try:
-        admin = psycopg.connect(server, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 ({reason}): store tests ran on SQLite only")
+
+        return psycopg.connect(PG_SERVER.replace("+psycopg", ""), autocommit=True, connect_timeout=3)
+
+    def admin(self) -> Any:
+        """The process's admin connection (skips the test when the server is not there)."""
+        if self._unreachable is not None:
+            pytest.skip(self._unreachable)
+        if self._admin is None:
+            try:
+                import psycopg
+            except ImportError as err:
+                self._unreachable = f"PostgreSQL not reachable at 127.0.0.1:5432 ({err}): store tests ran on SQLite only"
+                pytest.skip(self._unreachable)
+            try:
+                self._admin = self._connect()
+            except psycopg.OperationalError as err:
+                reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+                self._unreachable = (f"PostgreSQL not reachable at 127.0.0.1:5432 ({reason}): "
+                                     "store tests ran on SQLite only")
+                pytest.skip(self._unreachable)
+        return self._admin
+
+    @staticmethod
+    def url(name: str) -> str:
+        return PG_SERVER.rsplit("/", 1)[0] + "/" + name
+
+    def create(self, name: str, template: str | None = None) -> None:
+        self.admin().execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+
+    def create_later(self, name: str, template: str) -> "Future[None]":
+        """CREATE DATABASE name TEMPLATE template in the background (a spare copy for the next test)."""
+        return self._maker.submit(self._create, name, template)
+
+    def _create(self, name: str, template: str) -> None:
+        with self._connect() as conn:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+
+    def drop_later(self, name: str) -> None:
+        self._drops.append(self._dropper.submit(self._drop, name))
+
+    def _drop(self, name: str) -> None:
+        with self._connect() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def close(self) -> None:
+        self._maker.shutdown(wait=True)
+        self._dropper.shutdown(wait=True)
+        for done in self._drops:
+            done.result()           # a failed drop is a leak on the server: say so
+        if self._admin is not None:
+            self._admin.close()
+
+
+@pytest.fixture(scope="session")
+def pg_databases() -> Iterator[PgDatabases]:
+    dbs = PgDatabases()
+    yield dbs
+    dbs.close()
+
+
+@pytest.fixture
+def pg_name(pg_databases: PgDatabases) -> Iterator[str]:
+    """A unique database name on the local server, NOT created (a store template is copied to it
+    with CREATE DATABASE ... TEMPLATE); dropped after the test, in the background."""
+    pg_databases.admin()            # skip here when the server is not there
     name = f"digitctl_test_{uuid.uuid4().hex[:8]}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield PG_SERVER.rsplit("/", 1)[0] + "/" + name
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield name
+    pg_databases.drop_later(name)
+
+
+@pytest.fixture
+def pg_url(pg_name: str, pg_databases: PgDatabases) -> str:
+    """A fresh (empty) database on the local server, dropped (FORCE) after the test."""
+    pg_databases.create(pg_name)
+    return pg_databases.url(pg_name)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest) -> str:
+def store_backend(request: pytest.FixtureRequest) -> str:
     """Each store test runs on SQLite and on PostgreSQL."""
-    fixture = "sqlite_url" if request.param == "sqlite" else "pg_url"
-    url = request.getfixturevalue(fixture)
+    return str(request.param)
+
+
+@pytest.fixture
+def store_url(store_backend: str, request: pytest.FixtureRequest) -> str:
+    """An empty store on each backend (store_backend)."""
+    url = request.getfixturevalue("sqlite_url" if store_backend == "sqlite" else "pg_url")
     assert isinstance(url, str)
     return url
+
+
+@pytest.fixture
+def template_url(store_backend: str, request: pytest.FixtureRequest, pg_databases: PgDatabases) -> str:
+    """Where a templated store goes, on each backend: a SQLite file path, or a PostgreSQL
+    database not yet created (StoreTemplates creates it from the template in one statement)."""
+    if store_backend == "sqlite":
+        return str(request.getfixturevalue("sqlite_url"))
+    return pg_databases.url(str(request.getfixturevalue("pg_name")))
 
 
 FROZEN = dt.datetime(2026, 11, 25, 11, 0, tzinfo=IST)
@@ -101,11 +203,13 @@ class StoreTemplates:
     `CREATE DATABASE ... TEMPLATE` on PostgreSQL. Building one (Alembic upgrade, init, the bundled
     MDMS apply, scrypt-hashed demo users) costs 0.4-1 s; a copy a few milliseconds."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, dbs: PgDatabases) -> None:
         self.folder = folder
+        self.dbs = dbs
         self.sqlite: dict[str, Path] = {}
         self.pg: dict[str, str] = {}
         self.made: dict[str, str] = {}
+        self.spares: dict[str, tuple[str, Future[None]]] = {}
 
     @staticmethod
     def _copy_sqlite(src: Path, target: Path) -> None:
@@ -132,33 +236,48 @@ class StoreTemplates:
                 self.sqlite[name] = src
             self._copy_sqlite(src, Path(url.split("///", 1)[1]))
             return
-        import psycopg
-
-        server = PG_SERVER.replace("+psycopg", "")
         target = url.rsplit("/", 1)[1]
-        with psycopg.connect(server, autocommit=True) as admin:
-            tpl = self.pg.get(name)
-            if tpl is None:
-                tpl = f"digitctl_tpl_{name}_{uuid.uuid4().hex[:8]}"
-                admin.execute(f'CREATE DATABASE "{tpl}"')
-                builder(PG_SERVER.rsplit("/", 1)[0] + "/" + tpl)
-                self.pg[name] = tpl
-            admin.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
-            admin.execute(f'CREATE DATABASE "{target}" TEMPLATE "{tpl}"')
+        tpl = self.pg.get(name)
+        if tpl is None:
+            tpl = f"digitctl_tpl_{name}_{uuid.uuid4().hex[:8]}"
+            self.dbs.create(tpl)
+            builder(self.dbs.url(tpl))
+            self.pg[name] = tpl
+        admin = self.dbs.admin()
+        if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target,)).fetchone():
+            admin.execute(f'DROP DATABASE "{target}" WITH (FORCE)')     # an empty store_url database
+        if not self._take_spare(name, target):
+            self.dbs.create(target, template=tpl)
+        # the next test of this template renames a copy made meanwhile (a rename is a catalog
+        # update; the copy itself overlaps this test instead of delaying the next one)
+        spare = f"digitctl_spare_{uuid.uuid4().hex[:8]}"
+        self.spares[name] = (spare, self.dbs.create_later(spare, tpl))
+
+    def _take_spare(self, name: str, target: str) -> bool:
+        taken = self.spares.pop(name, None)
+        if taken is None:
+            return False
+        spare, ready = taken
+        try:
+            ready.result()
+        except Exception:           # the copy failed: make this one directly (the caller does)
+            return False
+        self.dbs.admin().execute(f'ALTER DATABASE "{spare}" RENAME TO "{target}"')
+        return True
 
     def drop(self) -> None:
-        if not self.pg:
-            return
-        import psycopg
-
-        with psycopg.connect(PG_SERVER.replace("+psycopg", ""), autocommit=True) as admin:
-            for tpl in self.pg.values():
-                admin.execute(f'DROP DATABASE IF EXISTS "{tpl}" WITH (FORCE)')
+        for spare, ready in self.spares.values():
+            try:
+                ready.result()
+            finally:
+                self.dbs.drop_later(spare)
+        for tpl in self.pg.values():
+            self.dbs.drop_later(tpl)
 
 
 @pytest.fixture(scope="session")
-def store_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreTemplates]:
-    templates = StoreTemplates(tmp_path_factory.mktemp("templates"))
+def store_templates(tmp_path_factory: pytest.TempPathFactory, pg_databases: PgDatabases) -> Iterator[StoreTemplates]:
+    templates = StoreTemplates(tmp_path_factory.mktemp("templates"), pg_databases)
     yield templates
     templates.drop()
 
@@ -219,15 +338,15 @@ def _templated_app(templates: StoreTemplates, name: str, builder: "Any", url: st
 
 
 @pytest.fixture
-def app(store_url: str, frozen_clock: FixedClock, store_templates: StoreTemplates) -> Iterator[App]:
+def app(template_url: str, frozen_clock: FixedClock, store_templates: StoreTemplates) -> Iterator[App]:
     """An initialized store (state pb, counter C01) behind the composition root."""
-    yield from _templated_app(store_templates, "initialized", _build_initialized, store_url, frozen_clock)
+    yield from _templated_app(store_templates, "initialized", _build_initialized, template_url, frozen_clock)
 
 
 @pytest.fixture
-def state_app(store_url: str, frozen_clock: FixedClock, store_templates: StoreTemplates) -> Iterator[App]:
+def state_app(template_url: str, frozen_clock: FixedClock, store_templates: StoreTemplates) -> Iterator[App]:
     """A store (both backends) holding the bundled demo state's master data."""
-    yield from _templated_app(store_templates, "state", _build_state, store_url, frozen_clock)
+    yield from _templated_app(store_templates, "state", _build_state, template_url, frozen_clock)
 
 
 @pytest.fixture(scope="session")
@@ -250,10 +369,35 @@ def world_builder(reference: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 @pytest.fixture
-def world_app(store_url: str, frozen_clock: FixedClock, store_templates: StoreTemplates,
+def world_app(template_url: str, frozen_clock: FixedClock, store_templates: StoreTemplates,
               world_builder: "Any") -> Iterator[App]:
     """`build_world`'s store on both backends, built once per test process and copied per test."""
-    yield from _templated_app(store_templates, "world", world_builder, store_url, frozen_clock)
+    yield from _templated_app(store_templates, "world", world_builder, template_url, frozen_clock)
+
+
+@pytest.fixture(scope="session")
+def fee_world_builder(world_builder: "Any", store_templates: StoreTemplates) -> "Any":
+    """world_builder's store plus the TL fee rates (tests/data/TradeLicenseFeeRates.json), on a
+    copy of the world template."""
+    def build_it(url: str) -> None:
+        from digitctl.services import mdms
+        from tests.helpers import FEE_RATES
+
+        store_templates.materialize("world", world_builder, url)
+        application = build(url, FixedClock(FROZEN))
+        try:
+            mdms.apply(application, application.context("pb"), [FEE_RATES])
+        finally:
+            application.close()
+
+    return build_it
+
+
+@pytest.fixture
+def fee_world_app(template_url: str, frozen_clock: FixedClock, store_templates: StoreTemplates,
+                  fee_world_builder: "Any") -> Iterator[App]:
+    """`world_app` with the TL fee rates applied (the collection suites), both backends, copied per test."""
+    yield from _templated_app(store_templates, "fee-world", fee_world_builder, template_url, frozen_clock)
 
 
 @pytest.fixture
@@ -263,6 +407,25 @@ def quickstart_url(tmp_path: Path, store_templates: StoreTemplates) -> str:
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     store_templates.materialize("quickstart", _build_quickstart, url)
     return url
+
+
+@pytest.fixture
+def templated_store(tmp_path: Path, store_templates: StoreTemplates) -> "Any":
+    """templated_store(name, builder) -> the URL of a SQLite store in tmp_path that is a copy of
+    what builder(url) made, once per test process (for a CLI suite's own set-up: run the same
+    commands once, copy the store per test; log in per test, since a login is per store copy)."""
+    def make(name: str, builder: "Any") -> str:
+        url = f"sqlite:///{tmp_path / (name + '.db')}"
+        store_templates.materialize(name, builder, url)
+        return url
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def demo_users_builder() -> "Any":
+    """Builds demo_users_url's store (for a suite's template that starts from it)."""
+    return _build_demo_users
 
 
 @pytest.fixture
@@ -300,11 +463,11 @@ def pb_tree_builder(reference: Path) -> "Any":
 
 
 @pytest.fixture
-def pb_tree_app(store_url: str, frozen_clock: FixedClock, store_templates: StoreTemplates,
+def pb_tree_app(template_url: str, frozen_clock: FixedClock, store_templates: StoreTemplates,
                 pb_tree_builder: "Any") -> Iterator[App]:
     """The whole real pb tree, on SQLite and PostgreSQL: applied once per test process, copied
     per test."""
-    yield from _templated_app(store_templates, "pb-tree", pb_tree_builder, store_url, frozen_clock)
+    yield from _templated_app(store_templates, "pb-tree", pb_tree_builder, template_url, frozen_clock)
 
 
 @pytest.fixture

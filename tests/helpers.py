@@ -8,7 +8,9 @@ import json
 from decimal import Decimal
 from pathlib import Path
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Callable
+
+import pytest
 
 from digitctl.bootstrap import App
 from digitctl.context import RequestContext
@@ -106,3 +108,14 @@ def walk_to_pending_payment(app: App, **kw: Any) -> str:
                         ("inspector.amritsar", "FORWARD"), ("approver.amritsar", "APPROVE")):
         act(app, who, no, action)
     return no
+
+
+# -- which rows of a refusal table run on PostgreSQL -----------------------------------------------
+def every_row_on_sqlite(rows: Iterable[tuple[Any, ...]], on_postgres: Callable[..., bool]) -> list[Any]:
+    """Parameter sets for `@pytest.mark.parametrize("store_backend,<row names>", ..., indirect=["store_backend"])`:
+    every row on SQLite, and on PostgreSQL the rows `on_postgres(*row)` picks. A refusal table's
+    rows differ in the rule they break; on PostgreSQL the rows that reach the store (or its column
+    sizes, or a rollback after a write) are the ones that can behave otherwise."""
+    rows = list(rows)
+    return ([pytest.param("sqlite", *row) for row in rows]
+            + [pytest.param("postgres", *row, marks=pytest.mark.postgres) for row in rows if on_postgres(*row)])

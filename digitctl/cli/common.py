@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from digitctl.cli.output import state
+from digitctl.domain.workflow import sla_text  # noqa: F401  (the CLI's tables name it from here)
 
 TENANT_CODE = "INVALID_TENANTID"     # DIGIT's code for a missing or unknown tenant (egov services' CustomException)
 
@@ -46,14 +47,3 @@ def read_password_stdin() -> str:
     return line.rstrip("\r\n")
 
 
-def sla_text(ms: int | None) -> str:
-    """-3h 10m, 1d 4h, 45m; '-' when there is no SLA."""
-    if ms is None:
-        return "-"
-    sign = "-" if ms < 0 else ""
-    minutes = abs(ms) // 60_000
-    d, rem = divmod(minutes, 1440)
-    h, m = divmod(rem, 60)
-    if d:
-        return f"{sign}{d}d {h}h"
-    return f"{sign}{h}h {m}m" if h else f"{sign}{m}m"

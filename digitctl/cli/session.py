@@ -110,7 +110,7 @@ def access_check(
     """Exit 0 when allowed, 3 when refused; says which role and action decided it."""
     from digitctl.cli.common import TENANT_CODE, tenant_option_value
     from digitctl.errors import InvalidInput
-    from digitctl.services import access
+    from digitctl.services import access_check
     from digitctl.services.store import require_initialized
 
     st = state()
@@ -120,7 +120,7 @@ def access_check(
     if not tenant_id:
         raise InvalidInput(TENANT_CODE, "a tenant is needed (--tenant pb.amritsar)")
     # asking about another user needs /user/_search there, checked before the user is looked up
-    actor, decision = access.check(app, app.context(tenant_id), action, tenant_id, user or None)
+    actor, decision = access_check.check(app, app.context(tenant_id), action, tenant_id, user or None)
 
     def human(con: Any) -> None:
         verdict = "[green]ALLOWED[/]" if decision.allowed else "[red]REFUSED[/]"

@@ -280,3 +280,17 @@ def dot(defn: Definition) -> str:
             lines.append(f'  "{s.name or "(start)"}" -> "{a.next_state}" [label="{a.action}\\n{", ".join(a.roles)}"];')
     lines.append("}")
     return "\n".join(lines)
+
+
+def sla_text(ms: int | None) -> str:
+    """An SLA (or what is left of one) as people read it: -3h 10m, 1d 4h, 45m; '-' when there is
+    none. One wording for the CLI's tables and the TUI's inbox."""
+    if ms is None:
+        return "-"
+    sign = "-" if ms < 0 else ""
+    minutes = abs(ms) // 60_000
+    d, rem = divmod(minutes, 1440)
+    h, m = divmod(rem, 60)
+    if d:
+        return f"{sign}{d}d {h}h"
+    return f"{sign}{h}h {m}m" if h else f"{sign}{m}m"

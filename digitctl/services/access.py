@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from digitctl.context import SYSTEM_ACTOR
 from digitctl.domain.tenancy import state_of
 from digitctl.errors import Forbidden, InvalidInput, Unauthenticated
+from digitctl.ports import Authorizer
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import Actor, RequestContext
 
 RESERVED_ROLE = "SUPERUSER"
@@ -45,10 +46,6 @@ class Decision:
                               "actionUrl": self.matched_url} if self.role else None,
                 "rolesConsidered": [{"code": c, "tenantId": t} for c, t in self.roles_considered],
                 "rolesThatWouldGrant": self.roles_that_would_grant}
-
-
-class Authorizer(Protocol):
-    def authorize(self, ctx: "RequestContext", action_url: str, tenant_id: str | None) -> None: ...
 
 
 @dataclass
@@ -159,20 +156,3 @@ def default_authorizer(app: "App") -> Authorizer:
 
 def authorize(app: "App", ctx: "RequestContext", action_url: str, tenant_id: str | None) -> None:
     app.authorizer.authorize(ctx, action_url, tenant_id)
-
-
-def check(app: "App", ctx: "RequestContext", action_url: str, tenant_id: str,
-          user: str | None = None) -> "tuple[Actor, Decision]":
-    """`digitctl access check`: the decision for the caller, or for `user` (a name or uuid).
-    Asking about someone else needs /user/_search at the tenant, checked BEFORE the user is
-    looked up, so that a caller who may not ask learns nothing, not even whether the user
-    exists; a user at a tenant where the caller may not search users is USER_NOT_FOUND."""
-    authorizer = app.authorizer
-    assert isinstance(authorizer, RoleActionAuthorizer)
-    from digitctl.services import users
-
-    actor = ctx.actor
-    if user is not None and user not in (actor.user_name, actor.uuid) and not users.names_self(app, actor, user):
-        authorize(app, ctx, "/user/_search", tenant_id)
-        actor = users.searchable_actor(app, ctx, user)
-    return actor, authorizer.decide(actor, action_url, tenant_id)

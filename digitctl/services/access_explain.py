@@ -10,7 +10,7 @@ from digitctl.errors import InvalidInput
 from digitctl.services.access import RESERVED_ROLE, RoleActionAuthorizer, authorize
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
 
 ACTIONS_URL = "/access/v1/actions/mdms/_get"

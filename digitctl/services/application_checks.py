@@ -16,7 +16,7 @@ from local_store.models import FileStoreObject
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from local_store.models import Application, WfAssignee, WfCurrent, WfProcessInst
 from local_store.types import UTCDateTime
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from local_store.uow import UnitOfWork
 
 

@@ -42,7 +42,7 @@ from local_store.models import AuditRecord
 from local_store.uow import AUDIT_HEAD, AUDIT_HEAD_SIGNED, GENESIS
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
     from local_store.uow import UnitOfWork
 

@@ -16,7 +16,7 @@ from local_store.models import StoreMeta
 from local_store.uow import AUDIT_HEAD, GENESIS
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.services.masterkey import MasterKey
     from local_store.uow import UnitOfWork
 

@@ -24,7 +24,7 @@ from local_store.models import AuditRecord, OutboxEvent, Payment, StoreMeta
 from local_store.uow import AUDIT_HEAD, AUDIT_HEAD_SIGNED, GENESIS, audit_body
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
 
 _AUDIT = AuditRecord.__table__
 

@@ -10,7 +10,7 @@ from digitctl.errors import InvalidInput
 from digitctl.services.users import check_manage, find, revoke_sessions
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
 
 PASSWORD_ACTION = "/user/password/nologin/_update"

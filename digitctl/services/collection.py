@@ -64,7 +64,7 @@ from local_store.models import Demand as DemandRow
 from local_store.models import Payment, Shift, UserAccount
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
     from local_store.uow import UnitOfWork
 

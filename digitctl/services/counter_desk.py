@@ -23,7 +23,7 @@ from digitctl.services.shifts import current_shift
 from local_store.models import Demand, OutboxEvent, Payment
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
 
 HUB_META_KEYS = ("sync_hub_url", "hub_url")     # where `sync register` keeps the hub it registered with

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Callable
 
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
     from local_store.uow import UnitOfWork
 
@@ -334,7 +334,9 @@ def keyring(app: "App") -> KeyRing:
     ring = app.__dict__.get("keyring")
     if ring is None:
         if isinstance(getattr(type(app), "keyring", None), cached_property):
-            return app.keyring
+            built = app.keyring
+            assert isinstance(built, KeyRing)      # the composition root builds this class
+            return built
         ring = app.__dict__["keyring"] = KeyRing(app)
     return ring
 

@@ -48,7 +48,7 @@ from digitctl.services.filestore_blobs import (_UUID, ENV_ROOT, MAGIC, NONCE, TA
 from local_store.models import FileStoreObject
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
     from digitctl.services.crypto import KeyRing
     from local_store.uow import UnitOfWork

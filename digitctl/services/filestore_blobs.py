@@ -21,7 +21,7 @@ from digitctl.errors import DigitError, InvalidInput
 from digitctl.services.file_formats import MAX_FILE_SIZE
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.services.crypto import KeyRing
     from local_store.uow import UnitOfWork
 

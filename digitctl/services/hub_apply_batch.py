@@ -21,7 +21,8 @@ from digitctl.context import Actor, Role
 from digitctl.domain.events import Event
 from digitctl.domain.money import to_paise
 from digitctl.domain.sync_events import Parked, ReceivedEvent
-from digitctl.services import hub_apply as ha
+from digitctl.services import hub_apply_common as ha
+from digitctl.services import hub_apply_one as single
 from digitctl.services.bills import bill_lock_key
 from digitctl.services.hub_apply_payments import (PaymentFacts, bill_values, check_fit, hub_payment_doc, map_line,
                                                   payment_values)
@@ -30,7 +31,7 @@ from local_store import seals
 from local_store.models import Application, Bill, Demand, DemandDetail, Payment, UserAccount, UserRole
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from local_store.uow import UnitOfWork
 
 PAYMENT_CREATED = "collection.payment.created"
@@ -51,7 +52,7 @@ def apply_batch(app: "App", events: list[ReceivedEvent], *, counter_tenant: str 
             blocked.update({k: behind for k in keys})
             return
         try:
-            out[i] = ha.apply_event(app, events[i], counter_tenant=counter_tenant)
+            out[i] = single.apply_event(app, events[i], counter_tenant=counter_tenant)
         except Parked as parked:
             out[i] = parked
             blocked.update({k: events[i].event_id for k in keys})
@@ -69,7 +70,7 @@ def apply_batch(app: "App", events: list[ReceivedEvent], *, counter_tenant: str 
 
     for i, ev in enumerate(events):
         keys = ha.entity_keys(ev)
-        if ha.applier_for(ev.event_type) is None:
+        if single.applier_for(ev.event_type) is None:
             out[i] = ha.RECORDED
         elif ev.event_type == PAYMENT_CREATED and not any(k in blocked for k in keys):
             run.append(i)

@@ -26,7 +26,7 @@ from digitctl.domain.money import from_paise, to_paise
 from digitctl.domain.sync_events import Parked, ReceivedEvent
 from digitctl.services import billing, hub_excess
 from digitctl.services.collection import pay_application_if_settled
-from digitctl.services.hub_apply import APPLIED, E_EVENT_MALFORMED, reseal
+from digitctl.services.hub_apply_common import APPLIED, E_EVENT_MALFORMED, reseal
 from digitctl.services.payment_lifecycle import _REVERSALS, _reverse_and_record, _set_status, _workflow_checks
 from digitctl.services.payments import CREATE_URL
 from local_store.models import Bill as BillRow
@@ -35,7 +35,7 @@ from local_store.models import DemandDetail as DemandDetailRow
 from local_store.models import Payment, Remittance
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
     from local_store.uow import UnitOfWork
 

@@ -29,7 +29,7 @@ from digitctl.domain.events import Event
 from digitctl.domain.money import to_paise
 from digitctl.domain.sync_events import Parked, ReceivedEvent
 from digitctl.services import billing, workflow
-from digitctl.services.hub_apply import APPLIED, E_EVENT_MALFORMED, opened, reseal
+from digitctl.services.hub_apply_common import APPLIED, E_EVENT_MALFORMED, opened, reseal
 from local_store.models import Application
 from local_store.models import Bill as BillRow
 from local_store.models import Demand as DemandRow
@@ -37,7 +37,7 @@ from local_store.models import DemandDetail as DemandDetailRow
 from local_store.models import Payment, Remittance, Shift, UserAccount, WfCurrent, WfProcessInstance
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
     from local_store.uow import UnitOfWork
 

@@ -25,11 +25,11 @@ from digitctl.domain.events import Event
 from digitctl.domain.identity import EmployeeSpec, NewUser
 from digitctl.domain.sync_events import Parked, ReceivedEvent
 from digitctl.services import users
-from digitctl.services.hub_apply import APPLIED, E_EVENT_MALFORMED, RECORDED, opened
+from digitctl.services.hub_apply_common import APPLIED, E_EVENT_MALFORMED, RECORDED, opened
 from local_store.models import UserAccount, UserRole
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
     from local_store.uow import UnitOfWork
 

@@ -18,7 +18,7 @@ from digitctl.services.crypto import is_ciphertext
 from local_store.models import AuditRecord, OutboxEvent
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from local_store.uow import UnitOfWork
 
 # where the payloads of each kind hold PII (ciphertext at the counter)

@@ -37,7 +37,7 @@ from digitctl.services.hub_events import received_event
 from local_store.models import HubCounter, HubEvent
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
 
 _EVENT = HubEvent.__table__

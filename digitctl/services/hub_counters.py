@@ -23,7 +23,7 @@ from digitctl.services.access import authorize
 from local_store.models import HubCounter, HubEvent
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
 
 ENROL_ACTION = "/digitctl/hub/counters/_enrol"

@@ -20,7 +20,7 @@ from digitctl.services.hub_counters import RECONCILE_ACTION, lag_of
 from local_store.models import HubCounter, HubEvent, Payment, Shift
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
 
 UNAPPLIED = ("stored", "parked", "waiting")

@@ -14,7 +14,7 @@ from digitctl.domain.sync_events import ReceivedEvent
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
 
 SEALED = "payloadSealed"
 

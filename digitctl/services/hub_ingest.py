@@ -33,7 +33,7 @@ from digitctl.services.hub_reconcile import parked_doc
 from local_store.models import HubBatch, HubCounter, HubEvent
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
 
 REGISTER_ACTION = "/sync/v1/counters/_register"
 PUSH_ACTION = "/sync/v1/events/_push"

@@ -34,7 +34,7 @@ from local_store.models import (Application, Demand, DemandDetail, MdmsRecord, O
                                  WfBusinessService)
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
 
 PULL_ACTION = "/sync/v1/changes/_pull"
 STREAMS = ("mdms", "workflow", "users", "demands", "applications")

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from local_store.models import Application, WfAssignee, WfCurrent, WfProcessInstance
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
 
 ENTITIES = ("Application", "ProcessInstance")
 PII = ("applicant_name_enc", "applicant_mobile_enc")

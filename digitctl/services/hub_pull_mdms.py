@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from local_store.models import MdmsRecord, StoreMeta
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
 
 ENTITY = "MdmsMaster"
 

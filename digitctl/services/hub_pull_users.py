@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from local_store.models import UserAccount, UserRole
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
 
 
 def _open(app: "App", uow: Any, value: str | None) -> str | None:

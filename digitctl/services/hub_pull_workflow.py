@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from local_store.models import WfBusinessService
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
 
 ENTITY = "BusinessService"
 

@@ -17,7 +17,7 @@ from digitctl.services.hub_events import opened_wire
 from local_store.models import HubCounter, HubEvent
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
 
 EXCESS_CODE = "EXCESS_COLLECTION"

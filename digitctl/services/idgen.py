@@ -29,7 +29,7 @@ from digitctl.services.access import authorize
 from local_store.models import IdSequence
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
     from local_store.uow import UnitOfWork
 

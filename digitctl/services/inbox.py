@@ -31,7 +31,7 @@ from local_store.models import Application, EmployeeJurisdiction, UserAccount, W
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import Actor, RequestContext
 
 INBOX_ACTION = "/inbox/v1/_search"

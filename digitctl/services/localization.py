@@ -17,7 +17,7 @@ from digitctl.domain import localization as loc
 from digitctl.resources import localization_messages
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
 
 VERSION_META = "localization_version"     # bumped by every write: a cache keyed on it is never stale
 

@@ -24,7 +24,7 @@ from digitctl.services.localization import VERSION_META, bundled, stored_rows
 from local_store.models_notify import LocalizationMessage as LM
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
     from local_store.uow import UnitOfWork
 

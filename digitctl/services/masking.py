@@ -19,7 +19,7 @@ from digitctl.domain.tenancy import state_of
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
     from local_store.uow import UnitOfWork
 

@@ -15,7 +15,7 @@ from digitctl.services.mdms_reader import MASTER_CONFIG_SOURCE
 from digitctl.services.mdms_write import APPLY_ACTION  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
 
 SEARCH_ACTION = "/egov-mdms-service/v1/_search"

@@ -24,7 +24,7 @@ from digitctl.domain.tenancy import state_of
 from local_store.models import MdmsRecord, StoreMeta
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
 
 _T = TypeVar("_T")
 

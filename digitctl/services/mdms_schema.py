@@ -32,7 +32,7 @@ from digitctl.services.access import authorize
 from local_store.models import MdmsSchema
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
 
 CREATE_ACTION = "/mdms-v2/schema/v1/_create"

@@ -28,7 +28,7 @@ from local_store.models import Application, HubEvent, OutboxEvent, StoreMeta, Us
 from local_store.models_notify import Notification, NotificationOptOut
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
     from local_store.uow import UnitOfWork
 

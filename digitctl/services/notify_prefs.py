@@ -18,7 +18,7 @@ from digitctl.services.users import UPDATE_ACTION
 from local_store.models_notify import NotificationOptOut
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
 
 

@@ -26,7 +26,7 @@ from local_store.models import OutboxEvent
 from local_store.models_notify import Notification
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
 
 INTERRUPTED = "NOTIFY_INTERRUPTED: the notifier stopped while sending; it may have been delivered (notify retry ID sends it again)"

@@ -18,7 +18,7 @@ from digitctl.services.localization import translator
 from local_store.models import Otp, UserAccount
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
 
 SEND_ACTION = "/user-otp/v1/_send"

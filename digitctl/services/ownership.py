@@ -18,7 +18,7 @@ from local_store.models import Application, UserAccount
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
 
 E_NOT_YOURS = "ACCESS_DENIED"

@@ -33,7 +33,7 @@ from local_store.models import Bill as BillRow
 from local_store.models import AuditRecord, Payment, Remittance, Shift
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import Actor, RequestContext
     from local_store.uow import UnitOfWork
 

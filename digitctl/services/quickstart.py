@@ -10,7 +10,7 @@ from digitctl.services import mdms
 from digitctl.services.store import StoreInfo, init_store
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
 
 DEMO_STATE = "pb"

@@ -17,7 +17,7 @@ from digitctl.services.payments import SEARCH_URL, present
 from local_store.models import Bill, Payment
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
 
 LIMIT = 200

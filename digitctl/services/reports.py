@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.engine import Connection
 
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
 
 SEARCH_URL = "/collection-services/payments/_search"

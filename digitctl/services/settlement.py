@@ -23,7 +23,7 @@ from local_store.models import Demand as DemandRow
 from local_store.models import DemandDetail as DemandDetailRow
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
     from local_store.uow import UnitOfWork
 

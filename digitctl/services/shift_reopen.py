@@ -17,7 +17,7 @@ from digitctl.services.shifts import CLOSED, OPEN, _plain, current_shift, shift_
 from local_store.models import Payment, Shift
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
 
 REOPEN_URL = "/collection-services/payments/_workflow"

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
     from sqlalchemy.orm import Session
 
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
     from local_store.uow import UnitOfWork
 

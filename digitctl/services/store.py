@@ -12,7 +12,7 @@ from digitctl.errors import Conflict, DigitError, InvalidInput
 from local_store.migrate import head_revision
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
     from local_store.uow import UnitOfWork
 

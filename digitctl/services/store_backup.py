@@ -14,7 +14,7 @@ from digitctl.errors import InvalidInput
 from digitctl.services import store_health
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
 
 
 def _sqlite_path(app: "App") -> Path:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from digitctl.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
 
 # what SQLite says when the file's pages are not a database any more (SQLITE_CORRUPT, SQLITE_NOTADB)
 DAMAGE_MARKERS = ("database disk image is malformed", "file is not a database", "malformed database schema",

@@ -44,7 +44,7 @@ from local_store.models import AuditRecord, OutboxEvent, Payment, StoreMeta
 from local_store.uow import AUDIT_HEAD_SIGNED, GENESIS, SYNC_HUB_URL, SYNC_LAST_SEQ
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
     from local_store.uow import UnitOfWork
 

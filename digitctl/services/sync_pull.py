@@ -18,7 +18,7 @@ from digitctl.services import applications_pulled, demands_pulled, mdms_pulled, 
 from local_store.models import OutboxEvent, Payment, StoreMeta
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from local_store.uow import UnitOfWork
 
 CURSOR_KEY = "sync_pull_cursor.{stream}"

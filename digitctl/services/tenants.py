@@ -12,7 +12,7 @@ from digitctl.services.access import authorize
 from local_store.models import MdmsRecord
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
 
 TENANT_SEARCH = "/egov-mdms-service/v1/_search"

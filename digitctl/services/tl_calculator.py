@@ -22,7 +22,7 @@ from local_store.models import Application
 from local_store.models import Demand as DemandRow
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
     from local_store.uow import UnitOfWork
 

@@ -13,7 +13,7 @@ from digitctl.services.user_lookup import roles_of
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
     from local_store.models import UserAccount
 

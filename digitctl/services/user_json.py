@@ -13,7 +13,7 @@ from local_store.models import Employee, EmployeeAssignment, EmployeeJurisdictio
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from local_store.uow import UnitOfWork
 
 

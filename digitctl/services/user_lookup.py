@@ -21,7 +21,7 @@ from local_store.models import UserAccount, UserRole
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
     from local_store.uow import UnitOfWork
 
@@ -55,7 +55,7 @@ def stored_user_name(app: "App", user_type: str, tenant_id: str, user_name: str)
 
 
 def _app_of(s: "Session") -> "App | None":
-    from digitctl.bootstrap import APP_INFO
+    from digitctl.ports import APP_INFO
 
     return s.info.get(APP_INFO)
 

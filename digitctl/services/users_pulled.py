@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from local_store.models import SessionToken, UserAccount, UserRole
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from local_store.uow import UnitOfWork
 
 

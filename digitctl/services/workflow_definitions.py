@@ -24,7 +24,7 @@ from local_store.models import WfBusinessService
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
 
 CREATE_ACTION = "/egov-workflow-v2/egov-wf/businessservice/_create"

@@ -15,7 +15,7 @@ from digitctl.services.workflow_transition import transition_in
 from local_store.models import WfCurrent
 
 if TYPE_CHECKING:
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import RequestContext
 
 AUTO_ESCALATE_ROLE = "AUTO_ESCALATE"

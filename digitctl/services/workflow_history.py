@@ -17,7 +17,7 @@ from local_store.models import UserAccount, WfBusinessService, WfCurrent, WfProc
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import Actor, RequestContext
 
 SEARCH_ACTION = "/egov-workflow-v2/egov-wf/process/_search"

@@ -29,7 +29,7 @@ from local_store.models import (Application, FileStoreObject, UserAccount, UserR
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from digitctl.bootstrap import App
+    from digitctl.ports import App
     from digitctl.context import Actor, RequestContext
     from local_store.uow import UnitOfWork
 

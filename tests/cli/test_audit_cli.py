@@ -62,12 +62,15 @@ def edit(url: str, seq: int, **values: Any) -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path}/s.db"
+def store(templated_store) -> str:
+    return str(templated_store("cli-audit", build_store))
+
+
+def build_store(url: str) -> None:
+    """`digitctl init` and 8 signed changes (once per test process, then copied)."""
     done = run(url, "init", "--state", "pb", "--counter", "C01")
     assert done.exit_code == 0, done.output
     audited_changes(url, 8)
-    return url
 
 
 def test_verify_says_the_chain_is_intact(store: str) -> None:

@@ -59,25 +59,18 @@ def test_usage_errors_use_the_same_envelope(tmp_path, error_of, contract):
 
 # -- a state with its workflows and demo users ---------------------------------------------------
 @pytest.fixture
-def world(tmp_path) -> str:
-    from digitctl.bootstrap import build
-    from digitctl.clock import FixedClock, parse_instant
+def world(templated_store, store_templates, demo_users_builder) -> str:
+    """The demo-users template with the bundled workflows applied by `digitctl workflow apply`
+    (made once per test process, copied per test), admin logged in."""
     from digitctl.resources import bundled
-    from digitctl.services import mdms, quickstart
-    from digitctl.services.store import init_store
 
-    url = f"sqlite:///{tmp_path / 'w.db'}"
-    configs = bundled("configs")
-    app = build(url, FixedClock(parse_instant(NOW)))
-    try:
-        init_store(app, app.context(), "pb", "C01")
-        mdms.apply(app, app.context("pb"), [configs / "mdms" / "data" / "pb"],
-                   master_config=configs / "mdms" / "master-config.json")
-        quickstart.demo_users(app, app.context())
-    finally:
-        app.close()
+    def build_world(url: str) -> None:
+        store_templates.materialize("demo-users", demo_users_builder, url)
+        login(url, "admin")
+        js(run(url, "workflow", "apply", str(bundled("configs") / "workflows"), "--tenant", "pb", "-o", "json"))
+
+    url = str(templated_store("cli-digit-json-world", build_world))
     login(url, "admin")
-    js(run(url, "workflow", "apply", str(configs / "workflows"), "--tenant", "pb", "-o", "json"))
     return url
 
 

@@ -46,12 +46,15 @@ def run(store: str, *args: str, now: str = NOW, **env: Any) -> Any:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path}/s.db"
+def store(templated_store) -> str:
+    return str(templated_store("cli-id", build_store))
+
+
+def build_store(url: str) -> None:
+    """`digitctl init` and the real pb IdFormat and tenants (once per test process, then copied)."""
     done = run(url, "init", "--state", "pb", "--counter", "C01")
     assert done.exit_code == 0, done.output
     seed_mdms(url)
-    return url
 
 
 def test_generate_prints_a_table_of_ids(store: str) -> None:

@@ -22,9 +22,7 @@ def run(store: str, *args: str, stdin: str | None = None, token: str | None = No
     return runner.invoke(cli, ["--store", store, *args], input=stdin, env=env)
 
 
-@pytest.fixture
-def store(tmp_path) -> str:
-    url = f"sqlite:///{tmp_path / 'id.db'}"
+def build_store(url: str) -> None:
     res = run(url, "init", "--state", "pb", "--counter", "C01", "--admin-username", "admin",
               "--admin-password-stdin", stdin=ADMIN_PW + "\n")
     assert res.exit_code == 0, res.output
@@ -35,6 +33,14 @@ def store(tmp_path) -> str:
     configs = bundled("configs") / "mdms"
     res = run(url, "mdms", "apply", str(configs / "data" / "pb"), "--master-config", str(configs / "master-config.json"))
     assert res.exit_code == 0, res.output
+
+
+@pytest.fixture
+def store(templated_store) -> str:
+    """The superuser's store (built once per test process, copied per test), admin logged in."""
+    url = templated_store("cli-identity", build_store)
+    login = run(url, "login", "--username", "admin", "--password-stdin", "-o", "json", stdin=ADMIN_PW + "\n")
+    assert login.exit_code == 0, login.output
     return url
 
 

@@ -31,16 +31,19 @@ def run(store: str, *args: str, stdin: str | None = None, **env: Any) -> Any:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> str:
-    """A store with a superuser, logged in (key operations are SUPERUSER's: DIGIT's action
-    master has no enc-service actions)."""
-    url = f"sqlite:///{tmp_path}/s.db"
-    done = run(url, "init", "--state", "pb", "--counter", "C01", "--admin-username", "keyadmin",
-               "--admin-password-stdin", stdin=PASSWORD + "\n")
-    assert done.exit_code == 0, done.output
+def store(templated_store) -> str:
+    """A store with a superuser (a template copy), logged in (key operations are SUPERUSER's:
+    DIGIT's action master has no enc-service actions)."""
+    url = str(templated_store("cli-keys", build_store))
     login = run(url, "login", "--username", "keyadmin", "--password-stdin", stdin=PASSWORD + "\n")
     assert login.exit_code == 0, login.output
     return url
+
+
+def build_store(url: str) -> None:
+    done = run(url, "init", "--state", "pb", "--counter", "C01", "--admin-username", "keyadmin",
+               "--admin-password-stdin", stdin=PASSWORD + "\n")
+    assert done.exit_code == 0, done.output
 
 
 def _add_user(url: str, name: str) -> str:

@@ -16,10 +16,12 @@ def run(store: str, *args: str):
 
 
 @pytest.fixture
-def store(tmp_path) -> str:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    assert run(url, "init", "--state", "pb", "--counter", "C01").exit_code == 0
-    return url
+def store(templated_store) -> str:
+    """`digitctl init --state pb --counter C01`'s store (run once per test process, then copied)."""
+    def build_store(url: str) -> None:
+        assert run(url, "init", "--state", "pb", "--counter", "C01").exit_code == 0
+
+    return str(templated_store("cli-mdms-init", build_store))
 
 
 @pytest.fixture(scope="module")

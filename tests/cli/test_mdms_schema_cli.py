@@ -31,8 +31,17 @@ def make_store(tmp_path: Path, state: str | None = "pb") -> str:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> str:
-    return make_store(tmp_path)
+def store(templated_store) -> str:
+    """make_store's store (state pb), made once per test process and copied per test."""
+    return str(templated_store("cli-mdms-schema", init_pb))
+
+
+def init_pb(url: str) -> None:
+    app = build(url)
+    try:
+        init_store(app, app.context(), "pb", "C01")
+    finally:
+        app.close()
 
 
 def run(*args: str) -> Result:

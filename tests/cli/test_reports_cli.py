@@ -69,9 +69,8 @@ def seed(url: str) -> None:
         application.close()
 
 
-@pytest.fixture
-def store(tmp_path) -> str:
-    url = f"sqlite:///{tmp_path / 'report.db'}"
+def build_store(url: str) -> None:
+    """An admin, the bundled state, a clerk, and the day's payments (seed), made once."""
     res = run(url, "init", "--state", "pb", "--counter", "C01", "--admin-username", "admin",
               "--admin-password-stdin", stdin=ADMIN_PW + "\n")
     assert res.exit_code == 0, res.output
@@ -86,6 +85,12 @@ def store(tmp_path) -> str:
     assert res.exit_code == 0, res.output
     login(url, "clerk1", CLERK_PW)
     seed(url)
+
+
+@pytest.fixture
+def store(templated_store) -> str:
+    url = templated_store("cli-reports", build_store)
+    login(url, "clerk1", CLERK_PW)
     return url
 
 

@@ -24,9 +24,8 @@ def login(store: str, user: str, password: str) -> None:
     assert res.exit_code == 0, res.output
 
 
-@pytest.fixture
-def store(tmp_path) -> str:
-    url = f"sqlite:///{tmp_path / 'shift.db'}"
+def build_store(url: str) -> None:
+    """An admin, the bundled state, a clerk and an LME, made through the commands."""
     res = run(url, "init", "--state", "pb", "--counter", "C01", "--admin-username", "admin",
               "--admin-password-stdin", stdin=ADMIN_PW + "\n")
     assert res.exit_code == 0, res.output
@@ -40,6 +39,11 @@ def store(tmp_path) -> str:
                   "--mobile", mobile, "--role", role, "--tenant", "pb.amritsar", "--password-stdin",
                   stdin=CLERK_PW + "\n")
         assert res.exit_code == 0, res.output
+
+
+@pytest.fixture
+def store(templated_store) -> str:
+    url = templated_store("cli-shifts", build_store)
     login(url, "clerk1", CLERK_PW)
     return url
 

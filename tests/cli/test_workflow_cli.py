@@ -12,7 +12,6 @@ from digitctl.bootstrap import build
 from digitctl.clock import FixedClock, parse_instant
 from digitctl.resources import bundled
 from digitctl.services import mdms, quickstart
-from digitctl.services.store import init_store
 from digitctl.cli.main import app as cli_app
 from local_store.models import OutboxEvent, WfBusinessService
 
@@ -38,19 +37,10 @@ def login(store: str, user: str, now: str = NOW) -> None:
 
 
 @pytest.fixture
-def store(tmp_path) -> str:
-    """The bundled state and the quickstart's demo users (made through the services)."""
-    url = f"sqlite:///{tmp_path / 'wf.db'}"
-    app = build(url, FixedClock(parse_instant(NOW)))
-    try:
-        init_store(app, app.context(), "pb", "C01")
-        mdms.apply(app, app.context("pb"), [CONFIGS / "mdms" / "data" / "pb"],
-                   master_config=CONFIGS / "mdms" / "master-config.json")
-        quickstart.demo_users(app, app.context())
-    finally:
-        app.close()
-    login(url, "admin")
-    return url
+def store(demo_users_url: str) -> str:
+    """The bundled state and the quickstart's demo users (conftest's template), admin logged in."""
+    login(demo_users_url, "admin")
+    return demo_users_url
 
 
 def count(store: str, model) -> int:

@@ -9,7 +9,7 @@ import pytest
 
 from digitctl.bootstrap import App
 from digitctl.errors import Forbidden
-from digitctl.services import access, hub_applyloop, hub_counters, hub_reconcile, users
+from digitctl.services import access_check, hub_applyloop, hub_counters, hub_reconcile, users
 from tests.conftest import PB_ADMIN
 
 HUB_ACTIONS = [hub_counters.ENROL_ACTION, hub_counters.SEARCH_ACTION, hub_counters.REVOKE_ACTION,
@@ -20,7 +20,7 @@ HUB_ACTIONS = [hub_counters.ENROL_ACTION, hub_counters.SEARCH_ACTION, hub_counte
 def test_superuser_at_the_state_runs_the_hub_others_do_not(pb_tree_app: App, as_user: Any) -> None:
     admin = as_user(pb_tree_app, PB_ADMIN)
     for url in HUB_ACTIONS:
-        decision = access.check(pb_tree_app, admin, url, "pb")[1]
+        decision = access_check.check(pb_tree_app, admin, url, "pb")[1]
         assert decision.allowed and decision.role == ("SUPERUSER", "pb"), url
     assert hub_counters.enrol(pb_tree_app, admin.for_tenant("pb.amritsar"), "pb.amritsar", "A2")["counterCode"]
     users.create_user(pb_tree_app, admin, users.NewUser(

@@ -18,7 +18,7 @@ from digitctl.errors import DigitError, Forbidden, InvalidInput
 from digitctl.services import audit, billing, collection, mdms, shifts
 from local_store.models import (Application, AuditRecord, Bill, Demand, DemandDetail, OutboxEvent, Payment,
                                 Remittance)
-from tests.helpers import AMRITSAR, FEE_RATES, build_world, ctx_as, demand, walk_to_pending_payment
+from tests.helpers import AMRITSAR, build_world, ctx_as, demand, walk_to_pending_payment
 
 PT_PERIOD = (1554076799000, 1585679399000)      # PTAN2019
 WS_PERIOD = (1554076800000, 1617235199999)      # WC2018
@@ -28,10 +28,8 @@ CONTRACT = "contracts/collection-services-v2.yml"
 
 
 @pytest.fixture
-def world(world_app):
-    app = world_app
-    mdms.apply(app, app.context("pb"), [FEE_RATES])
-    return app
+def world(fee_world_app):
+    return fee_world_app
 
 
 @pytest.fixture

@@ -3,10 +3,14 @@ and Jalandhar), PGR and PT.CREATE: exactly what each may act on, in their jurisd
 what is assigned to them; breached SLAs first, no SLA last; filters and status counts."""
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from digitctl.bootstrap import build
+from digitctl.clock import IST, FixedClock
 from digitctl.errors import Forbidden, InvalidInput
 from digitctl.services import applications, billing, collection, inbox, shifts, users, workflow
 from tests.helpers import CONFIGS, act, build_world, ctx_as
@@ -34,10 +38,12 @@ INSPECT = ("inspector.amritsar", "FORWARD")
 APPROVE = ("approver.amritsar", "APPROVE")
 
 
-@pytest.fixture
-def scene(world_app, frozen_clock):
-    """Applications in every state at T0; A9 reaches FIELDINSPECTION at T0+20h; now is T0+26h."""
-    app = world_app
+T0 = dt.datetime(2026, 11, 25, 11, 0, tzinfo=IST)      # the frozen_clock fixture's instant
+
+
+def stage(app, frozen_clock) -> dict[str, str]:
+    """Applications in every state at T0; A9 reaches FIELDINSPECTION at T0+20h; now is T0+26h.
+    Returns {applicationNo: label}."""
     workflow.apply(app, app.context(), [CONFIGS / "workflows" / "NewTL.businessservice.json"], tenant_id=JALANDHAR)
     users.create_user(app, app.context(AMRITSAR), users.NewUser(
         user_name="lme2.amritsar", name="Harjit Singh", type="EMPLOYEE", tenant_id=AMRITSAR, mobile="9800000017",
@@ -79,8 +85,37 @@ def scene(world_app, frozen_clock):
     frozen_clock.advance(hours=20)
     a["A9"] = walk(app, tl(app), APPLY, VERIFY)
     frozen_clock.advance(hours=6)
-    names = {v: k for k, v in a.items()}
-    return app, names
+    return {v: k for k, v in a.items()}
+
+
+@pytest.fixture(scope="session")
+def scene_builder(world_builder, store_templates):
+    """Builds the scene once per backend and test process (on a copy of the world template);
+    the labels of its applications are kept per backend."""
+    labels: dict[str, dict[str, str]] = {}
+
+    def build_scene(url: str) -> None:
+        store_templates.materialize("world", world_builder, url)
+        app = build(url, FixedClock(T0))
+        try:
+            labels[url.split(":", 1)[0]] = stage(app, app.clock)
+        finally:
+            app.close()
+
+    return build_scene, labels
+
+
+@pytest.fixture
+def scene(template_url, frozen_clock, store_templates, scene_builder) -> Iterator[tuple[Any, dict[str, str]]]:
+    """A copy of the staged scene (stage), the clock at T0+26h as staging left it."""
+    build_scene, labels = scene_builder
+    store_templates.materialize("inbox-scene", build_scene, template_url)
+    frozen_clock.advance(hours=26)
+    app = build(template_url, frozen_clock)
+    try:
+        yield app, labels[template_url.split(":", 1)[0]]
+    finally:
+        app.close()
 
 
 def box(app, names, who, **kw) -> list[str]:

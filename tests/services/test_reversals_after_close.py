@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from digitctl.services import billing, collection, mdms, reports, shifts
-from tests.helpers import AMRITSAR, FEE_RATES, build_world, ctx_as, demand
+from digitctl.services import billing, collection, reports, shifts
+from tests.helpers import AMRITSAR, build_world, ctx_as, demand
 
 PT_PERIOD = (1554076799000, 1585679399000)      # PTAN2019
 CHEQUE = dict(instrument_number="123456", instrument_date=dt.date(2026, 11, 22), bank="Punjab National Bank",
@@ -23,10 +23,8 @@ CHEQUE = dict(instrument_number="123456", instrument_date=dt.date(2026, 11, 22),
 
 
 @pytest.fixture
-def world(world_app):
-    app = world_app
-    mdms.apply(app, app.context("pb"), [FEE_RATES])
-    return app
+def world(fee_world_app):
+    return fee_world_app
 
 
 def bill_for(app, consumer: str, **kw: Any) -> dict[str, Any]:

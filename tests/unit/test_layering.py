@@ -1,5 +1,6 @@
 """Layering is checked, not hoped for: import-linter's contracts (pyproject.toml), `digitctl --help`
-loading no heavy package (DESIGN.md rule 8), and services reading time only from the clock (rule 5)."""
+loading no heavy package (DESIGN.md rule 8), services reading time only from the clock (rule 5), and
+no import circle among the project's modules (type-only imports included)."""
 from __future__ import annotations
 
 import ast
@@ -90,3 +91,56 @@ def test_services_and_domain_never_read_the_wall_clock() -> None:
     assert files
     found = [hit for f in files for hit in wall_clock_calls(f)]
     assert found == [], "read time from ctx.now() / the context's clock instead:\n" + "\n".join(found)
+
+
+def import_cycles() -> list[list[str]]:
+    """The import circles among digitctl/local_store/tui/sync modules (imports under TYPE_CHECKING
+    and inside functions count), each as its strongly connected modules (Tarjan, iterative)."""
+    grimp = pytest.importorskip("grimp")        # import-linter brings it
+    graph = grimp.build_graph("digitctl", "local_store", "tui", "sync", cache_dir=None)
+    edges = {m: sorted(graph.find_modules_directly_imported_by(m)) for m in graph.modules}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+    for root in sorted(edges):
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            node, i = work.pop()
+            if i == 0:
+                index[node] = low[node] = len(index)
+                stack.append(node)
+                on_stack.add(node)
+            if i < len(edges[node]):
+                work.append((node, i + 1))
+                nxt = edges[node][i]
+                if nxt not in index:
+                    work.append((nxt, 0))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    cycles.append(sorted(component))
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+    return cycles
+
+
+def test_no_import_circles() -> None:
+    """A circle makes import order matter and the layers meaningless (issue 10: access <-> users,
+    bootstrap <-> services were the last ones). The acyclic_siblings contract says the same per
+    package; this lists the modules of each circle."""
+    cycles = import_cycles()
+    assert cycles == [], "import circles:\n" + "\n".join(" <-> ".join(c) for c in cycles)

@@ -12,9 +12,9 @@ from textual.containers import Grid, Vertical, VerticalScroll
 from textual.widgets import Input, Label, Select, Static
 
 from digitctl.clock import IST
+from digitctl.domain.workflow import sla_text
 from tui.labels import label
 from tui.screens.base import DeskModal, DeskScreen
-from tui.screens.inbox import sla_text
 from tui.widgets import ErrorLine
 
 

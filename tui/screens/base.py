@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from textual.screen import ModalScreen, Screen
 
@@ -16,8 +16,25 @@ if TYPE_CHECKING:
 
     from textual.widget import Widget
 
-    from tui.app import DigitApp
     from tui.desk import Desk
+
+
+class DeskHost(Protocol):
+    """What a screen asks of the app it runs in (tui.app.DigitApp), named here so that screens do
+    not import the app that imports them."""
+
+    desk: "Desk"
+    status: dict[str, Any] | None
+
+    def after_login(self) -> None: ...
+
+    def refresh_status(self) -> None: ...
+
+
+def _host(app: object) -> DeskHost:
+    if not hasattr(app, "desk"):
+        raise TypeError(f"{type(app).__name__} is not the digitctl desk")
+    return cast(DeskHost, app)
 
 
 class JobsMixin:
@@ -53,11 +70,8 @@ class DeskScreen(JobsMixin, Screen[None]):
     """A full screen of the TUI."""
 
     @property
-    def digit(self) -> "DigitApp":
-        from tui.app import DigitApp
-
-        assert isinstance(self.app, DigitApp)
-        return self.app
+    def digit(self) -> DeskHost:
+        return _host(self.app)
 
     @property
     def desk(self) -> "Desk":
@@ -97,7 +111,4 @@ class DeskModal(JobsMixin, ModalScreen[Any]):
 
     @property
     def desk(self) -> "Desk":
-        from tui.app import DigitApp
-
-        assert isinstance(self.app, DigitApp)
-        return self.app.desk
+        return _host(self.app).desk

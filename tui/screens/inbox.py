@@ -10,22 +10,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Label, Static
 
+from digitctl.domain.workflow import sla_text
 from tui.labels import label
 from tui.screens.base import DeskScreen
 from tui.widgets import ErrorLine
-
-
-def sla_text(ms: int | None) -> str:
-    """-3h 10m, 1d 4h, 45m; '-' when there is no SLA."""
-    if ms is None:
-        return "-"
-    sign = "-" if ms < 0 else ""
-    minutes = abs(ms) // 60_000
-    d, rem = divmod(minutes, 1440)
-    h, m = divmod(rem, 60)
-    if d:
-        return f"{sign}{d}d {h}h"
-    return f"{sign}{h}h {m}m" if h else f"{sign}{m}m"
 
 
 def sla_cell(ms: int | None) -> Text:
