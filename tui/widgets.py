@@ -16,8 +16,10 @@ def status_text(doc: dict[str, Any] | None) -> str:
                  else label('TUI_SHIFT_NONE', "no shift"))
     hub_txt = hub_text(doc)
     counter = doc.get("counterCode") or "-"
-    return (f" {doc.get('userName')}·{doc.get('tenantId')}·{counter}│{shift_txt}│{hub_txt}│"
-            f"{label('TUI_UNSYNCED', 'unsynced')} {doc.get('unsynced', 0)}")
+    line = f" {doc.get('userName')}·{doc.get('tenantId')}·{counter}│{shift_txt}│{hub_txt}"
+    if doc.get("hub"):              # a store with no hub has nothing to sync: no count to show
+        line += f"│{label('TUI_UNSYNCED', 'unsynced')} {doc.get('unsynced', 0)}"
+    return line
 
 
 def hub_text(doc: dict[str, Any]) -> str:

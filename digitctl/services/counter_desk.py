@@ -20,13 +20,15 @@ from digitctl.services import billing, ownership
 from digitctl.services.access import authorize
 from digitctl.services.payments import CREATE_URL, SEARCH_URL, present
 from digitctl.services.shifts import current_shift
+from digitctl.services.sync_outbox import ACKED_SEQ
 from local_store.models import Demand, OutboxEvent, Payment
+from local_store.uow import SYNC_HUB_URL
 
 if TYPE_CHECKING:
     from digitctl.ports import App
     from digitctl.context import RequestContext
 
-HUB_META_KEYS = ("sync_hub_url", "hub_url")     # where `sync register` keeps the hub it registered with
+HUB_META_KEYS = (SYNC_HUB_URL,)         # where `sync register` keeps the hub it registered with
 MAX_RECEIPTS = 200
 
 
@@ -37,8 +39,11 @@ def status_line(app: "App", ctx: "RequestContext") -> dict[str, Any]:
         counter = uow.meta("counter_code")
         hub = next((v for k in HUB_META_KEYS if (v := uow.meta(k))), None)
         shift = current_shift(s, counter, ctx.actor.uuid) if counter else None
+        # what `sync push` has still to send: numbered events the hub has not acknowledged (none
+        # before the store registers with a hub: its set-up stays local)
+        acked = int(uow.meta(ACKED_SEQ) or 0)
         unsynced = s.execute(select(func.count()).select_from(OutboxEvent)
-                             .where(OutboxEvent.published_at.is_(None))).scalar_one()
+                             .where(OutboxEvent.counter_seq > acked)).scalar_one() if hub else 0
         open_shift = None if shift is None else {"id": shift.id, "float": from_paise(shift.float_paise),
                                                  "openedAt": shift.opened_at}
     return {"userName": ctx.actor.user_name, "tenantId": ctx.tenant_id, "counterCode": counter,

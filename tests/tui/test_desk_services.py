@@ -24,11 +24,16 @@ def _ctx(core: Any, actor_of: Any, who: str) -> RequestContext:
 def test_status_line_says_hub_not_registered_until_sync_registers_one(core, actor_of):
     ctx = _ctx(core, actor_of, "clerk.amritsar")
     doc = counter_desk.status_line(core, ctx)
-    assert doc["hub"] is None and doc["shift"] is not None and doc["unsynced"] > 0
+    # nothing to sync without a hub: the store's own set-up stays local
+    assert doc["hub"] is None and doc["shift"] is not None and doc["unsynced"] == 0
     with core.uow(core.base_context()) as uow:
         uow.set_meta("sync_hub_url", "https://hub.example.in")
         uow.commit()
-    assert counter_desk.status_line(core, ctx)["hub"] == "https://hub.example.in"
+    from digitctl.services import idgen
+
+    idgen.generate(core, core.base_context("pb.amritsar"), "receipt.id", "pb.amritsar")   # an event, numbered now
+    doc = counter_desk.status_line(core, ctx)
+    assert doc["hub"] == "https://hub.example.in" and doc["unsynced"] == 1
 
 
 def test_first_screen_by_role(core, actor_of):
