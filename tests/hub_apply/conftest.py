@@ -23,9 +23,9 @@ PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture
-def hub_url(store_url: str, tmp_path: Path) -> Iterator[str]:
-    """A second store on the same backend as `store_url`."""
-    if store_url.startswith("sqlite"):
+def hub_url(store_backend: str, tmp_path: Path) -> Iterator[str]:
+    """A second store on the same backend as the counter's (store_backend)."""
+    if store_backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'hub.db'}"
         return
     import psycopg

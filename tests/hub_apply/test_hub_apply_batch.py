@@ -20,17 +20,17 @@ def codes(outcomes: list[Any]) -> list[str]:
 
 
 def test_a_batch_of_payments_lands_as_the_counter_took_them(counter, hub, wire, clerk, monkeypatch):
-    from digitctl.services import hub_apply_batch
+    from digitctl.services import hub_apply_batch, hub_apply_one
 
     one_by_one: list[str] = []
-    real = hub_apply.apply_event
+    real = hub_apply_one.apply_event
 
     def spy(app: Any, ev: Any, **kw: Any) -> str:
         one_by_one.append(ev.event_type)
         return real(app, ev, **kw)
 
-    monkeypatch.setattr(hub_apply, "apply_event", spy)
-    assert hub_apply_batch.ha is hub_apply
+    monkeypatch.setattr(hub_apply_one, "apply_event", spy)
+    assert hub_apply_batch.single is hub_apply_one          # the batch's one-by-one path, spied on
     receipts = [pay(counter, clerk, bill_for(counter, f"TL-CC-{i}"), "1250") for i in range(4)]
     cheque = pay(counter, clerk, bill_for(counter, "TL-CC-Q"), "1250", mode="CHEQUE", **CHEQUE)
     collection.cancel(counter, ctx_as(counter, "supervisor.amritsar"), AMRITSAR, receipts[0], "ERRORRECEIPT")

@@ -23,9 +23,9 @@ _writes = itertools.count(1)
 
 
 @pytest.fixture
-def store_url(sqlite_url: str) -> str:
-    """These tests are about SQLite's locking; `app` runs on SQLite only here."""
-    return sqlite_url
+def store_backend() -> str:
+    """These tests are about SQLite's locking; `app` (and store_url) run on SQLite only here."""
+    return "sqlite"
 
 
 def second_writer(engine: Engine) -> Connection:

@@ -124,7 +124,7 @@ app.close()
 """
 
 
-def test_numbering_is_gap_free_across_two_processes(app: App, store_url: str, tmp_path: Path) -> None:
+def test_numbering_is_gap_free_across_two_processes(app: App, tmp_path: Path) -> None:
     """Two processes write events at once on one store (SQLite and PostgreSQL): every counter_seq
     from 1 to the total once, and the meta row agrees."""
     ctx = app.base_context()
@@ -134,7 +134,7 @@ def test_numbering_is_gap_free_across_two_processes(app: App, store_url: str, tm
     n = max(3, int(90 * SCALE))
     go = tmp_path / "go"
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER, store_url, str(n), str(go)], env=env,
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, app.store_url, str(n), str(go)], env=env,
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
     time.sleep(0.5)
     go.touch()
