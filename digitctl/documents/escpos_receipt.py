@@ -50,6 +50,7 @@ def send(device: Any, image: Any, *, duplicate: bool = False, title: str = "") -
     A DUPLICATE receipt carries its banner in the image already; it also gets a plain-text
     "*** DUPLICATE ***" line before the image (ASCII, every code page has it), so a copy is
     recognisable even where a printer drops the image's top."""
+    _tell_width(device, image.width)
     if duplicate:
         device.set(align="center", bold=True)
         device.text("*** DUPLICATE ***\n")
@@ -60,3 +61,20 @@ def send(device: Any, image: Any, *, duplicate: bool = False, title: str = "") -
         device.set(align="left")
     device.image(image, impl="bitImageRaster", center=False)
     device.cut()
+
+
+def _tell_width(device: Any, dots: int) -> None:
+    """The printer profile's paper width in dots. python-escpos' default profile leaves it
+    "Unknown" and then `image()` print()s a warning to stdout, which would corrupt `-o json`.
+    The profile data is shared by the profile class: this printer gets its own copy."""
+    import copy
+
+    profile: Any = getattr(device, "profile", None)
+    data = getattr(profile, "profile_data", None)
+    if not isinstance(data, dict):
+        return
+    width = data.get("media", {}).get("width", {})
+    if width.get("pixels") in (None, "Unknown"):
+        data = copy.deepcopy(data)
+        data.setdefault("media", {}).setdefault("width", {})["pixels"] = dots
+        profile.profile_data = data

@@ -78,7 +78,7 @@ def test_raster_is_one_bit_and_as_wide_as_the_roll(pdf_pa: bytes, width: int) ->
     assert 0.02 < black < 0.4                                                 # text, not a blank or black page
 
 
-def test_receipt_prints_as_raster_then_cut(dummy: list[Any], pdf_pa: bytes) -> None:
+def test_receipt_prints_as_raster_then_cut(dummy: list[Any], pdf_pa: bytes, capsys: pytest.CaptureFixture) -> None:
     where = printing.printer("escpos:usb:0x04b8:0x0202").deliver(RECEIPT_NO, pdf_pa)
     assert str(where) == "escpos:usb:0x04b8:0x0202"
     out = dummy[0].output
@@ -87,6 +87,7 @@ def test_receipt_prints_as_raster_then_cut(dummy: list[Any], pdf_pa: bytes) -> N
     # 576 dots = 72 bytes a line: GS v 0 m xL xH
     at = out.index(RASTER) + len(RASTER) + 1
     assert out[at:at + 2] == (72).to_bytes(2, "little")
+    assert capsys.readouterr().out == ""        # python-escpos says nothing on stdout (-o json stays JSON)
 
 
 def test_reprint_is_also_marked_duplicate_in_text(dummy: list[Any]) -> None:
