@@ -45,10 +45,12 @@ class Printer:
         from digitctl.documents import escpos_receipt
         from digitctl.errors import InvalidInput
 
-        image = escpos_receipt.raster(pdf, ESCPOS_DOTS)
-        device = open_escpos(self.target)
+        device = open_escpos(self.target)          # a USB printer without pyusb is refused first
         try:
+            image = escpos_receipt.raster(pdf, ESCPOS_DOTS)
             escpos_receipt.send(device, image, duplicate=copy)
+        except InvalidInput:
+            raise
         except Exception as err:      # python-escpos raises its own errors, pyusb / socket theirs
             raise InvalidInput("PRINTER_FAILED", f"escpos:{self.target}: {err}", {"printer": self.target}) from None
         finally:
@@ -123,6 +125,9 @@ def open_escpos(target: str) -> Any:
         if how == "usb":
             from escpos.printer import Usb
 
+            if not Usb.is_usable():
+                raise InvalidInput("PRINTER_FAILED", "a USB receipt printer needs pyusb: pip install "
+                                   "'digitctl[printer]'", {"printer": target})
             vid, _, pid = addr.partition(":")
             return Usb(int(vid, 16), int(pid, 16))
         from escpos.printer import Network
@@ -132,6 +137,8 @@ def open_escpos(target: str) -> Any:
     except ImportError:
         raise InvalidInput("PRINTER_FAILED", "python-escpos is not installed: pip install 'digitctl[printer]'",
                            {"printer": target}) from None
+    except InvalidInput:
+        raise
     except Exception as err:
         raise InvalidInput("PRINTER_FAILED", f"escpos:{target}: {err}", {"printer": target}) from None
 

@@ -128,3 +128,10 @@ def test_unreachable_printer_is_printer_failed(pdf_pa: bytes) -> None:
     with pytest.raises(DigitError) as err:
         printing.printer(f"escpos:tcp:127.0.0.1:{port}").deliver(RECEIPT_NO, pdf_pa)
     assert err.value.code == "PRINTER_FAILED"
+
+
+def test_usb_printer_that_is_not_there_is_printer_failed(pdf_pa: bytes) -> None:
+    """No such USB device (or no pyusb on this PC): refused, nothing printed."""
+    with pytest.raises(DigitError) as err:
+        printing.printer("escpos:usb:0xfff0:0xfff1").deliver(RECEIPT_NO, pdf_pa)
+    assert err.value.code == "PRINTER_FAILED"
