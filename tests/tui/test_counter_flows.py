@@ -264,7 +264,12 @@ async def test_reprint_on_an_escpos_printer(desk_app, pending_bill, core, monkey
     from digitctl import printing
 
     printed: list[Any] = []
-    monkeypatch.setattr(printing, "open_escpos", lambda target: printed.append(Dummy()) or printed[-1])
+
+    def open_dummy(target: str) -> Any:
+        printed.append(Dummy())
+        return printed[-1]
+
+    monkeypatch.setattr(printing, "open_escpos", open_dummy)
     monkeypatch.setenv("DIGIT_PRINTER", "escpos:tcp:127.0.0.1:9100")
     receipt = _paid(core, pending_bill)
     app = desk_app("clerk.amritsar")
