@@ -44,7 +44,7 @@ def raster(pdf: bytes, width: int = 576) -> Any:
     return grey.point(lambda v: 255 if v >= _THRESHOLD else 0, mode="1")
 
 
-def send(device: Any, image: Any, *, duplicate: bool = False, title: str = "") -> None:
+def send(device: Any, image: Any, *, duplicate: bool = False) -> None:
     """Print the raster on an open python-escpos printer (Usb, Network, Dummy) and cut the paper.
 
     A DUPLICATE receipt carries its banner in the image already; it also gets a plain-text
@@ -55,10 +55,6 @@ def send(device: Any, image: Any, *, duplicate: bool = False, title: str = "") -
         device.set(align="center", bold=True)
         device.text("*** DUPLICATE ***\n")
         device.set(align="left", bold=False)
-    if title:
-        device.set(align="center")
-        device.text(title + "\n")
-        device.set(align="left")
     device.image(image, impl="bitImageRaster", center=False)
     device.cut()
 
