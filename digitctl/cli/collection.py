@@ -16,6 +16,8 @@ from digitctl.cli.common import require_tenant
 payment_app = typer.Typer(help="Payments: show, cancel, dishonour (cheque/DD), remit to the bank.",
                           no_args_is_help=True)
 receipt_app = typer.Typer(help="Receipts: print (a reprint is marked DUPLICATE).", no_args_is_help=True)
+_PRINTER_HELP = ("Print on a printer instead of a PDF file: pdf:FOLDER, cups:QUEUE, escpos:usb:VID:PID or "
+                 "escpos:tcp:HOST:PORT (80 mm ESC/POS: the thermal receipt as an image), as DIGIT_PRINTER.")
 
 PAYMENT_COLUMNS = ["field", "value"]
 
@@ -109,6 +111,7 @@ def pay(
                                                           "due is shown."),
     print_receipt: bool = typer.Option(False, "--print", help="Print the receipt at once (PDF, as receipt print)."),
     fmt: str = typer.Option("a4", "--format", help="With --print: a4 | a5 | thermal."),
+    printer: str = typer.Option(None, "--printer", help="Implies --print. " + _PRINTER_HELP),
 ) -> None:
     """Take a payment against a bill (needs an open shift); -o json prints DIGIT's Payment.
 
@@ -122,6 +125,10 @@ def pay(
         from digitctl.domain.collection import change_due
 
         change = change_due(tendered, amount, mode)
+    if printer is not None:          # a printer DIGIT_PRINTER could not name is refused before paying
+        from digitctl.printing import printer as named
+
+        named(printer)
     doc = collection.pay(application, ctx, tenant_id=t, bill_id=bill, mode=mode, amount=amount,
                          instrument_number=instrument_number, instrument_date=_date(instrument_date), bank=bank,
                          branch=branch, ifsc=ifsc, payer_name=payer_name, mobile=mobile,
@@ -129,10 +136,10 @@ def pay(
     extra: dict[str, Any] = {}
     if change is not None:
         extra["changeDue"] = change
-    if print_receipt:
+    if print_receipt or printer is not None:
         receipt_no = (doc.get("paymentDetails") or [{}])[0].get("receiptNumber") or ""
         extra["Receipt"] = _print_receipt(application, ctx, t, receipt_no, fmt=fmt, out=None, copy=False,
-                                          force=False, locale="en_IN")
+                                          force=False, locale="en_IN", printer=printer)
     _emit_payment(doc, "Payment recorded", extra)
 
 
@@ -238,12 +245,42 @@ def remit_cmd(receipt_nos: list[str] = typer.Argument(None, metavar="[RECEIPT_NO
          columns=slips.DEPOSIT_COLUMNS, title=slips.deposit_title(slip))
 
 
+def _to_printer(application: Any, ctx: Any, t: str, receipt_no: str, *, spec: str, fmt: str, copy: bool,
+                locale: str) -> dict[str, Any]:
+    """Print on the printer `spec` names (DIGIT_PRINTER's forms; an ESC/POS printer prints the
+    thermal format): its info. The print is counted only once the printer took it."""
+    from digitctl import printing
+    from digitctl.services import collection
+
+    dest = printing.printer(spec)          # PRINTER_NOT_SUPPORTED before anything is rendered
+    fmt = dest.fmt if dest.kind == "escpos" else fmt
+    written: list[Path] = []
+
+    def deliver(pdf: bytes) -> None:
+        written.append(dest.deliver(receipt_no, pdf, copy))
+
+    pdf, doc, duplicate = collection.receipt_pdf(application, ctx, t, receipt_no, fmt=fmt, copy=copy,
+                                                 locale=locale, deliver=deliver)
+    return {"receiptNumber": receipt_no, "file": str(written[0]) if written else "", "format": fmt,
+            "locale": locale, "bytes": len(pdf), "marks": _marks(doc, duplicate)}
+
+
+def _marks(doc: dict[str, Any], duplicate: bool) -> list[str]:
+    return [m for m, on in (("DUPLICATE", duplicate), ("CANCELLED", doc.get("paymentStatus") == "CANCELLED"),
+                            ("DISHONOURED", doc.get("paymentStatus") == "DISHONOURED")) if on]
+
+
 def _print_receipt(application: Any, ctx: Any, t: str, receipt_no: str, *, fmt: str, out: Path | None, copy: bool,
-                   force: bool, locale: str) -> dict[str, Any]:
-    """Write the receipt's PDF (whole or not at all; an existing file only with force): its info."""
+                   force: bool, locale: str, printer: str | None = None) -> dict[str, Any]:
+    """Write the receipt's PDF (whole or not at all; an existing file only with force), or print it
+    on `printer` (DIGIT_PRINTER's forms): its info."""
     from digitctl.errors import InvalidInput
     from digitctl.services import collection
 
+    if printer is not None:
+        if out is not None:
+            raise InvalidInput("INVALID_OPTIONS", "--out is a PDF file: give --out or --printer, not both")
+        return _to_printer(application, ctx, t, receipt_no, spec=printer, fmt=fmt, copy=copy, locale=locale)
     target = out or Path(receipt_no.replace("/", "-") + ".pdf")
 
     def refuse_overwrite() -> None:
@@ -276,11 +313,8 @@ def _print_receipt(application: Any, ctx: Any, t: str, receipt_no: str, *, fmt: 
 
     pdf, doc, duplicate = collection.receipt_pdf(application, ctx, t, receipt_no, fmt=fmt, copy=copy,
                                                  locale=locale, deliver=deliver)
-    marks = [m for m, on in (("DUPLICATE", duplicate), ("CANCELLED", doc.get("paymentStatus") == "CANCELLED"),
-                             ("DISHONOURED", doc.get("paymentStatus") == "DISHONOURED")) if on]
-    info = {"receiptNumber": receipt_no, "file": str(target), "format": fmt, "locale": locale, "bytes": len(pdf),
-            "marks": marks}
-    return info
+    return {"receiptNumber": receipt_no, "file": str(target), "format": fmt, "locale": locale, "bytes": len(pdf),
+            "marks": _marks(doc, duplicate)}
 
 
 @receipt_app.command("print")
@@ -291,15 +325,17 @@ def print_cmd(receipt_no: str = typer.Argument(..., metavar="RECEIPT_NO"),
               copy: bool = typer.Option(False, "--copy", help="A copy for the payer: marked DUPLICATE."),
               force: bool = typer.Option(False, "--force", help="Overwrite the PDF file if it exists."),
               locale: str = typer.Option("en_IN", "--locale",
-                                         help="Labels' language: en_IN, hi_IN (configs/localization).")) -> None:
-    """Print a receipt as PDF. The first print is the original; a reprint is marked DUPLICATE,
+                                         help="Labels' language: en_IN, hi_IN (configs/localization)."),
+              printer: str = typer.Option(None, "--printer", help=_PRINTER_HELP)) -> None:
+    """Print a receipt as PDF (or on a --printer). The first print is the original; a reprint is marked DUPLICATE,
     a cancelled receipt CANCELLED, a bounced cheque's DISHONOURED. Labels, tax heads and the
     service are localized (--locale, falling back to en_IN code by code). An existing file is
     not overwritten without --force (FILE_EXISTS; the print is not counted)."""
     from digitctl.cli.output import emit
 
     application, ctx, t = _app_ctx(tenant)
-    info = _print_receipt(application, ctx, t, receipt_no, fmt=fmt, out=out, copy=copy, force=force, locale=locale)
+    info = _print_receipt(application, ctx, t, receipt_no, fmt=fmt, out=out, copy=copy, force=force, locale=locale,
+                          printer=printer)
     emit({"Receipt": info}, rows=[(k, v if not isinstance(v, list) else ", ".join(v)) for k, v in info.items()],
          columns=["field", "value"], title="Receipt printed")
 

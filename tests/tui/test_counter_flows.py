@@ -253,3 +253,32 @@ async def test_a_session_ended_elsewhere_sends_the_desk_back_to_the_login(desk_a
         await settle(pilot)
         assert type(app.screen).__name__ == "LoginScreen"
         assert text_of(app, "#error").startswith("INVALID_TOKEN")
+
+
+async def test_reprint_on_an_escpos_printer(desk_app, pending_bill, core, monkeypatch: pytest.MonkeyPatch):
+    """DIGIT_PRINTER=escpos:...: the reprint reaches the thermal printer as a raster image, cut,
+    marked DUPLICATE; the folder printer is not used."""
+    pytest.importorskip("escpos", reason="python-escpos is not installed (pip install 'digitctl[printer]')")
+    from escpos.printer import Dummy
+
+    from digitctl import printing
+
+    printed: list[Any] = []
+
+    def open_dummy(target: str) -> Any:
+        printed.append(Dummy())
+        return printed[-1]
+
+    monkeypatch.setattr(printing, "open_escpos", open_dummy)
+    monkeypatch.setenv("DIGIT_PRINTER", "escpos:tcp:127.0.0.1:9100")
+    receipt = _paid(core, pending_bill)
+    app = desk_app("clerk.amritsar")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f4")
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        assert "(DUPLICATE)" in text_of(app, "#error")
+    out = printed[0].output
+    assert b"\x1dv0" in out and b"\x1dV" in out and b"*** DUPLICATE ***" in out

@@ -1,4 +1,4 @@
-"""DIGIT_PRINTER as the TUI reads it: pdf:FOLDER, the ./receipts default, cups:QUEUE through\n`lp`, the rest refused."""
+"""DIGIT_PRINTER as the TUI reads it: pdf:FOLDER, the ./receipts default, cups:QUEUE through\n`lp`, escpos:... (tests/unit/test_escpos_printer.py), the rest refused."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,8 +38,8 @@ def test_cups_queue_gets_the_pdf_through_lp(monkeypatch: pytest.MonkeyPatch, tmp
     assert err.value.code == "PRINTER_FAILED" and "does not exist" in err.value.message
 
 
-@pytest.mark.parametrize("spec", ["escpos:usb:0x04b8:0x0202", "pdf:", "cups:"])
-def test_printers_not_built_yet_are_refused(monkeypatch: pytest.MonkeyPatch, spec: str) -> None:
+@pytest.mark.parametrize("spec", ["escpos:usb:0x04b8", "pdf:", "cups:", "lpt:1"])
+def test_unreadable_printers_are_refused(monkeypatch: pytest.MonkeyPatch, spec: str) -> None:
     monkeypatch.setenv("DIGIT_PRINTER", spec)
     with pytest.raises(DigitError) as err:
         printer()
