@@ -47,3 +47,18 @@ def read_password_stdin() -> str:
     return line.rstrip("\r\n")
 
 
+
+
+def people_iso(value: str | None) -> str:
+    """An ISO-8601 instant from a service's JSON as people read it (07/12/2026 17:30 IST); '-'
+    when there is none. JSON output keeps the ISO text."""
+    import datetime as dt
+
+    from digitctl.clock import people_time
+
+    if not value:
+        return "-"
+    try:
+        return people_time(dt.datetime.fromisoformat(value))
+    except ValueError:
+        return value

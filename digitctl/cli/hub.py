@@ -7,6 +7,8 @@ from typing import Any
 
 import typer
 
+from digitctl.cli.common import people_iso
+
 app = typer.Typer(help="The central hub: serve it, enrol and revoke counters, see who is behind, reconcile.",
                   no_args_is_help=True)
 
@@ -34,10 +36,10 @@ def enrol(
     application, ctx = _app_ctx(tenant)
     doc = hub_counters.enrol(application, ctx, tenant, name)
     emit(doc, columns=["counterCode", "enrolmentCode", "expiresAt"],
-         rows=[[doc["counterCode"], doc["enrolmentCode"], doc["expiresAt"]]],
+         rows=[[doc["counterCode"], doc["enrolmentCode"], people_iso(doc["expiresAt"])]],
          human=lambda con: con.print(f"counter {doc['counterCode']} enrolled at {tenant}; on the counter PC run\n"
                                      f"  digitctl sync register --hub URL --code {doc['enrolmentCode']}\n"
-                                     f"(the code works once, until {doc['expiresAt']})", markup=False))
+                                     f"(the code works once, until {people_iso(doc['expiresAt'])})", markup=False))
 
 
 @app.command("counters")
@@ -50,7 +52,7 @@ def counters(tenant: str = typer.Option(None, "--tenant", help="Only counters of
     rows = hub_counters.counters(application, ctx, tenant)
     keys = ["counterCode", "tenantId", "name", "lastSeen", "lastSequence", "lag", "parked", "clockSkewMs"]
     emit({"Counters": [{k: r[k] for k in keys} for r in rows]}, columns=[*keys, "status"],
-         rows=[[r[k] for k in keys] + [r["status"] + (" (clock off > 5 min)" if r["clockSkewFlagged"] else "")]
+         rows=[[people_iso(r[k]) if k == "lastSeen" else r[k] for k in keys] + [r["status"] + (" (clock off > 5 min)" if r["clockSkewFlagged"] else "")]
                for r in rows])
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from digitctl.cli.common import people_iso
 from digitctl.cli.output import emit, state
 
 app = typer.Typer(help="Send what this counter did to the central hub: register once, then push.",
@@ -167,7 +168,7 @@ def status_cmd() -> None:
            "excess": doc["excess"], "hubReachable": reachable, "flagged": doc["flagged"]}
     rows = [("counter", out["counterCode"]), ("hub", out["hub"] or "(not registered)"),
             ("hub reachable", {True: "yes", False: "no", None: "-"}[reachable]), ("unsynced events", out["unsynced"]),
-            ("last push", out["lastPush"]), ("last pull", out["lastPull"]), ("parked at the hub", len(out["parked"])),
+            ("last push", people_iso(out["lastPush"])), ("last pull", people_iso(out["lastPull"])), ("parked at the hub", len(out["parked"])),
             ("excess collections", len(out["excess"])), ("flagged", out["flagged"])]
 
     def human(con: Any) -> None:
