@@ -202,34 +202,55 @@ _HI_BELOW_HUNDRED = (
 assert len(_HI_BELOW_HUNDRED) == 100
 
 
+class IndicWords:
+    """Amounts in words on the Indian scale for a language where 1-99 each have their own word
+    (Hindi, Punjabi): then hundred, thousand, lakh and crore words, and the rupee phrase."""
+
+    def __init__(self, below_hundred: list[str], scale: tuple[str, str, str, str],
+                 phrase: tuple[str, str, str, str, str]) -> None:
+        assert len(below_hundred) == 100
+        self.below_hundred = below_hundred
+        self.hundred, self.thousand, self.lakh, self.crore = scale
+        self.rupees, self.and_, self.paise, self.only, self.minus = phrase
+
+    def words(self, n: int) -> str:
+        if n < 0:
+            raise ValueError("amounts in words take a non-negative integer")
+        if n < 100:
+            return self.below_hundred[n]
+        crores, rest = divmod(n, 10**7)
+        lakhs, rest = divmod(rest, 10**5)
+        thousands, rest = divmod(rest, 1000)
+        hundreds, rest = divmod(rest, 100)
+        parts = []
+        if crores:
+            parts.append(f"{self.words(crores)} {self.crore}")
+        for count, word in ((lakhs, self.lakh), (thousands, self.thousand), (hundreds, self.hundred)):
+            if count:
+                parts.append(f"{self.below_hundred[count]} {word}")
+        if rest:
+            parts.append(self.below_hundred[rest])
+        return " ".join(parts)
+
+    def inr(self, value: MoneyLike) -> str:
+        amount = money(value)
+        rupees, paise = divmod(abs(to_paise(amount)), 100)
+        text = f"{self.rupees} {self.words(rupees)}"
+        if paise:
+            text += f" {self.and_} {self.below_hundred[paise]} {self.paise}"
+        text += f" {self.only}"
+        return f"{self.minus} {text}" if amount < 0 else text
+
+
+HINDI = IndicWords(_HI_BELOW_HUNDRED, ("सौ", "हज़ार", "लाख", "करोड़"), ("रुपये", "और", "पैसे", "मात्र", "ऋण"))
+
+
 def words_indian_hi(n: int) -> str:
     """words_indian in Hindi: 1,23,45,678 is "एक करोड़ तेईस लाख पैंतालीस हज़ार छह सौ अठहत्तर"."""
-    if n < 0:
-        raise ValueError("words_indian_hi takes a non-negative integer")
-    if n < 100:
-        return _HI_BELOW_HUNDRED[n]
-    crores, rest = divmod(n, 10**7)
-    lakhs, rest = divmod(rest, 10**5)
-    thousands, rest = divmod(rest, 1000)
-    hundreds, rest = divmod(rest, 100)
-    parts = []
-    if crores:
-        parts.append(f"{words_indian_hi(crores)} करोड़")
-    for count, word in ((lakhs, "लाख"), (thousands, "हज़ार"), (hundreds, "सौ")):
-        if count:
-            parts.append(f"{_HI_BELOW_HUNDRED[count]} {word}")
-    if rest:
-        parts.append(_HI_BELOW_HUNDRED[rest])
-    return " ".join(parts)
+    return HINDI.words(n)
 
 
 def in_words_inr_hi(value: MoneyLike) -> str:
     """in_words_inr in Hindi, as receipts print it: "रुपये एक हज़ार दो सौ पचास मात्र";
     paise "... और पचास पैसे मात्र"; a negative amount starts with "ऋण"."""
-    amount = money(value)
-    rupees, paise = divmod(abs(to_paise(amount)), 100)
-    text = f"रुपये {words_indian_hi(rupees)}"
-    if paise:
-        text += f" और {_HI_BELOW_HUNDRED[paise]} पैसे"
-    text += " मात्र"
-    return f"ऋण {text}" if amount < 0 else text
+    return HINDI.inr(value)

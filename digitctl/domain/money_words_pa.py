@@ -2,7 +2,7 @@
 1-99 have their own words, then ਸੌ, ਹਜ਼ਾਰ, ਲੱਖ, ਕਰੋੜ on the Indian scale."""
 from __future__ import annotations
 
-from digitctl.domain.money import MoneyLike, money, to_paise
+from digitctl.domain.money import IndicWords, MoneyLike
 
 _PA_BELOW_HUNDRED = (
     "ਸਿਫ਼ਰ ਇੱਕ ਦੋ ਤਿੰਨ ਚਾਰ ਪੰਜ ਛੇ ਸੱਤ ਅੱਠ ਨੌਂ "
@@ -18,33 +18,14 @@ _PA_BELOW_HUNDRED = (
 assert len(_PA_BELOW_HUNDRED) == 100
 
 
+PUNJABI = IndicWords(_PA_BELOW_HUNDRED, ("ਸੌ", "ਹਜ਼ਾਰ", "ਲੱਖ", "ਕਰੋੜ"), ("ਰੁਪਏ", "ਅਤੇ", "ਪੈਸੇ", "ਮਾਤਰ", "ਰਿਣ"))
+
+
 def words_indian_pa(n: int) -> str:
     """1,23,45,678 is "ਇੱਕ ਕਰੋੜ ਤੇਈ ਲੱਖ ਪੰਤਾਲੀ ਹਜ਼ਾਰ ਛੇ ਸੌ ਅਠੱਤਰ"."""
-    if n < 0:
-        raise ValueError("words_indian_pa takes a non-negative integer")
-    if n < 100:
-        return _PA_BELOW_HUNDRED[n]
-    crores, rest = divmod(n, 10**7)
-    lakhs, rest = divmod(rest, 10**5)
-    thousands, rest = divmod(rest, 1000)
-    hundreds, rest = divmod(rest, 100)
-    parts = []
-    if crores:
-        parts.append(f"{words_indian_pa(crores)} ਕਰੋੜ")
-    for count, word in ((lakhs, "ਲੱਖ"), (thousands, "ਹਜ਼ਾਰ"), (hundreds, "ਸੌ")):
-        if count:
-            parts.append(f"{_PA_BELOW_HUNDRED[count]} {word}")
-    if rest:
-        parts.append(_PA_BELOW_HUNDRED[rest])
-    return " ".join(parts)
+    return PUNJABI.words(n)
 
 
 def in_words_inr_pa(value: MoneyLike) -> str:
     """"ਰੁਪਏ ਇੱਕ ਹਜ਼ਾਰ ਦੋ ਸੌ ਪੰਜਾਹ ਮਾਤਰ"; paise "... ਅਤੇ ਪੰਜਾਹ ਪੈਸੇ ਮਾਤਰ"; negative "ਰਿਣ ..."."""
-    amount = money(value)
-    rupees, paise = divmod(abs(to_paise(amount)), 100)
-    text = f"ਰੁਪਏ {words_indian_pa(rupees)}"
-    if paise:
-        text += f" ਅਤੇ {_PA_BELOW_HUNDRED[paise]} ਪੈਸੇ"
-    text += " ਮਾਤਰ"
-    return f"ਰਿਣ {text}" if amount < 0 else text
+    return PUNJABI.inr(value)
