@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from digitctl.domain.canonical import canonical_json, sha256_hex
 from digitctl.domain.events import Event
-from local_store import seals
+from local_store import bulk, seals
 from local_store.models import AuditRecord, OutboxEvent, StoreMeta
 
 if TYPE_CHECKING:
@@ -190,8 +190,8 @@ class UnitOfWork:
         if outbox:
             if facts.get(SYNC_HUB_URL):
                 _number_for_counter(conn, outbox)
-            conn.execute(OutboxEvent.__table__.insert(), outbox)
-        conn.execute(AuditRecord.__table__.insert(), audit)
+            bulk.insert_rows(conn, OutboxEvent.__table__, outbox)
+        bulk.insert_rows(conn, AuditRecord.__table__, audit)
         if had_head:
             conn.execute(meta.update().where(meta.c.key == AUDIT_HEAD).values(value=prev))
         else:

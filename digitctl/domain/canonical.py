@@ -25,3 +25,10 @@ def sha256_hex(text: str) -> str:
 
 def content_hash(value: Any) -> str:
     return sha256_hex(canonical_json(value))
+
+
+def canonical_json_with(doc: dict[str, Any], key: str, text: str) -> str:
+    """canonical_json(doc) when `text` is already canonical_json(doc[key]) (a large member encoded
+    once for two uses); the same bytes, as json.dumps writes sorted members this way."""
+    return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{text if k == key else canonical_json(v)}"
+                          for k, v in sorted(doc.items())) + "}"

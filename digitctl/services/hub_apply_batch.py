@@ -15,7 +15,7 @@ import datetime as dt
 import gc
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import bindparam, select, text, update
 
 from digitctl.context import Actor, Role
 from digitctl.domain.events import Event
@@ -27,7 +27,7 @@ from digitctl.services.bills import bill_lock_key
 from digitctl.services.hub_apply_payments import (PaymentFacts, bill_values, check_fit, hub_payment_doc, map_line,
                                                   payment_values)
 from digitctl.services.payments import CREATE_URL
-from local_store import seals
+from local_store import bulk, seals
 from local_store.models import Application, Bill, Demand, DemandDetail, Payment, UserAccount, UserRole
 
 if TYPE_CHECKING:
@@ -252,7 +252,7 @@ class _Batch:
         dd, d, b = DemandDetail.__table__, Demand.__table__, Bill.__table__
         new_ids = {n["id"] for n in self.new_lines}
         if new_ids:
-            c.execute(insert(dd), [self.lines[i].insert_values() for i in sorted(new_ids)])
+            bulk.insert_rows(c, dd, [self.lines[i].insert_values() for i in sorted(new_ids)])
         changed = [self.lines[i] for i in sorted(self.changed_lines - new_ids)]
         if changed:
             c.execute(update(dd).where(dd.c.id == bindparam("b_id")).values(
@@ -269,9 +269,9 @@ class _Batch:
                 [{"b_id": did, "b_at": self.now, "b_done": self.demand_rows[did]["is_payment_completed"]}
                  for did in demand_ids])
         if self.payments:
-            c.execute(insert(Payment.__table__), self.payments)
+            bulk.insert_rows(c, Payment.__table__, self.payments)
         if self.new_bills:
-            c.execute(insert(b), self.new_bills)
+            bulk.insert_rows(c, b, self.new_bills)
         if self.bill_changes:
             c.execute(update(b).where(b.c.id == bindparam("b_id")).values(
                 status=bindparam("b_status"), bill=bindparam("b_bill"), updated_at=bindparam("b_at")),

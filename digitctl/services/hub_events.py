@@ -19,10 +19,13 @@ if TYPE_CHECKING:
 SEALED = "payloadSealed"
 
 
-def sealed_body(app: "App", session: "Session", state_tenant: str, wire: dict[str, Any]) -> dict[str, Any]:
-    """The wire form to store: payload replaced by its ciphertext under the hub's key of the state."""
+def sealed_body(app: "App", session: "Session", state_tenant: str, wire: dict[str, Any],
+                payload_text: str | None = None) -> dict[str, Any]:
+    """The wire form to store: payload replaced by its ciphertext under the hub's key of the state
+    (`payload_text`: its canonical JSON, when the caller has it already)."""
     body = dict(wire)
-    body[SEALED] = app.keyring.encrypt(session, state_tenant, canonical_json(body.pop("payload", {}) or {}))
+    payload = body.pop("payload", {}) or {}
+    body[SEALED] = app.keyring.encrypt(session, state_tenant, payload_text or canonical_json(payload))
     return body
 
 

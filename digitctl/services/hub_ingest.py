@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
-from digitctl.domain.canonical import canonical_json, sha256_hex
+from digitctl.domain.canonical import canonical_json, canonical_json_with, sha256_hex
 from digitctl.domain.events import Event
 from digitctl.domain.sync_events import ReceivedEvent
 from digitctl.domain.sync_protocol import load_public_key
@@ -30,6 +30,7 @@ from digitctl.services.hub_auth import SignedRequest, authenticate, counter_cont
 from digitctl.services.hub_counters import OPEN_STATUSES, enrolment_hash
 from digitctl.services.hub_events import sealed_body
 from digitctl.services.hub_reconcile import parked_doc
+from local_store import bulk
 from local_store.models import HubBatch, HubCounter, HubEvent
 
 if TYPE_CHECKING:
@@ -164,10 +165,12 @@ def _stored_rows(app: "App", session: Any, row: Any, fresh: list[ReceivedEvent],
     state = state_of(row.tenant_id)
     for ev in fresh:
         wire = ev.to_wire()           # its canonical hash is ev.content_hash(), computed once here
+        payload = canonical_json(wire["payload"] or {})      # encoded once: for the hash and the seal
+        digest = sha256_hex(canonical_json_with(wire, "payload", payload) if wire["payload"] else canonical_json(wire))
         out.append(dict(counter_code=row.code, seq=ev.seq, event_id=ev.event_id, event_type=ev.event_type,
                         tenant_id=ev.tenant_id, entity_type=ev.entity_type, entity_id=ev.entity_id,
-                        occurred_at=ev.occurred_at, received_at=now, content_hash=sha256_hex(canonical_json(wire)),
-                        body=sealed_body(app, session, state, wire), status="stored"))
+                        occurred_at=ev.occurred_at, received_at=now, content_hash=digest,
+                        body=sealed_body(app, session, state, wire, payload), status="stored"))
     return out
 
 
@@ -225,7 +228,7 @@ def _push(app: "App", req: SignedRequest) -> tuple[int, dict[str, Any]]:
             raise _bad("audit must be a list of audit records")
         chain_head = hub_chain.advance(keys, head, records, [ev.audit for ev in fresh])
         if fresh:
-            conn.execute(_EVENT.insert(), _stored_rows(app, uow.session, row, fresh, now))
+            bulk.insert_rows(conn, _EVENT, _stored_rows(app, uow.session, row, fresh, now))   # one COPY on PostgreSQL
         last_seq = fresh[-1].seq if fresh else int(row.last_seq)
         head_seq = doc.get("headSeq")
         counter_head = max(int(head_seq), last_seq) if isinstance(head_seq, int) else last_seq
