@@ -13,6 +13,10 @@ from tui.widgets import ErrorLine
 
 
 class LoginScreen(DeskScreen):
+    # focus is given as the screen mounts (not in on_mount, after it): a Tab typed the moment the
+    # screen appears moves on from the user name instead of being undone by a late focus call
+    AUTO_FOCUS = "#username"
+
     def __init__(self, message: str = "") -> None:
         super().__init__()
         self.message = message
@@ -27,9 +31,6 @@ class LoginScreen(DeskScreen):
             yield ErrorLine(self.message, id="error")
             yield Static(label("TUI_LOGIN_HELP", "Enter: log in · Tab: next field · ctrl+q: quit"),
                          classes="hint")
-
-    def on_mount(self) -> None:
-        self.query_one("#username", Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         user = self.query_one("#username", Input).value
