@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 
 import pytest
 from typer.testing import CliRunner
@@ -68,12 +69,28 @@ def test_a_store_that_cannot_be_created_names_the_folder(tmp_path, error_of):
     assert code == "STORE_NOT_WRITABLE" and str(blocker) in message and f"folder: {blocker}" in params
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes in any folder")
-def test_a_store_in_a_read_only_folder_names_the_folder(tmp_path, error_of):
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder this process cannot write in: mode 0555, and for root (who writes through any mode
+    bits) the immutable attribute as well."""
     folder = tmp_path / "ro"
     folder.mkdir(mode=0o555)
+    immutable = os.geteuid() == 0
+    if immutable and subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("running as root on a file system without chattr +i: no folder is read-only to root")
+    try:
+        yield folder
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+        folder.chmod(0o755)
+
+
+def test_a_store_in_a_read_only_folder_names_the_folder(read_only_folder, error_of):
+    folder = read_only_folder
     res = runner.invoke(cli, ["--store", str(folder / "store.db"), "-o", "json", "init"])
     assert res.exit_code == 2 and error_of(res)[0] == "STORE_NOT_WRITABLE" and str(folder) in error_of(res)[1]
+    assert list(folder.iterdir()) == []
 
 
 def test_a_postgresql_store_without_its_driver_says_what_to_install(monkeypatch, error_of):
