@@ -89,7 +89,7 @@ class PgDatabases:
         self._admin: Any = None
         self._dropper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-drop")
         self._maker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-spare")
-        self._drops: list[Future[None]] = []
+        self._drops: list[tuple[Future[None], str]] = []
         self._unreachable: str | None = None
 
     @staticmethod
@@ -133,19 +133,34 @@ class PgDatabases:
             conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
 
     def drop_later(self, name: str) -> None:
-        self._drops.append(self._dropper.submit(self._drop, name))
+        self._drops.append((self._dropper.submit(self._drop, name), name))
 
     def _drop(self, name: str) -> None:
         with self._connect() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def close(self) -> None:
+        """Drops still queued when the session ends go to a detached process (tests/pg_drop.py):
+        every DROP DATABASE waits for a checkpoint, and a worker waited up to a minute and a half
+        for its queue at the end of a run on a busy machine."""
         self._maker.shutdown(wait=True)
-        self._dropper.shutdown(wait=True)
-        for done in self._drops:
-            done.result()           # a failed drop is a leak on the server: say so
+        self._dropper.shutdown(wait=True, cancel_futures=True)
+        left = [name for done, name in self._drops if done.cancelled()]
+        for done, _name in self._drops:
+            if not done.cancelled():
+                done.result()       # a failed drop is a leak on the server: say so
         if self._admin is not None:
             self._admin.close()
+        if left:
+            import subprocess
+            import sys
+            import tempfile
+
+            log = Path(tempfile.gettempdir()) / "digitctl-test-pg-drops.log"
+            with open(log, "a") as err:
+                subprocess.Popen([sys.executable, str(Path(__file__).with_name("pg_drop.py")), PG_SERVER, *left],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                 start_new_session=True)
 
 
 @pytest.fixture(scope="session")
