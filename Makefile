@@ -27,7 +27,7 @@ demo: $(VENV)/.installed
 ## test: create .venv with the dev extras, run the checks, then the whole suite in parallel (SQLite and local PostgreSQL)
 # loadgroup: tests marked xdist_group("X") share one worker (and the store templates it built)
 test: check pdftotext
-	$(PY) -m pytest -n auto --dist loadgroup
+	$(PY) -m pytest -n auto --dist loadgroup --durations=15
 
 ## check: type check (mypy: the files are set in pyproject.toml) and import contracts (import-linter)
 check: $(VENV)/.installed-dev
