@@ -225,6 +225,9 @@ def test_issue_12_done_when_from_the_cli(hub: HubProcess, hub_url: str, tmp_path
         here = demands_at(store)
         assert all(here[consumer(i)] == (rupees(i), rupees(i)) for i in range(PAID))      # paid, once
         assert all(here[consumer(i)] == (rupees(i), 0) for i in range(PAID, N))          # the rest still due
+        owed = cli_ok(store, "-o", "json", "bill", "fetch", "--tenant", TENANT, "--consumer-code", consumer(0),
+                      "--service", "TL", code=2)["Errors"][0]
+        assert owed["code"] == "EG_BS_BILL_NO_DEMANDS_FOUND" and owed["message"].startswith("Nothing is due")
 
     with figures.step("hub daybook"):
         state_book = digitctl(hub_url, "-o", "json", "hub", "daybook", "--tenant", TENANT, "--date", DAY)
