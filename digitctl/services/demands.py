@@ -310,8 +310,8 @@ def create_demands(app: "App", ctx: "RequestContext", demands_json: list[dict[st
         raise InvalidInput("EG_BS_DEMAND_INVALID", "no Demands to create")
     parsed = [_parse_demand(item, i) for i, item in enumerate(demands_json)]
     tenants = list(dict.fromkeys(str(d.tenant_id) for d in parsed))
-    for tenant in tenants:              # once per tenant, not per demand: a file of 10,000 is one ULB's
-        authorize(app, ctx, DEMAND_CREATE, tenant)
+    for each in tenants:                # once per tenant, not per demand: a file of 10,000 is one ULB's
+        authorize(app, ctx, DEMAND_CREATE, each)
     out = []
     with app.uow(ctx) as uow:
         s = uow.session

@@ -43,6 +43,11 @@ def rupees(i: int) -> int:
     return 300 + 100 * (i % 5)
 
 
+def owes(i: int, paid: bool) -> tuple[Decimal, Decimal]:
+    """Demand i's (total, collected) as `demand list` shows it."""
+    return Decimal(rupees(i)), Decimal(rupees(i) if paid else 0)
+
+
 def consumer(i: int) -> str:
     return f"DW-{i:05d}"
 
@@ -186,7 +191,7 @@ def test_issue_12_done_when_from_the_cli(hub: HubProcess, hub_url: str, tmp_path
         login(store, f"clerk{n}.amritsar", CLERK_PW)        # a clerk the hub enrolled logs in here
         with figures.step(f"counter {n}: demand list ({N:,} demands)"):
             here = demands_at(store)
-        assert len(here) == N and all(here[consumer(i)] == (rupees(i), 0) for i in range(PAID))
+        assert len(here) == N and all(here[consumer(i)] == owes(i, paid=False) for i in range(PAID))
 
     with figures.step("hub serve: stop (the network goes)"):
         hub.stop()
@@ -223,8 +228,8 @@ def test_issue_12_done_when_from_the_cli(hub: HubProcess, hub_url: str, tmp_path
             again = digitctl(store, "-o", "json", "sync", "pull")
         assert again["received"]["demands"] >= PAID
         here = demands_at(store)
-        assert all(here[consumer(i)] == (rupees(i), rupees(i)) for i in range(PAID))      # paid, once
-        assert all(here[consumer(i)] == (rupees(i), 0) for i in range(PAID, N))          # the rest still due
+        assert all(here[consumer(i)] == owes(i, paid=True) for i in range(PAID))         # paid, once
+        assert all(here[consumer(i)] == owes(i, paid=False) for i in range(PAID, N))     # the rest still due
         owed = cli_ok(store, "-o", "json", "bill", "fetch", "--tenant", TENANT, "--consumer-code", consumer(0),
                       "--service", "TL", code=2)["Errors"][0]
         assert owed["code"] == "EG_BS_BILL_NO_DEMANDS_FOUND" and owed["message"].startswith("Nothing is due")

@@ -35,7 +35,7 @@ def world(hub_url: str, tmp_path: Path, store_templates: Any, frozen_clock: Fixe
                 for i in (1, 2)]
     hub = HubProcess(hub_url, tmp_path)
     login_admin(hub_url)
-    world = {"hub_app": hub_app, "counters": counters, "hub": hub}
+    world: dict[str, Any] = {"hub_app": hub_app, "counters": counters, "hub": hub}
     try:
         yield world
     finally:
