@@ -62,8 +62,11 @@ def cheap_password_hashes() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def reference() -> Path:
-    """../shared/digit-reference: DIGIT's own MDMS data, schemas, workflows and contracts."""
-    path = Path(__file__).resolve().parents[2] / "shared" / "digit-reference"
+    """../shared/digit-reference: DIGIT's own MDMS data, schemas, workflows and contracts
+    (DIGIT_REFERENCE names it elsewhere, e.g. from a worktree that is not beside ../shared)."""
+    import os
+
+    path = Path(os.environ.get("DIGIT_REFERENCE") or Path(__file__).resolve().parents[2] / "shared" / "digit-reference")
     if not path.is_dir():
         pytest.skip(f"DIGIT reference data not found at {path} (expected ../shared/digit-reference)")
     return path

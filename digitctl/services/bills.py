@@ -256,10 +256,15 @@ def _fetch_bill_once(app: "App", ctx: "RequestContext", tenant_id: str, *, consu
             groups.setdefault((r.consumer_code, r.business_service), []).append(r)
         bills = [b for g in groups.values() if (b := _bill_for(uow, app, ctx, tenant_id, g, details)) is not None]
         if not bills:
-            raise NotFound(bl.E_NO_DEMANDS, "No Demands Found for the given bill generate criteria",
+            # DIGIT's code either way; the clerk is told whether the demands are there and paid
+            # (after a pull: paid at another counter) or there are none
+            message = (f"Nothing is due: the {len(rows)} demand(s) found are paid" if rows
+                       else "No Demands Found for the given bill generate criteria")
+            raise NotFound(bl.E_NO_DEMANDS, message,
                            {k: v for k, v in (("tenantId", tenant_id), ("consumerCode", code),
                                               ("businessService", business_service),
-                                              ("mobileNumber", "given" if mobile else None)) if v})
+                                              ("mobileNumber", "given" if mobile else None),
+                                              ("demandsPaid", len(rows) or None)) if v})
         masker = masking.masker_for(app, tenant_id)
         out = [present_bill(app, uow, ctx, row.bill, masker) for row, _ in bills]
         uow.commit()

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from digitctl.context import SYSTEM_ACTOR
 from digitctl.domain.canonical import canonical_json
 from digitctl.domain.events import Event
 from digitctl.domain.sync_events import ReceivedEvent
@@ -209,9 +210,14 @@ def complete_registration(app: "App", ctx: "RequestContext", hub_url: str, reque
 
 def _number_past_events(conn: Any, code: str) -> int:
     """Number the business events written under this code (or none) before registration, in
-    outbox order; the store's set-up stays local (counter_seq NULL)."""
+    outbox order; the store's set-up stays local (counter_seq NULL). Set-up is also what the
+    store's SYSTEM administrator did (`init --admin-username`, quickstart's demo users): it acts
+    only while the store has no users, and no hub has a user who could have done it (pushed, it
+    would be parked SYNC_ACTOR_UNKNOWN and sit in `hub reconcile` for ever)."""
+    by_system = (select(_AUDIT.c.event_id).where(_AUDIT.c.event_id == _OUT.c.event_id,
+                                                 _AUDIT.c.actor_uuid == SYSTEM_ACTOR.uuid).exists())
     rows = conn.execute(select(_OUT.c.seq, _OUT.c.event_type).where(
-        _OUT.c.counter_seq.is_(None), or_(_OUT.c.counter_code == code, _OUT.c.counter_code.is_(None)))
+        _OUT.c.counter_seq.is_(None), or_(_OUT.c.counter_code == code, _OUT.c.counter_code.is_(None)), ~by_system)
         .order_by(_OUT.c.seq)).all()
     picked = [{"s": r.seq, "n": i} for i, r in enumerate((r for r in rows if is_business(r.event_type)), start=1)]
     if picked:

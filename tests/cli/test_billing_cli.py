@@ -74,6 +74,27 @@ def test_refusals_exit_2_with_digit_errors(store, tmp_path):
     assert res.exit_code == 2 and json.loads(res.stdout)["Errors"][0]["code"] == "EG_BS_BILL_NO_DEMANDS_FOUND"
 
 
+def test_a_paid_consumer_code_is_said_to_owe_nothing_not_to_have_no_demands(store, tmp_path):
+    """After a pull, the clerk looks up a demand another counter was paid for: DIGIT's code, but
+    told that the demands are there and paid, not "No Demands Found"."""
+    path = tmp_path / "paid.json"
+    path.write_text('{"Demands": [{"tenantId": "pb.amritsar", "consumerCode": "TL-PAID-1", "businessService": "TL", '
+                    f'"taxPeriodFrom": {TL_FROM}, "taxPeriodTo": {TL_TO}, "payer": {{"name": "Simran Kaur"}}, '
+                    '"demandDetails": [{"taxHeadMasterCode": "TL_TAX", "taxAmount": 700, "collectionAmount": 0}]}]}')
+    assert run(store, "demand", "create", "-f", str(path)).exit_code == 0
+    fetch = ["-o", "json", "bill", "fetch", "--tenant", "pb.amritsar", "--consumer-code", "TL-PAID-1", "--service", "TL"]
+    [bill] = json.loads(run(store, *fetch).stdout)["Bill"]
+    run(store, "shift", "open", "--float", "0")
+    paid = run(store, "pay", "--bill", bill["id"], "--tenant", "pb.amritsar", "--mode", "CASH", "--amount", "700")
+    assert paid.exit_code == 0, paid.output
+    again = run(store, *fetch)
+    [err] = json.loads(again.stdout)["Errors"]
+    assert again.exit_code == 2 and err["code"] == "EG_BS_BILL_NO_DEMANDS_FOUND"
+    assert err["message"] == "Nothing is due: the 1 demand(s) found are paid" and "demandsPaid: 1" in err["params"]
+    never = run(store, *fetch[:7], "NO-SUCH-CODE", "--service", "TL")
+    assert json.loads(never.stdout)["Errors"][0]["message"] == "No Demands Found for the given bill generate criteria"
+
+
 @pytest.mark.parametrize("args, code", [
     (["--mobile", "123"], "INVALID_MOBILE_NUMBER"),
     (["--consumer-code", "TL-1", "--service", "ZZ"], "EG_BS_BUSINESSSERVICE_NOTFOUND"),

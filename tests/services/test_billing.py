@@ -89,6 +89,9 @@ def test_duplicate_consumer_code_and_period_is_refused(world):
     with pytest.raises(InvalidInput) as err:
         create(app, demand("TL-CC-2"), demand("TL-CC-2"))       # within one request too
     assert err.value.code == "EG_BS_DUPLICATE_CONSUMERCODE"
+    with pytest.raises(InvalidInput) as err:                    # a stored one among new consumers (bulk path)
+        create(app, *(demand(f"TL-NEW-{i}") for i in range(3)), demand(), demand("TL-NEW-3"))
+    assert err.value.code == "EG_BS_DUPLICATE_CONSUMERCODE" and err.value.params["consumerCode"] == "TL-CC-1"
     assert counts(app) == before
 
 

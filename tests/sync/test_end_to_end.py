@@ -35,10 +35,12 @@ def world(hub_url: str, tmp_path: Path, store_templates: Any, frozen_clock: Fixe
                 for i in (1, 2)]
     hub = HubProcess(hub_url, tmp_path)
     login_admin(hub_url)
+    world: dict[str, Any] = {"hub_app": hub_app, "counters": counters, "hub": hub}
     try:
-        yield {"hub_app": hub_app, "counters": counters, "hub": hub}
+        yield world
     finally:
         hub.stop()
+        world["hub"].stop()             # a test that serves its own hub (TLS) puts it there: stop it too
         for app in [hub_app, *counters]:
             app.close()
 

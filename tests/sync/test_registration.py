@@ -15,11 +15,13 @@ from sqlalchemy import func, select
 
 from digitctl.bootstrap import App
 from digitctl.domain.events import Event
+from digitctl.domain.identity import NewUser
 from digitctl.errors import Conflict
-from digitctl.services import sync_outbox
+from digitctl.services import sync_outbox, users
 from local_store.models import OutboxEvent, StoreMeta
 from sync.client import HubRefused
 from tests.sync.fake_hub import FakeHub
+from tests.helpers import AMRITSAR, ctx_as
 from tests.sync.support import counter_seqs, pay, register
 
 HUB = "http://hub.test"
@@ -38,6 +40,14 @@ def outbox_types(app: App, numbered: bool) -> list[str]:
             col.is_not(None) if numbered else col.is_(None)).order_by(OutboxEvent.seq))]
 
 
+def users_created_by(app: App, numbered: bool) -> list[str]:
+    """The user names of the user.created events numbered (or left local) at registration."""
+    col = OutboxEvent.counter_seq
+    with app.store.engine.connect() as conn:
+        return [p["user"]["userName"] for (p,) in conn.execute(select(OutboxEvent.payload).where(
+            OutboxEvent.event_type == "user.created", col.is_not(None) if numbered else col.is_(None)))]
+
+
 def test_unregistered_store_numbers_nothing(counter: App) -> None:
     pay(counter, "UNREG-1")
     assert counter_seqs(counter) == []
@@ -47,6 +57,9 @@ def test_unregistered_store_numbers_nothing(counter: App) -> None:
 def test_registration_keeps_the_code_numbers_past_business_and_every_later_event(counter: App,
                                                                                   fake_hub: FakeHub) -> None:
     pay(counter, "PAST-1")                                  # a receipt under C01 before registering
+    users.create_user(counter, ctx_as(counter, "clerk.amritsar"), NewUser(   # a citizen the clerk registered
+        user_name="citizen.past", name="Gurpreet Kaur", type="CITIZEN", tenant_id=AMRITSAR, mobile="9876522222",
+        roles=[("CITIZEN", AMRITSAR)]))
     before_local = set(outbox_types(counter, numbered=False))
     done = register(counter, HUB, fake_hub.enrol("ENROL-1", "C01"))
     assert done["counterCode"] == "C01" and done["previousCounterCode"] == "C01" and done["hubId"] == "fake-hub"
@@ -59,7 +72,11 @@ def test_registration_keeps_the_code_numbers_past_business_and_every_later_event
     local_rows = outbox_types(counter, numbered=False)
     local = set(local_rows)
     assert "store.configured" in local and any(t.startswith("mdms.") for t in local)
-    assert not any(sync_outbox.is_business(t) for t in local)
+    # what the store's SYSTEM administrator did (quickstart's demo users) is set-up: no hub has a
+    # user who did it; the citizen the clerk registered is business and travels
+    assert not any(sync_outbox.is_business(t) for t in local if t != "user.created")
+    assert users_created_by(counter, numbered=True) == ["citizen.past"]
+    assert "clerk.amritsar" in users_created_by(counter, numbered=False)
     assert local < before_local
     assert counter_seqs(counter) == list(range(1, len(numbered) + 1))
     assert meta(counter)["sync_last_seq"] == str(len(numbered))
