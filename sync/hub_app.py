@@ -54,12 +54,24 @@ def _apply_after(application: bootstrap.App, code: str) -> None:
         log.exception("applying counter %s's events failed", code)
 
 
+def _apply_left_over(application: bootstrap.App) -> None:
+    """At start: apply what a hub that stopped (or was killed) between storing a batch and applying
+    it left `stored`, without waiting for those counters' next push."""
+    try:
+        counts = hub_applyloop.apply_pending(application)
+        if any(counts.values()):
+            log.info("applied events left stored by an earlier run: %s", counts)
+    except Exception:  # noqa: BLE001 - the next push or `digitctl hub apply` tries again
+        log.exception("applying events left stored by an earlier run failed")
+
+
 def create_app(store_url: str) -> FastAPI:
     """The hub's ASGI app over the store at `store_url` (PostgreSQL, or SQLite for a one-PC trial)."""
     application = bootstrap.build(store_url)
 
     @asynccontextmanager
     async def lifespan(_api: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(_apply_left_over, application)
         yield
         application.close()
 

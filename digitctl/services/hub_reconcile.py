@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from digitctl.context import RequestContext
 
 EXCESS_CODE = "EXCESS_COLLECTION"
+NOT_APPLIED = "SYNC_NOT_APPLIED"
+NOT_APPLIED_MESSAGE = ("received but not applied yet (the hub stopped before applying it?): "
+                       "digitctl hub apply applies it, as the counter's next push does")
 SILENT_AFTER = dt.timedelta(hours=24)
 
 
@@ -28,9 +31,12 @@ def parked_doc(row: Any) -> dict[str, Any]:
     """A parked or waiting event as `hub reconcile` and the counter's `_status` show it."""
     body = getattr(row, "body", None)
     params = body.get("parkedParams") if isinstance(body, dict) and row.status == "parked" else None
+    stored = row.status == "stored"
     return {"counterCode": row.counter_code, "seq": int(row.seq), "eventId": row.event_id,
             "eventType": row.event_type, "tenantId": row.tenant_id, "entityType": row.entity_type,
-            "entityId": row.entity_id, "status": row.status, "code": row.reason_code, "message": row.reason,
+            "entityId": row.entity_id, "status": row.status,
+            "code": NOT_APPLIED if stored else row.reason_code,
+            "message": NOT_APPLIED_MESSAGE if stored else row.reason,
             "params": params if isinstance(params, dict) else {}}
 
 
@@ -56,14 +62,16 @@ def _excess_doc(app: "App", session: Session, row: Any) -> dict[str, Any]:
 def reconcile(app: "App", ctx: "RequestContext", tenant_id: str | None = None,
               silent_after: dt.timedelta = SILENT_AFTER) -> dict[str, Any]:
     """{"ExcessCollections", "Parked", "IncompleteDayEnds", "SilentCounters"}: all empty means
-    every counter's events are at the hub and applied."""
+    every counter's events are at the hub and applied. "Parked" also lists events received and
+    not applied yet (status `stored`, code SYNC_NOT_APPLIED): a hub that stopped between storing a
+    batch and applying it is not clean."""
     authorize(app, ctx, RECONCILE_ACTION, tenant_id or app.state_tenant or ctx.tenant_id)
     now = ctx.now()
     with app.store.readonly_engine.connect() as conn:
         stmt = select(HubEvent.counter_code, HubEvent.seq, HubEvent.event_id, HubEvent.event_type,
                       HubEvent.tenant_id, HubEvent.entity_type, HubEvent.entity_id, HubEvent.status,
                       HubEvent.reason_code, HubEvent.reason, HubEvent.body).where(
-            HubEvent.status.in_(OPEN_STATUSES)).order_by(HubEvent.counter_code, HubEvent.seq)
+            HubEvent.status.in_((*OPEN_STATUSES, "stored"))).order_by(HubEvent.counter_code, HubEvent.seq)
         counters = select(HubCounter).where(HubCounter.registered_at.is_not(None), HubCounter.revoked_at.is_(None))
         if tenant_id:
             stmt = stmt.where(HubEvent.tenant_id == tenant_id)

@@ -107,6 +107,10 @@ def test_without_hub_apply_events_stay_stored(hub: App, counter: FakeCounter, pu
     push(counter, [counter.event()])
     assert hub_applyloop.apply_pending(hub) == {"applied": 0, "recorded": 0, "parked": 0, "waiting": 0}
     assert _statuses(hub, counter.code) == [(1, "stored", None)]
+    # the operator is not told all is well while an event waits unapplied
+    [waiting] = hub_reconcile.reconcile(hub, hub.context())["Parked"]
+    assert (waiting["seq"], waiting["status"], waiting["code"]) == (1, "stored", hub_reconcile.NOT_APPLIED)
+    assert "digitctl hub apply" in waiting["message"]
 
 
 def test_a_citizen_at_the_state_is_the_city_counters_business() -> None:
@@ -185,3 +189,20 @@ def test_another_hub_process_holding_the_counter_is_respected(pg_hub: App) -> No
             assert mine
     finally:
         other.dispose()
+
+
+def test_a_hub_that_stopped_before_applying_applies_at_its_next_start(hub: App, counter: FakeCounter, push: Any,
+                                                                     applied: list[int],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastapi.testclient import TestClient
+
+    import sync.hub_app as hub_app_module
+
+    push(counter, [counter.event(), counter.event()])          # stored; the process "died" before applying
+    assert _statuses(hub, counter.code) == [(1, "stored", None), (2, "stored", None)]
+    monkeypatch.setattr(hub_app_module.bootstrap, "build", lambda url: hub)
+    monkeypatch.setattr(hub, "close", lambda: None)             # the fixture closes it
+    with TestClient(hub_app_module.create_app(str(hub.store.engine.url))) as client:
+        assert client.get("/health").status_code == 200
+    assert _statuses(hub, counter.code) == [(1, "applied", None), (2, "applied", None)]
+    assert hub_reconcile.reconcile(hub, hub.context())["Parked"] == []

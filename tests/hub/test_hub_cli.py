@@ -48,10 +48,16 @@ def test_operator_enrols_lists_reconciles_and_revokes(demo_users_url: str) -> No
     assert json.loads(res.stdout) == {"Counters": [{
         "counterCode": "C02", "tenantId": "pb.amritsar", "name": "Amritsar counter 2",
         "lastSeen": "2026-11-25T05:30:00+00:00", "lastSequence": 2, "lag": 3, "parked": 0, "clockSkewMs": 0}]}
+    # stored by the push, not applied (hub_ingest.push alone: the endpoint applies after it)
     res = run(store, "hub", "reconcile", "-o", "json")
-    assert res.exit_code == 0, res.output
-    assert json.loads(res.stdout) == {"ExcessCollections": [], "Parked": [], "IncompleteDayEnds": [],
-                                      "SilentCounters": []}
+    assert res.exit_code == 1, res.output
+    report = json.loads(res.stdout)
+    assert [(p["seq"], p["status"], p["code"]) for p in report["Parked"]] == [
+        (1, "stored", "SYNC_NOT_APPLIED"), (2, "stored", "SYNC_NOT_APPLIED")]
+    assert {k: v for k, v in report.items() if k != "Parked"} == {
+        "ExcessCollections": [], "IncompleteDayEnds": [], "SilentCounters": []}
+    res = run(store, "hub", "reconcile")
+    assert res.exit_code == 1 and "digitctl hub apply" in res.output, res.output
     res = run(store, "hub", "revoke", "C02", "-o", "json")
     assert res.exit_code == 0 and json.loads(res.stdout)["revokedAt"], res.output
     res = run(store, "hub", "revoke", "C09", "-o", "json")
