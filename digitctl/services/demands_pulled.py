@@ -2,7 +2,10 @@
 demand tables keep one owner (services.demands / settlement / this). The hub's demand is the
 state's: it replaces the counter's copy (status, lines, collections), a line the hub no longer has
 is removed, the payer is sealed with this store's keys and indexed with its blind index. The
-consumer code's ACTIVE bill is expired (its dues changed): the next fetch makes a fresh one.
+consumer code's ACTIVE bill is expired (its dues changed): the next fetch makes a fresh one. The
+rows are written with Core, so the demands and bills written are named to the unit of work
+(`uow.touch`): its commit seals them in the counter's audit chain as they now stand, and
+`audit verify` / `store check` hold them to that state.
 
 A demand whose consumer code has a payment here the hub has not acknowledged yet is left as it is
 (the hub has not seen that money; once it has, the hub's change brings the demand down again)."""
@@ -48,7 +51,11 @@ def store(app: "App", uow: "UnitOfWork", items: list[dict[str, Any]], now: dt.da
         conn.execute(update(t).where(t.c.id == bindparam("b_id")).values(
             {k: bindparam(k) for k in old[0] if k not in ("b_id", "id")}), old)
     _lines(conn, docs, now)
-    _expire_bills(conn, {(r["tenant_id"], r["business_service"], r["consumer_code"]) for r in rows}, now)
+    expired = _expire_bills(conn, {(r["tenant_id"], r["business_service"], r["consumer_code"]) for r in rows}, now)
+    for demand_id in ids:                # Core writes the session cannot see: sealed at commit
+        uow.touch("Demand", demand_id)
+    for bill_id in expired:
+        uow.touch("Bill", bill_id)
     uow.session.expire_all()
     return len(docs)
 
@@ -98,12 +105,13 @@ def _lines(conn: Any, docs: list[dict[str, Any]], now: dt.datetime) -> None:
             collection_amount_paise=bindparam("collection_amount_paise"), updated_at=bindparam("updated_at")), old)
 
 
-def _expire_bills(conn: Any, keys: set[tuple[str, str, str]], now: dt.datetime) -> None:
-    """The ACTIVE bill of each consumer code whose demands changed: EXPIRED (fetch makes a new one)."""
+def _expire_bills(conn: Any, keys: set[tuple[str, str, str]], now: dt.datetime) -> list[str]:
+    """The ACTIVE bill of each consumer code whose demands changed: EXPIRED (fetch makes a new one);
+    their ids."""
     t = BillRow.__table__
     codes = sorted({k[2] for k in keys})
     if not codes:
-        return
+        return []
     rows = conn.execute(select(t.c.id, t.c.tenant_id, t.c.business_service, t.c.consumer_code, t.c.bill).where(
         t.c.consumer_code.in_(codes), t.c.status == "ACTIVE")).all()
     stale = [{"b_id": r.id, "bill": {**r.bill, "status": "EXPIRED"}} for r in rows
@@ -111,3 +119,4 @@ def _expire_bills(conn: Any, keys: set[tuple[str, str, str]], now: dt.datetime) 
     if stale:
         conn.execute(update(t).where(t.c.id == bindparam("b_id")).values(
             status="EXPIRED", bill=bindparam("bill"), updated_at=now), stale)
+    return [str(b["b_id"]) for b in stale]

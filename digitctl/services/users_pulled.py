@@ -51,6 +51,8 @@ def store(app: "App", uow: "UnitOfWork", items: list[dict[str, Any]], now: dt.da
         conn.execute(insert(UserRole.__table__), roles)
     shut = [r["uuid"] for r in rows if not r["active"] or (r["locked_until"] and r["locked_until"] > now)
             or r["locked_by_admin"]]
+    for user_uuid in written:            # Core writes the session cannot see: sealed at commit
+        uow.touch("User", user_uuid)
     if shut:
         s = SessionToken.__table__
         conn.execute(update(s).where(s.c.user_uuid.in_(shut), s.c.revoked_at.is_(None)).values(revoked_at=now))
