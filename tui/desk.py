@@ -50,6 +50,13 @@ class Desk:
         self.actor, self.token = actor, session.saved_token(self.session_key())
         return True
 
+    def first_screen(self) -> str:
+        """The screen that fits the user's roles (services.counter_desk, imported here: in the
+        worker that asks, not on the UI thread before the first paint)."""
+        from digitctl.services import counter_desk
+
+        return counter_desk.first_screen(self.app, self.ctx())
+
     def revalidate(self) -> None:
         """The session is still good (not expired, logged out elsewhere, or its account locked),
         else Unauthenticated: a TUI left open does not outlive its session."""
