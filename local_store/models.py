@@ -420,6 +420,19 @@ class DemandDetail(Base):
     updated_at: Mapped[utc]
 
 
+ACTIVE_BILL_INDEX = "uq_bill_active_consumer"
+ACTIVE_BILL_WHERE = "status = 'ACTIVE'"
+
+
+def postgresql_index_options() -> None:
+    """Give the partial unique index of active bills its PostgreSQL where-clause. Not declared
+    with the index: a `postgresql_*` keyword makes SQLAlchemy import its PostgreSQL dialect to
+    check it (~40 ms of every command's start on a SQLite store). The schema itself comes from
+    the migrations (0005); Alembic's environment calls this before it compares metadata."""
+    index = next(ix for ix in Bill.__table__.indexes if ix.name == ACTIVE_BILL_INDEX)
+    index.dialect_options["postgresql"]["where"] = text(ACTIVE_BILL_WHERE)
+
+
 class Bill(Base):
     """A bill as DIGIT generates it (one per consumer code); `bill` keeps DIGIT's Bill JSON
     (PII inside as ciphertext) as it was handed out. At most one bill of a (tenant, business
@@ -428,10 +441,10 @@ class Bill(Base):
     __tablename__ = "bill"
     __table_args__ = (Index("ix_bill_consumer", "tenant_id", "consumer_code", "business_service", "status"),
                       Index("ix_bill_mobile", "mobile_bidx"),
-                      # at most one ACTIVE bill per consumer code of a service (migration 0005)
-                      Index("uq_bill_active_consumer", "tenant_id", "business_service", "consumer_code",
-                            unique=True, sqlite_where=text("status = 'ACTIVE'"),
-                            postgresql_where=text("status = 'ACTIVE'")))
+                      # at most one ACTIVE bill per consumer code of a service (migration 0005);
+                      # its PostgreSQL where-clause: postgresql_index_options()
+                      Index(ACTIVE_BILL_INDEX, "tenant_id", "business_service", "consumer_code",
+                            unique=True, sqlite_where=text(ACTIVE_BILL_WHERE)))
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     tenant_id: Mapped[str128]
     bill_number: Mapped[str128]

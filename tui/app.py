@@ -76,12 +76,10 @@ class DigitApp(App[None]):
 
     def after_login(self) -> None:
         """The first screen that fits the user's roles (or --screen)."""
-        from digitctl.services import counter_desk
-
         if self.first:
             self.done_first_screen(self.first)
         else:
-            self.app_job("first_screen", counter_desk.first_screen, self.desk.app, self.desk.ctx())
+            self.app_job("first_screen", self.desk.first_screen)
 
     def done_first_screen(self, name: str) -> None:
         from tui.screens.login import LoginScreen

@@ -35,8 +35,9 @@ class Desk:
         return RequestContext(actor=self.actor, tenant_id=self.tenant, clock=self.app.clock,
                               msg_id="digitctl-tui", api_id="digitctl-tui")
 
-    def store_id(self) -> str:
-        return self.app.store_meta("store_id") or ""
+    def session_key(self) -> str:
+        """Where the CLI keeps this store's saved session (its id and location: digitctl.session)."""
+        return session.session_key(self.app)
 
     def resume(self) -> bool:
         """Take up the saved session (DIGIT_TOKEN or the login file), if one is valid."""
@@ -46,8 +47,15 @@ class Desk:
         actor = session.saved_actor(self.app)
         if actor.type in ("ANONYMOUS", "SYSTEM"):
             return False
-        self.actor, self.token = actor, session.saved_token(self.store_id())
+        self.actor, self.token = actor, session.saved_token(self.session_key())
         return True
+
+    def first_screen(self) -> str:
+        """The screen that fits the user's roles (services.counter_desk, imported here: in the
+        worker that asks, not on the UI thread before the first paint)."""
+        from digitctl.services import counter_desk
+
+        return counter_desk.first_screen(self.app, self.ctx())
 
     def revalidate(self) -> None:
         """The session is still good (not expired, logged out elsewhere, or its account locked),
@@ -59,7 +67,7 @@ class Desk:
         result = session.login(self.app, self.app.base_context(), user_name.strip(), password)
         self.actor = session.actor_for_token(self.app, self.app.base_context(), result.token)
         if self.save_login:
-            session.save_session(self.store_id(), result)
+            session.save_session(self.session_key(), result)
         self.token = result.token
         return self.actor
 
@@ -67,7 +75,7 @@ class Desk:
         if self.token:
             session.logout(self.app, self.app.base_context(), self.token)
         if self.save_login:
-            session.forget_session(self.store_id())
+            session.forget_session(self.session_key())
         self.actor, self.token = ANONYMOUS_ACTOR, None
 
     def approver(self, user_name: str, password: str) -> Actor:

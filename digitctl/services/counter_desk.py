@@ -20,7 +20,6 @@ from digitctl.services import billing, ownership
 from digitctl.services.access import authorize
 from digitctl.services.payments import CREATE_URL, SEARCH_URL, present
 from digitctl.services.shifts import current_shift
-from digitctl.services.sync_outbox import ACKED_SEQ
 from local_store.models import Demand, OutboxEvent, Payment
 from local_store.uow import SYNC_HUB_URL
 
@@ -41,9 +40,13 @@ def status_line(app: "App", ctx: "RequestContext") -> dict[str, Any]:
         shift = current_shift(s, counter, ctx.actor.uuid) if counter else None
         # what `sync push` has still to send: numbered events the hub has not acknowledged (none
         # before the store registers with a hub: its set-up stays local)
-        acked = int(uow.meta(ACKED_SEQ) or 0)
-        unsynced = s.execute(select(func.count()).select_from(OutboxEvent)
-                             .where(OutboxEvent.counter_seq > acked)).scalar_one() if hub else 0
+        unsynced = 0
+        if hub:
+            from digitctl.services.sync_outbox import ACKED_SEQ   # the sync machinery: only once registered
+
+            acked = int(uow.meta(ACKED_SEQ) or 0)
+            unsynced = s.execute(select(func.count()).select_from(OutboxEvent)
+                                 .where(OutboxEvent.counter_seq > acked)).scalar_one()
         open_shift = None if shift is None else {"id": shift.id, "float": from_paise(shift.float_paise),
                                                  "openedAt": shift.opened_at}
     return {"userName": ctx.actor.user_name, "tenantId": ctx.tenant_id, "counterCode": counter,

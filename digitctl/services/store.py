@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from digitctl.domain.events import Event
-from digitctl.services import audit, masterkey
 from digitctl.errors import Conflict, DigitError, InvalidInput
 from local_store.migrate import head_revision
 
@@ -63,6 +62,7 @@ def init_store(app: "App", ctx: "RequestContext", state_tenant: str | None = Non
     So is `receipt_numbers_by_service`, collection-services' `receiptnumber.servicebased` (unset:
     false, one `receipt.id` series for every service)."""
     validate_init(state_tenant, counter)
+    from digitctl.services import audit, masterkey     # signing and key files: init's, not every command's
     from digitctl.services.store_health import require_sound
 
     require_sound(app)          # a damaged file is said so, not "Checked store"

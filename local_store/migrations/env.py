@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from alembic import context
 
-from local_store.models import Base
+from local_store.models import Base, postgresql_index_options
 
+postgresql_index_options()
 config = context.config
 engine = config.attributes["engine"]
 

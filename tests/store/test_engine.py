@@ -112,6 +112,34 @@ def test_upgrade_reaches_head_and_is_idempotent(sqlite_url: str) -> None:
         store.dispose()
 
 
+def test_checking_a_store_loads_neither_alembic_nor_the_postgresql_dialect() -> None:
+    """Every command checks the store is current against head_revision(), which reads the version
+    files without importing Alembic: it must name the head Alembic upgrades to. The models leave
+    the PostgreSQL where-clause of the partial bill index to Alembic's environment, and with it
+    the index still compiles with its WHERE on both databases. A command on a SQLite store that
+    only checks it loads neither (they cost ~165 ms of CPU at every start)."""
+    import subprocess
+    import sys
+
+    from sqlalchemy.dialects import postgresql, sqlite
+    from sqlalchemy.schema import CreateIndex
+
+    from local_store.migrate import _alembic_head
+    from local_store.models import ACTIVE_BILL_INDEX, Bill, postgresql_index_options
+
+    assert head_revision() == _alembic_head()
+    postgresql_index_options()
+    index = next(ix for ix in Bill.__table__.indexes if ix.name == ACTIVE_BILL_INDEX)
+    for dialect in (postgresql.dialect(), sqlite.dialect()):
+        assert str(CreateIndex(index).compile(dialect=dialect)).endswith("WHERE status = 'ACTIVE'")
+    probe = ("import sys; import local_store.models; from local_store.migrate import head_revision; "
+             "head_revision(); print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic' "
+             "or m.startswith('sqlalchemy.dialects.postgresql')))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parents[2])
+    assert loaded.stdout.strip() == "[]"
+
+
 def test_init_creates_a_store_in_an_empty_file_and_then_only_checks_it(tmp_path: Path) -> None:
     from digitctl.cli.main import app as cli
 

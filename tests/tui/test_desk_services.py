@@ -96,3 +96,36 @@ def test_bill_labels_follow_the_locale(pending_bill, monkeypatch):
     monkeypatch.setenv("DIGIT_LOCALE", "hi_IN")
     text = bill_text(pending_bill["bill"])
     assert "व्यापार लाइसेंस शुल्क" in text and "₹1,250.40" in text      # Indian grouping either way
+
+
+async def test_a_login_at_the_desk_is_the_saved_session_the_cli_and_the_next_start_use(
+        core, quickstart_url, frozen_clock, printer_folder):
+    """The TUI saves its login where `digitctl` keeps the store's session (digitctl.session
+    .session_key: the store's id and location): `digitctl whoami` sees the clerk, the next
+    `digitctl tui` opens on the counter without asking, and a logout at the desk ends both."""
+    from digitctl.cli.main import app as cli
+    from tui.app import DigitApp
+
+    runner = CliRunner()
+    env = {"DIGITCTL_NOW": frozen_clock.now().isoformat()}
+
+    def whoami() -> Any:
+        return runner.invoke(cli, ["--store", quickstart_url, "-o", "json", "whoami"], env=env)
+
+    first = DigitApp(core)
+    async with first.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert type(first.screen).__name__ == "LoginScreen"
+        await pilot.press(*"clerk.amritsar", "tab", *"Demo@1234", "enter")
+        await settle(pilot)
+        assert type(first.screen).__name__ == "CounterScreen"
+    assert '"clerk.amritsar"' in whoami().stdout
+    again = DigitApp(core)
+    async with again.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert type(again.screen).__name__ == "CounterScreen" and again.desk.token is not None
+        again.action_logout()
+        await settle(pilot)
+        assert type(again.screen).__name__ == "LoginScreen"
+    gone = whoami()
+    assert gone.exit_code != 0 and "NOT_LOGGED_IN" in gone.stdout

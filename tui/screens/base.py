@@ -88,7 +88,9 @@ class DeskScreen(JobsMixin, Screen[None]):
         self.show_status(self.digit.status)
 
     def on_screen_resume(self) -> None:
-        self.digit.refresh_status()
+        # after the frame that shows the screen: the status job's store work (the session
+        # re-checked, shift and outbox read) then never delays the first paint
+        self.call_after_refresh(self.digit.refresh_status)
 
     def show_status(self, doc: dict[str, Any] | None) -> None:
         for line in self.query(StatusLine):
