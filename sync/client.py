@@ -101,7 +101,7 @@ def _untrusted(exc: BaseException) -> bool:
     return False
 
 
-def _retryable(exc: Exception) -> bool:
+def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, (httpx.TransportError, _Retry)) and not _untrusted(exc)
 
 
