@@ -35,6 +35,11 @@ class DigitApp(App[None]):
         Binding("f4", "goto('receipts')", label("TUI_KEY_RECEIPTS", "Receipts")),
         Binding("f6", "goto('inbox')", label("TUI_KEY_INBOX", "Inbox")),
         Binding("ctrl+q", "quit", label("TUI_KEY_QUIT", "Quit"), priority=True, show=False),
+        # Tab moves the focus as the key arrives (a priority binding is checked before the key is
+        # forwarded): as an ordinary binding it bubbled up from the focused input while the keys
+        # typed after it, in one burst, were already delivered to the field it was leaving
+        Binding("tab", "focus_next", show=False, priority=True),
+        Binding("shift+tab", "focus_previous", show=False, priority=True),
     ]
 
     def __init__(self, core: "DigitCore", *, first: str | None = None, save_login: bool = True,

@@ -37,6 +37,22 @@ async def test_login_screen_refuses_a_wrong_password_then_opens_the_counter(desk
         assert "clerk.amritsar" in text_of(app, "#status")
 
 
+async def test_keys_typed_in_one_burst_land_where_tab_sends_them(desk_app):
+    """A script's `tmux send-keys "clerk.amritsar" Tab "Demo@1234" Enter` (or a fast typist) hands the
+    app every key at once: the Tab must move the focus before the next key is delivered."""
+    from textual import events
+
+    app = desk_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for key, char in [*((c, c) for c in "clerk.amritsar"), ("tab", "\t"), *((c, c) for c in "Demo@1234"),
+                          ("enter", "\r")]:
+            app.post_message(events.Key(key, char))           # queued together, as a terminal delivers them
+        await settle(pilot)
+        assert type(app.screen).__name__ == "CounterScreen", text_of(app, "#error")
+        assert "clerk.amritsar" in text_of(app, "#status")
+
+
 async def test_cash_payment_shows_the_receipt_and_change_and_prints_it(desk_app, pending_bill, core,
                                                                       printer_folder: Path):
     app = desk_app("clerk.amritsar")
