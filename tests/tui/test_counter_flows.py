@@ -175,6 +175,12 @@ async def test_cancel_needs_the_supervisors_password(desk_app, pending_bill, cor
         await settle(pilot)
         assert type(app.screen).__name__ == "ReceiptsScreen"
         assert "CANCELLED" in text_of(app, "#error")
+        # at 80 columns the receipt, consumer code, amount and status are all on screen, uncut
+        table = app.screen.query_one("#receipts-table")
+        columns = list(table.columns.values())
+        assert [str(c.label) for c in columns[:4]] == ["Receipt", "Consumer", "Amount", "Status"]
+        assert sum(c.get_render_width(table) for c in columns[:4]) <= table.scrollable_content_region.width
+        assert "CANCELLED" in str(table.get_row_at(0)[3]) and pending_bill["applicationNo"] in str(table.get_row_at(0)[1])
     doc = collection.get_payment(core, pending_bill["ctx"], "pb.amritsar", receipt)
     assert doc["paymentStatus"] == "CANCELLED"
 

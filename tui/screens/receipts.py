@@ -44,9 +44,11 @@ class ReceiptsScreen(DeskScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
+        # ids, amount and status first: at 80 columns a consumer code of 23 characters and a
+        # DISHONOURED status fit, and what a wide amount pushes off is the mode and the time
         self.query_one("#receipts-table", DataTable).add_columns(
-            label("TUI_RECEIPT", "Receipt"), label("TUI_TIME", "Time"), label("TUI_MODE", "Mode"),
-            label("TUI_AMOUNT", "Amount"), label("TUI_STATUS", "Status"), label("TUI_CONSUMER_CODE", "Consumer"))
+            label("TUI_RECEIPT", "Receipt"), label("TUI_CONSUMER_CODE", "Consumer"), label("TUI_AMOUNT", "Amount"),
+            label("TUI_STATUS", "Status"), label("TUI_MODE", "Mode"), label("TUI_TIME", "Time"))
         self.load("")
 
     def on_screen_resume(self) -> None:
@@ -70,9 +72,9 @@ class ReceiptsScreen(DeskScreen):
         table.clear()
         for d in docs:
             pd = (d.get("paymentDetails") or [{}])[0]
-            table.add_row(pd.get("receiptNumber"), _time(pd.get("receiptDate")), d.get("paymentMode"),
-                          inr(d.get("totalAmountPaid")), d.get("paymentStatus"),
-                          (pd.get("bill") or {}).get("consumerCode"))
+            table.add_row(pd.get("receiptNumber"), (pd.get("bill") or {}).get("consumerCode"),
+                          inr(d.get("totalAmountPaid")), d.get("paymentStatus"), d.get("paymentMode"),
+                          _time(pd.get("receiptDate")))
         if not docs:
             self.say(label("TUI_NO_RECEIPTS", "no receipts found"))
         else:
