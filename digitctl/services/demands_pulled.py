@@ -48,7 +48,12 @@ def store(app: "App", uow: "UnitOfWork", items: list[dict[str, Any]], now: dt.da
         conn.execute(update(t).where(t.c.id == bindparam("b_id")).values(
             {k: bindparam(k) for k in old[0] if k not in ("b_id", "id")}), old)
     _lines(conn, docs, now)
-    _expire_bills(conn, {(r["tenant_id"], r["business_service"], r["consumer_code"]) for r in rows}, now)
+    expired = _expire_bills(conn, {(r["tenant_id"], r["business_service"], r["consumer_code"]) for r in rows}, now)
+    # sealed at commit with the page's record: `audit verify` knows the rows as the pull left them
+    for r in rows:
+        uow.touch("Demand", r["id"])
+    for bill_id in expired:
+        uow.touch("Bill", bill_id)
     uow.session.expire_all()
     return len(docs)
 
@@ -98,12 +103,13 @@ def _lines(conn: Any, docs: list[dict[str, Any]], now: dt.datetime) -> None:
             collection_amount_paise=bindparam("collection_amount_paise"), updated_at=bindparam("updated_at")), old)
 
 
-def _expire_bills(conn: Any, keys: set[tuple[str, str, str]], now: dt.datetime) -> None:
-    """The ACTIVE bill of each consumer code whose demands changed: EXPIRED (fetch makes a new one)."""
+def _expire_bills(conn: Any, keys: set[tuple[str, str, str]], now: dt.datetime) -> list[str]:
+    """The ACTIVE bill of each consumer code whose demands changed: EXPIRED (fetch makes a new one);
+    returns their ids."""
     t = BillRow.__table__
     codes = sorted({k[2] for k in keys})
     if not codes:
-        return
+        return []
     rows = conn.execute(select(t.c.id, t.c.tenant_id, t.c.business_service, t.c.consumer_code, t.c.bill).where(
         t.c.consumer_code.in_(codes), t.c.status == "ACTIVE")).all()
     stale = [{"b_id": r.id, "bill": {**r.bill, "status": "EXPIRED"}} for r in rows
@@ -111,3 +117,4 @@ def _expire_bills(conn: Any, keys: set[tuple[str, str, str]], now: dt.datetime) 
     if stale:
         conn.execute(update(t).where(t.c.id == bindparam("b_id")).values(
             status="EXPIRED", bill=bindparam("bill"), updated_at=now), stale)
+    return [str(b["b_id"]) for b in stale]
