@@ -289,7 +289,8 @@ def _row_problem(conn: Connection, entity: str, seq: int | None, live: seals.Sea
 def receipt_gaps(conn: Connection) -> list[dict[str, Any]]:
     """Numbers missing inside each receipt series (tenant + number with its last digits as #),
     from the series' first number to its last: a deleted or renumbered receipt leaves one."""
-    return series_gaps(conn.execute(select(Payment.tenant_id, Payment.receipt_number)))
+    return series_gaps(conn.execute(select(Payment.tenant_id, Payment.receipt_number)
+                                    .where(Payment.origin.is_(None))))        # not the pulled: not ours
 
 
 def payments_without_event(conn: Connection) -> list[dict[str, Any]]:
@@ -302,7 +303,9 @@ def payments_without_event(conn: Connection) -> list[dict[str, Any]]:
             for detail in doc.get("paymentDetails") or []:
                 numbers.add(str(detail.get("receiptNumber")))
     out = []
+    # a payment taken elsewhere came down with `sync pull`: its event is the counter's that took it
     for pid, tenant, number in conn.execute(select(Payment.id, Payment.tenant_id, Payment.receipt_number)
+                                            .where(Payment.origin.is_(None))
                                             .order_by(Payment.receipt_date, Payment.id)):
         if number not in events.get(pid, ()):
             out.append({"paymentId": pid, "tenantId": tenant, "receiptNumber": number,

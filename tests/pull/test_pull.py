@@ -200,7 +200,8 @@ def test_from_the_commands_enrol_register_pull_run_and_the_state_day_book(world:
     assert pulled["received"]["demands"] >= 3 and pulled["pages"] >= 3
     assert demands_of(c1, ["CLI-0", "CLI-1", "CLI-2"]) == demands_of(hub, ["CLI-0", "CLI-1", "CLI-2"])
     again = cli_ok(c1.store_url, "-o", "json", "sync", "pull")
-    assert again["received"] == {"mdms": 0, "workflow": 0, "users": 0, "demands": 0, "applications": 0}
+    assert again["received"] == {"mdms": 0, "workflow": 0, "users": 0, "demands": 0, "payments": 0,
+                                 "applications": 0}
     ran = cli_ok(c1.store_url, "-o", "json", "sync", "run", "--interval", "1", "--rounds", "1")
     assert ran == {"rounds": 1}
 
