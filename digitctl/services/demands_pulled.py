@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from digitctl.domain.money import to_paise
+from local_store import seals
 from local_store.models import Bill as BillRow
 from local_store.models import Demand as DemandRow
 from local_store.models import DemandDetail as DemandDetailRow
@@ -47,11 +48,21 @@ def store(app: "App", uow: "UnitOfWork", items: list[dict[str, Any]], now: dt.da
         t = DemandRow.__table__
         conn.execute(update(t).where(t.c.id == bindparam("b_id")).values(
             {k: bindparam(k) for k in old[0] if k not in ("b_id", "id")}), old)
-    _lines(conn, docs, now)
+    lines = _lines(conn, docs, now)
     expired = _expire_bills(conn, {(r["tenant_id"], r["business_service"], r["consumer_code"]) for r in rows}, now)
-    # sealed at commit with the page's record: `audit verify` knows the rows as the pull left them
+    # sealed with the page's record: `audit verify` knows the rows as the pull left them. A new
+    # demand's rows are sealed as written (every column is here: a first pull of 20,000 demands
+    # took 8.3 s reading them back, 4.6 s without); a changed one is read back at commit.
+    dt_table, d_table = DemandDetailRow.__table__, DemandRow.__table__
+    by_demand: dict[str, dict[str, Any]] = {}
+    for line in lines:
+        by_demand.setdefault(line["demand_id"], {})[f"{dt_table.name}:{line['id']}"] = seals.row_seal(dt_table, line)
     for r in rows:
-        uow.touch("Demand", r["id"])
+        if r["id"] in have:
+            uow.touch("Demand", r["id"])
+        else:
+            uow.seal_as("Demand", r["id"], {f"{d_table.name}:{r['id']}": seals.row_seal(d_table, r),
+                                            **by_demand.get(r["id"], {})})
     for bill_id in expired:
         uow.touch("Bill", bill_id)
     uow.session.expire_all()
@@ -76,8 +87,9 @@ def _values(app: "App", uow: "UnitOfWork", doc: dict[str, Any], now: dt.datetime
             "created_at": now, "updated_at": now}
 
 
-def _lines(conn: Any, docs: list[dict[str, Any]], now: dt.datetime) -> None:
-    """Each demand's lines as the hub has them: lines it no longer has removed, the rest upserted."""
+def _lines(conn: Any, docs: list[dict[str, Any]], now: dt.datetime) -> list[dict[str, Any]]:
+    """Each demand's lines as the hub has them: lines it no longer has removed, the rest upserted;
+    returns the lines written (every column)."""
     t = DemandDetailRow.__table__
     ids = [str(d["id"]) for d in docs]
     want = [{"id": str(line["id"]), "demand_id": str(d["id"]), "tax_head_code": str(line["taxHeadMasterCode"]),
@@ -101,6 +113,7 @@ def _lines(conn: Any, docs: list[dict[str, Any]], now: dt.datetime) -> None:
             demand_id=bindparam("demand_id"), tax_head_code=bindparam("tax_head_code"),
             tax_amount_paise=bindparam("tax_amount_paise"),
             collection_amount_paise=bindparam("collection_amount_paise"), updated_at=bindparam("updated_at")), old)
+    return want
 
 
 def _expire_bills(conn: Any, keys: set[tuple[str, str, str]], now: dt.datetime) -> list[str]:

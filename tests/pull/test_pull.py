@@ -128,6 +128,13 @@ def test_two_counters_pay_the_same_pulled_demands_and_converge(world: dict[str, 
     again = pull_all(c1)
     assert again.received["demands"] == 0
 
+    # the pulled rows (demands new and changed, bills expired) are sealed: the chain vouches for them
+    from digitctl.services import audit, store_health
+
+    for counter in (c1, c2):
+        assert audit.verify(counter, counter.context()).problem is None
+        assert store_health.money(counter).problems == []
+
 
 def test_sync_run_pushes_and_pulls_and_stays_quiet_while_the_hub_is_away(world: dict[str, Any],
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
