@@ -489,6 +489,9 @@ class Payment(Base):
     payment: Mapped[json_doc]
     created_at: Mapped[utc]
     updated_at: Mapped[utc]
+    # NULL: taken at this store. A payment taken elsewhere that came down with `sync pull`
+    # (read-only here): the counter code that took it, or HUB.
+    origin: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class Shift(Base):

@@ -14,7 +14,7 @@ from sync.client import HubClient
 if TYPE_CHECKING:
     from digitctl.bootstrap import App
 
-STREAMS = ("mdms", "workflow", "users", "demands", "applications")
+STREAMS = ("mdms", "workflow", "users", "demands", "payments", "applications")
 
 
 @dataclass

@@ -48,6 +48,8 @@ def _summary(doc: dict[str, Any]) -> list[tuple[str, str]]:
             ("payment status", doc.get("paymentStatus") or ""), ("instrument status", doc.get("instrumentStatus") or ""),
             ("payer", doc.get("payerName") or ""), ("mobile", doc.get("mobileNumber") or ""),
             ("counter", extra.get("counterCode") or "")]
+    if extra.get("takenAt"):
+        rows.append(("taken at", _taken_at(doc)))
     if doc.get("instrumentNumber"):
         rows.append(("instrument", f"{doc['instrumentNumber']} {extra.get('bankName') or ''} "
                                    f"{extra.get('branchName') or ''} {doc.get('ifscCode') or ''}".strip()))
@@ -62,6 +64,12 @@ def _summary(doc: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("dishonoured by", " / approved by ".join(dict.fromkeys(
             v for v in (extra.get("dishonouredBy"), extra.get("dishonourApprovedBy")) if v))))
     return rows
+
+
+def _taken_at(doc: dict[str, Any]) -> str:
+    """Where a receipt was taken: here, or (a payment pulled from the hub) the counter / the hub."""
+    where = (doc.get("additionalDetails") or {}).get("takenAt")
+    return "here" if not where else "the hub (elsewhere)" if where == "HUB" else f"counter {where} (elsewhere)"
 
 
 def _emit_payment(doc: dict[str, Any], title: str, extra: dict[str, Any] | None = None) -> None:
@@ -267,7 +275,8 @@ def _to_printer(application: Any, ctx: Any, t: str, receipt_no: str, *, spec: st
 
 def _marks(doc: dict[str, Any], duplicate: bool) -> list[str]:
     return [m for m, on in (("DUPLICATE", duplicate), ("CANCELLED", doc.get("paymentStatus") == "CANCELLED"),
-                            ("DISHONOURED", doc.get("paymentStatus") == "DISHONOURED")) if on]
+                            ("DISHONOURED", doc.get("paymentStatus") == "DISHONOURED"),
+                            ("TAKEN ELSEWHERE", bool((doc.get("additionalDetails") or {}).get("takenAt")))) if on]
 
 
 def _print_receipt(application: Any, ctx: Any, t: str, receipt_no: str, *, fmt: str, out: Path | None, copy: bool,
@@ -340,7 +349,8 @@ def print_cmd(receipt_no: str = typer.Argument(..., metavar="RECEIPT_NO"),
          columns=["field", "value"], title="Receipt printed")
 
 
-RECEIPT_COLUMNS = ["receiptNumber", "date (IST)", "consumerCode", "service", "mode", "amount", "status", "payer"]
+RECEIPT_COLUMNS = ["receiptNumber", "date (IST)", "consumerCode", "service", "mode", "amount", "status", "payer",
+                   "taken at"]
 
 
 @receipt_app.command("search")
@@ -365,5 +375,5 @@ def receipt_search(
         rows.append((pd.get("receiptNumber") or "", people_time(pd.get("receiptDate"), zone=False),
                      (pd.get("bill") or {}).get("consumerCode", ""), pd.get("businessService") or "",
                      doc.get("paymentMode") or "", _inr(doc.get("totalAmountPaid")), doc.get("paymentStatus") or "",
-                     doc.get("payerName") or ""))
+                     doc.get("payerName") or "", _taken_at(doc)))
     emit({"Payments": found}, rows=rows, columns=RECEIPT_COLUMNS, title=f"Receipts at {t} ({len(found)})")

@@ -15,7 +15,8 @@ labels are localization codes, and the a4 / a5 / thermal layouts are described i
   bundled subset Noto Sans Devanagari / Gurmukhi as fallback fonts behind Noto Sans (Latin, ₹).
   The fallback fonts are registered only when the receipt's text contains their script.
 * A reprint (`copy=True`) carries a DUPLICATE banner (and a diagonal watermark on a4/a5); a
-  cancelled payment a CANCELLED one, a payment whose cheque / DD was dishonoured a DISHONOURED one.
+  cancelled payment a CANCELLED one, a payment whose cheque / DD was dishonoured a DISHONOURED one,
+  a payment taken at another counter (`elsewhere`) a TAKEN ELSEWHERE one naming that counter.
 * A word is never broken across lines: a value too wide for its cell (a long receipt number,
   PT/C01/107/2026-27/000003, in an a5 field) prints in a smaller font, down to
   `receipt_draw._MIN_FIT_SCALE` of the layout's size, and only wraps when even that is too wide.
@@ -43,7 +44,8 @@ _PDF_CLASS: type | None = None
 def render(payment: dict, *, fmt: str = "a4", tenant: dict | None = None,
            collector: str | None = None, copy: bool = False, cancelled: bool = False,
            locale: str = "en_IN", labels: dict[str, str] | None = None,
-           names: dict[str, str] | None = None, dishonoured: bool = False) -> bytes:
+           names: dict[str, str] | None = None, dishonoured: bool = False,
+           elsewhere: str | None = None) -> bytes:
     """The receipt for one DIGIT Payment as PDF bytes.
 
     fmt: a4 | a5 | thermal (80 mm roll). tenant: the MDMS tenant.tenants record (name, address,
@@ -56,6 +58,8 @@ def render(payment: dict, *, fmt: str = "a4", tenant: dict | None = None,
     where no bundle (nor `labels`) has a message for the code, e.g. the MDMS TaxHeadMaster
     `name`s of a state whose tax heads no bundle knows; keys are normalised the way the template
     looks codes up (upper case, '.' and '-' -> '_'). Without any, the code itself is printed.
+    elsewhere: the counter code (or HUB) that took a payment this store only holds a copy of
+    (pulled from the hub): marked TAKEN ELSEWHERE, the note naming where.
     """
     global _PDF_CLASS
     if fmt not in FORMATS:
@@ -79,6 +83,9 @@ def render(payment: dict, *, fmt: str = "a4", tenant: dict | None = None,
         marks.append("dishonoured")
     if copy:
         marks.append("duplicate")
+    if elsewhere:
+        marks.append("elsewhere")
+        values["elsewhere_note"] = f"{values['elsewhere_note']} ({elsewhere})"
 
     if _PDF_CLASS is None:
         _PDF_CLASS = _make_pdf_class()

@@ -123,6 +123,12 @@ class VerifyReport:
 _SERIES = re.compile(r"^(.*?)(\d+)$")
 
 
+def series_key(tenant: str, number: str | None) -> tuple[str, str] | None:
+    """The receipt series (tenant, number with its last digits as #) a number belongs to."""
+    m = _SERIES.match(number or "")
+    return None if m is None else (tenant, m.group(1) + "#")
+
+
 def series_gaps(receipts: Iterable[tuple[str, str | None]]) -> list[dict[str, Any]]:
     """Numbers missing inside each receipt series of (tenant, receipt number) pairs: a series is a
     tenant + the number with its last digits as #, from its first number to its last."""

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import Connection, select
 
 from digitctl.domain.audit_rules import (ADOPT_CONTEXT, RECORD_CONTEXT, Kind, Problem, VerifyReport, head_message,
-                                         key_aad, key_id_for, series_gaps)
+                                         key_aad, key_id_for, series_gaps, series_key)
 from digitctl.domain.canonical import sha256_hex
 from digitctl.services.audit_chain import ADOPTED, PRIVATE_PREFIX, PUBLIC_PREFIX, meta_value
 from digitctl.services.masterkey import MasterKeyError
@@ -286,10 +286,21 @@ def _row_problem(conn: Connection, entity: str, seq: int | None, live: seals.Sea
                    detail={"table": table, "key": row_key, "field": column})
 
 
+def own_receipts(conn: Connection) -> list[Any]:
+    """(id, tenant_id, receipt_number) of this store's receipts, by date: its own payments, and any
+    payment marked taken elsewhere (pulled, `origin` set) whose number lies in one of its own
+    series: a receipt forged behind that mark is judged as this store's. Truly pulled payments are
+    other counters' books (the counter that took them answers for their series and events)."""
+    rows = conn.execute(select(Payment.id, Payment.tenant_id, Payment.receipt_number, Payment.origin)
+                        .order_by(Payment.receipt_date, Payment.id)).all()
+    mine = {series_key(r.tenant_id, r.receipt_number) for r in rows if r.origin is None}
+    return [r for r in rows if r.origin is None or series_key(r.tenant_id, r.receipt_number) in mine]
+
+
 def receipt_gaps(conn: Connection) -> list[dict[str, Any]]:
     """Numbers missing inside each receipt series (tenant + number with its last digits as #),
     from the series' first number to its last: a deleted or renumbered receipt leaves one."""
-    return series_gaps(conn.execute(select(Payment.tenant_id, Payment.receipt_number)))
+    return series_gaps((r.tenant_id, r.receipt_number) for r in own_receipts(conn))
 
 
 def payments_without_event(conn: Connection) -> list[dict[str, Any]]:
@@ -302,8 +313,8 @@ def payments_without_event(conn: Connection) -> list[dict[str, Any]]:
             for detail in doc.get("paymentDetails") or []:
                 numbers.add(str(detail.get("receiptNumber")))
     out = []
-    for pid, tenant, number in conn.execute(select(Payment.id, Payment.tenant_id, Payment.receipt_number)
-                                            .order_by(Payment.receipt_date, Payment.id)):
+    # a payment taken elsewhere came down with `sync pull`: its event is the counter's that took it
+    for pid, tenant, number, _origin in own_receipts(conn):
         if number not in events.get(pid, ()):
             out.append({"paymentId": pid, "tenantId": tenant, "receiptNumber": number,
                         "event": "missing" if pid not in events else "receipt number differs"})

@@ -32,7 +32,10 @@ def set_password(app: "App", ctx: "RequestContext", who: str, password: str, ten
         row.password_changed_at = ctx.now()
         # whoever held a session under the old password (a stolen token too) logs in again
         revoked = revoke_sessions(uow.session, row.uuid, ctx.now())
+        # the new HASH (never the password) travels to the hub, which applies it and brings it to
+        # the state's other counters (users stream); the audit record says only "changed"
         uow.record(Event("user.password.changed", row.tenant_id, "User", row.uuid, PASSWORD_ACTION,
-                         {"user": {"uuid": row.uuid, "userName": row.user_name}},
+                         {"user": {"uuid": row.uuid, "userName": row.user_name, "passwordHash": row.password_hash,
+                                   "passwordChangedAt": int(row.password_changed_at.timestamp() * 1000)}},
                          after={"password": "changed", "sessionsRevoked": revoked}))
         uow.commit()

@@ -346,7 +346,7 @@ def receipt_pdf(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: s
         row = payment_row(uow, tenant_id, receipt_no)
         ownership.check_payment(uow.session, app, ctx, row)       # refused: not printed, not counted
         printed = int((row.payment.get("additionalDetails") or {}).get("printCount") or 0)
-        duplicate = copy or printed > 0
+        duplicate = copy or printed > 0 or row.origin is not None    # taken elsewhere: only ever a copy here
         shown = present(app, uow, ctx, row.payment)
         conn = uow.session.connection()
         tenants = app.mdms.at_state(tenant_id, "tenant", "tenants", conn=conn)
@@ -362,10 +362,11 @@ def receipt_pdf(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: s
         pdf = receipts.render(shown, fmt=fmt, tenant=tenant, collector=collector, copy=duplicate,
                               cancelled=row.payment_status == "CANCELLED",
                               dishonoured=row.payment_status == "DISHONOURED", locale=locale, names=names,
-                              labels=localization.translator(app).labels(locale, tenant_id))
+                              labels=localization.translator(app).labels(locale, tenant_id), elsewhere=row.origin)
         doc = dict(row.payment)
         doc["additionalDetails"] = {**(doc.get("additionalDetails") or {}), "printCount": printed + 1}
-        row.payment, row.updated_at = doc, now
+        if row.origin is None:          # a payment taken elsewhere stays as it came down (read-only)
+            row.payment, row.updated_at = doc, now
         if deliver is not None:
             # the PDF reaches the printer / file before the print is counted: a failed delivery
             # rolls back, so the clerk's next try is still the original, not a DUPLICATE

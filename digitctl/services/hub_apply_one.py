@@ -35,6 +35,7 @@ def _appliers() -> dict[str, Applier]:
         "user.updated": usr.user_updated,
         "user.locked": usr.user_locked,
         "user.unlocked": usr.user_locked,
+        "user.password.changed": usr.password_changed,
     }
 
 

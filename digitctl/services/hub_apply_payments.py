@@ -28,7 +28,7 @@ from digitctl.services import billing, hub_excess
 from digitctl.services.collection import pay_application_if_settled
 from digitctl.services.hub_apply_common import APPLIED, E_EVENT_MALFORMED, reseal
 from digitctl.services.payment_lifecycle import _REVERSALS, _reverse_and_record, _set_status, _workflow_checks
-from digitctl.services.payments import CREATE_URL
+from digitctl.services.payments import CREATE_URL, payer_fields
 from local_store.models import Bill as BillRow
 from local_store.models import Demand as DemandRow
 from local_store.models import DemandDetail as DemandDetailRow
@@ -230,12 +230,8 @@ def hub_payment_doc(app: "App", uow: "UnitOfWork", f: PaymentFacts, lines: list[
     sealed with the hub's keys."""
     doc = dict(f.doc)
     doc["additionalDetails"] = {**(doc.get("additionalDetails") or {}), "apportionment": lines}
-    named = doc.get("paidBy") not in (None, "OWNER")
-    doc["payerName"] = reseal(app, uow, f.tenant_id, doc.get("payerName"))
-    doc["mobileNumber"] = reseal(app, uow, f.tenant_id, doc.get("mobileNumber"))
-    if named:
-        doc["paidBy"] = doc["payerName"]
-    return doc
+    # the payer, on the payment and on its copy of each bill, sealed as the counter keeps it
+    return payer_fields(doc, lambda value: reseal(app, uow, f.tenant_id, value))
 
 
 def payment_row(f: PaymentFacts, doc: dict[str, Any], ev: ReceivedEvent) -> Payment:
@@ -256,7 +252,7 @@ def payment_values(f: PaymentFacts, doc: dict[str, Any], ev: ReceivedEvent) -> d
         instrument_date=inst_date.astimezone(IST).date() if inst_date else None,
         instrument_status=str(doc["instrumentStatus"]), payment_status=str(doc["paymentStatus"]),
         cancel_reason=None, remittance_id=None,
-        payment=doc, created_at=f.receipt_date, updated_at=f.receipt_date)
+        payment=doc, created_at=f.receipt_date, updated_at=f.receipt_date, origin=None)
 
 
 def settle_bill(app: "App", uow: "UnitOfWork", f: PaymentFacts, now: dt.datetime) -> None:

@@ -5,18 +5,22 @@ logged nor put in a refusal.
 - user.created: the user with the counter's uuid, through the users service's own checks
   (users.validate, users.create_in: a user name the state has already is parked
   USER.USER_NAME_ALREADY_EXISTS). A citizen's user name is its mobile number (the counter keeps a
-  keyed pseudonym of it, which means nothing at the hub). No password travels: the user logs
-  in where the password was set until the state's users are pulled (next issue).
+  keyed pseudonym of it, which means nothing at the hub). No password travels with it: the user
+  logs in where the password was set until a password change (below) carries its hash.
 - user.updated: the hub's user (by uuid) takes the name, mobile, e-mail, active flag and roles
   the counter left.
 - user.locked / unlocked by an administrator: the lock, the sessions ended as a lock ends them.
   A lock from failed logins at a counter (operation /user/oauth/token) is that counter's own
   throttle: recorded only.
-- user.password.changed: recorded only. TODO: the event carries no hash (a counter's password
-  stays at the counter until the next issue decides how hashes travel).
+- user.password.changed: the event carries the new password's HASH (never the password): the
+  hub's user takes it, and that user's sessions at the hub end, as a password change ends them
+  where it was made; the users stream then brings the hash to the state's other counters. A
+  change older than the password the hub holds (changed at the hub or another counter since) is
+  recorded only. An event from before hashes travelled (no hash) is recorded only.
 """
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete
@@ -25,7 +29,7 @@ from digitctl.domain.events import Event
 from digitctl.domain.identity import EmployeeSpec, NewUser
 from digitctl.domain.sync_events import Parked, ReceivedEvent
 from digitctl.services import users
-from digitctl.services.hub_apply_common import APPLIED, E_EVENT_MALFORMED, RECORDED, opened
+from digitctl.services.hub_apply_common import APPLIED, E_EVENT_MALFORMED, RECORDED, authorize_event, opened
 from local_store.models import UserAccount, UserRole
 
 if TYPE_CHECKING:
@@ -34,6 +38,7 @@ if TYPE_CHECKING:
     from local_store.uow import UnitOfWork
 
 LOGIN_ACTION = "/user/oauth/token"
+ADMIN_PASSWORD_ACTION = "/user/users/_updatenovalidate"
 
 
 def _user(ev: ReceivedEvent) -> dict[str, Any]:
@@ -125,4 +130,29 @@ def user_locked(app: "App", uow: "UnitOfWork", ctx: "RequestContext", ev: Receiv
     uow.record(Event(ev.event_type, row.tenant_id, "User", row.uuid, str(ev.audit.get("operation")),
                      {"user": {"uuid": row.uuid, "userName": row.user_name, "accountLocked": locked}},
                      before={"locked": not locked}, after=after))
+    return APPLIED
+
+
+def password_changed(app: "App", uow: "UnitOfWork", ctx: "RequestContext", ev: ReceivedEvent) -> str:
+    doc = _user(ev)
+    hashed, at = doc.get("passwordHash"), doc.get("passwordChangedAt")
+    if not isinstance(hashed, str) or not hashed or not isinstance(at, int):
+        return RECORDED                 # pushed before hashes travelled: nothing to apply
+    row = _hub_user(uow, doc)
+    if row.password_hash == hashed:
+        return APPLIED
+    changed = dt.datetime.fromtimestamp(at / 1000, dt.timezone.utc)
+    if row.password_changed_at is not None and row.password_changed_at > changed:
+        return RECORDED                 # the hub holds a newer password than this change
+    if ctx.actor.uuid != row.uuid:      # an administrator set it for the user, as auth.set_password checks
+        authorize_event(app, ctx, ev, ADMIN_PASSWORD_ACTION, row.tenant_id)
+        users.check_manage(ctx, uow.session, row)
+    now = ctx.now()
+    row.password_hash, row.password_changed_at, row.updated_at = hashed, changed, now
+    revoked = users.revoke_sessions(uow.session, row.uuid, now)
+    uow.session.flush()
+    uow.record(Event(ev.event_type, row.tenant_id, "User", row.uuid, str(ev.audit.get("operation")),
+                     {"user": {"uuid": row.uuid, "userName": row.user_name}},
+                     before=None, after={"password": "changed", "sessionsRevoked": revoked,
+                                         "counterCode": ev.counter_code}))
     return APPLIED

@@ -13,6 +13,9 @@ Stream `demands`: demands of the counter's tenant (or below it) with their lines
 a demand cancelled at the hub travels with its status, a line removed at the hub is absent from
 its `demandDetails` (the counter removes it).
 
+Stream `payments`: the payments of the counter's tenant (or below it) that other counters or the
+hub took, never the counter's own (hub_pull_payments).
+
 Stream `users`: the accounts of the counter's tenant (or below it) with their roles and password
 hashes (employees log in at the counter offline), locks and deactivation included
 (hub_pull_users).
@@ -37,7 +40,7 @@ if TYPE_CHECKING:
     from digitctl.ports import App
 
 PULL_ACTION = "/sync/v1/changes/_pull"
-STREAMS = ("mdms", "workflow", "users", "demands", "applications")
+STREAMS = ("mdms", "workflow", "users", "demands", "payments", "applications")
 MAX_LIMIT = 5000
 
 
@@ -84,16 +87,17 @@ def pull(app: "App", req: SignedRequest) -> dict[str, Any]:
     stream, cur, limit = _request(req.body)
     with app.uow(counter_context(app, req.header("X-Digit-Counter"))) as uow:
         row, _skew = authenticate(uow.session.connection(), app.clock.now(), req, lock=False)
-        tenant = str(row.tenant_id)
+        tenant, code = str(row.tenant_id), str(row.code)
         uow.commit()                 # the nonce is spent
-    return page_for(app, tenant, stream, cur, limit)
+    return page_for(app, tenant, stream, cur, limit, counter=code)
 
 
-def page_for(app: "App", tenant: str, stream: str, cur: dict[str, Any], limit: int) -> dict[str, Any]:
-    """One page of `stream` for a counter of `tenant` (no authentication: `pull` does it)."""
+def page_for(app: "App", tenant: str, stream: str, cur: dict[str, Any], limit: int,
+             counter: str | None = None) -> dict[str, Any]:
+    """One page of `stream` for counter `counter` of `tenant` (no authentication: `pull` does it)."""
     with app.uow(app.base_context(tenant), readonly=True) as uow:
         s = uow.session
-        page = (_snapshot if cur["p"] == "s" else _delta)(app, uow, s, tenant, stream, cur, limit)
+        page = (_snapshot if cur["p"] == "s" else _delta)(app, uow, s, tenant, stream, cur, limit, counter)
         if stream == "mdms":
             from digitctl.services.hub_pull_mdms import page_extras
 
@@ -110,6 +114,13 @@ class _Stream(NamedTuple):
     entities: tuple[str, ...]
     changed: Callable[[Session, list[Any]], set[Any]]
     docs: Callable[["App", Any, Session, list[Any]], list[dict[str, Any]]]
+    own: Any = None       # the column naming the counter a row is from: its own rows never go to it
+
+    def mine(self, counter: str | None) -> list[Any]:
+        """The condition that leaves out the requesting counter's own rows (none for most streams)."""
+        if self.own is None or not counter:
+            return []
+        return [or_(self.own.is_(None), self.own != counter)]
 
 
 def _demands_changed(s: Session, events: list[Any]) -> set[str]:
@@ -138,6 +149,10 @@ def _stream(name: str) -> _Stream:
         from digitctl.services import hub_pull_apps as ap
 
         return _Stream(Application.application_no, Application.tenant_id, ap.ENTITIES, ap.changed, ap.docs)
+    if name == "payments":
+        from digitctl.services import hub_pull_payments as pp
+
+        return _Stream(Payment.id, Payment.tenant_id, pp.ENTITIES, pp.changed, pp.docs, Payment.counter_code)
     if name == "users":
         from digitctl.services import hub_pull_users
 
@@ -148,13 +163,13 @@ def _stream(name: str) -> _Stream:
 
 
 def _snapshot(app: "App", uow: Any, s: Session, tenant: str, stream: str, cur: dict[str, Any],
-              limit: int) -> dict[str, Any]:
+              limit: int, counter: str | None = None) -> dict[str, Any]:
     spec = _stream(stream)
     table = spec.key.class_
     mark = cur.get("mark")
     if mark is None:
         mark = int(s.execute(select(func.coalesce(func.max(OutboxEvent.seq), 0))).scalar_one())
-    base = select(table).where(_of_tenant(spec.tenant, tenant))
+    base = select(table).where(_of_tenant(spec.tenant, tenant), *spec.mine(counter))
     total = None
     if not cur.get("after"):
         total = int(s.execute(select(func.count()).select_from(base.subquery())).scalar_one())
@@ -169,7 +184,7 @@ def _snapshot(app: "App", uow: Any, s: Session, tenant: str, stream: str, cur: d
 
 
 def _delta(app: "App", uow: Any, s: Session, tenant: str, stream: str, cur: dict[str, Any],
-           limit: int) -> dict[str, Any]:
+           limit: int, counter: str | None = None) -> dict[str, Any]:
     spec = _stream(stream)
     table = spec.key.class_
     after = int(cur.get("after") or 0)
@@ -177,8 +192,8 @@ def _delta(app: "App", uow: Any, s: Session, tenant: str, stream: str, cur: dict
         OutboxEvent.seq > after, OutboxEvent.entity_type.in_(spec.entities),
         or_(OutboxEvent.tenant_id == tenant.split(".")[0], _of_tenant(OutboxEvent.tenant_id, tenant))).order_by(OutboxEvent.seq).limit(limit)).all())
     ids = spec.changed(s, events)
-    rows = list(s.execute(select(table).where(spec.key.in_(sorted(ids)), _of_tenant(spec.tenant, tenant))
-                          .order_by(spec.key)).scalars()) if ids else []
+    rows = list(s.execute(select(table).where(spec.key.in_(sorted(ids)), _of_tenant(spec.tenant, tenant),
+                                              *spec.mine(counter)).order_by(spec.key)).scalars()) if ids else []
     more = len(events) == limit
     nxt = {"p": "d", "after": int(events[-1].seq) if events else after}
     return {"stream": stream, "items": spec.docs(app, uow, s, rows), "cursor": encode_cursor(nxt),

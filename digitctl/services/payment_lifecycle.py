@@ -26,7 +26,7 @@ from digitctl.domain.money import from_paise
 from digitctl.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
 from digitctl.services import billing, idgen
 from digitctl.services.access import authorize
-from digitctl.services.payments import CREATE_URL, WORKFLOW_URL, payment_row, present
+from digitctl.services.payments import CREATE_URL, WORKFLOW_URL, check_taken_here, payment_row, present
 from digitctl.services.shifts import current_shift
 from local_store.models import Application
 from local_store.models import Bill as BillRow
@@ -101,13 +101,14 @@ def _flag_application(uow: "UnitOfWork", row: Payment, now: dt.datetime, action:
 def _locked_payment_row(uow: "UnitOfWork", tenant_id: str, receipt_no: str) -> Payment:
     """The payment, read again under its consumer code's lock (see billing.lock_consumer_code),
     so that two supervisors cancelling it at once cannot both reverse it."""
-    row = payment_row(uow, tenant_id, receipt_no)
+    row = payment_row(uow, tenant_id, receipt_no, taken_here=True)
     if billing.lock_consumer_code(uow, tenant_id, row.business_service, row.consumer_code):
         uow.session.refresh(row, with_for_update=True)      # and the row: a remit does not take the lock
     return row
 
 
 def _workflow_checks(row: Payment) -> None:
+    check_taken_here(row)
     params = {"receiptNumber": row.receipt_number, "paymentStatus": row.payment_status}
     if row.payment_status == "CANCELLED":
         raise Conflict(E_ALREADY_CANCELLED, f"receipt {row.receipt_number} is already cancelled", params)
@@ -207,14 +208,14 @@ def check_cancel(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: 
     the CLI calls it before the supervisor types theirs."""
     authorize(app, ctx, WORKFLOW_URL, tenant_id)
     with app.uow(ctx, readonly=True) as uow:
-        _cancel_checks(app, uow, tenant_id, payment_row(uow, tenant_id, receipt_no), reason)
+        _cancel_checks(app, uow, tenant_id, payment_row(uow, tenant_id, receipt_no, taken_here=True), reason)
 
 
 def check_dishonour(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str, reason: str) -> None:
     """check_cancel for a dishonour."""
     authorize(app, ctx, WORKFLOW_URL, tenant_id)
     with app.uow(ctx, readonly=True) as uow:
-        _dishonour_checks(app, uow, tenant_id, payment_row(uow, tenant_id, receipt_no), reason)
+        _dishonour_checks(app, uow, tenant_id, payment_row(uow, tenant_id, receipt_no, taken_here=True), reason)
 
 
 def cancel(app: "App", ctx: "RequestContext", tenant_id: str, receipt_no: str, reason: str,

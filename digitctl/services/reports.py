@@ -234,7 +234,8 @@ def daybook(app: "App", ctx: "RequestContext", *, tenant_id: str | None = None,
     start, end = day_bounds(the_day)
     with app.uow(ctx, readonly=True) as uow:
         conn = uow.session.connection()
-        where = [P.tenant_id == tenant, P.receipt_date >= start, P.receipt_date < end]
+        # payments taken elsewhere (pulled, read-only here) are not this store's collection
+        where = [P.tenant_id == tenant, P.receipt_date >= start, P.receipt_date < end, P.origin.is_(None)]
         if counter:
             where.append(P.counter_code == counter)
         rows = conn.execute(select(P.id, P.receipt_number, P.receipt_date, P.counter_code, P.shift_id, P.collector_uuid,

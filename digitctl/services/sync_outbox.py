@@ -139,7 +139,8 @@ def signing_key(app: "App") -> Ed25519PrivateKey:
 # -- registration -----------------------------------------------------------------------------
 def receipt_codes(conn: Any) -> list[str]:
     """The counter codes this store issued receipts under."""
-    rows = conn.execute(select(Payment.counter_code).where(Payment.counter_code.is_not(None)).distinct())
+    rows = conn.execute(select(Payment.counter_code).where(Payment.counter_code.is_not(None),
+                                                           Payment.origin.is_(None)).distinct())
     return sorted(str(c) for (c,) in rows)
 
 

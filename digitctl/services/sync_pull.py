@@ -4,7 +4,8 @@ cursor stands, and applying one page the hub sent.
 A page is applied in ONE unit of work that also moves the stream's cursor (store_meta
 `sync_pull_cursor.<stream>`): a crash before its commit leaves the old cursor, so the page is
 pulled again (applying is idempotent: upserts by the hub's ids), never skipped. The rows go
-through the owning service (demands_pulled for demands); the page writes one `sync.pull.applied`
+through the owning service (demands_pulled for demands, payments_pulled for payments taken
+elsewhere ...) and are sealed with the page's audit record; the page writes one `sync.pull.applied`
 event (stream, count, cursor: the audit trail of what came down), not one event per row, so what
 came from the hub is never pushed back as this counter's doing (it would loop)."""
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from digitctl.domain.events import Event
-from digitctl.services import applications_pulled, demands_pulled, mdms_pulled, users_pulled, workflow_pulled
+from digitctl.services import (applications_pulled, demands_pulled, mdms_pulled, payments_pulled, users_pulled,
+                               workflow_pulled)
 from local_store.models import OutboxEvent, Payment, StoreMeta
 
 if TYPE_CHECKING:
@@ -74,6 +76,8 @@ def apply_page(app: "App", stream: str, page: dict[str, Any]) -> int:
         elif stream == "applications":
             written = applications_pulled.store(app, uow, items,
                                                 applications_pulled.unacked(uow, int(uow.meta(ACKED_SEQ) or 0)))
+        elif stream == "payments":
+            written = payments_pulled.store(app, uow, items, now, uow.meta("counter_code"))
         elif stream == "users":
             written = users_pulled.store(app, uow, items, now, _unacked(uow, "User"))
         else:

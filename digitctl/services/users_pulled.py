@@ -2,7 +2,8 @@
 pulled accounts, so employees enrolled or changed at the state log in at this counter offline.
 An account is upserted by its uuid with its password hash, lock and active flag; its roles are
 replaced by the hub's; personal fields are sealed with this store's keys and the mobile
-blind-indexed. An account locked or deactivated at the hub ends its sessions here too. An account
+blind-indexed. An account locked or deactivated at the hub, or whose password changed there (at
+the hub or at another counter), ends its sessions here too. An account
 changed here that the hub has not acknowledged yet, or whose user name is another account's here,
 is left as it is (counted as skipped)."""
 from __future__ import annotations
@@ -31,7 +32,8 @@ def store(app: "App", uow: "UnitOfWork", items: list[dict[str, Any]], now: dt.da
     if not docs:
         return 0
     uuids = [str(d["uuid"]) for d in docs]
-    have = set(conn.execute(select(t.c.uuid).where(t.c.uuid.in_(uuids))).scalars())
+    hashes = dict(conn.execute(select(t.c.uuid, t.c.password_hash).where(t.c.uuid.in_(uuids))).all())
+    have = set(hashes)
     names = {(r.user_name, r.tenant_id): r.uuid for r in conn.execute(select(t.c.uuid, t.c.user_name, t.c.tenant_id)
              .where(t.c.user_name.in_([str(d["userName"]) for d in docs])))}
     docs = [d for d in docs if names.get((str(d["userName"]), str(d["tenantId"])), str(d["uuid"])) == str(d["uuid"])]
@@ -44,15 +46,16 @@ def store(app: "App", uow: "UnitOfWork", items: list[dict[str, Any]], now: dt.da
         conn.execute(update(t).where(t.c.uuid == bindparam("b_uuid")).values(
             {k: bindparam(k) for k in old[0] if k not in ("b_uuid", "uuid")}), old)
     written = [str(d["uuid"]) for d in docs]
+    for uuid in written:
+        uow.touch("User", uuid)                 # sealed at commit: `audit verify` knows the rows
     conn.execute(delete(UserRole.__table__).where(UserRole.__table__.c.user_uuid.in_(written)))
     roles = [{"user_uuid": str(d["uuid"]), "code": str(r["code"]), "tenant_id": str(r["tenantId"])}
              for d in docs for r in d.get("roles") or []]
     if roles:
         conn.execute(insert(UserRole.__table__), roles)
+    # a password changed elsewhere ends the sessions opened here under the old one, as a local change does
     shut = [r["uuid"] for r in rows if not r["active"] or (r["locked_until"] and r["locked_until"] > now)
-            or r["locked_by_admin"]]
-    for user_uuid in written:            # Core writes the session cannot see: sealed at commit
-        uow.touch("User", user_uuid)
+            or r["locked_by_admin"] or (r["uuid"] in have and hashes[r["uuid"]] != r["password_hash"])]
     if shut:
         s = SessionToken.__table__
         conn.execute(update(s).where(s.c.user_uuid.in_(shut), s.c.revoked_at.is_(None)).values(revoked_at=now))

@@ -128,6 +128,13 @@ def test_two_counters_pay_the_same_pulled_demands_and_converge(world: dict[str, 
     again = pull_all(c1)
     assert again.received["demands"] == 0
 
+    # the pulled rows (demands new and changed, bills expired) are sealed: the chain vouches for them
+    from digitctl.services import audit, store_health
+
+    for counter in (c1, c2):
+        assert audit.verify(counter, counter.context()).problem is None
+        assert store_health.money(counter).problems == []
+
 
 def test_sync_run_pushes_and_pulls_and_stays_quiet_while_the_hub_is_away(world: dict[str, Any],
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
@@ -200,7 +207,8 @@ def test_from_the_commands_enrol_register_pull_run_and_the_state_day_book(world:
     assert pulled["received"]["demands"] >= 3 and pulled["pages"] >= 3
     assert demands_of(c1, ["CLI-0", "CLI-1", "CLI-2"]) == demands_of(hub, ["CLI-0", "CLI-1", "CLI-2"])
     again = cli_ok(c1.store_url, "-o", "json", "sync", "pull")
-    assert again["received"] == {"mdms": 0, "workflow": 0, "users": 0, "demands": 0, "applications": 0}
+    assert again["received"] == {"mdms": 0, "workflow": 0, "users": 0, "demands": 0, "payments": 0,
+                                 "applications": 0}
     ran = cli_ok(c1.store_url, "-o", "json", "sync", "run", "--interval", "1", "--rounds", "1")
     assert ran == {"rounds": 1}
 

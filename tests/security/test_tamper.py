@@ -253,13 +253,18 @@ def test_a_key_holder_forging_a_receipt_leaves_a_gap_or_a_missing_event(store: s
     sql(store, "INSERT INTO payment SELECT 'ffffffff-0000-0000-0000-00000000000f', tenant_id, ?, receipt_date, "
                "counter_code, shift_id, collector_uuid, bill_id, business_service, consumer_code, payment_mode, "
                "total_due_paise, amount_paid_paise, instrument_number, instrument_date, instrument_status, "
-               "payment_status, cancel_reason, remittance_id, payment, created_at, updated_at FROM payment",
+               "payment_status, cancel_reason, remittance_id, payment, created_at, updated_at, origin FROM payment",
         params=(forged,))
     reseal(store, "Payment", "ffffffff-0000-0000-0000-00000000000f")
     err = both_refuse(store)
     assert err["code"] == "AUDIT_RECEIPT_GAP" and err["params"]["missing"] == [number[:-6] + "000002"]
     sql(store, "UPDATE payment SET receipt_number = ? WHERE id = 'ffffffff-0000-0000-0000-00000000000f'",
         params=(number[:-6] + "000002",))
+    reseal(store, "Payment", "ffffffff-0000-0000-0000-00000000000f")
+    err = both_refuse(store)
+    assert err["code"] == "AUDIT_EVENT_MISSING" and err["params"]["entityId"] == "ffffffff-0000-0000-0000-00000000000f"
+    # marked as a payment taken at another counter (pulled): in this counter's own series it is still judged
+    sql(store, "UPDATE payment SET origin = 'C09' WHERE id = 'ffffffff-0000-0000-0000-00000000000f'")
     reseal(store, "Payment", "ffffffff-0000-0000-0000-00000000000f")
     err = both_refuse(store)
     assert err["code"] == "AUDIT_EVENT_MISSING" and err["params"]["entityId"] == "ffffffff-0000-0000-0000-00000000000f"
