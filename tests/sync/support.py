@@ -70,8 +70,11 @@ def counter_seqs(app: App) -> list[int]:
 
 
 def paid_paise(app: App) -> dict[str, int]:
+    """Money the store took itself, per tenant: payments pulled from the hub (taken elsewhere,
+    `origin` set) are another store's."""
     with app.store.engine.connect() as conn:
-        rows = conn.execute(select(Payment.tenant_id, func.sum(Payment.amount_paid_paise)).group_by(Payment.tenant_id))
+        rows = conn.execute(select(Payment.tenant_id, func.sum(Payment.amount_paid_paise))
+                            .where(Payment.origin.is_(None)).group_by(Payment.tenant_id))
         return {t: int(v) for t, v in rows}
 
 

@@ -17,8 +17,8 @@ faults, then:
 - `check_money`: the hub holds exactly the counters' receipts; each demand is collected once at the
   hub; `hub reconcile` lists one excess per shared demand (one of its two receipts, in full) and
   nothing else;
-- `check_converged`: each counter's demands, masters and users equal the hub's (first difference
-  printed).
+- `check_converged`: each counter's demands, masters, users and payments (its own and those it
+  pulled: every payment of the tenant, with its status) equal the hub's (first difference printed).
 
 Rows the hub's and the counters' demo stores held differently before registering (their templates
 are built apart) are left out of the comparison (`unshared`); masters must not differ at all.
@@ -45,7 +45,7 @@ from digitctl.bootstrap import App
 from digitctl.domain.identity import NewUser
 from digitctl.errors import DigitError
 from digitctl.services import billing, collection, hub_reconcile, mdms, users
-from local_store.models import Demand, DemandDetail, MdmsRecord, UserAccount, UserRole
+from local_store.models import Demand, DemandDetail, MdmsRecord, Payment, UserAccount, UserRole
 from sync.pull import pull
 from tests.helpers import AMRITSAR, FEE_RATES, ctx_as, demand
 from tests.sync.fault_proxy import Schedule
@@ -309,7 +309,13 @@ def snapshot(app: App) -> dict[str, dict[Any, Any]]:
         people = {u.uuid: (u.user_name, u.tenant_id, u.type, u.active, u.locked_by_admin, u.locked_until,
                            u.password_hash, sorted(roles.get(u.uuid, [])))
                   for u in conn.execute(select(UserAccount).where(_in_tenant(UserAccount.tenant_id)))}
-    return {"demands": {k: (v[0], v[1]) for k, v in demands.items()}, "masters": masters, "users": people}
+        # every payment of the tenant, wherever it was taken: a counter holds its own and pulls the others'
+        payments = {p.id: (p.receipt_number, p.consumer_code, p.amount_paid_paise, p.payment_status)
+                    for p in conn.execute(select(Payment.id, Payment.receipt_number, Payment.consumer_code,
+                                                 Payment.amount_paid_paise, Payment.payment_status)
+                                          .where(_in_tenant(Payment.tenant_id)))}
+    return {"demands": {k: (v[0], v[1]) for k, v in demands.items()}, "masters": masters, "users": people,
+            "payments": payments}
 
 
 def first_difference(name: str, hub: dict[Any, Any], counter: dict[Any, Any]) -> str | None:
