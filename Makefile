@@ -31,8 +31,14 @@ demo: $(VENV)/.installed
 # `make test DIGIT_SLOW_SCALE=1` is their full size, 4 a soak. Never 0: they always run.
 DIGIT_SLOW_SCALE ?= 0.5
 export DIGIT_SLOW_SCALE
-test: check pdftotext
-	$(PY) -m pytest -n auto --dist loadgroup --durations=15
+# mypy runs beside the tests (it is one process; the tests wait on hub processes and the database
+# at times) and its report is printed after them; either failing fails make test
+test: $(VENV)/.installed-dev pdftotext
+	$(VENV)/bin/lint-imports
+	@$(VENV)/bin/mypy > $(VENV)/mypy-report.txt 2>&1 & types=$$!; \
+	$(PY) -m pytest -n auto --dist loadgroup --durations=15; tests=$$?; \
+	wait $$types; typed=$$?; echo "mypy:"; cat $(VENV)/mypy-report.txt; \
+	test $$tests -eq 0 -a $$typed -eq 0
 
 ## check: type check (mypy: the files are set in pyproject.toml) and import contracts (import-linter)
 check: $(VENV)/.installed-dev
