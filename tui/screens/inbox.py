@@ -33,9 +33,9 @@ class InboxScreen(DeskScreen):
         yield Static(label("TUI_INBOX_TITLE", "Inbox"), classes="title", id="inbox-title")
         with Horizontal(classes="row"):
             yield Label(label("TUI_SERVICE", "Service") + " ", classes="field-label")
-            yield Input(id="f-service", placeholder="NewTL")
+            yield Input(id="f-service", placeholder=label("TUI_ANY_SERVICE", "any, e.g. NewTL"))
             yield Label(label("TUI_STATUS", "Status") + " ", classes="field-label")
-            yield Input(id="f-status", placeholder="PENDINGAPPROVAL")
+            yield Input(id="f-status", placeholder=label("TUI_ANY_STATUS", "any, e.g. PENDINGAPPROVAL"))
         yield ErrorLine(id="error")
         yield DataTable(id="inbox-table", cursor_type="row")
         yield Static(label("TUI_INBOX_HINT", "Enter: open · F8: act · ! SLA breached"), classes="hint")
