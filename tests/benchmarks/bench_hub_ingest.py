@@ -20,14 +20,13 @@ import json
 import multiprocessing as mp
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-SERVER = "postgresql://postgres@127.0.0.1:5432/test"
+from tests.benchmarks.pg_database import fresh_database  # noqa: E402 - after the path
 NOW = dt.datetime(2026, 11, 25, 5, 30, tzinfo=dt.timezone.utc)
 
 
@@ -141,17 +140,12 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    try:
-        import psycopg
-
-        admin = psycopg.connect(SERVER, autocommit=True, connect_timeout=3)
-    except Exception as err:  # noqa: BLE001
-        print(f"PostgreSQL not reachable at 127.0.0.1:5432 ({err}); skipped")
+    db = fresh_database("hub_bench")
+    if db is None:
         return 0
-    name = f"hub_bench_{uuid.uuid4().hex[:8]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = SERVER.rsplit("/", 1)[0] + "/" + name
-    url = dsn.replace("postgresql://", "postgresql+psycopg://")
+    dsn, url = db.dsn, db.url
+    import psycopg
+
     try:
         jobs = _prepare(url, args.counters, args.events, args.batch)
         with psycopg.connect(dsn, autocommit=True) as conn:
@@ -165,8 +159,7 @@ def main() -> int:
         print(f"raw psycopg: {raw:,} rows in {raw_s:.2f} s = {raw / raw_s:,.0f} rows/s (same rows, nothing checked)")
         print(f"hub / raw: {(stored / hub_s) / (raw / raw_s):.2f}x")
     finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+        db.drop()
     return 0
 
 

@@ -28,14 +28,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-SERVER = "postgresql://postgres@127.0.0.1:5432/test"
+from tests.benchmarks.pg_database import fresh_database  # noqa: E402 - after the path
 SECONDS_ENV = "DIGIT_BENCH_HUB_SECONDS"
 
 
@@ -231,17 +230,10 @@ def main() -> int:
     parser.add_argument("--per-round", type=int, default=10, help="payments a counter takes between push+pull")
     parser.add_argument("--batch", type=int, default=100)
     args = parser.parse_args()
-    try:
-        import psycopg
-
-        admin = psycopg.connect(SERVER, autocommit=True, connect_timeout=3)
-    except Exception as err:  # noqa: BLE001
-        print(f"PostgreSQL not reachable at 127.0.0.1:5432 ({err}); skipped")
+    db = fresh_database("hub_mem")
+    if db is None:
         return 0
-    name = f"hub_mem_{uuid.uuid4().hex[:8]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = SERVER.rsplit("/", 1)[0] + "/" + name
-    url = dsn.replace("postgresql://", "postgresql+psycopg://")
+    dsn, url = db.dsn, db.url
     folder = Path(tempfile.mkdtemp(prefix="hub_mem_"))
     os.environ["DIGIT_CONFIG_DIR"] = str(folder / "config")     # the stores' key files: thrown away after
     hub: subprocess.Popen[bytes] | None = None
@@ -287,8 +279,7 @@ def main() -> int:
                 hub.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 hub.kill()
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+        db.drop()
         shutil.rmtree(folder, ignore_errors=True)
     return 0
 
